@@ -1,0 +1,280 @@
+/**
+ * The provider configuration: one zod schema shared by the CDK app (synth time) and the Lambdas
+ * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
+ */
+import { z } from 'zod';
+
+/** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
+export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
+
+/**
+ * Secrets Manager asks that a secret not be written more often than about once every 10 minutes,
+ * sustained (every write is a version; versions younger than 24 h are never pruned).
+ */
+export const MIN_SECRET_WRITE_INTERVAL_SECONDS = 600;
+
+/** The lead time is never less than this, whatever the config says. */
+export const MIN_REFRESH_BEFORE_SECONDS = 60;
+
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/**
+ * A duration in seconds: a non-negative number of seconds, or a string such as `"90s"`, `"5m"`, `"1h"`.
+ */
+export const durationSchema = z.union([
+  z.number().int().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+(s|m|h|d)$/, 'must be a number of seconds or a string like "90s", "5m", "1h", "1d"')
+    .transform((text) => {
+      const unit = text.slice(-1);
+      return Number(text.slice(0, -1)) * (DURATION_UNITS[unit] ?? 1);
+    }),
+]);
+
+const providerNameSchema = z
+  .string()
+  .regex(PROVIDER_NAME_PATTERN, 'must match [a-z0-9-]{1,64} (lower-case letters, digits and dashes)');
+
+/** http(s) URL; plain http only for loopback hosts (local development and tests). */
+const tokenUrlSchema = z.url({ protocol: /^https?$/ }).refine(
+  (value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  },
+  { message: 'must use https (plain http is allowed only for 127.0.0.1/localhost)' },
+);
+
+const scheduleSchema = z
+  .string()
+  .regex(
+    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/,
+    'must be an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0/5 * * * ? *)"',
+  );
+
+const roleArnSchema = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
+    'must be an IAM role ARN such as arn:aws:iam::123456789012:role/my-consumer',
+  );
+
+const secretArnSchema = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/,
+    'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+  );
+
+const commonFields = {
+  name: providerNameSchema,
+  /** An existing credentials secret; default: the stack creates `<prefix>/<name>/credentials`. */
+  credentialsSecretArn: secretArnSchema.optional(),
+  /** Lead time before expiry. Default 5 min; never below 1 min; at most half the token lifetime. */
+  refreshBefore: durationSchema.default(300),
+  /**
+   * The lifetime the provider's tokens have. Used when a response has no `expires_in`, and at synth
+   * time to check the Secrets Manager write rate. Default 1 h.
+   */
+  expectedLifetime: durationSchema.default(3600),
+  /** The safety-net cadence of the recurring schedule. Default `rate(5 minutes)`. */
+  schedule: scheduleSchema.default('rate(5 minutes)'),
+  /** Timeout of one call to the token endpoint. Default 10 s; between 1 s and 60 s. */
+  requestTimeout: durationSchema.default(10),
+  /** IAM role ARNs allowed to read this provider's token through the read function. */
+  consumers: z.array(roleArnSchema).default([]),
+};
+
+const oauthFields = {
+  tokenUrl: tokenUrlSchema,
+  /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+  clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** Space-separated scopes to request. */
+  scope: z.string().min(1).optional(),
+};
+
+/** `client_credentials`: RFC 6749 §4.4. */
+export const clientCredentialsProviderSchema = z.object({
+  ...commonFields,
+  grant: z.literal('client_credentials'),
+  ...oauthFields,
+  /** Audience (sent as `audience`, as Auth0 and Okta expect). */
+  audience: z.string().min(1).optional(),
+  /** Resource indicator (RFC 8707, sent as `resource`). */
+  resource: z.url().optional(),
+});
+
+/** `refresh_token`: RFC 6749 §6, rotation-aware. */
+export const refreshTokenProviderSchema = z.object({
+  ...commonFields,
+  grant: z.literal('refresh_token'),
+  ...oauthFields,
+});
+
+/** Dot-separated path into a JSON response, e.g. `data.token`. */
+const jsonPathSchema = z
+  .string()
+  .regex(/^[\w-]+(\.[\w-]+)*$/, 'must be a dot-separated path such as "data.token"');
+
+/** `http`: a custom JSON token endpoint. */
+export const httpProviderSchema = z.object({
+  ...commonFields,
+  grant: z.literal('http'),
+  request: z.object({
+    method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
+    url: tokenUrlSchema,
+    /** Header values may use `{{credentials.<field>}}` placeholders. */
+    headers: z.record(z.string(), z.string()).default({}),
+    /** JSON body; string values may use `{{credentials.<field>}}` placeholders. */
+    body: z.record(z.string(), z.unknown()).optional(),
+  }),
+  response: z.object({
+    /** Where the access token is. Default `access_token`. */
+    tokenPath: jsonPathSchema.default('access_token'),
+    /** Where the lifetime in seconds is, e.g. `expires_in`. */
+    expiresInPath: jsonPathSchema.optional(),
+    /** Where an absolute expiry (ISO-8601 or epoch seconds) is, e.g. `expires_at`. */
+    expiresAtPath: jsonPathSchema.optional(),
+    /** Where the token type is; default `Bearer` when absent. */
+    tokenTypePath: jsonPathSchema.optional(),
+  }),
+});
+
+/** The lead time actually used for a token of the given lifetime (seconds). */
+export function effectiveRefreshBefore(refreshBeforeSeconds: number, lifetimeSeconds: number): number {
+  return Math.min(Math.max(refreshBeforeSeconds, MIN_REFRESH_BEFORE_SECONDS), lifetimeSeconds / 2);
+}
+
+export const providerConfigSchema = z
+  .discriminatedUnion(
+    'grant',
+    [clientCredentialsProviderSchema, refreshTokenProviderSchema, httpProviderSchema],
+    {
+      error: () => 'must be one of "client_credentials", "refresh_token", "http"',
+    },
+  )
+  .superRefine((provider, ctx) => {
+    if (provider.refreshBefore < MIN_REFRESH_BEFORE_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['refreshBefore'],
+        message: `is ${provider.refreshBefore} s; it must be at least ${MIN_REFRESH_BEFORE_SECONDS} s`,
+      });
+    }
+    if (provider.expectedLifetime < 2 * MIN_REFRESH_BEFORE_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['expectedLifetime'],
+        message: `is ${provider.expectedLifetime} s; it must be at least ${2 * MIN_REFRESH_BEFORE_SECONDS} s`,
+      });
+    }
+    if (provider.requestTimeout < 1 || provider.requestTimeout > 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requestTimeout'],
+        message: `is ${provider.requestTimeout} s; it must be between 1 s and 60 s`,
+      });
+    }
+  });
+
+/** A validated provider entry. */
+export type ProviderConfig = z.output<typeof providerConfigSchema>;
+/** A provider entry as a user writes it (defaults not yet applied). */
+export type ProviderConfigInput = z.input<typeof providerConfigSchema>;
+export type GrantType = ProviderConfig['grant'];
+
+/** The whole configuration file. */
+export const refresherConfigSchema = z
+  .object({
+    /** Prefix of every secret name: `<prefix>/<provider>/token`. Default `token-refresher`. */
+    secretPrefix: z
+      .string()
+      .regex(
+        /^[\w+=.@-]+(\/[\w+=.@-]+)*$/,
+        'must be a secret-name prefix such as "token-refresher" or "prod/tokens"',
+      )
+      .default('token-refresher'),
+    providers: z.array(providerConfigSchema).min(1, 'must list at least one provider'),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.providers.forEach((provider, index) => {
+      if (seen.has(provider.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['providers', index, 'name'],
+          message: `"${provider.name}" is used twice; names must be unique`,
+        });
+      }
+      seen.add(provider.name);
+    });
+  });
+
+export type RefresherConfig = z.output<typeof refresherConfigSchema>;
+export type RefresherConfigInput = z.input<typeof refresherConfigSchema>;
+
+/** Raised when a configuration does not validate; the message lists every problem. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    message: string,
+    readonly problems: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Format zod issues as `providers[1] (github).tokenUrl: must use https ...`, one per line. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
+  return issues.map((issue) => {
+    let label = '';
+    let node: unknown = input;
+    for (const segment of issue.path) {
+      if (typeof segment === 'number') {
+        label += `[${segment}]`;
+      } else {
+        label += label === '' ? String(segment) : `.${String(segment)}`;
+      }
+      node =
+        node !== null && typeof node === 'object'
+          ? (node as Record<PropertyKey, unknown>)[segment]
+          : undefined;
+      if (typeof segment === 'number' && node !== null && typeof node === 'object' && 'name' in node) {
+        const name = (node as { name: unknown }).name;
+        if (typeof name === 'string') label += ` (${name})`;
+      }
+    }
+    return `${label === '' ? 'config' : label}: ${issue.message}`;
+  });
+}
+
+/**
+ * Validate a whole configuration. Throws {@link ConfigError} listing every problem, each naming the
+ * provider and field.
+ */
+export function parseRefresherConfig(input: unknown, source = 'configuration'): RefresherConfig {
+  const result = refresherConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = formatIssues(result.error.issues, input);
+    throw new ConfigError(`Invalid ${source}:\n  - ${problems.join('\n  - ')}`, problems);
+  }
+  return result.data;
+}
+
+/**
+ * Problems that only matter when tokens are stored in Secrets Manager: a write interval below
+ * {@link MIN_SECRET_WRITE_INTERVAL_SECONDS}. Returned as messages (the synth step fails on them).
+ */
+export function secretsManagerWriteRateProblems(config: RefresherConfig): string[] {
+  return config.providers.flatMap((provider, index) => {
+    const lead = effectiveRefreshBefore(provider.refreshBefore, provider.expectedLifetime);
+    const interval = provider.expectedLifetime - lead;
+    if (interval >= MIN_SECRET_WRITE_INTERVAL_SECONDS) return [];
+    return [
+      `providers[${index}] (${provider.name}): tokens would be written every ${interval} s ` +
+        `(expectedLifetime ${provider.expectedLifetime} s − refreshBefore ${lead} s); Secrets Manager allows about one write ` +
+        `every ${MIN_SECRET_WRITE_INTERVAL_SECONDS} s per secret. Fix: lower refreshBefore, or request longer-lived tokens from the provider.`,
+    ];
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * Errors of the refresh engine. Each has a stable `code`; none carries a token, refresh token or
+ * client secret in its message. Adapters translate SDK exceptions into these.
+ */
+
+/** Whether retrying later can help. */
+export type FailureKind = 'transient' | 'permanent';
+
+/** Base class: a stable code, a kind, and the original error as a non-enumerable `cause`. */
+export class RefresherError extends Error {
+  override readonly name: string = 'RefresherError';
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly kind: FailureKind,
+    options?: { cause?: unknown },
+  ) {
+    super(message);
+    if (options?.cause !== undefined) {
+      // Non-enumerable so that a logger serialising the error never dumps a raw response.
+      Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false, writable: true });
+    }
+  }
+}
+
+/** The token endpoint failed or answered with something that is not a usable token. */
+export class ProviderError extends RefresherError {
+  override readonly name = 'ProviderError';
+  constructor(
+    message: string,
+    code: string,
+    kind: FailureKind,
+    readonly details: {
+      /** HTTP status, when there was a response. */
+      readonly status?: number;
+      /** Seconds the server asked us to wait (`Retry-After`). */
+      readonly retryAfterSeconds?: number;
+      readonly cause?: unknown;
+    } = {},
+  ) {
+    super(message, code, kind, { cause: details.cause });
+  }
+}
+
+/**
+ * The compare-and-swap write lost: `AWSCURRENT` is no longer on the version read before the provider
+ * call, so a newer holder already wrote. The newer token stays.
+ */
+export class WriteConflictError extends RefresherError {
+  override readonly name = 'WriteConflictError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'write_conflict', 'transient', options);
+  }
+}
+
+/** A store or table call failed (throttling, 5xx, network). */
+export class StoreError extends RefresherError {
+  override readonly name = 'StoreError';
+}
+
+/** The credentials secret is missing fields the grant needs, or still holds its placeholder. */
+export class CredentialsError extends RefresherError {
+  override readonly name = 'CredentialsError';
+  constructor(message: string, code = 'credentials_invalid') {
+    super(message, code, 'permanent');
+  }
+}
+
+/** The lease no longer covers the work (a paused holder must not call the provider). */
+export class LeaseLostError extends RefresherError {
+  override readonly name = 'LeaseLostError';
+  constructor(message: string) {
+    super(message, 'lease_lost', 'transient');
+  }
+}
+
+/** Wrap anything thrown into a {@link RefresherError}, keeping known ones as they are. */
+export function toRefresherError(error: unknown): RefresherError {
+  if (error instanceof RefresherError) return error;
+  const name = error instanceof Error ? error.name : typeof error;
+  return new RefresherError(`Unexpected error (${name})`, 'internal_error', 'transient', { cause: error });
+}

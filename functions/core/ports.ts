@@ -1,0 +1,157 @@
+/**
+ * The small interfaces the engine needs. Adapters in `functions/aws` implement them against AWS;
+ * tests implement them with fakes. Nothing here imports an AWS SDK.
+ */
+import type { ProviderConfig } from './config.js';
+import type {
+  Credentials,
+  CurrentCredentials,
+  CurrentToken,
+  IssuedToken,
+  ProviderState,
+  TokenRecord,
+} from './types.js';
+
+/** The time source; injected so expiry logic is tested without sleeping. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Structured logger (Powertools `Logger` fits). Never pass a token or secret in an attribute. */
+export interface Logger {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** The metric names the engine emits (dimension `provider`); infra builds its alarms from these. */
+export const METRIC_NAMES = {
+  refreshSucceeded: 'RefreshSucceeded',
+  refreshFailed: 'RefreshFailed',
+  secondsToExpiry: 'SecondsToExpiry',
+  refreshDuration: 'RefreshDuration',
+  leaseContended: 'LeaseContended',
+} as const;
+
+export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
+export type MetricUnit = 'Count' | 'Seconds' | 'Milliseconds';
+
+/** The CloudWatch namespace of every metric. */
+export const METRIC_NAMESPACE = 'TokenRefresher';
+/** The one dimension of every metric. */
+export const METRIC_DIMENSION = 'provider';
+
+/** Where metrics go (EMF in Lambda). */
+export interface Metrics {
+  add(provider: string, name: MetricName, unit: MetricUnit, value: number): void;
+}
+
+/** The token secret `<prefix>/<provider>/token`. */
+export interface TokenStore {
+  /** Read the `AWSCURRENT` version. Throws a `StoreError` when the secret does not exist. */
+  readCurrent(provider: string): Promise<CurrentToken>;
+  /**
+   * Write a new version and move `AWSCURRENT` to it from `expectedVersionId` (compare-and-swap).
+   * Idempotent per `(provider, fence)`. Throws `WriteConflictError` when the label moved meanwhile.
+   * @returns the new version id.
+   */
+  write(input: {
+    readonly provider: string;
+    readonly fence: number;
+    readonly token: TokenRecord;
+    readonly expectedVersionId: string | undefined;
+  }): Promise<string>;
+}
+
+/** The credentials secret `<prefix>/<provider>/credentials` (or an existing one). */
+export interface CredentialsStore {
+  /** Read the current credentials. Throws `CredentialsError` if the secret holds no usable JSON. */
+  read(provider: string): Promise<CurrentCredentials>;
+  /**
+   * Replace the credentials (a rotated refresh token) with compare-and-swap from `expectedVersionId`.
+   * Throws `WriteConflictError` when the secret changed meanwhile (an operator re-seeded it).
+   */
+  write(input: {
+    readonly provider: string;
+    readonly fence: number;
+    readonly credentials: Credentials;
+    readonly expectedVersionId: string;
+  }): Promise<string>;
+}
+
+/** What a successful refresh records, in the same write that releases the lease. */
+export interface SuccessRecord {
+  readonly outcome: 'success';
+  readonly tokenExpiresAt: number;
+  readonly nextRefreshAt: number;
+  readonly tokenVersionId: string;
+}
+
+/** What a failed refresh records. */
+export interface FailureRecord {
+  readonly outcome: 'failure';
+  readonly errorCode: string;
+  readonly permanent: boolean;
+  readonly nextRefreshAt: number;
+}
+
+/** Another holder refreshed already (found at the double-check): record what was observed. */
+export interface ObservedRecord {
+  readonly outcome: 'observed';
+  readonly tokenExpiresAt: number;
+  readonly nextRefreshAt: number;
+  readonly tokenVersionId: string;
+}
+
+export type ReleaseRecord = SuccessRecord | FailureRecord | ObservedRecord;
+
+/** The DynamoDB state/lock table: one item per provider. */
+export interface StateTable {
+  /** Strongly consistent read; `undefined` when the provider has no item yet. */
+  read(provider: string): Promise<ProviderState | undefined>;
+  /**
+   * Take the lease if it is free or expired (`now` is the holder's clock), incrementing the fence.
+   * @returns the state after the write, or `undefined` when another holder's lease is live.
+   */
+  acquire(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly now: number;
+    readonly leaseExpiresAt: number;
+  }): Promise<ProviderState | undefined>;
+  /**
+   * Record the outcome and release the lease in one write guarded by `leaseOwner = owner AND
+   * fence = fence`. @returns false when the lease was lost meanwhile (nothing written).
+   */
+  release(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly fence: number;
+    readonly now: number;
+    readonly record: ReleaseRecord;
+  }): Promise<boolean>;
+}
+
+/** Schedules the next precise run of a provider (a one-time schedule). Optional. */
+export interface NextRunScheduler {
+  scheduleAt(provider: string, at: number): Promise<void>;
+}
+
+/** One grant type's client. */
+export interface Provider {
+  /**
+   * Ask the token endpoint for a new token. Throws `ProviderError` (with a stable code and kind)
+   * or `CredentialsError`; never puts a credential or token in a message.
+   */
+  requestToken(input: {
+    readonly credentials: Credentials;
+    readonly signal: AbortSignal;
+  }): Promise<IssuedToken>;
+}
+
+/** Builds the {@link Provider} for a provider entry. */
+export type ProviderFactory = (config: ProviderConfig) => Provider;

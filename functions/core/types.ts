@@ -1,0 +1,107 @@
+/**
+ * Domain types of the refresh engine. Times are epoch milliseconds inside the engine; the token
+ * secret stores them as ISO-8601 UTC strings for consumers.
+ */
+
+/** What a provider returns for one successful token request, validated. */
+export interface IssuedToken {
+  readonly accessToken: string;
+  /** As the provider wrote it (`Bearer`, `DPoP`, ...); `Bearer` when the provider omits it. */
+  readonly tokenType: string;
+  /** Lifetime in seconds from the provider, if it said; the engine applies `expectedLifetime` otherwise. */
+  readonly expiresInSeconds?: number;
+  /** Absolute expiry from the provider (epoch ms), for endpoints that return one instead of a lifetime. */
+  readonly expiresAt?: number;
+  readonly scope?: string;
+  /**
+   * A new refresh token when the server rotated it (RFC 6749 §6); absent when it did not, in which
+   * case the old one stays valid and is kept.
+   */
+  readonly refreshToken?: string;
+}
+
+/** The token secret's content: what consumers read. Never holds a refresh token or client secret. */
+export interface TokenRecord {
+  readonly provider: string;
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** ISO-8601 UTC. */
+  readonly expiresAt: string;
+  /** ISO-8601 UTC. */
+  readonly issuedAt: string;
+  readonly scope?: string;
+  /** The lease fence under which this token was written; grows with every refresh. */
+  readonly generation: number;
+}
+
+/** The current value of the token secret with the version it was read at. */
+export interface CurrentToken {
+  /** The version that holds `AWSCURRENT`; the compare-and-swap write moves the label away from it. */
+  readonly versionId: string;
+  /** `undefined` while the secret still holds its placeholder (no token written yet). */
+  readonly token: TokenRecord | undefined;
+}
+
+/** The credentials secret's content: `{ clientId, clientSecret?, refreshToken? }` plus free fields. */
+export interface Credentials {
+  readonly clientId?: string;
+  readonly clientSecret?: string;
+  readonly refreshToken?: string;
+  readonly [field: string]: string | undefined;
+}
+
+/** The credentials secret with the version it was read at. */
+export interface CurrentCredentials {
+  readonly versionId: string;
+  readonly credentials: Credentials;
+}
+
+/** One provider's item in the state/lock table. Times are epoch ms. */
+export interface ProviderState {
+  readonly provider: string;
+  readonly leaseOwner?: string;
+  readonly leaseExpiresAt?: number;
+  /** +1 at every lease acquisition; the generation of the token written under that lease. */
+  readonly fence: number;
+  readonly tokenExpiresAt?: number;
+  readonly nextRefreshAt?: number;
+  readonly lastSuccessAt?: number;
+  readonly lastErrorAt?: number;
+  readonly lastErrorCode?: string;
+  /** True when the last failure was permanent: no provider call until a forced refresh. */
+  readonly lastErrorPermanent?: boolean;
+  readonly consecutiveFailures: number;
+  readonly tokenVersionId?: string;
+}
+
+/** What a refresh invocation ended with. */
+export type RefreshResult =
+  | {
+      readonly status: 'fresh';
+      readonly provider: string;
+      /** `not-due`: the cheap check; `refreshed-by-other`: the double-check after taking the lease. */
+      readonly reason: 'not-due' | 'refreshed-by-other';
+      readonly expiresAt?: string;
+    }
+  | {
+      readonly status: 'refreshed';
+      readonly provider: string;
+      readonly expiresAt: string;
+      readonly generation: number;
+      /** True when the server rotated the refresh token and the new one was stored. */
+      readonly refreshTokenRotated: boolean;
+    }
+  | { readonly status: 'in-progress'; readonly provider: string }
+  | {
+      readonly status: 'failed';
+      readonly provider: string;
+      /** A stable code (`invalid_grant`, `timeout`, `http_503`, ...), never a secret. */
+      readonly code: string;
+      readonly permanent: boolean;
+      /** When the next attempt is allowed (ISO-8601), absent for permanent failures. */
+      readonly retryAt?: string;
+      /** False when the engine did not call the provider (e.g. a permanent failure blocks it). */
+      readonly attempted: boolean;
+    };
+
+export type RefreshStatus = RefreshResult['status'];
