@@ -1,0 +1,359 @@
+/**
+ * The refresh protocol (ARCHITECTURE.md, "The refresh protocol"): cheap check, lease with fence,
+ * double-check, provider call inside the lease, compare-and-swap write, fenced record-and-release,
+ * metrics and the next precise run. Pure TypeScript: every collaborator is injected.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ProviderConfig } from './config.js';
+import { LeaseLostError, ProviderError, type RefresherError, toRefresherError } from './errors.js';
+import {
+  type Clock,
+  type CredentialsStore,
+  type Logger,
+  METRIC_NAMES,
+  type Metrics,
+  type NextRunScheduler,
+  type Provider,
+  type ReleaseRecord,
+  type StateTable,
+  type TokenStore,
+} from './ports.js';
+import { backoffDelayMs, isStateDue, nextRefreshAt, resolveExpiry } from './timing.js';
+import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
+
+/** Time kept back from the lease for the writes after the provider call. */
+export const WRITE_RESERVE_MS = 5_000;
+/** A permanently failed provider is not called again until forced; its next check is this far out. */
+export const PERMANENT_FAILURE_RECHECK_MS = 24 * 60 * 60_000;
+
+export interface RefreshEngineOptions {
+  readonly tokens: TokenStore;
+  readonly credentials: CredentialsStore;
+  readonly state: StateTable;
+  /** Builds (or returns a cached) provider client for a config entry. */
+  readonly providerFor: (config: ProviderConfig) => Provider;
+  readonly clock: Clock;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Schedules the next precise run; without it, the recurring schedule alone drives refreshes. */
+  readonly scheduler?: NextRunScheduler;
+  /** A number in [0, 1) for backoff jitter. Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+export interface RefreshInput {
+  readonly config: ProviderConfig;
+  /** Skip the due checks (an operator's refresh, or clearing a permanent failure). */
+  readonly force?: boolean;
+  /** Time left in this invocation; the lease ends with it, so a timed-out holder's lease ends too. */
+  readonly remainingTimeMs: number;
+  /** Lease owner id; default a random UUID. The Lambda request id makes logs easy to follow. */
+  readonly owner?: string;
+}
+
+/** The refresh engine. Build once per container; call {@link RefreshEngine.refresh} per event. */
+export class RefreshEngine {
+  readonly #options: RefreshEngineOptions;
+  readonly #random: () => number;
+
+  constructor(options: RefreshEngineOptions) {
+    this.#options = options;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Run the protocol once for one provider. Never throws for provider or store failures. */
+  async refresh(input: RefreshInput): Promise<RefreshResult> {
+    const { config } = input;
+    const { clock, state: table, metrics, logger } = this.#options;
+    const provider = config.name;
+    const startedAt = clock.now();
+
+    // 1. Cheap check: one consistent read, no lock, when not due.
+    let state: ProviderState | undefined;
+    try {
+      state = await table.read(provider);
+    } catch (error) {
+      return this.#failedWithoutLease(provider, toRefresherError(error));
+    }
+    if (!input.force && state !== undefined) {
+      if (state.lastErrorPermanent) {
+        this.#emitSecondsToExpiry(provider, state.tokenExpiresAt, startedAt);
+        metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
+        return {
+          status: 'failed',
+          provider,
+          code: state.lastErrorCode ?? 'unknown',
+          permanent: true,
+          attempted: false,
+        };
+      }
+      if (!isStateDue(state, startedAt)) {
+        this.#emitSecondsToExpiry(provider, state.tokenExpiresAt, startedAt);
+        if (state.consecutiveFailures > 0) {
+          // Backing off after a transient failure: report it, but do not count a new failure.
+          return {
+            status: 'failed',
+            provider,
+            code: state.lastErrorCode ?? 'unknown',
+            permanent: false,
+            retryAt: isoOrUndefined(state.nextRefreshAt),
+            attempted: false,
+          };
+        }
+        return {
+          status: 'fresh',
+          provider,
+          reason: 'not-due',
+          expiresAt: isoOrUndefined(state.tokenExpiresAt),
+        };
+      }
+    }
+
+    // 2. Lease: ends with this invocation; the fence grows with every acquisition.
+    const owner = input.owner ?? randomUUID();
+    const leaseExpiresAt = startedAt + input.remainingTimeMs;
+    let lease: ProviderState | undefined;
+    try {
+      lease = await table.acquire({ provider, owner, now: startedAt, leaseExpiresAt });
+    } catch (error) {
+      return this.#failedWithoutLease(provider, toRefresherError(error));
+    }
+    if (lease === undefined) {
+      metrics.add(provider, METRIC_NAMES.leaseContended, 'Count', 1);
+      logger.info('Lease held by another refresh', { provider });
+      return { status: 'in-progress', provider };
+    }
+    const fence = lease.fence;
+
+    let current: CurrentToken | undefined;
+    try {
+      // 3. Double-check: another holder may have refreshed between our read and our lease.
+      current = await this.#options.tokens.readCurrent(provider);
+      if (!input.force && current.token !== undefined) {
+        const issuedAt = Date.parse(current.token.issuedAt);
+        const expiresAt = Date.parse(current.token.expiresAt);
+        const dueAt = nextRefreshAt(config.refreshBefore, issuedAt, expiresAt);
+        if (clock.now() < dueAt) {
+          await this.#release(provider, owner, fence, {
+            outcome: 'observed',
+            tokenExpiresAt: expiresAt,
+            nextRefreshAt: dueAt,
+            tokenVersionId: current.versionId,
+          });
+          this.#emitSecondsToExpiry(provider, expiresAt, clock.now());
+          return {
+            status: 'fresh',
+            provider,
+            reason: 'refreshed-by-other',
+            expiresAt: current.token.expiresAt,
+          };
+        }
+      }
+      const credentials = await this.#options.credentials.read(provider);
+
+      // 4. Call the provider, but only while the lease still covers the whole call: a paused holder
+      // must not replay a refresh token a newer holder has rotated (OAuth 2.0 Security BCP §4.14).
+      const requestTimeoutMs = config.requestTimeout * 1000;
+      if (leaseExpiresAt - clock.now() - WRITE_RESERVE_MS < requestTimeoutMs) {
+        throw new LeaseLostError(
+          `The lease has ${Math.max(0, leaseExpiresAt - clock.now())} ms left, less than the request timeout ` +
+            `(${requestTimeoutMs} ms) plus ${WRITE_RESERVE_MS} ms for the writes; not calling the provider`,
+        );
+      }
+      const issued = await this.#options.providerFor(config).requestToken({
+        credentials: credentials.credentials,
+        signal: AbortSignal.timeout(requestTimeoutMs),
+      });
+      const issuedAt = clock.now();
+      const expiry = resolveExpiry(issued, config.expectedLifetime, issuedAt);
+      if (!expiry.ok) {
+        throw new ProviderError(
+          `The token endpoint returned an unusable token: ${expiry.reason}`,
+          'invalid_lifetime',
+          'permanent',
+        );
+      }
+
+      // 5a. A rotated refresh token is stored before anything else: the old one is now spent.
+      const refreshTokenRotated =
+        issued.refreshToken !== undefined && issued.refreshToken !== credentials.credentials.refreshToken;
+      if (refreshTokenRotated) {
+        await this.#options.credentials.write({
+          provider,
+          fence,
+          credentials: { ...credentials.credentials, refreshToken: issued.refreshToken },
+          expectedVersionId: credentials.versionId,
+        });
+      }
+
+      // 5b. Compare-and-swap write: fails instead of overwriting if a newer holder wrote meanwhile.
+      const record: TokenRecord = {
+        provider,
+        accessToken: issued.accessToken,
+        tokenType: issued.tokenType,
+        expiresAt: new Date(expiry.expiresAt).toISOString(),
+        issuedAt: new Date(issuedAt).toISOString(),
+        ...(issued.scope === undefined ? {} : { scope: issued.scope }),
+        generation: fence,
+      };
+      const versionId = await this.#options.tokens.write({
+        provider,
+        fence,
+        token: record,
+        expectedVersionId: current.versionId,
+      });
+
+      // 6. Record and release in one fenced write.
+      const refreshAt = nextRefreshAt(config.refreshBefore, issuedAt, expiry.expiresAt);
+      const released = await this.#release(provider, owner, fence, {
+        outcome: 'success',
+        tokenExpiresAt: expiry.expiresAt,
+        nextRefreshAt: refreshAt,
+        tokenVersionId: versionId,
+      });
+
+      // 7. Metrics and the next precise run.
+      const finishedAt = clock.now();
+      metrics.add(provider, METRIC_NAMES.refreshSucceeded, 'Count', 1);
+      metrics.add(provider, METRIC_NAMES.refreshDuration, 'Milliseconds', finishedAt - startedAt);
+      this.#emitSecondsToExpiry(provider, expiry.expiresAt, finishedAt);
+      await this.#scheduleNext(provider, refreshAt);
+      logger.info('Token refreshed', {
+        provider,
+        generation: fence,
+        expiresAt: record.expiresAt,
+        nextRefreshAt: new Date(refreshAt).toISOString(),
+        refreshTokenRotated,
+        leaseReleased: released,
+      });
+      return {
+        status: 'refreshed',
+        provider,
+        expiresAt: record.expiresAt,
+        generation: fence,
+        refreshTokenRotated,
+      };
+    } catch (thrown) {
+      return this.#recordFailure(provider, owner, lease, toRefresherError(thrown), current);
+    }
+  }
+
+  /** Record a failure under the lease, keep the current token, back off, and release. */
+  async #recordFailure(
+    provider: string,
+    owner: string,
+    lease: ProviderState,
+    error: RefresherError,
+    current: CurrentToken | undefined,
+  ): Promise<RefreshResult> {
+    const { clock, metrics, logger } = this.#options;
+    const now = clock.now();
+    const permanent = error.kind === 'permanent';
+    const consecutiveFailures = lease.consecutiveFailures + 1;
+    const retryAfterSeconds = error instanceof ProviderError ? error.details.retryAfterSeconds : undefined;
+    const retryAt = permanent
+      ? now + PERMANENT_FAILURE_RECHECK_MS
+      : now + backoffDelayMs(consecutiveFailures, retryAfterSeconds, this.#random());
+    await this.#release(provider, owner, lease.fence, {
+      outcome: 'failure',
+      errorCode: error.code,
+      permanent,
+      nextRefreshAt: retryAt,
+    });
+    metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
+    const currentExpiresAt =
+      current?.token === undefined ? lease.tokenExpiresAt : Date.parse(current.token.expiresAt);
+    this.#emitSecondsToExpiry(provider, currentExpiresAt, now);
+    (permanent ? logger.error : logger.warn).call(logger, 'Refresh failed; the current token is kept', {
+      provider,
+      errorCode: error.code,
+      errorKind: error.kind,
+      errorName: error.name,
+      errorMessage: error.message,
+      status: error instanceof ProviderError ? error.details.status : undefined,
+      consecutiveFailures,
+      retryAt: permanent ? undefined : new Date(retryAt).toISOString(),
+    });
+    if (!permanent) await this.#scheduleNext(provider, retryAt);
+    return {
+      status: 'failed',
+      provider,
+      code: error.code,
+      permanent,
+      ...(permanent ? {} : { retryAt: new Date(retryAt).toISOString() }),
+      attempted: true,
+    };
+  }
+
+  /** A failure before any lease was taken (the table itself failed): nothing to record. */
+  #failedWithoutLease(provider: string, error: RefresherError): RefreshResult {
+    this.#options.metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
+    this.#options.logger.error('Refresh failed before taking the lease', {
+      provider,
+      errorCode: error.code,
+      errorName: error.name,
+      errorMessage: error.message,
+    });
+    return {
+      status: 'failed',
+      provider,
+      code: error.code,
+      permanent: error.kind === 'permanent',
+      attempted: false,
+    };
+  }
+
+  /** Fenced release; a lost lease is logged, never thrown (the newer holder owns the item now). */
+  async #release(provider: string, owner: string, fence: number, record: ReleaseRecord): Promise<boolean> {
+    try {
+      const released = await this.#options.state.release({
+        provider,
+        owner,
+        fence,
+        now: this.#options.clock.now(),
+        record,
+      });
+      if (!released)
+        this.#options.logger.warn('Lease was lost before release; a newer holder owns it', {
+          provider,
+          fence,
+        });
+      return released;
+    } catch (error) {
+      const failure = toRefresherError(error);
+      this.#options.logger.error('Could not release the lease; it will expire on its own', {
+        provider,
+        fence,
+        errorCode: failure.code,
+      });
+      return false;
+    }
+  }
+
+  async #scheduleNext(provider: string, at: number): Promise<void> {
+    if (this.#options.scheduler === undefined) return;
+    try {
+      await this.#options.scheduler.scheduleAt(provider, at);
+    } catch (error) {
+      // The recurring schedule remains the safety net; a failed precise schedule only costs latency.
+      this.#options.logger.warn('Could not schedule the next precise run', {
+        provider,
+        errorCode: toRefresherError(error).code,
+      });
+    }
+  }
+
+  #emitSecondsToExpiry(provider: string, tokenExpiresAt: number | undefined, now: number): void {
+    if (tokenExpiresAt === undefined || !Number.isFinite(tokenExpiresAt)) return;
+    this.#options.metrics.add(
+      provider,
+      METRIC_NAMES.secondsToExpiry,
+      'Seconds',
+      Math.max(0, Math.floor((tokenExpiresAt - now) / 1000)),
+    );
+  }
+}
+
+function isoOrUndefined(epochMs: number | undefined): string | undefined {
+  return epochMs === undefined ? undefined : new Date(epochMs).toISOString();
+}

@@ -1,0 +1,85 @@
+/**
+ * When a token is due and how long to wait after a failure. Pure functions of their inputs and the
+ * injected time, so they are tested without sleeping.
+ */
+import { effectiveRefreshBefore } from './config.js';
+import type { ProviderState } from './types.js';
+
+/** Backoff after the first failure; doubles with every further consecutive failure. */
+export const BACKOFF_BASE_MS = 30_000;
+/** Backoff never exceeds this (a token may still be valid; keep trying at a bounded cadence). */
+export const BACKOFF_MAX_MS = 15 * 60_000;
+/** A server's `Retry-After` is honoured up to this. */
+export const RETRY_AFTER_MAX_MS = 60 * 60_000;
+/** Tokens claiming a longer lifetime are a provider error, not a stored token. */
+export const MAX_TOKEN_LIFETIME_MS = 366 * 86_400_000;
+
+/**
+ * The lead time (ms) before `expiresAt` at which a token is refreshed: `refreshBefore`, at least
+ * 1 min, at most half the token's lifetime (a 2-min token is refreshed after 1 min, not at once).
+ */
+export function refreshLeadMs(refreshBeforeSeconds: number, issuedAt: number, expiresAt: number): number {
+  const lifetimeSeconds = Math.max(0, (expiresAt - issuedAt) / 1000);
+  return Math.round(effectiveRefreshBefore(refreshBeforeSeconds, lifetimeSeconds) * 1000);
+}
+
+/** When the token issued at `issuedAt` and expiring at `expiresAt` should next be refreshed. */
+export function nextRefreshAt(refreshBeforeSeconds: number, issuedAt: number, expiresAt: number): number {
+  return expiresAt - refreshLeadMs(refreshBeforeSeconds, issuedAt, expiresAt);
+}
+
+/**
+ * The cheap check (protocol step 1): due when there is no state, or when `nextRefreshAt` (the refresh
+ * time after a success, the end of the backoff after a failure) has come. A state that has neither a
+ * token nor a backoff (an interrupted first refresh) is due.
+ */
+export function isStateDue(state: ProviderState | undefined, now: number): boolean {
+  if (state?.nextRefreshAt === undefined) return true;
+  return now >= state.nextRefreshAt;
+}
+
+/**
+ * The delay before the next attempt after `consecutiveFailures` failures: exponential with "equal
+ * jitter" (half fixed, half random) so that many providers failing together do not retry in step,
+ * and never sooner than the server's `Retry-After`.
+ * @param random a number in [0, 1), injected for tests.
+ */
+export function backoffDelayMs(
+  consecutiveFailures: number,
+  retryAfterSeconds: number | undefined,
+  random: number,
+): number {
+  const exponent = Math.max(0, Math.min(consecutiveFailures - 1, 20));
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** exponent);
+  const jittered = Math.round(ceiling / 2 + (ceiling / 2) * random);
+  if (retryAfterSeconds === undefined || !Number.isFinite(retryAfterSeconds) || retryAfterSeconds <= 0) {
+    return jittered;
+  }
+  return Math.max(jittered, Math.min(retryAfterSeconds * 1000, RETRY_AFTER_MAX_MS));
+}
+
+/**
+ * The absolute expiry of an issued token, or a reason why the claimed lifetime is unusable.
+ * A lifetime ≤ 0 or over {@link MAX_TOKEN_LIFETIME_MS} is a provider error.
+ */
+export function resolveExpiry(
+  issued: { readonly expiresInSeconds?: number; readonly expiresAt?: number },
+  expectedLifetimeSeconds: number,
+  now: number,
+): { ok: true; expiresAt: number } | { ok: false; reason: string } {
+  let expiresAt: number;
+  if (issued.expiresAt !== undefined) {
+    expiresAt = issued.expiresAt;
+  } else if (issued.expiresInSeconds !== undefined) {
+    expiresAt = now + issued.expiresInSeconds * 1000;
+  } else {
+    expiresAt = now + expectedLifetimeSeconds * 1000;
+  }
+  if (!Number.isFinite(expiresAt) || expiresAt <= now) {
+    return { ok: false, reason: 'the token is already expired or has a lifetime of 0 or less' };
+  }
+  if (expiresAt - now > MAX_TOKEN_LIFETIME_MS) {
+    return { ok: false, reason: 'the token claims a lifetime of more than one year' };
+  }
+  return { ok: true, expiresAt };
+}

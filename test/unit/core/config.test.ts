@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfigError,
+  parseRefresherConfig,
+  secretsManagerWriteRateProblems,
+} from '../../../functions/core/config.js';
+
+const valid = {
+  providers: [
+    {
+      name: 'github',
+      grant: 'client_credentials',
+      tokenUrl: 'https://github.example.com/token',
+      scope: 'read',
+    },
+    {
+      name: 'crm',
+      grant: 'refresh_token',
+      tokenUrl: 'https://crm.example.com/oauth/token',
+      refreshBefore: '10m',
+    },
+    {
+      name: 'legacy',
+      grant: 'http',
+      request: { url: 'https://legacy.example.com/login', body: { user: '{{credentials.clientId}}' } },
+      response: { tokenPath: 'data.token', expiresInPath: 'data.ttl' },
+    },
+  ],
+};
+
+function problemsOf(input: unknown): readonly string[] {
+  try {
+    parseRefresherConfig(input);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('Function: parseRefresherConfig', () => {
+  it('applies the documented defaults', () => {
+    // Act
+    const config = parseRefresherConfig(valid);
+
+    // Assess
+    expect(config.secretPrefix).toBe('token-refresher');
+    expect(config.providers[0]).toMatchObject({
+      clientAuth: 'client_secret_basic',
+      refreshBefore: 300,
+      expectedLifetime: 3600,
+      schedule: 'rate(5 minutes)',
+      requestTimeout: 10,
+      consumers: [],
+    });
+    expect(config.providers[1]?.refreshBefore).toBe(600);
+    expect(config.providers[2]).toMatchObject({ request: { method: 'POST', headers: {} } });
+  });
+
+  it('names the provider and field of every problem in one error', () => {
+    // Prepare
+    const input = {
+      providers: [
+        { name: 'ok', grant: 'client_credentials', tokenUrl: 'https://a.example.com/t' },
+        { name: 'bad', grant: 'client_credentials', tokenUrl: 'http://a.example.com/t', refreshBefore: 30 },
+        { name: 'Bad Name', grant: 'magic' },
+      ],
+    };
+
+    // Act
+    const problems = problemsOf(input);
+
+    // Assess
+    expect(problems).toEqual([
+      'providers[1] (bad).tokenUrl: must use https (plain http is allowed only for 127.0.0.1/localhost)',
+      'providers[1] (bad).refreshBefore: is 30 s; it must be at least 60 s',
+      'providers[2] (Bad Name).grant: must be one of "client_credentials", "refresh_token", "http"',
+    ]);
+  });
+
+  it('allows plain http for a loopback token endpoint', () => {
+    expect(() =>
+      parseRefresherConfig({
+        providers: [{ name: 'local', grant: 'client_credentials', tokenUrl: 'http://127.0.0.1:9000/token' }],
+      }),
+    ).not.toThrow();
+  });
+
+  it('rejects a duplicate provider name', () => {
+    const problems = problemsOf({ providers: [valid.providers[0], valid.providers[0]] });
+    expect(problems).toEqual(['providers[1] (github).name: "github" is used twice; names must be unique']);
+  });
+
+  it('rejects an empty provider list, a bad schedule and a bad consumer ARN', () => {
+    expect(problemsOf({ providers: [] })).toEqual(['providers: must list at least one provider']);
+    const problems = problemsOf({
+      providers: [
+        { ...valid.providers[0], schedule: 'every 5 minutes', consumers: ['arn:aws:iam::1:user/x'] },
+      ],
+    });
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toMatch(
+      /^providers\[0\] \(github\)\.schedule: must be an EventBridge Scheduler expression/,
+    );
+    expect(problems[1]).toMatch(/^providers\[0\] \(github\)\.consumers\[0\]: must be an IAM role ARN/);
+  });
+
+  it('says which field and what fix in the thrown message', () => {
+    expect(() =>
+      parseRefresherConfig({ providers: [{ name: 'x', grant: 'refresh_token' }] }, 'config.json'),
+    ).toThrow(/Invalid config.json:\n {2}- providers\[0\] \(x\)\.tokenUrl: /);
+  });
+});
+
+describe('Function: secretsManagerWriteRateProblems', () => {
+  it('accepts hour-long tokens refreshed 5 minutes early', () => {
+    expect(secretsManagerWriteRateProblems(parseRefresherConfig(valid))).toEqual([]);
+  });
+
+  it('names the provider, the computed write interval and the fix for short-lived tokens', () => {
+    // Prepare
+    const config = parseRefresherConfig({
+      providers: [{ ...valid.providers[0], expectedLifetime: '14m', refreshBefore: '5m' }],
+    });
+
+    // Act
+    const problems = secretsManagerWriteRateProblems(config);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain('providers[0] (github): tokens would be written every 540 s');
+    expect(
+      secretsManagerWriteRateProblems(
+        parseRefresherConfig({
+          providers: [{ ...valid.providers[0], expectedLifetime: '12m' }],
+        }),
+      )[0],
+    ).toContain('written every 420 s');
+  });
+});

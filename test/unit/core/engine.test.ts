@@ -1,0 +1,486 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import { RefreshEngine } from '../../../functions/core/engine.js';
+import { CredentialsError, ProviderError } from '../../../functions/core/errors.js';
+import { METRIC_NAMES } from '../../../functions/core/ports.js';
+import {
+  FakeClock,
+  FakeCredentialsStore,
+  FakeSecrets,
+  FakeStateTable,
+  FakeTokenStore,
+  RecordingLogger,
+  RecordingMetrics,
+  ScriptedProvider,
+} from './fakes.js';
+
+const CLIENT_SECRET = 'client-secret-value-9f8e7d';
+const REFRESH_TOKEN = 'refresh-token-value-1a2b3c';
+const MINUTE = 60_000;
+
+function config(overrides: Record<string, unknown> = {}): ProviderConfig {
+  return providerConfigSchema.parse({
+    name: 'acme',
+    grant: 'refresh_token',
+    tokenUrl: 'https://auth.example.com/token',
+    ...overrides,
+  });
+}
+
+describe('Class: RefreshEngine', () => {
+  let clock: FakeClock;
+  let secrets: FakeSecrets;
+  let tokens: FakeTokenStore;
+  let credentials: FakeCredentialsStore;
+  let state: FakeStateTable;
+  let provider: ScriptedProvider;
+  let metrics: RecordingMetrics;
+  let logger: RecordingLogger;
+  let engine: RefreshEngine;
+
+  beforeEach(() => {
+    clock = new FakeClock();
+    secrets = new FakeSecrets();
+    tokens = new FakeTokenStore(secrets);
+    credentials = new FakeCredentialsStore(secrets);
+    state = new FakeStateTable();
+    provider = new ScriptedProvider();
+    metrics = new RecordingMetrics();
+    logger = new RecordingLogger();
+    secrets.seed(FakeTokenStore.secretId('acme'), { status: 'pending' });
+    secrets.seed(FakeCredentialsStore.secretId('acme'), {
+      clientId: 'client-1',
+      clientSecret: CLIENT_SECRET,
+      refreshToken: REFRESH_TOKEN,
+    });
+    engine = new RefreshEngine({
+      tokens,
+      credentials,
+      state,
+      providerFor: () => provider,
+      clock,
+      metrics,
+      logger,
+      random: () => 0.5,
+    });
+  });
+
+  const run = (overrides: { force?: boolean; remainingTimeMs?: number; cfg?: ProviderConfig } = {}) =>
+    engine.refresh({
+      config: overrides.cfg ?? config(),
+      remainingTimeMs: overrides.remainingTimeMs ?? 60_000,
+      ...(overrides.force === undefined ? {} : { force: overrides.force }),
+    });
+
+  describe('Method: refresh', () => {
+    it('writes the first token, records the state and releases the lease when nothing was stored yet', async () => {
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed', provider: 'acme', generation: 1 });
+      expect(tokens.token('acme')).toEqual({
+        provider: 'acme',
+        accessToken: 'access-token-1',
+        tokenType: 'Bearer',
+        expiresAt: new Date(clock.now() + 3600_000).toISOString(),
+        issuedAt: new Date(clock.now()).toISOString(),
+        generation: 1,
+      });
+      const item = state.items.get('acme');
+      expect(item?.leaseOwner).toBeUndefined();
+      expect(item).toMatchObject({
+        fence: 1,
+        tokenExpiresAt: clock.now() + 3600_000,
+        nextRefreshAt: clock.now() + 3600_000 - 5 * MINUTE,
+        lastSuccessAt: clock.now(),
+        consecutiveFailures: 0,
+      });
+      expect(metrics.values(METRIC_NAMES.refreshSucceeded)).toEqual([1]);
+      expect(metrics.values(METRIC_NAMES.secondsToExpiry)).toEqual([3600]);
+    });
+
+    it('makes no provider call and only one state read when the token is not due', async () => {
+      // Prepare
+      await run();
+      state.calls.length = 0;
+      clock.advance(10 * MINUTE);
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'fresh', reason: 'not-due' });
+      expect(provider.requests).toHaveLength(1);
+      expect(state.calls).toEqual(['read']);
+      expect(metrics.values(METRIC_NAMES.secondsToExpiry).at(-1)).toBe(3000);
+    });
+
+    it('refreshes again once refreshBefore before expiry has come', async () => {
+      // Prepare
+      await run();
+      clock.advance(55 * MINUTE);
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed', generation: 2 });
+      expect(tokens.token('acme')?.accessToken).toBe('access-token-2');
+    });
+
+    it('refreshes a short-lived token at half its lifetime rather than at once', async () => {
+      // Prepare: a 4-minute token with the default 5-minute refreshBefore.
+      provider.answerNext(() => ({ accessToken: 'short', tokenType: 'Bearer', expiresInSeconds: 240 }));
+      await run();
+
+      // Act
+      clock.advance(119_000);
+      const early = await run();
+      clock.advance(1_000);
+      const due = await run();
+
+      // Assess
+      expect(early).toMatchObject({ status: 'fresh', reason: 'not-due' });
+      expect(due).toMatchObject({ status: 'refreshed' });
+    });
+
+    it('uses expectedLifetime when the provider gives no expires_in', async () => {
+      // Prepare
+      provider.answerNext(() => ({ accessToken: 'no-expiry', tokenType: 'Bearer' }));
+
+      // Act
+      const result = await run({ cfg: config({ expectedLifetime: '2h' }) });
+
+      // Assess
+      expect(result).toMatchObject({
+        status: 'refreshed',
+        expiresAt: new Date(clock.now() + 2 * 3600_000).toISOString(),
+      });
+    });
+
+    it('returns in-progress and emits LeaseContended when another holder has a live lease', async () => {
+      // Prepare
+      await state.acquire({
+        provider: 'acme',
+        owner: 'other',
+        now: clock.now(),
+        leaseExpiresAt: clock.now() + 30_000,
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toEqual({ status: 'in-progress', provider: 'acme' });
+      expect(provider.requests).toHaveLength(0);
+      expect(metrics.values(METRIC_NAMES.leaseContended)).toEqual([1]);
+    });
+
+    it('lets exactly one of many concurrent triggers call the provider', async () => {
+      // Act
+      const results = await Promise.all(Array.from({ length: 20 }, () => run()));
+
+      // Assess
+      expect(provider.requests).toHaveLength(1);
+      expect(results.filter((result) => result.status === 'refreshed')).toHaveLength(1);
+      expect(results.filter((result) => result.status === 'in-progress')).toHaveLength(19);
+    });
+
+    it("takes over a crashed holder's lease once it has expired", async () => {
+      // Prepare: a holder took the lease and never released it.
+      await state.acquire({
+        provider: 'acme',
+        owner: 'crashed',
+        now: clock.now(),
+        leaseExpiresAt: clock.now() + 30_000,
+      });
+      const blocked = await run();
+      clock.advance(30_001);
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(blocked.status).toBe('in-progress');
+      expect(result).toMatchObject({ status: 'refreshed', generation: 2 });
+    });
+
+    it('releases without a provider call when the double-check finds a token another holder wrote', async () => {
+      // Prepare: state says due (no item) but the secret already holds a fresh token.
+      secrets.seed(FakeTokenStore.secretId('acme'), {
+        provider: 'acme',
+        accessToken: 'written-by-other',
+        tokenType: 'Bearer',
+        expiresAt: new Date(clock.now() + 3600_000).toISOString(),
+        issuedAt: new Date(clock.now()).toISOString(),
+        generation: 7,
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'fresh', reason: 'refreshed-by-other' });
+      expect(provider.requests).toHaveLength(0);
+      expect(state.items.get('acme')).toMatchObject({ tokenExpiresAt: clock.now() + 3600_000 });
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+    });
+
+    it('fails with write_conflict and keeps the newer token when a newer holder wrote during the call', async () => {
+      // Prepare: while our provider call runs, a newer holder writes a token.
+      provider.answerNext(() => {
+        secrets.seed(FakeTokenStore.secretId('acme'), {
+          provider: 'acme',
+          accessToken: 'newer',
+          tokenType: 'Bearer',
+        });
+        return { accessToken: 'stale', tokenType: 'Bearer', expiresInSeconds: 3600 };
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'write_conflict', permanent: false });
+      expect(secrets.valueOf(FakeTokenStore.secretId('acme'))).toMatchObject({ accessToken: 'newer' });
+    });
+
+    it('stores a rotated refresh token before writing the access token', async () => {
+      // Prepare
+      provider.answerNext(() => ({
+        accessToken: 'a1',
+        tokenType: 'Bearer',
+        expiresInSeconds: 3600,
+        refreshToken: 'rotated-refresh-token',
+      }));
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed', refreshTokenRotated: true });
+      expect(credentials.credentials('acme')).toEqual({
+        clientId: 'client-1',
+        clientSecret: CLIENT_SECRET,
+        refreshToken: 'rotated-refresh-token',
+      });
+      const writes = secrets.calls.filter((call) => call.startsWith('write'));
+      expect(writes).toEqual(['write test/acme/credentials', 'write test/acme/token']);
+    });
+
+    it('keeps the old refresh token when the server does not return one', async () => {
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed', refreshTokenRotated: false });
+      expect(credentials.credentials('acme').refreshToken).toBe(REFRESH_TOKEN);
+      expect(secrets.calls).not.toContain('write test/acme/credentials');
+    });
+
+    it('does not write the access token when storing the rotated refresh token fails', async () => {
+      // Prepare: an operator re-seeds the credentials during the call.
+      provider.answerNext(() => {
+        secrets.seed(FakeCredentialsStore.secretId('acme'), {
+          clientId: 'client-1',
+          refreshToken: 'reseeded',
+        });
+        return { accessToken: 'a1', tokenType: 'Bearer', expiresInSeconds: 3600, refreshToken: 'rotated' };
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'write_conflict' });
+      expect(tokens.token('acme')).toBeUndefined();
+      expect(credentials.credentials('acme').refreshToken).toBe('reseeded');
+    });
+
+    it('keeps the current token, counts failures and backs off after a transient failure', async () => {
+      // Prepare
+      await run();
+      clock.advance(56 * MINUTE);
+      provider.answerNext(() => {
+        throw new ProviderError('Token endpoint answered HTTP 503', 'http_503', 'transient', { status: 503 });
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess: random 0.5 → 22.5 s for the first failure (half of 30 s fixed, half jittered).
+      expect(result).toMatchObject({
+        status: 'failed',
+        code: 'http_503',
+        permanent: false,
+        attempted: true,
+        retryAt: new Date(clock.now() + 22_500).toISOString(),
+      });
+      expect(tokens.token('acme')?.accessToken).toBe('access-token-1');
+      expect(state.items.get('acme')).toMatchObject({
+        consecutiveFailures: 1,
+        lastErrorCode: 'http_503',
+        lastErrorPermanent: false,
+        nextRefreshAt: clock.now() + 22_500,
+      });
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+      expect(metrics.values(METRIC_NAMES.refreshFailed)).toEqual([1]);
+      expect(metrics.values(METRIC_NAMES.secondsToExpiry).at(-1)).toBe(4 * 60);
+    });
+
+    it('does not call the provider again before the backoff has passed, and resets failures on success', async () => {
+      // Prepare
+      provider.answerNext(() => {
+        throw new ProviderError('rate limited', 'rate_limited', 'transient', {
+          status: 429,
+          retryAfterSeconds: 120,
+        });
+      });
+      const failed = await run();
+      const retryAt = new Date(clock.now() + 120_000).toISOString();
+
+      // Act
+      clock.advance(119_000);
+      const early = await run();
+      clock.advance(1_000);
+      const retried = await run();
+
+      // Assess
+      expect(failed).toMatchObject({ status: 'failed', code: 'rate_limited', retryAt });
+      expect(early).toMatchObject({ status: 'failed', code: 'rate_limited', attempted: false, retryAt });
+      expect(retried).toMatchObject({ status: 'refreshed' });
+      expect(provider.requests).toHaveLength(2);
+      expect(state.items.get('acme')).toMatchObject({ consecutiveFailures: 0 });
+      expect(state.items.get('acme')?.lastErrorCode).toBeUndefined();
+    });
+
+    it('grows the backoff exponentially with consecutive failures', async () => {
+      // Prepare
+      const delays: number[] = [];
+      for (let attempt = 0; attempt < 4; attempt += 1) {
+        provider.answerNext(() => {
+          throw new ProviderError('timeout', 'timeout', 'transient');
+        });
+        const before = clock.now();
+        await run();
+        const nextRefreshAt = state.items.get('acme')?.nextRefreshAt ?? 0;
+        delays.push(nextRefreshAt - before);
+        clock.current = nextRefreshAt;
+      }
+
+      // Assess: ceiling 30 s, 60 s, 120 s, 240 s with random 0.5 → three quarters of each.
+      expect(delays).toEqual([22_500, 45_000, 90_000, 180_000]);
+      expect(state.items.get('acme')?.consecutiveFailures).toBe(4);
+    });
+
+    it('stops calling the provider after a permanent failure until a forced refresh', async () => {
+      // Prepare
+      provider.answerNext(() => {
+        throw new ProviderError('invalid_grant', 'invalid_grant', 'permanent', { status: 400 });
+      });
+      const failed = await run();
+      clock.advance(48 * 60 * MINUTE);
+
+      // Act
+      const blocked = await run();
+      const forced = await run({ force: true });
+
+      // Assess
+      expect(failed).toMatchObject({
+        status: 'failed',
+        code: 'invalid_grant',
+        permanent: true,
+        attempted: true,
+      });
+      expect(blocked).toMatchObject({
+        status: 'failed',
+        code: 'invalid_grant',
+        permanent: true,
+        attempted: false,
+      });
+      expect(forced).toMatchObject({ status: 'refreshed' });
+      expect(provider.requests).toHaveLength(2);
+      expect(metrics.values(METRIC_NAMES.refreshFailed)).toEqual([1, 1]);
+    });
+
+    it('treats a token with a lifetime of 0 as a permanent provider error and stores nothing', async () => {
+      // Prepare
+      provider.answerNext(() => ({ accessToken: 'zero', tokenType: 'Bearer', expiresInSeconds: 0 }));
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'invalid_lifetime', permanent: true });
+      expect(tokens.token('acme')).toBeUndefined();
+    });
+
+    it('does not call the provider when the lease cannot cover the request timeout', async () => {
+      // Act: 12 s left, the request timeout is 10 s and the writes need 5 s.
+      const result = await run({ remainingTimeMs: 12_000 });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'lease_lost', permanent: false });
+      expect(provider.requests).toHaveLength(0);
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+    });
+
+    it('fails permanently with the credentials error code when the credentials are unusable', async () => {
+      // Prepare
+      provider.answerNext(() => {
+        throw new CredentialsError('The credentials secret has no "refreshToken"', 'credentials_invalid');
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'credentials_invalid', permanent: true });
+    });
+
+    it('wraps an unexpected error as internal_error without losing the token', async () => {
+      // Prepare
+      await run();
+      clock.advance(56 * MINUTE);
+      provider.answerNext(() => {
+        throw new RangeError(`boom ${CLIENT_SECRET}`);
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'internal_error', permanent: false });
+      expect(tokens.token('acme')?.accessToken).toBe('access-token-1');
+    });
+
+    it('never logs a token, refresh token or client secret', async () => {
+      // Prepare: a success with rotation, a transient and a permanent failure.
+      provider
+        .answerNext(() => ({
+          accessToken: 'secret-access-1',
+          tokenType: 'Bearer',
+          expiresInSeconds: 3600,
+          refreshToken: 'rt-2',
+        }))
+        .answerNext(() => {
+          throw new RangeError(`boom ${CLIENT_SECRET} ${REFRESH_TOKEN}`);
+        })
+        .answerNext(() => {
+          throw new ProviderError('invalid_client', 'invalid_client', 'permanent');
+        });
+
+      // Act
+      await run();
+      await run({ force: true });
+      await run({ force: true });
+
+      // Assess
+      const logged = logger.text() + JSON.stringify(metrics.recorded);
+      for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'secret-access-1', 'rt-2']) {
+        expect(logged).not.toContain(secret);
+      }
+    });
+  });
+});
