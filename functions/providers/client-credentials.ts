@@ -1,0 +1,73 @@
+/** The `client_credentials` grant (RFC 6749 §4.4). */
+import * as oauth from 'oauth4webapi';
+import type { ProviderConfig } from '../core/config.js';
+import type { Clock, Provider } from '../core/ports.js';
+import type { Credentials, IssuedToken } from '../core/types.js';
+import {
+  clientAuthentication,
+  credentialValues,
+  parseOAuthTokenResponse,
+  requireCredential,
+  sendTokenRequest,
+} from './oauth.js';
+import type { ParseContext, RawResponse } from './response.js';
+import type { FetchFunction } from './transport.js';
+
+export type ClientCredentialsProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' }>;
+
+/**
+ * Validate a client_credentials token response: {@link parseOAuthTokenResponse}, except that a refresh
+ * token is dropped (RFC 6749 §4.4.3: it should not be issued, and this grant never uses one).
+ */
+export function parseClientCredentialsResponse(
+  response: RawResponse,
+  context: ParseContext = {},
+): IssuedToken {
+  const { refreshToken: _ignored, ...token } = parseOAuthTokenResponse(response, context);
+  return token;
+}
+
+/**
+ * Asks for a token with the client's own credentials. Sends `scope`, `audience` and `resource`
+ * (RFC 8707) when configured; authenticates with `client_secret_basic` or `client_secret_post`.
+ */
+export class ClientCredentialsProvider implements Provider {
+  readonly #config: ClientCredentialsProviderConfig;
+  readonly #fetch: FetchFunction | undefined;
+  readonly #clock: Clock;
+
+  constructor(
+    config: ClientCredentialsProviderConfig,
+    options: { readonly fetch?: FetchFunction; readonly clock: Clock },
+  ) {
+    this.#config = config;
+    this.#fetch = options.fetch;
+    this.#clock = options.clock;
+  }
+
+  async requestToken(input: {
+    readonly credentials: Credentials;
+    readonly signal: AbortSignal;
+  }): Promise<IssuedToken> {
+    const config = this.#config;
+    const clientId = requireCredential(input.credentials, 'clientId', config);
+    const clientSecret = requireCredential(input.credentials, 'clientSecret', config);
+    const parameters = new URLSearchParams();
+    if (config.scope !== undefined) parameters.set('scope', config.scope);
+    if (config.audience !== undefined) parameters.set('audience', config.audience);
+    if (config.resource !== undefined) parameters.set('resource', config.resource);
+    const clientAuth = clientAuthentication(config, clientSecret);
+    const response = await sendTokenRequest({
+      config,
+      clientId,
+      signal: input.signal,
+      fetch: this.#fetch ?? fetch,
+      send: ({ as, client, options }) =>
+        oauth.clientCredentialsGrantRequest(as, client, clientAuth, parameters, options),
+    });
+    return parseClientCredentialsResponse(response, {
+      now: this.#clock.now(),
+      sensitive: credentialValues(input.credentials),
+    });
+  }
+}

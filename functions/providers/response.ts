@@ -1,0 +1,270 @@
+/**
+ * Pure pieces shared by the response validators of every grant: the plain response value, JSON access,
+ * lifetime checks and the classification of error responses into stable codes.
+ *
+ * Nothing here touches the network, so every rule is tested with plain values.
+ */
+import { ProviderError } from '../core/errors.js';
+import { quoteServerText, type Redactor } from './redact.js';
+
+/** A token endpoint's answer as a plain value: what every response validator takes. */
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: Headers | Readonly<Record<string, string>>;
+  /** The body as text (at most {@link MAX_BODY_BYTES} of it). */
+  readonly bodyText: string;
+}
+
+/** What a response validator needs besides the response. */
+export interface ParseContext {
+  /** Epoch ms, for `Retry-After` dates and absolute expiries. Default: `Date.now()`. */
+  readonly now?: number;
+  /**
+   * Values that must never appear in a message (the credential values sent). Tokens found in the
+   * response are added by the validator itself.
+   */
+  readonly sensitive?: Iterable<unknown>;
+}
+
+/** Longest token lifetime accepted: one year. Anything longer is a unit mistake (ms instead of s). */
+export const MAX_LIFETIME_SECONDS = 31_536_000;
+
+/** `Retry-After` values are capped to this: the engine's own backoff takes over beyond it. */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
+
+/** The most of a response body that is read; a token response is a few hundred bytes. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** RFC 6749 §5.2 (and RFC 8707 `invalid_target`) errors retrying cannot fix: code = the error. */
+export const PERMANENT_OAUTH_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_request',
+  'invalid_target',
+  'access_denied',
+]);
+
+/** Errors that say "later" (RFC 6749 §4.1.2.1 / RFC 8628 §3.5 reused by servers at the token endpoint). */
+export const TRANSIENT_OAUTH_ERRORS: ReadonlySet<string> = new Set([
+  'temporarily_unavailable',
+  'server_error',
+  'slow_down',
+]);
+
+const MAX_CODE_LENGTH = 64;
+
+export function toHeaders(headers: RawResponse['headers']): Headers {
+  return headers instanceof Headers ? headers : new Headers(headers);
+}
+
+export function isSuccessStatus(status: number): boolean {
+  return status >= 200 && status <= 299;
+}
+
+/** A non-array JSON object. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The parsed body, or `undefined` when it is not JSON (HTML error page, truncated body, empty body). */
+export function parseJsonBody(bodyText: string): unknown {
+  try {
+    return JSON.parse(bodyText) as unknown;
+  } catch {
+    // The SyntaxError is dropped on purpose: its message quotes the body, which may hold a token.
+    return undefined;
+  }
+}
+
+/** The value at a dot path such as `data.token` (own properties and array indexes only). */
+export function valueAtPath(root: unknown, path: string): unknown {
+  let node = root;
+  for (const segment of path.split('.')) {
+    if (Array.isArray(node) && /^\d+$/.test(segment)) {
+      node = node[Number(segment)];
+    } else if (isJsonObject(node) && Object.hasOwn(node, segment)) {
+      node = node[segment];
+    } else {
+      return undefined;
+    }
+  }
+  return node;
+}
+
+/** How a value is described in a message: numbers as they are, anything else only by its type. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
+}
+
+function invalidLifetime(message: string, status: number): ProviderError {
+  return new ProviderError(message, 'invalid_lifetime', 'permanent', { status });
+}
+
+/**
+ * A lifetime in seconds (`expires_in`): absent (`undefined`/`null`) is fine; otherwise a finite JSON
+ * number in (0, 1 year]. Strings such as `"3600"` are refused: a server that gets the type wrong may
+ * get the unit wrong too.
+ * @throws ProviderError `invalid_lifetime` (permanent)
+ */
+export function checkLifetimeSeconds(value: unknown, field: string, status: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_LIFETIME_SECONDS) {
+    throw invalidLifetime(
+      `"${field}" must be a positive number of seconds, at most 1 year (got ${describeValue(value)}; HTTP ${status})`,
+      status,
+    );
+  }
+  return value;
+}
+
+const ISO_8601_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An absolute expiry: an ISO-8601 date-time with a zone, or a JSON number of epoch seconds. It must lie
+ * after `now` and at most 1 year ahead. Absent (`undefined`/`null`) is fine.
+ * @returns epoch ms.
+ * @throws ProviderError `invalid_lifetime` (permanent)
+ */
+export function checkExpiresAt(
+  value: unknown,
+  field: string,
+  status: number,
+  now: number,
+): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  let expiresAt: number;
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    expiresAt = value * 1000;
+  } else if (typeof value === 'string' && ISO_8601_DATE_TIME.test(value)) {
+    expiresAt = Date.parse(value);
+  } else {
+    throw invalidLifetime(
+      `"${field}" must be an ISO-8601 date-time with a time zone or a number of epoch seconds (got ${describeValue(value)}; HTTP ${status})`,
+      status,
+    );
+  }
+  if (!Number.isFinite(expiresAt) || expiresAt <= now || expiresAt > now + MAX_LIFETIME_SECONDS * 1000) {
+    throw invalidLifetime(
+      `"${field}" must be in the future and at most 1 year ahead (it is ${Number.isFinite(expiresAt) ? `${Math.round((expiresAt - now) / 1000)} s from now` : 'not a valid date'}; HTTP ${status})`,
+      status,
+    );
+  }
+  return expiresAt;
+}
+
+const IMF_FIXDATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * `Retry-After` (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date (IMF-fixdate, the form senders must
+ * generate) taken relative to `now`. A date in the past gives 0; values are capped at
+ * {@link MAX_RETRY_AFTER_SECONDS}; anything else is ignored (`undefined`).
+ */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Math.min(Number(text), MAX_RETRY_AFTER_SECONDS);
+  if (!IMF_FIXDATE.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, Math.ceil((at - now) / 1000)), MAX_RETRY_AFTER_SECONDS);
+}
+
+/** Statuses worth retrying when the body says nothing more precise. */
+function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+/** `oauth_<error>` restricted to `[a-z0-9_]`, at most 64 characters. */
+export function unknownOAuthErrorCode(error: string, redact: Redactor): string {
+  const slug = redact(error)
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  const code = `oauth_${slug}`.slice(0, MAX_CODE_LENGTH).replace(/_+$/, '');
+  return code === 'oauth' ? 'oauth_error' : code;
+}
+
+/** The `error` string of an RFC 6749 §5.2 error body, if the body is one. */
+export function oauthErrorOf(body: unknown): string | undefined {
+  if (!isJsonObject(body) || typeof body.error !== 'string' || body.error.trim() === '') return undefined;
+  return body.error;
+}
+
+/**
+ * Turn an error response (any non-2xx status, or a 2xx whose body is an OAuth error object) into a
+ * {@link ProviderError}:
+ *
+ * - a JSON body with an `error` string (RFC 6749 §5.2): known permanent errors keep their name as code,
+ *   `temporarily_unavailable`/`server_error`/`slow_down` are transient, unknown ones become
+ *   `oauth_<error>` classified by status. Known names are matched case-insensitively (servers that
+ *   shout `INVALID_GRANT` still mean it). The body wins over a `WWW-Authenticate` header: a 401 with
+ *   `invalid_client` is permanent `invalid_client`.
+ * - otherwise by status: 429 `rate_limited`, 408 and 5xx `http_<status>` (transient), every other
+ *   status `http_<status>` (permanent; 3xx included, redirects are never followed).
+ *
+ * Transient errors carry `retryAfterSeconds` when the response has a valid `Retry-After`.
+ */
+export function classifyErrorResponse(
+  response: RawResponse,
+  body: unknown,
+  context: { readonly now: number; readonly redact: Redactor },
+): ProviderError {
+  const { status } = response;
+  const error = oauthErrorOf(body);
+  let code: string;
+  let permanent: boolean;
+  let message: string;
+  if (error !== undefined) {
+    const name = error.trim().toLowerCase();
+    if (PERMANENT_OAUTH_ERRORS.has(name) || TRANSIENT_OAUTH_ERRORS.has(name)) {
+      code = name;
+      permanent = PERMANENT_OAUTH_ERRORS.has(name);
+    } else {
+      code = unknownOAuthErrorCode(error, context.redact);
+      permanent = !isTransientStatus(status);
+    }
+    message = `Token endpoint answered HTTP ${status} with OAuth error "${quoteServerText(error, context.redact, MAX_CODE_LENGTH)}"`;
+    const description = isJsonObject(body) ? body.error_description : undefined;
+    if (typeof description === 'string' && description.trim() !== '') {
+      message += `: ${quoteServerText(description, context.redact)}`;
+    }
+  } else if (status === 429) {
+    code = 'rate_limited';
+    permanent = false;
+    message = 'Token endpoint answered HTTP 429 (rate limited)';
+  } else {
+    code = `http_${status}`;
+    permanent = !isTransientStatus(status);
+    message =
+      status >= 300 && status <= 399
+        ? `Token endpoint answered HTTP ${status} (a redirect; redirects are not followed)`
+        : `Token endpoint answered HTTP ${status}`;
+  }
+  const retryAfterSeconds = permanent
+    ? undefined
+    : parseRetryAfter(toHeaders(response.headers).get('retry-after'), context.now);
+  if (retryAfterSeconds !== undefined) message += `; retry after ${retryAfterSeconds} s`;
+  return new ProviderError(message, code, permanent ? 'permanent' : 'transient', {
+    status,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+  });
+}
+
+/** A 2xx answer that is not a usable token. */
+export function malformedResponse(message: string, status: number): ProviderError {
+  return new ProviderError(
+    `Token endpoint answered HTTP ${status} but ${message}`,
+    'malformed_response',
+    'permanent',
+    {
+      status,
+    },
+  );
+}

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
+import type { Credentials } from '../../../functions/core/types.js';
+import { createProvider, type FetchFunction } from '../../../functions/providers/index.js';
+import { caught, jsonResponse, recordingFetch } from './fake-fetch.js';
+
+const CLIENT_ID = 'cid-7f3a9e';
+const CLIENT_SECRET = 's3cr3t:+/%Zq';
+const REFRESH_TOKEN = 'rt-0a1b2c3d4e';
+const ACCESS_TOKEN = 'at-9z8y7x6w5v';
+const API_KEY = 'ak-live-5566';
+const SECRETS = [CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, ACCESS_TOKEN, API_KEY];
+const CREDENTIALS: Credentials = {
+  clientId: CLIENT_ID,
+  clientSecret: CLIENT_SECRET,
+  refreshToken: REFRESH_TOKEN,
+  apiKey: API_KEY,
+};
+
+const OAUTH: Partial<ProviderConfigInput> = {
+  grant: 'refresh_token',
+  tokenUrl: 'https://auth.example.com/token',
+};
+const HTTP: Partial<ProviderConfigInput> = {
+  grant: 'http',
+  request: {
+    url: 'https://api.example.com/token',
+    headers: { 'x-api-key': '{{credentials.apiKey}}' },
+    body: { id: '{{credentials.clientId}}' },
+  },
+  response: { tokenPath: 'token', expiresInPath: 'ttl' },
+};
+
+const echo = `client=${CLIENT_ID} secret=${CLIENT_SECRET} encoded=${encodeURIComponent(CLIENT_SECRET)} rt=${REFRESH_TOKEN} key=${API_KEY}`;
+
+/** [label, config, response or fetch, credentials] — each ends in an error. */
+const SCENARIOS: [string, Partial<ProviderConfigInput>, Response | FetchFunction, Credentials][] = [
+  [
+    'error_description echoing credentials',
+    OAUTH,
+    jsonResponse({ error: 'invalid_client', error_description: echo }, 401),
+    CREDENTIALS,
+  ],
+  [
+    'an unknown error equal to the refresh token',
+    OAUTH,
+    jsonResponse({ error: REFRESH_TOKEN }, 400),
+    CREDENTIALS,
+  ],
+  [
+    'an unknown error containing the secret',
+    OAUTH,
+    jsonResponse({ error: `bad_${CLIENT_SECRET}` }, 503),
+    CREDENTIALS,
+  ],
+  [
+    'token_type equal to the access token',
+    OAUTH,
+    jsonResponse({ access_token: ACCESS_TOKEN, token_type: ACCESS_TOKEN }),
+    CREDENTIALS,
+  ],
+  [
+    'an invalid lifetime next to tokens',
+    OAUTH,
+    jsonResponse({ access_token: ACCESS_TOKEN, refresh_token: 'rt-new-1', expires_in: 0 }),
+    CREDENTIALS,
+  ],
+  [
+    'a malformed refresh_token',
+    OAUTH,
+    jsonResponse({ access_token: ACCESS_TOKEN, refresh_token: 5 }),
+    CREDENTIALS,
+  ],
+  [
+    'an HTML page quoting the secret',
+    OAUTH,
+    new Response(`<html>${echo}</html>`, { status: 502 }),
+    CREDENTIALS,
+  ],
+  [
+    'a 200 HTML page quoting the secret',
+    OAUTH,
+    new Response(`<html>${echo} ${ACCESS_TOKEN}</html>`, { status: 200 }),
+    CREDENTIALS,
+  ],
+  [
+    'a network error whose message holds the secret',
+    OAUTH,
+    async () => {
+      throw new TypeError(`fetch failed for ${CLIENT_SECRET}`);
+    },
+    CREDENTIALS,
+  ],
+  [
+    'missing credentials',
+    OAUTH,
+    jsonResponse({ access_token: ACCESS_TOKEN }),
+    { clientId: CLIENT_ID, apiKey: API_KEY },
+  ],
+  [
+    'http: an error body echoing the api key',
+    HTTP,
+    jsonResponse({ error: 'denied', error_description: echo }, 403),
+    CREDENTIALS,
+  ],
+  [
+    'http: a lifetime that is a string',
+    HTTP,
+    jsonResponse({ token: ACCESS_TOKEN, ttl: ACCESS_TOKEN }),
+    CREDENTIALS,
+  ],
+  ['http: a missing placeholder field', HTTP, jsonResponse({ token: ACCESS_TOKEN }), { clientId: CLIENT_ID }],
+];
+
+describe('Providers: secrets in errors', () => {
+  it.each(SCENARIOS)(
+    'keeps credentials and tokens out of the error for %s',
+    async (_label, overrides, answer, credentials) => {
+      // Prepare
+      const fetch = typeof answer === 'function' ? answer : recordingFetch(answer).fetch;
+      const config = providerConfigSchema.parse({ name: 'acme', ...overrides });
+      const provider = createProvider(config, { fetch });
+
+      // Act
+      const error = await caught(() =>
+        provider.requestToken({ credentials, signal: new AbortController().signal }),
+      );
+
+      // Assess
+      const exposed = [
+        error.message,
+        String(error),
+        JSON.stringify(error),
+        (error as { code?: string }).code ?? '',
+      ];
+      for (const secret of [...SECRETS, 'rt-new-1', encodeURIComponent(CLIENT_SECRET)]) {
+        for (const text of exposed) expect(text).not.toContain(secret);
+      }
+    },
+  );
+
+  it('still says what the server said, with the secrets redacted', async () => {
+    // Prepare
+    const server = recordingFetch(
+      jsonResponse({ error: 'invalid_client', error_description: `bad secret ${CLIENT_SECRET}` }, 401),
+    );
+    const provider = createProvider(providerConfigSchema.parse({ name: 'acme', ...OAUTH }), {
+      fetch: server.fetch,
+    });
+
+    // Act
+    const error = await caught(() =>
+      provider.requestToken({ credentials: CREDENTIALS, signal: new AbortController().signal }),
+    );
+
+    // Assess
+    expect(error.message).toBe(
+      'Token endpoint answered HTTP 401 with OAuth error "invalid_client": bad secret [redacted]',
+    );
+  });
+});
