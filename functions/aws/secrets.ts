@@ -1,0 +1,302 @@
+/**
+ * A JSON secret in Secrets Manager, read at `AWSCURRENT` and written with compare-and-swap.
+ *
+ * Shared by the token store and the credentials store. The write is two calls (ARCHITECTURE.md, "The
+ * refresh protocol", step 5):
+ *
+ * 1. `PutSecretValue` with `VersionStages: ['AWSPENDING']` creates a new version *without* moving
+ *    `AWSCURRENT` (a `PutSecretValue` without stages would move it unconditionally), and with a
+ *    deterministic `ClientRequestToken`, which becomes the version id, so a retried write is a no-op.
+ * 2. `UpdateSecretVersionStage` moves `AWSCURRENT` to the new version *from* the version read before
+ *    (`RemoveFromVersionId`). Secrets Manager refuses the move with `InvalidParameterException` when
+ *    the label is no longer on that version, so a stale writer fails instead of overwriting a newer
+ *    value: the storage itself fences it.
+ *
+ * `AWSPENDING` stays on the new version after the move (it also holds `AWSCURRENT`), as it does after
+ * a rotation Lambda's `finishSecret`; the next write moves it on. A write that lost the swap leaves an
+ * orphan version labelled `AWSPENDING` that consumers never read (they read `AWSCURRENT`).
+ *
+ * Emulator difference (moto 5.2.1): repeating a *completed* write (same token, same value) while its
+ * version still holds `AWSPENDING` makes moto re-create the version with `AWSPENDING` only, which
+ * drops `AWSCURRENT` from the secret; AWS ignores such a request. Retries *within* one write (the SDK
+ * retrying `PutSecretValue` before the move, or the move itself) behave the same on both.
+ */
+import { createHash } from 'node:crypto';
+import {
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+  type SecretsManagerClientConfig,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { StoreError, WriteConflictError } from '../core/errors.js';
+import { createSecretsManagerClient } from './clients.js';
+import { awsErrorName, isAwsError } from './sdk-errors.js';
+
+/** The label consumers read. */
+export const AWSCURRENT = 'AWSCURRENT';
+/** The label of a version written but not yet made current. */
+export const AWSPENDING = 'AWSPENDING';
+
+/**
+ * The value the stack puts in a secret it creates, before the first token is written or before the
+ * operator fills in the credentials. Any value that is not a valid record counts as "not set" too.
+ */
+export const PLACEHOLDER_SECRET_STRING = '{"status":"pending"}';
+
+/** Client injection, Powertools style: an existing client wins over `clientConfig`. */
+export interface SecretsManagerAdapterOptions {
+  /** A client to use (tests pass a mocked one; handlers share one per container). */
+  readonly client?: SecretsManagerClient;
+  /** Config for the client built when `client` is absent (defaults from `clients.ts`). */
+  readonly clientConfig?: SecretsManagerClientConfig;
+}
+
+/** A secret's `AWSCURRENT` version. */
+export interface JsonSecretVersion {
+  /** The version that holds `AWSCURRENT`: the `expectedVersionId` of the next compare-and-swap. */
+  readonly versionId: string;
+  /**
+   * The parsed `SecretString`; `undefined` when the secret has no `SecretString` (a binary secret) or
+   * its string is not JSON. The raw string is never kept or reported.
+   */
+  readonly value: unknown;
+}
+
+export interface CompareAndSwapInput {
+  /** Name or ARN. */
+  readonly secretId: string;
+  /** Serialised with `JSON.stringify`. */
+  readonly value: unknown;
+  /** 32–64 characters; becomes the new version id. See {@link clientRequestTokenFor}. */
+  readonly clientRequestToken: string;
+  /**
+   * The version read before (holding `AWSCURRENT`); `undefined` only for the first write to a secret
+   * that has no version at all.
+   */
+  readonly expectedVersionId: string | undefined;
+}
+
+/**
+ * A `ClientRequestToken` derived deterministically from what identifies one logical write, shaped as
+ * an RFC 9562 UUIDv8 (36 characters; Secrets Manager wants 32–64) built from a SHA-256.
+ *
+ * - Same inputs, same token: a retry of the same write (same lease generation, same starting version)
+ *   is idempotent — Secrets Manager ignores a `PutSecretValue` whose token and value match an
+ *   existing version.
+ * - Different fences never collide, and neither do the purposes (`token` / `credentials`) or
+ *   providers.
+ * - `expectedVersionId` is part of it so that a fence that starts again at 1 (the state item was
+ *   lost or deleted by TTL while the secret lived on) does not reuse the id of a version written
+ *   long ago: same token with another value is `ResourceExistsException`, which would otherwise fail
+ *   every write until the fence passed its old maximum.
+ */
+export function clientRequestTokenFor(input: {
+  readonly purpose: string;
+  readonly provider: string;
+  readonly fence: number;
+  readonly expectedVersionId: string | undefined;
+}): string {
+  const hex = createHash('sha256')
+    .update(
+      JSON.stringify([
+        'token-refresher',
+        input.purpose,
+        input.provider,
+        input.fence,
+        input.expectedVersionId ?? null,
+      ]),
+    )
+    .digest('hex');
+  // Version nibble 8 (custom, RFC 9562 §5.8) and variant bits 10xx, so that it is a well-formed UUID.
+  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
+  return [
+    hex.slice(0, 8),
+    hex.slice(8, 12),
+    `8${hex.slice(13, 16)}`,
+    `${variant}${hex.slice(17, 20)}`,
+    hex.slice(20, 32),
+  ].join('-');
+}
+
+/**
+ * Translate an SDK exception of a Secrets Manager call into a domain error.
+ *
+ * | SDK exception | domain error |
+ * |---|---|
+ * | `ResourceNotFoundException` | `StoreError` `secret_not_found`, permanent |
+ * | `AccessDeniedException` | `StoreError` `secrets_manager_access_denied`, permanent |
+ * | `DecryptionFailure` | `StoreError` `secret_decryption_failed`, permanent |
+ * | `InvalidRequestException`, `InvalidParameterException`, `ValidationException` | `StoreError` `secrets_manager_invalid_request`, permanent |
+ * | anything else: throttling, 5xx, network, timeouts | `StoreError` `secrets_manager_unavailable`, transient |
+ */
+export function translateSecretsManagerError(
+  error: unknown,
+  operation: string,
+  secretId: string,
+): StoreError {
+  const name = awsErrorName(error);
+  switch (name) {
+    case 'ResourceNotFoundException':
+      return new StoreError(
+        `Secret "${secretId}" was not found, or has no ${AWSCURRENT} version (${operation}: ${name}); ` +
+          'deploy the stack that creates it, or fix the configured secret name/ARN',
+        'secret_not_found',
+        'permanent',
+        { cause: error },
+      );
+    case 'AccessDeniedException':
+      return new StoreError(
+        `Access denied to secret "${secretId}" (${operation}); grant the function ${operation} on it`,
+        'secrets_manager_access_denied',
+        'permanent',
+        { cause: error },
+      );
+    case 'DecryptionFailure':
+      return new StoreError(
+        `Secret "${secretId}" could not be decrypted (${operation}: ${name}); check the KMS key policy`,
+        'secret_decryption_failed',
+        'permanent',
+        { cause: error },
+      );
+    case 'InvalidRequestException':
+    case 'InvalidParameterException':
+    case 'ValidationException':
+      return new StoreError(
+        // Secrets Manager's messages name parameters and states (e.g. "marked for deletion"), never values.
+        `Secrets Manager rejected ${operation} on "${secretId}" (${name}: ${error instanceof Error ? error.message : ''})`,
+        'secrets_manager_invalid_request',
+        'permanent',
+        { cause: error },
+      );
+    default:
+      return new StoreError(
+        `Secrets Manager ${operation} on "${secretId}" failed (${name}); retry later`,
+        'secrets_manager_unavailable',
+        'transient',
+        { cause: error },
+      );
+  }
+}
+
+/** Reads and compare-and-swap-writes JSON secrets. */
+export class JsonSecrets {
+  readonly #client: SecretsManagerClient;
+
+  constructor(options: SecretsManagerAdapterOptions = {}) {
+    this.#client = options.client ?? createSecretsManagerClient(options.clientConfig);
+  }
+
+  /**
+   * Read the `AWSCURRENT` version. `VersionStage` is always explicit: without it moto may return
+   * another version (ARCHITECTURE.md, "Known emulator differences"), and it says what we mean.
+   * @throws StoreError (see {@link translateSecretsManagerError})
+   */
+  async readCurrent(secretId: string): Promise<JsonSecretVersion> {
+    let output: { VersionId?: string; SecretString?: string };
+    try {
+      output = await this.#client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: AWSCURRENT }),
+      );
+    } catch (error) {
+      throw translateSecretsManagerError(error, 'GetSecretValue', secretId);
+    }
+    if (output.VersionId === undefined) {
+      throw new StoreError(
+        `GetSecretValue on "${secretId}" returned no VersionId`,
+        'secrets_manager_unavailable',
+        'transient',
+      );
+    }
+    return { versionId: output.VersionId, value: parseJson(output.SecretString) };
+  }
+
+  /**
+   * Write `value` as a new version and move `AWSCURRENT` to it from `expectedVersionId`.
+   * @returns the new version id (equal to `clientRequestToken`).
+   * @throws WriteConflictError when `AWSCURRENT` is no longer on `expectedVersionId` (a newer writer
+   *   won; its value stays), or when the token was already used for a different value.
+   * @throws StoreError (see {@link translateSecretsManagerError})
+   */
+  async compareAndSwap(input: CompareAndSwapInput): Promise<string> {
+    const { secretId, clientRequestToken, expectedVersionId } = input;
+    let put: { VersionId?: string; VersionStages?: string[] };
+    try {
+      put = await this.#client.send(
+        new PutSecretValueCommand({
+          SecretId: secretId,
+          SecretString: JSON.stringify(input.value),
+          // Not AWSCURRENT: the label moves only in the conditional step below.
+          VersionStages: [AWSPENDING],
+          ClientRequestToken: clientRequestToken,
+        }),
+      );
+    } catch (error) {
+      if (isAwsError(error, 'ResourceExistsException')) {
+        // Same ClientRequestToken, different value: this logical write already produced another value
+        // (an earlier attempt under the same lease generation). Never overwrite a version.
+        throw new WriteConflictError(
+          `Secret "${secretId}" already has version ${clientRequestToken} with a different value ` +
+            '(an earlier attempt of this write); not overwriting it',
+          { cause: error },
+        );
+      }
+      throw translateSecretsManagerError(error, 'PutSecretValue', secretId);
+    }
+    const versionId = put.VersionId ?? clientRequestToken;
+
+    // Already current: the first version of a secret created without a value (Secrets Manager attaches
+    // AWSCURRENT to it by itself), or the retry of a write whose move already happened.
+    if (put.VersionStages?.includes(AWSCURRENT)) return versionId;
+
+    try {
+      await this.#client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: AWSCURRENT,
+          MoveToVersionId: versionId,
+          // The compare of compare-and-swap: the move fails unless AWSCURRENT is still on this version.
+          ...(expectedVersionId === undefined ? {} : { RemoveFromVersionId: expectedVersionId }),
+        }),
+      );
+    } catch (error) {
+      if (!isAwsError(error, 'InvalidParameterException')) {
+        throw translateSecretsManagerError(error, 'UpdateSecretVersionStage', secretId);
+      }
+      // AWS: "...if you specify RemoveFromVersionId, it must be set to the version that currently has the
+      // staging label AWSCURRENT"; moto: "Version stage AWSCURRENT not found in version <id>". Find out
+      // where the label is rather than trusting a message.
+      const current = await this.#currentVersionId(secretId);
+      if (current === versionId) return versionId; // a retried move that had already succeeded
+      if (current !== expectedVersionId) {
+        throw new WriteConflictError(
+          `${AWSCURRENT} of secret "${secretId}" moved from version ${expectedVersionId ?? '(none)'} to ` +
+            `${current ?? '(none)'} meanwhile; the newer value stays`,
+          { cause: error },
+        );
+      }
+      // The label is where we expected it, so the rejection was about something else.
+      throw translateSecretsManagerError(error, 'UpdateSecretVersionStage', secretId);
+    }
+    return versionId;
+  }
+
+  async #currentVersionId(secretId: string): Promise<string | undefined> {
+    try {
+      return (await this.readCurrent(secretId)).versionId;
+    } catch (error) {
+      // No AWSCURRENT at all (ResourceNotFoundException on the stage): nobody holds the label.
+      if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
+      throw error;
+    }
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The DynamoDB state/lock table: one item per provider, keyed by `provider` (S).
+ *
+ * Attributes (ARCHITECTURE.md, "Data"); times are epoch milliseconds except `ttl`:
+ *
+ * | attribute | type | written by |
+ * |---|---|---|
+ * | `provider` | S | key |
+ * | `leaseOwner`, `leaseExpiresAt` | S, N | acquire (set), release (removed) |
+ * | `fence` | N | acquire (`ADD 1`) |
+ * | `tokenExpiresAt`, `nextRefreshAt`, `tokenVersionId` | N, N, S | release |
+ * | `lastSuccessAt` | N | release (success) |
+ * | `lastErrorAt`, `lastErrorCode`, `lastErrorPermanent` | N, S, BOOL | release (failure); a success removes code and flag and keeps `lastErrorAt` as history |
+ * | `consecutiveFailures` | N | acquire (`if_not_exists` 0), release (+1 or 0) |
+ * | `ttl` | N, epoch **seconds** | release: `max(now, tokenExpiresAt)` + `ttlDays` |
+ *
+ * `ttl` lets DynamoDB delete the item of a provider that was removed from the config; an active
+ * provider's item is pushed forward at every release. Values are marshalled by hand: the schema is
+ * small and fixed, and it keeps `@aws-sdk/util-dynamodb` out of the bundle.
+ */
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  type DynamoDBClientConfig,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { StoreError } from '../core/errors.js';
+import type { ReleaseRecord, StateTable } from '../core/ports.js';
+import type { ProviderState } from '../core/types.js';
+import { createDynamoDbClient } from './clients.js';
+import { awsErrorName, isAwsError } from './sdk-errors.js';
+
+const DAY_MS = 86_400_000;
+
+export interface DynamoDbStateTableOptions {
+  /** A client to use (tests pass a mocked one; handlers share one per container). */
+  readonly client?: DynamoDBClient;
+  /** Config for the client built when `client` is absent (defaults from `clients.ts`). */
+  readonly clientConfig?: DynamoDBClientConfig;
+  readonly tableName: string;
+  /**
+   * Days an item is kept after its last release (after the token's expiry if later).
+   * @default 30
+   */
+  readonly ttlDays?: number;
+}
+
+type Item = Record<string, AttributeValue>;
+
+/** {@link StateTable} on DynamoDB: conditional `UpdateItem`s implement the lease and the fence. */
+export class DynamoDbStateTable implements StateTable {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #ttlDays: number;
+
+  constructor(options: DynamoDbStateTableOptions) {
+    this.#client = options.client ?? createDynamoDbClient(options.clientConfig);
+    this.#tableName = options.tableName;
+    this.#ttlDays = options.ttlDays ?? 30;
+  }
+
+  /** Strongly consistent read (the cheap check must see the last release). */
+  async read(provider: string): Promise<ProviderState | undefined> {
+    try {
+      const output = await this.#client.send(
+        new GetItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: provider } },
+          ConsistentRead: true,
+        }),
+      );
+      return output.Item === undefined ? undefined : toProviderState(output.Item);
+    } catch (error) {
+      throw this.#translate(error, 'GetItem');
+    }
+  }
+
+  /**
+   * Take the lease if free or expired, incrementing the fence in the same write.
+   * @returns the item after the write, or `undefined` when another holder's lease is live.
+   */
+  async acquire(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly now: number;
+    readonly leaseExpiresAt: number;
+  }): Promise<ProviderState | undefined> {
+    try {
+      const output = await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: input.provider } },
+          // - `attribute_not_exists(leaseOwner)`: nobody holds the lease (released, or the item is
+          //   new — UpdateItem creates it, so the first run needs no seeding).
+          // - `OR leaseExpiresAt < :now`: a holder that crashed or timed out; its lease simply
+          //   expired. Strictly less: a lease is live up to and including its expiry instant.
+          ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now',
+          // `ADD fence :one` creates the fence at 1 on a new item and increments it otherwise, in the
+          // same atomic write as the lease: each holder gets its own generation, which guards its
+          // release and names the token it writes. `consecutiveFailures` starts at 0 on a new item.
+          UpdateExpression:
+            'SET leaseOwner = :owner, leaseExpiresAt = :leaseExpiresAt, ' +
+            'consecutiveFailures = if_not_exists(consecutiveFailures, :zero) ADD fence :one',
+          ExpressionAttributeValues: {
+            ':owner': { S: input.owner },
+            ':leaseExpiresAt': { N: String(input.leaseExpiresAt) },
+            ':now': { N: String(input.now) },
+            ':one': { N: '1' },
+            ':zero': { N: '0' },
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      if (output.Attributes === undefined) {
+        throw new StoreError(
+          `UpdateItem on table "${this.#tableName}" returned no attributes despite ReturnValues ALL_NEW`,
+          'dynamodb_unavailable',
+          'transient',
+        );
+      }
+      return toProviderState(output.Attributes);
+    } catch (error) {
+      // Lost the race: another holder's lease is live. Not an error.
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return undefined;
+      throw this.#translate(error, 'UpdateItem');
+    }
+  }
+
+  /**
+   * Record the outcome and release the lease in one write guarded by owner and fence.
+   * @returns false when the lease was lost meanwhile (nothing written).
+   */
+  async release(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly fence: number;
+    readonly now: number;
+    readonly record: ReleaseRecord;
+  }): Promise<boolean> {
+    const { set, remove, values } = this.#releaseUpdate(input.now, input.record);
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: input.provider } },
+          // - `leaseOwner = :owner`: we still hold the lease; nobody took it over after it expired
+          //   (that holder's write must win, ours must not clear its lease).
+          // - `AND fence = :fence`: and it is the same lease generation, not a later one taken under
+          //   the same owner id (Lambda reuses the request id when it retries an async invocation,
+          //   so an old attempt must not release, or overwrite the record of, the retry's lease).
+          // Both also fail on a missing item, so a release never creates one.
+          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          // `ttl` is a DynamoDB reserved word.
+          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ExpressionAttributeValues: {
+            ...values,
+            ':owner': { S: input.owner },
+            ':fence': { N: String(input.fence) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      // The lease expired and another holder took it (or the item is gone): nothing was written.
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+      throw this.#translate(error, 'UpdateItem');
+    }
+  }
+
+  #releaseUpdate(
+    now: number,
+    record: ReleaseRecord,
+  ): { set: string[]; remove: string[]; values: Record<string, AttributeValue> } {
+    // The lease attributes go in every outcome.
+    const remove = ['leaseOwner', 'leaseExpiresAt'];
+    switch (record.outcome) {
+      case 'success':
+        return {
+          set: [
+            'tokenExpiresAt = :tokenExpiresAt',
+            'nextRefreshAt = :nextRefreshAt',
+            'lastSuccessAt = :now',
+            'tokenVersionId = :tokenVersionId',
+            'consecutiveFailures = :zero',
+            '#ttl = :ttl',
+          ],
+          // The error code and flag describe the current failure streak, which just ended;
+          // `lastErrorAt` stays as history.
+          remove: [...remove, 'lastErrorCode', 'lastErrorPermanent'],
+          values: {
+            ':tokenExpiresAt': { N: String(record.tokenExpiresAt) },
+            ':nextRefreshAt': { N: String(record.nextRefreshAt) },
+            ':now': { N: String(now) },
+            ':tokenVersionId': { S: record.tokenVersionId },
+            ':zero': { N: '0' },
+            ':ttl': { N: String(this.#ttlSeconds(now, record.tokenExpiresAt)) },
+          },
+        };
+      case 'failure':
+        return {
+          set: [
+            'lastErrorAt = :now',
+            'lastErrorCode = :errorCode',
+            'lastErrorPermanent = :permanent',
+            'nextRefreshAt = :nextRefreshAt',
+            // if_not_exists: an item written before the attribute existed still counts from 0.
+            'consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one',
+            '#ttl = :ttl',
+          ],
+          remove,
+          values: {
+            ':now': { N: String(now) },
+            ':errorCode': { S: record.errorCode },
+            ':permanent': { BOOL: record.permanent },
+            ':nextRefreshAt': { N: String(record.nextRefreshAt) },
+            ':zero': { N: '0' },
+            ':one': { N: '1' },
+            // The token's expiry is not known here (the record has none); a failing provider is
+            // released again at its next attempt, which pushes the TTL on.
+            ':ttl': { N: String(this.#ttlSeconds(now, now)) },
+          },
+        };
+      case 'observed':
+        return {
+          set: [
+            'tokenExpiresAt = :tokenExpiresAt',
+            'nextRefreshAt = :nextRefreshAt',
+            'tokenVersionId = :tokenVersionId',
+            '#ttl = :ttl',
+          ],
+          remove,
+          values: {
+            ':tokenExpiresAt': { N: String(record.tokenExpiresAt) },
+            ':nextRefreshAt': { N: String(record.nextRefreshAt) },
+            ':tokenVersionId': { S: record.tokenVersionId },
+            ':ttl': { N: String(this.#ttlSeconds(now, record.tokenExpiresAt)) },
+          },
+        };
+    }
+  }
+
+  /** DynamoDB TTL wants epoch seconds. */
+  #ttlSeconds(now: number, tokenExpiresAt: number): number {
+    return Math.ceil((Math.max(now, tokenExpiresAt) + this.#ttlDays * DAY_MS) / 1000);
+  }
+
+  /**
+   * | SDK exception | domain error |
+   * |---|---|
+   * | `ResourceNotFoundException` | `StoreError` `table_not_found`, permanent |
+   * | `AccessDeniedException` | `StoreError` `dynamodb_access_denied`, permanent |
+   * | anything else: throttling, 5xx, network, timeouts | `StoreError` `dynamodb_unavailable`, transient |
+   */
+  #translate(error: unknown, operation: string): StoreError {
+    if (error instanceof StoreError) return error;
+    const name = awsErrorName(error);
+    switch (name) {
+      case 'ResourceNotFoundException':
+        return new StoreError(
+          `DynamoDB table "${this.#tableName}" was not found (${operation}); deploy the stack or fix the table name`,
+          'table_not_found',
+          'permanent',
+          { cause: error },
+        );
+      case 'AccessDeniedException':
+        return new StoreError(
+          `Access denied to DynamoDB table "${this.#tableName}" (${operation}); grant the function ${operation} on it`,
+          'dynamodb_access_denied',
+          'permanent',
+          { cause: error },
+        );
+      default:
+        return new StoreError(
+          `DynamoDB ${operation} on table "${this.#tableName}" failed (${name}); retry later`,
+          'dynamodb_unavailable',
+          'transient',
+          { cause: error },
+        );
+    }
+  }
+}
+
+/**
+ * Unmarshal an item. Missing `fence`/`consecutiveFailures` read as 0. An attribute of the wrong type
+ * is an error that names it: a hand-edited item should be fixed or deleted, not half-read.
+ */
+export function toProviderState(item: Item): ProviderState {
+  const state = {
+    provider: readString(item, 'provider') ?? '',
+    leaseOwner: readString(item, 'leaseOwner'),
+    leaseExpiresAt: readNumber(item, 'leaseExpiresAt'),
+    fence: readNumber(item, 'fence') ?? 0,
+    tokenExpiresAt: readNumber(item, 'tokenExpiresAt'),
+    nextRefreshAt: readNumber(item, 'nextRefreshAt'),
+    lastSuccessAt: readNumber(item, 'lastSuccessAt'),
+    lastErrorAt: readNumber(item, 'lastErrorAt'),
+    lastErrorCode: readString(item, 'lastErrorCode'),
+    lastErrorPermanent: readBoolean(item, 'lastErrorPermanent'),
+    consecutiveFailures: readNumber(item, 'consecutiveFailures') ?? 0,
+    tokenVersionId: readString(item, 'tokenVersionId'),
+  };
+  // Absent attributes stay absent (not `key: undefined`), so the state compares and logs cleanly.
+  return Object.fromEntries(
+    Object.entries(state).filter(([, value]) => value !== undefined),
+  ) as unknown as ProviderState;
+}
+
+function readString(item: Item, name: string): string | undefined {
+  const value = item[name];
+  if (value === undefined) return undefined;
+  if (value.S === undefined) throw invalidAttribute(item, name, 'S');
+  return value.S;
+}
+
+function readNumber(item: Item, name: string): number | undefined {
+  const value = item[name];
+  if (value === undefined) return undefined;
+  const number = value.N === undefined ? Number.NaN : Number(value.N);
+  if (!Number.isFinite(number)) throw invalidAttribute(item, name, 'N');
+  return number;
+}
+
+function readBoolean(item: Item, name: string): boolean | undefined {
+  const value = item[name];
+  if (value === undefined) return undefined;
+  if (value.BOOL === undefined) throw invalidAttribute(item, name, 'BOOL');
+  return value.BOOL;
+}
+
+function invalidAttribute(item: Item, name: string, type: string): StoreError {
+  return new StoreError(
+    `State item of provider "${item.provider?.S ?? '?'}" has attribute "${name}" that is not of type ${type}; ` +
+      'fix or delete the item (it is rebuilt at the next refresh)',
+    'state_item_invalid',
+    'permanent',
+  );
+}

@@ -1,0 +1,81 @@
+/**
+ * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read.
+ */
+import { z } from 'zod';
+import type { TokenStore } from '../core/ports.js';
+import type { CurrentToken, TokenRecord } from '../core/types.js';
+import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
+
+/** The token secret's JSON, as consumers rely on it (ARCHITECTURE.md, "Data"). */
+export const tokenRecordSchema = z.object({
+  provider: z.string().min(1),
+  accessToken: z.string().min(1),
+  tokenType: z.string().min(1),
+  expiresAt: z.iso.datetime({ offset: true }),
+  issuedAt: z.iso.datetime({ offset: true }),
+  scope: z.string().optional(),
+  generation: z.number().int().nonnegative(),
+});
+
+export interface SecretsManagerTokenStoreOptions extends SecretsManagerAdapterOptions {
+  /** Prefix of the secret names: `<secretPrefix>/<provider>/token`. */
+  readonly secretPrefix: string;
+}
+
+/** The name of a provider's token secret. */
+export function tokenSecretName(secretPrefix: string, provider: string): string {
+  return `${secretPrefix}/${provider}/token`;
+}
+
+/** {@link TokenStore} on Secrets Manager, with compare-and-swap writes (see `secrets.ts`). */
+export class SecretsManagerTokenStore implements TokenStore {
+  readonly #secrets: JsonSecrets;
+  readonly #secretPrefix: string;
+
+  constructor(options: SecretsManagerTokenStoreOptions) {
+    this.#secrets = new JsonSecrets(options);
+    this.#secretPrefix = options.secretPrefix;
+  }
+
+  /**
+   * Read `AWSCURRENT`. Anything that is not a valid token record of this provider — the stack's
+   * placeholder `{"status":"pending"}`, a non-JSON string, a record of another provider — reads as
+   * `token: undefined` (no usable token yet), so the engine refreshes and overwrites it.
+   * @throws StoreError `secret_not_found` (permanent) or `secrets_manager_unavailable` (transient)
+   */
+  async readCurrent(provider: string): Promise<CurrentToken> {
+    const { versionId, value } = await this.#secrets.readCurrent(
+      tokenSecretName(this.#secretPrefix, provider),
+    );
+    const parsed = tokenRecordSchema.safeParse(value);
+    // A record of another provider means a misconfigured secret name: treat it as no token rather
+    // than hand provider A's token to provider B's consumers.
+    const token: TokenRecord | undefined =
+      parsed.success && parsed.data.provider === provider ? parsed.data : undefined;
+    return { versionId, token };
+  }
+
+  /**
+   * Write a new version and move `AWSCURRENT` to it from `expectedVersionId`. Idempotent per
+   * `(provider, fence, expectedVersionId)`.
+   * @throws WriteConflictError when the label moved meanwhile (a newer token stays)
+   */
+  async write(input: {
+    readonly provider: string;
+    readonly fence: number;
+    readonly token: TokenRecord;
+    readonly expectedVersionId: string | undefined;
+  }): Promise<string> {
+    return this.#secrets.compareAndSwap({
+      secretId: tokenSecretName(this.#secretPrefix, input.provider),
+      value: input.token,
+      clientRequestToken: clientRequestTokenFor({
+        purpose: 'token',
+        provider: input.provider,
+        fence: input.fence,
+        expectedVersionId: input.expectedVersionId,
+      }),
+      expectedVersionId: input.expectedVersionId,
+    });
+  }
+}

@@ -1,0 +1,388 @@
+import 'aws-sdk-client-mock-vitest/extend';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  ResourceNotFoundException,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbStateTable } from '../../../functions/aws/state-table.js';
+import { StoreError } from '../../../functions/core/errors.js';
+import { awsError } from './helpers.js';
+
+const TABLE = 'token-refresher-state';
+const NOW = 1_900_000_000_000; // epoch ms
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const VERSION = '22222222-2222-8222-a222-222222222222';
+
+describe('Class: DynamoDbStateTable', () => {
+  const dynamoDb = mockClient(DynamoDBClient);
+  let table: DynamoDbStateTable;
+
+  beforeEach(() => {
+    dynamoDb.reset();
+    table = new DynamoDbStateTable({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName: TABLE });
+  });
+
+  describe('Method: read', () => {
+    it('reads the item with a consistent GetItem and unmarshals every attribute', async () => {
+      // Prepare
+      dynamoDb.on(GetItemCommand).resolves({
+        Item: {
+          provider: { S: 'acme' },
+          leaseOwner: { S: 'req-1' },
+          leaseExpiresAt: { N: String(NOW + MINUTE) },
+          fence: { N: '12' },
+          tokenExpiresAt: { N: String(NOW + 60 * MINUTE) },
+          nextRefreshAt: { N: String(NOW + 55 * MINUTE) },
+          lastSuccessAt: { N: String(NOW - MINUTE) },
+          lastErrorAt: { N: String(NOW - 10 * MINUTE) },
+          lastErrorCode: { S: 'http_503' },
+          lastErrorPermanent: { BOOL: false },
+          consecutiveFailures: { N: '2' },
+          tokenVersionId: { S: VERSION },
+          ttl: { N: '1902592000' },
+        },
+      });
+
+      // Act
+      const state = await table.read('acme');
+
+      // Assess
+      expect(state).toStrictEqual({
+        provider: 'acme',
+        leaseOwner: 'req-1',
+        leaseExpiresAt: NOW + MINUTE,
+        fence: 12,
+        tokenExpiresAt: NOW + 60 * MINUTE,
+        nextRefreshAt: NOW + 55 * MINUTE,
+        lastSuccessAt: NOW - MINUTE,
+        lastErrorAt: NOW - 10 * MINUTE,
+        lastErrorCode: 'http_503',
+        lastErrorPermanent: false,
+        consecutiveFailures: 2,
+        tokenVersionId: VERSION,
+      });
+      expect(dynamoDb.commandCalls(GetItemCommand)[0]?.args[0].input).toStrictEqual({
+        TableName: TABLE,
+        Key: { provider: { S: 'acme' } },
+        ConsistentRead: true,
+      });
+    });
+
+    it('returns undefined when the provider has no item yet', async () => {
+      // Prepare
+      dynamoDb.on(GetItemCommand).resolves({});
+
+      // Act
+      const state = await table.read('acme');
+
+      // Assess
+      expect(state).toBeUndefined();
+    });
+
+    it('defaults fence and consecutiveFailures to 0 and leaves absent attributes out', async () => {
+      // Prepare
+      dynamoDb.on(GetItemCommand).resolves({ Item: { provider: { S: 'acme' } } });
+
+      // Act
+      const state = await table.read('acme');
+
+      // Assess
+      expect(state).toStrictEqual({ provider: 'acme', fence: 0, consecutiveFailures: 0 });
+    });
+
+    it('throws a permanent StoreError naming the attribute when an attribute has the wrong type', async () => {
+      // Prepare
+      dynamoDb.on(GetItemCommand).resolves({ Item: { provider: { S: 'acme' }, fence: { S: 'twelve' } } });
+
+      // Act
+      const error = await table.read('acme').catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'state_item_invalid', kind: 'permanent' });
+      expect((error as StoreError).message).toContain('"fence"');
+    });
+
+    it('throws a permanent StoreError table_not_found naming the table when it does not exist', async () => {
+      // Prepare
+      dynamoDb
+        .on(GetItemCommand)
+        .rejects(new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} }));
+
+      // Act
+      const error = await table.read('acme').catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'table_not_found', kind: 'permanent' });
+      expect((error as StoreError).message).toContain(TABLE);
+    });
+
+    it('throws a transient StoreError dynamodb_unavailable when throttled', async () => {
+      // Prepare
+      dynamoDb.on(GetItemCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
+
+      // Act
+      const error = await table.read('acme').catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'dynamodb_unavailable', kind: 'transient' });
+    });
+  });
+
+  describe('Method: acquire', () => {
+    const input = { provider: 'acme', owner: 'req-2', now: NOW, leaseExpiresAt: NOW + 2 * MINUTE };
+
+    it('takes a free or expired lease, increments the fence and returns the new state', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({
+        Attributes: {
+          provider: { S: 'acme' },
+          leaseOwner: { S: 'req-2' },
+          leaseExpiresAt: { N: String(NOW + 2 * MINUTE) },
+          fence: { N: '13' },
+          consecutiveFailures: { N: '0' },
+          tokenVersionId: { S: VERSION },
+        },
+      });
+
+      // Act
+      const state = await table.acquire(input);
+
+      // Assess
+      expect(state).toStrictEqual({
+        provider: 'acme',
+        leaseOwner: 'req-2',
+        leaseExpiresAt: NOW + 2 * MINUTE,
+        fence: 13,
+        consecutiveFailures: 0,
+        tokenVersionId: VERSION,
+      });
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        TableName: TABLE,
+        Key: { provider: { S: 'acme' } },
+        ConditionExpression: 'attribute_not_exists(leaseOwner) OR leaseExpiresAt < :now',
+        UpdateExpression:
+          'SET leaseOwner = :owner, leaseExpiresAt = :leaseExpiresAt, ' +
+          'consecutiveFailures = if_not_exists(consecutiveFailures, :zero) ADD fence :one',
+        ExpressionAttributeValues: {
+          ':owner': { S: 'req-2' },
+          ':leaseExpiresAt': { N: String(NOW + 2 * MINUTE) },
+          ':now': { N: String(NOW) },
+          ':one': { N: '1' },
+          ':zero': { N: '0' },
+        },
+        ReturnValues: 'ALL_NEW',
+      });
+    });
+
+    it('returns undefined when another holder has a live lease (ConditionalCheckFailedException)', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act
+      const state = await table.acquire(input);
+
+      // Assess
+      expect(state).toBeUndefined();
+    });
+
+    it('throws a permanent StoreError table_not_found when the table does not exist', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+
+      // Act
+      const error = await table.acquire(input).catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toMatchObject({ code: 'table_not_found', kind: 'permanent' });
+    });
+
+    it('throws a transient StoreError when the service fails with a 5xx', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).rejects(awsError('InternalServerError', 'Internal server error', 500));
+
+      // Act
+      const error = await table.acquire(input).catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toMatchObject({ code: 'dynamodb_unavailable', kind: 'transient' });
+    });
+  });
+
+  describe('Method: release', () => {
+    const guard = {
+      TableName: TABLE,
+      Key: { provider: { S: 'acme' } },
+      ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+      ExpressionAttributeNames: { '#ttl': 'ttl' },
+    };
+
+    it('records a success, resets the failures and releases the lease in one fenced write', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+      const tokenExpiresAt = NOW + 60 * MINUTE;
+
+      // Act
+      const released = await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: {
+          outcome: 'success',
+          tokenExpiresAt,
+          nextRefreshAt: NOW + 55 * MINUTE,
+          tokenVersionId: VERSION,
+        },
+      });
+
+      // Assess
+      expect(released).toBe(true);
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        ...guard,
+        UpdateExpression:
+          'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, lastSuccessAt = :now, ' +
+          'tokenVersionId = :tokenVersionId, consecutiveFailures = :zero, #ttl = :ttl ' +
+          'REMOVE leaseOwner, leaseExpiresAt, lastErrorCode, lastErrorPermanent',
+        ExpressionAttributeValues: {
+          ':tokenExpiresAt': { N: String(tokenExpiresAt) },
+          ':nextRefreshAt': { N: String(NOW + 55 * MINUTE) },
+          ':now': { N: String(NOW) },
+          ':tokenVersionId': { S: VERSION },
+          ':zero': { N: '0' },
+          // max(now, tokenExpiresAt) + 30 days, in epoch seconds
+          ':ttl': { N: String((tokenExpiresAt + 30 * DAY) / 1000) },
+          ':owner': { S: 'req-2' },
+          ':fence': { N: '13' },
+        },
+      });
+    });
+
+    it('records a failure, counts it and releases the lease', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+
+      // Act
+      const released = await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: { outcome: 'failure', errorCode: 'invalid_grant', permanent: true, nextRefreshAt: NOW + DAY },
+      });
+
+      // Assess
+      expect(released).toBe(true);
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        ...guard,
+        UpdateExpression:
+          'SET lastErrorAt = :now, lastErrorCode = :errorCode, lastErrorPermanent = :permanent, ' +
+          'nextRefreshAt = :nextRefreshAt, consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one, ' +
+          '#ttl = :ttl REMOVE leaseOwner, leaseExpiresAt',
+        ExpressionAttributeValues: {
+          ':now': { N: String(NOW) },
+          ':errorCode': { S: 'invalid_grant' },
+          ':permanent': { BOOL: true },
+          ':nextRefreshAt': { N: String(NOW + DAY) },
+          ':zero': { N: '0' },
+          ':one': { N: '1' },
+          ':ttl': { N: String((NOW + 30 * DAY) / 1000) },
+          ':owner': { S: 'req-2' },
+          ':fence': { N: '13' },
+        },
+      });
+    });
+
+    it('records what it observed when another holder refreshed, and releases the lease', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+      table = new DynamoDbStateTable({
+        client: new DynamoDBClient({ region: 'us-east-1' }),
+        tableName: TABLE,
+        ttlDays: 7,
+      });
+      const tokenExpiresAt = NOW - MINUTE; // already expired: the TTL counts from now
+
+      // Act
+      await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: { outcome: 'observed', tokenExpiresAt, nextRefreshAt: NOW, tokenVersionId: VERSION },
+      });
+
+      // Assess
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        ...guard,
+        UpdateExpression:
+          'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, tokenVersionId = :tokenVersionId, ' +
+          '#ttl = :ttl REMOVE leaseOwner, leaseExpiresAt',
+        ExpressionAttributeValues: {
+          ':tokenExpiresAt': { N: String(tokenExpiresAt) },
+          ':nextRefreshAt': { N: String(NOW) },
+          ':tokenVersionId': { S: VERSION },
+          ':ttl': { N: String((NOW + 7 * DAY) / 1000) },
+          ':owner': { S: 'req-2' },
+          ':fence': { N: '13' },
+        },
+      });
+    });
+
+    it('returns false when the lease was lost meanwhile (ConditionalCheckFailedException)', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act
+      const released = await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: { outcome: 'failure', errorCode: 'timeout', permanent: false, nextRefreshAt: NOW + MINUTE },
+      });
+
+      // Assess
+      expect(released).toBe(false);
+    });
+
+    it('throws a transient StoreError when throttled', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(awsError('ProvisionedThroughputExceededException', 'Throughput exceeded', 400));
+
+      // Act
+      const error = await table
+        .release({
+          provider: 'acme',
+          owner: 'req-2',
+          fence: 13,
+          now: NOW,
+          record: { outcome: 'failure', errorCode: 'timeout', permanent: false, nextRefreshAt: NOW + MINUTE },
+        })
+        .catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'dynamodb_unavailable', kind: 'transient' });
+    });
+  });
+});
