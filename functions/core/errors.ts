@@ -30,7 +30,7 @@ export class ProviderError extends RefresherError {
     message: string,
     code: string,
     kind: FailureKind,
-    readonly details: {
+    details: {
       /** HTTP status, when there was a response. */
       readonly status?: number;
       /** Seconds the server asked us to wait (`Retry-After`). */
@@ -39,7 +39,11 @@ export class ProviderError extends RefresherError {
     } = {},
   ) {
     super(message, code, kind, { cause: details.cause });
+    // `cause` lives on the error itself (non-enumerable), never in the enumerable `details`.
+    const { cause: _cause, ...visible } = details;
+    this.details = visible;
   }
+  readonly details: { readonly status?: number; readonly retryAfterSeconds?: number };
 }
 
 /**

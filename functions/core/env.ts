@@ -1,0 +1,112 @@
+/**
+ * One typed way to read the environment: every problem names the variable, and all problems are
+ * reported together at cold start.
+ */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigError, parseRefresherConfig, type RefresherConfig } from './config.js';
+
+/** Environment variables the infrastructure sets on the refresh and read functions. */
+export const ENV = {
+  /** The state/lock table's name. */
+  tableName: 'TABLE_NAME',
+  /** The whole provider configuration as JSON (small configurations). */
+  providersConfig: 'PROVIDERS_CONFIG',
+  /** A JSON file with the configuration, relative to the function's code directory (large ones). */
+  providersConfigFile: 'PROVIDERS_CONFIG_FILE',
+  /** The schedule group of the one-time precise schedules (optional). */
+  schedulerGroup: 'SCHEDULER_GROUP',
+  /** The role EventBridge Scheduler assumes to invoke the refresh function (optional). */
+  schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
+  /** The refresh function's own ARN, the target of the precise schedules (optional). */
+  refreshFunctionArn: 'REFRESH_FUNCTION_ARN',
+} as const;
+
+export interface RefreshEnvironment {
+  readonly tableName: string;
+  readonly config: RefresherConfig;
+  /** Present only when all three precise-scheduling variables are set. */
+  readonly precise?: {
+    readonly group: string;
+    readonly roleArn: string;
+    readonly targetArn: string;
+  };
+}
+
+/** Raised at cold start; the message names every missing or invalid variable. */
+export class EnvironmentError extends Error {
+  override readonly name = 'EnvironmentError';
+  readonly code = 'ENVIRONMENT_INVALID';
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Read and validate the refresh function's environment.
+ * @param baseDir where `PROVIDERS_CONFIG_FILE` is resolved from (the Lambda task root).
+ */
+export function readRefreshEnvironment(
+  env: Env,
+  baseDir = env.LAMBDA_TASK_ROOT ?? process.cwd(),
+): RefreshEnvironment {
+  const problems: string[] = [];
+  const tableName = env[ENV.tableName]?.trim();
+  if (!tableName) problems.push(`${ENV.tableName} is not set; it must name the state/lock DynamoDB table`);
+
+  const config = readConfig(env, baseDir, problems);
+
+  const preciseValues = [ENV.schedulerGroup, ENV.schedulerRoleArn, ENV.refreshFunctionArn].map((name) =>
+    env[name]?.trim(),
+  );
+  const setCount = preciseValues.filter(Boolean).length;
+  if (setCount > 0 && setCount < 3) {
+    problems.push(
+      `${ENV.schedulerGroup}, ${ENV.schedulerRoleArn} and ${ENV.refreshFunctionArn} must be set together ` +
+        `(precise scheduling) or not at all`,
+    );
+  }
+  if (problems.length > 0 || tableName === undefined || config === undefined) {
+    throw new EnvironmentError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
+  }
+  const [group, roleArn, targetArn] = preciseValues;
+  return {
+    tableName,
+    config,
+    ...(group && roleArn && targetArn ? { precise: { group, roleArn, targetArn } } : {}),
+  };
+}
+
+function readConfig(env: Env, baseDir: string, problems: string[]): RefresherConfig | undefined {
+  const inline = env[ENV.providersConfig];
+  const file = env[ENV.providersConfigFile];
+  if (inline === undefined && file === undefined) {
+    problems.push(`${ENV.providersConfig} (JSON) or ${ENV.providersConfigFile} (path) must be set`);
+    return undefined;
+  }
+  const source = inline !== undefined ? ENV.providersConfig : `${ENV.providersConfigFile} (${file})`;
+  let text = inline;
+  if (text === undefined && file !== undefined) {
+    try {
+      text = readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
+    } catch {
+      problems.push(`${source} cannot be read; it must name a JSON file in the function's code`);
+      return undefined;
+    }
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text ?? '');
+  } catch {
+    problems.push(`${source} is not valid JSON`);
+    return undefined;
+  }
+  try {
+    return parseRefresherConfig(json, source);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      problems.push(...error.problems.map((problem) => `${source}: ${problem}`));
+      return undefined;
+    }
+    throw error;
+  }
+}

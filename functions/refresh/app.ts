@@ -1,0 +1,162 @@
+/**
+ * The refresh function's composition and its thin handler: parse the Scheduler event, look up the
+ * provider, run the engine once, log the result once, flush metrics. Clients are built once per
+ * container here, never inside the core.
+ */
+import { z } from 'zod';
+import { SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
+import { createLogger } from '../aws/logger.js';
+import { EmfMetrics } from '../aws/metrics.js';
+import { DynamoDbStateTable } from '../aws/state-table.js';
+import { SecretsManagerTokenStore } from '../aws/token-store.js';
+import type { ProviderConfig } from '../core/config.js';
+import { RefreshEngine } from '../core/engine.js';
+import { type RefreshEnvironment, readRefreshEnvironment } from '../core/env.js';
+import { type Clock, type Logger, type NextRunScheduler, type Provider, systemClock } from '../core/ports.js';
+import type { RefreshResult } from '../core/types.js';
+import { createProvider } from '../providers/index.js';
+
+/** The EventBridge Scheduler payload: `{ "provider": "<name>" }`, optionally `"force": true`. */
+export const refreshEventSchema = z.object({
+  provider: z.string().min(1, 'must name a provider'),
+  force: z.boolean().optional(),
+});
+
+/** The part of the Lambda context the handler uses. */
+export interface RefreshContext {
+  readonly awsRequestId?: string;
+  getRemainingTimeInMillis(): number;
+}
+
+/** An event the handler refused: nothing was read or written. */
+export interface RejectedEvent {
+  readonly status: 'rejected';
+  readonly code: 'invalid_event' | 'unknown_provider';
+  readonly message: string;
+}
+
+export type RefreshHandlerResult = RefreshResult | RejectedEvent;
+
+export type RefreshHandler = (event: unknown, context: RefreshContext) => Promise<RefreshHandlerResult>;
+
+export interface RefreshHandlerOptions {
+  readonly engine: RefreshEngine;
+  readonly providers: readonly ProviderConfig[];
+  readonly logger: Logger;
+  /** Flush buffered metrics at the end of each invocation. */
+  readonly publishMetrics: () => void;
+}
+
+/** The handler proper, from already-built parts (tests and the local runner build their own). */
+export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHandler {
+  const byName = new Map(options.providers.map((provider) => [provider.name, provider]));
+  return async (event, context) => {
+    try {
+      const parsed = refreshEventSchema.safeParse(event);
+      if (!parsed.success) {
+        const fields = parsed.error.issues.map(
+          (issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`,
+        );
+        return rejected(
+          options.logger,
+          'invalid_event',
+          `Malformed refresh event (${fields.join('; ')}); expected {"provider":"<name>","force"?:true}`,
+        );
+      }
+      const config = byName.get(parsed.data.provider);
+      if (config === undefined) {
+        return rejected(
+          options.logger,
+          'unknown_provider',
+          `Unknown provider "${truncate(parsed.data.provider)}"; configured: ${[...byName.keys()].join(', ')}`,
+        );
+      }
+      const result = await options.engine.refresh({
+        config,
+        force: parsed.data.force ?? false,
+        remainingTimeMs: context.getRemainingTimeInMillis(),
+        ...(context.awsRequestId === undefined ? {} : { owner: context.awsRequestId }),
+      });
+      options.logger.info('Refresh finished', { ...result });
+      return result;
+    } finally {
+      options.publishMetrics();
+    }
+  };
+}
+
+function rejected(logger: Logger, code: RejectedEvent['code'], message: string): RejectedEvent {
+  logger.error('Refresh event rejected', { code, message });
+  return { status: 'rejected', code, message };
+}
+
+function truncate(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
+/** AWS SDK client configuration shared by every client (tests point it at the emulator). */
+export interface AwsClientConfig {
+  readonly region?: string;
+  readonly endpoint?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  readonly maxAttempts?: number;
+}
+
+export interface ComposeRefreshOptions {
+  readonly clientConfig?: AwsClientConfig;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly scheduler?: NextRunScheduler;
+  readonly providerFor?: (config: ProviderConfig) => Provider;
+}
+
+/** Build the real handler from a validated environment (the deployed function, the local runner). */
+export function composeRefreshHandler(
+  environment: RefreshEnvironment,
+  options: ComposeRefreshOptions = {},
+): RefreshHandler {
+  const logger = options.logger ?? createLogger();
+  const clientConfig = { maxAttempts: 3, ...options.clientConfig };
+  const metrics = new EmfMetrics();
+  const { secretPrefix, providers } = environment.config;
+  const credentialsArns = new Map(
+    providers.flatMap((provider) =>
+      provider.credentialsSecretArn === undefined
+        ? []
+        : [[provider.name, provider.credentialsSecretArn] as const],
+    ),
+  );
+  const providerClients = new Map<string, Provider>();
+  const engine = new RefreshEngine({
+    tokens: new SecretsManagerTokenStore({ clientConfig, secretPrefix }),
+    credentials: new SecretsManagerCredentialsStore({
+      clientConfig,
+      secretPrefix,
+      secretIdFor: (provider) => credentialsArns.get(provider) ?? `${secretPrefix}/${provider}/credentials`,
+    }),
+    state: new DynamoDbStateTable({ clientConfig, tableName: environment.tableName }),
+    providerFor:
+      options.providerFor ??
+      ((config) => {
+        let client = providerClients.get(config.name);
+        if (client === undefined) {
+          client = createProvider(config);
+          providerClients.set(config.name, client);
+        }
+        return client;
+      }),
+    clock: options.clock ?? systemClock,
+    metrics,
+    logger,
+    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+  });
+  return createRefreshHandler({ engine, providers, logger, publishMetrics: () => metrics.publish() });
+}
+
+/** Validate the process environment and build the handler; throws at cold start naming each bad variable. */
+export function refreshHandlerFromEnvironment(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  options: ComposeRefreshOptions = {},
+): RefreshHandler {
+  return composeRefreshHandler(readRefreshEnvironment(env), options);
+}
