@@ -12,6 +12,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** AWS SDK v3 client configuration pointing at a moto server (spread it into any `new XxxClient(...)`). */
 export interface AwsClientConfig {
@@ -95,7 +96,13 @@ const OUTPUT_TAIL_CHARS = 8_192;
 const LAUNCHER_SCRIPT = `
 exec 3<&0
 command -v moto_server >/dev/null 2>&1 || exit ${NOT_INSTALLED_EXIT_CODE}
-moto_server -H ${HOST} -p "$1" </dev/null &
+# Prefer the serialising launcher (atomic conditional writes, as on AWS) where python3 can import moto.
+if python3 -c 'import moto.server' >/dev/null 2>&1; then
+  python3 "$2" -H ${HOST} -p "$1" </dev/null &
+else
+  echo "warning: python3 cannot import moto; running moto_server unserialised" >&2
+  moto_server -H ${HOST} -p "$1" </dev/null &
+fi
 moto=$!
 ( read -r _ <&3; kill -TERM "$moto" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
 watchdog=$!
@@ -104,6 +111,9 @@ code=$?
 kill "$watchdog" 2>/dev/null
 exit "$code"
 `;
+
+/** moto_server with its requests serialised: see the module's docstring for why. */
+const SERIALISED_LAUNCHER = fileURLToPath(new URL('./serialized_moto.py', import.meta.url));
 
 const TARGET_PATTERN = /"x-amz-target":\s*"([^"]+)"/gi;
 
@@ -148,7 +158,7 @@ interface LaunchedProcess {
 }
 
 async function launch(port: number, recordingPath: string, timeoutMs: number): Promise<LaunchedProcess> {
-  const child = spawn('sh', ['-c', LAUNCHER_SCRIPT, 'moto-launcher', String(port)], {
+  const child = spawn('sh', ['-c', LAUNCHER_SCRIPT, 'moto-launcher', String(port), SERIALISED_LAUNCHER], {
     // Own process group, so stop() can signal moto, the shell and the watchdog at once.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
