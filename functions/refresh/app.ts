@@ -4,9 +4,11 @@
  * container here, never inside the core.
  */
 import { z } from 'zod';
+import { createDynamoDbClient, createSecretsManagerClient } from '../aws/clients.js';
 import { SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
+import { SchedulerNextRun } from '../aws/scheduler.js';
 import { DynamoDbStateTable } from '../aws/state-table.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
@@ -116,8 +118,14 @@ export function composeRefreshHandler(
   options: ComposeRefreshOptions = {},
 ): RefreshHandler {
   const logger = options.logger ?? createLogger();
-  const clientConfig = { maxAttempts: 3, ...options.clientConfig };
+  const clientConfig = options.clientConfig ?? {};
+  const secretsClient = createSecretsManagerClient(clientConfig);
   const metrics = new EmfMetrics();
+  const scheduler =
+    options.scheduler ??
+    (environment.precise === undefined
+      ? undefined
+      : new SchedulerNextRun({ clientConfig, ...environment.precise }));
   const { secretPrefix, providers } = environment.config;
   const credentialsArns = new Map(
     providers.flatMap((provider) =>
@@ -128,13 +136,16 @@ export function composeRefreshHandler(
   );
   const providerClients = new Map<string, Provider>();
   const engine = new RefreshEngine({
-    tokens: new SecretsManagerTokenStore({ clientConfig, secretPrefix }),
+    tokens: new SecretsManagerTokenStore({ client: secretsClient, secretPrefix }),
     credentials: new SecretsManagerCredentialsStore({
-      clientConfig,
+      client: secretsClient,
       secretPrefix,
       secretIdFor: (provider) => credentialsArns.get(provider) ?? `${secretPrefix}/${provider}/credentials`,
     }),
-    state: new DynamoDbStateTable({ clientConfig, tableName: environment.tableName }),
+    state: new DynamoDbStateTable({
+      client: createDynamoDbClient(clientConfig),
+      tableName: environment.tableName,
+    }),
     providerFor:
       options.providerFor ??
       ((config) => {
@@ -148,7 +159,7 @@ export function composeRefreshHandler(
     clock: options.clock ?? systemClock,
     metrics,
     logger,
-    ...(options.scheduler === undefined ? {} : { scheduler: options.scheduler }),
+    ...(scheduler === undefined ? {} : { scheduler }),
   });
   return createRefreshHandler({ engine, providers, logger, publishMetrics: () => metrics.publish() });
 }

@@ -4,6 +4,7 @@
  * OAuth server's side; AWS calls on the emulator's side.
  */
 import { randomUUID } from 'node:crypto';
+import { CreateScheduleGroupCommand, GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SecretsManagerCredentialsStore } from '../../functions/aws/credentials-store.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
@@ -388,6 +389,45 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
     expect(refreshResponses.map((response) => [response.status, response.errorDetail])).toEqual(
       Array(20).fill([200, undefined]),
     );
+  });
+
+  it('schedules the next precise run at expiresAt − refreshBefore, moving it on every refresh', async () => {
+    // Prepare
+    const scheduler = new SchedulerClient(moto.clientConfig);
+    await scheduler.send(new CreateScheduleGroupCommand({ Name: 'it-group' }));
+    const precise = refreshHandlerFromEnvironment(
+      {
+        ...environment(),
+        SCHEDULER_GROUP: 'it-group',
+        SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/it-scheduler',
+        REFRESH_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:it-refresh',
+      },
+      { clientConfig: moto.clientConfig, clock },
+    );
+    const schedule = () =>
+      scheduler.send(new GetScheduleCommand({ Name: 'next-cc-basic', GroupName: 'it-group' }));
+
+    // Act
+    const first = await precise({ provider: 'cc-basic' }, context());
+    const afterFirst = await schedule();
+    offsetMs += 56 * MINUTE;
+    const second = await precise({ provider: 'cc-basic' }, context());
+    const afterSecond = await schedule();
+
+    // Assess
+    const dueAt = (result: object) =>
+      `at(${new Date(Math.ceil((Date.parse('expiresAt' in result ? String(result.expiresAt) : '') - 5 * MINUTE) / 1000) * 1000).toISOString().slice(0, 19)})`;
+    expect(afterFirst).toMatchObject({
+      ScheduleExpression: dueAt(first),
+      ActionAfterCompletion: 'DELETE',
+      Target: {
+        Arn: 'arn:aws:lambda:us-east-1:123456789012:function:it-refresh',
+        Input: '{"provider":"cc-basic"}',
+      },
+    });
+    expect(afterSecond.ScheduleExpression).toBe(dueAt(second));
+    expect(afterSecond.ScheduleExpression).not.toBe(afterFirst.ScheduleExpression);
+    scheduler.destroy();
   });
 
   it('rejects a malformed event and an unknown provider without reading or writing anything', async () => {

@@ -1,0 +1,97 @@
+/**
+ * Precise scheduling: after each refresh the engine asks for the next run at
+ * `expiresAt − refreshBefore` (or at the end of a backoff). This adapter upserts one one-time
+ * EventBridge Scheduler schedule per provider (`at(...)`, deleted after it fires); the recurring
+ * schedule stays as the safety net.
+ */
+import { createHash } from 'node:crypto';
+import {
+  CreateScheduleCommand,
+  type CreateScheduleCommandInput,
+  SchedulerClient,
+  type SchedulerClientConfig,
+  UpdateScheduleCommand,
+} from '@aws-sdk/client-scheduler';
+import { StoreError } from '../core/errors.js';
+import type { NextRunScheduler } from '../core/ports.js';
+import { DEFAULT_CLIENT_CONFIG } from './clients.js';
+import { awsErrorName } from './sdk-errors.js';
+
+/** Schedule names are at most 64 characters. */
+const MAX_SCHEDULE_NAME = 64;
+const NAME_PREFIX = 'next-';
+
+export interface SchedulerNextRunOptions {
+  readonly client?: SchedulerClient;
+  readonly clientConfig?: SchedulerClientConfig;
+  /** The schedule group of the one-time schedules. */
+  readonly group: string;
+  /** The role EventBridge Scheduler assumes to invoke the refresh function. */
+  readonly roleArn: string;
+  /** The refresh function's ARN. */
+  readonly targetArn: string;
+}
+
+/** The one-time schedule's name for a provider: `next-<provider>`, hashed when too long. */
+export function nextRunScheduleName(provider: string): string {
+  const name = `${NAME_PREFIX}${provider}`;
+  if (name.length <= MAX_SCHEDULE_NAME) return name;
+  const hash = createHash('sha256').update(provider).digest('hex').slice(0, 8);
+  return `${name.slice(0, MAX_SCHEDULE_NAME - 9)}-${hash}`;
+}
+
+/** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the next whole second. */
+export function atExpression(epochMs: number): string {
+  return `at(${new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().slice(0, 19)})`;
+}
+
+export class SchedulerNextRun implements NextRunScheduler {
+  readonly #client: SchedulerClient;
+  readonly #options: SchedulerNextRunOptions;
+
+  constructor(options: SchedulerNextRunOptions) {
+    this.#options = options;
+    this.#client =
+      options.client ?? new SchedulerClient({ ...DEFAULT_CLIENT_CONFIG, ...options.clientConfig });
+  }
+
+  /** Create or move the provider's one-time schedule to `at`. */
+  async scheduleAt(provider: string, at: number): Promise<void> {
+    const input: CreateScheduleCommandInput = {
+      Name: nextRunScheduleName(provider),
+      GroupName: this.#options.group,
+      ScheduleExpression: atExpression(at),
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      Target: {
+        Arn: this.#options.targetArn,
+        RoleArn: this.#options.roleArn,
+        Input: JSON.stringify({ provider }),
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+      },
+    };
+    try {
+      // Update first: after the first refresh the schedule usually exists (or was deleted on firing).
+      await this.#client.send(new UpdateScheduleCommand(input));
+    } catch (error) {
+      if (awsErrorName(error) !== 'ResourceNotFoundException') throw translate(error);
+      try {
+        await this.#client.send(new CreateScheduleCommand(input));
+      } catch (createError) {
+        throw translate(createError);
+      }
+    }
+  }
+}
+
+function translate(error: unknown): StoreError {
+  const name = awsErrorName(error);
+  const permanent = name === 'AccessDeniedException' || name === 'ValidationException';
+  return new StoreError(
+    `EventBridge Scheduler rejected the next-run schedule (${name})`,
+    permanent ? 'scheduler_rejected' : 'scheduler_unavailable',
+    permanent ? 'permanent' : 'transient',
+    { cause: error },
+  );
+}
