@@ -1,0 +1,26 @@
+/**
+ * The CDK app: `npx cdk synth` builds the `TokenRefresher` stack from a configuration file, offline
+ * (no account or region is resolved).
+ *
+ * The file: `-c config=<path>`, else `TOKEN_REFRESHER_CONFIG`, else `config/example.json`.
+ * Optional: `-c alarmEmail=<address>`.
+ */
+import { resolve } from 'node:path';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { readConfigFile, TokenRefresherStack } from './stack.js';
+
+const app = new App();
+const configPath = resolve(
+  (app.node.tryGetContext('config') as string | undefined) ??
+    process.env.TOKEN_REFRESHER_CONFIG ??
+    'config/example.json',
+);
+const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
+
+new TokenRefresherStack(app, 'TokenRefresher', {
+  description: 'token-refresher: keeps third-party OAuth tokens fresh in Secrets Manager',
+  config: readConfigFile(configPath),
+  ...(alarmEmail === undefined ? {} : { refresher: { alarmEmail } }),
+});
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,0 +1,887 @@
+/**
+ * The `TokenRefresher` construct: the state/lock table, the secrets, one EventBridge Scheduler schedule
+ * per provider, the refresh Lambda with least-privilege IAM, alarms and a dashboard
+ * (ARCHITECTURE.md, "Infrastructure").
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  ArnFormat,
+  aws_cloudwatch as cloudwatch,
+  aws_cloudwatch_actions as cloudwatchActions,
+  Duration,
+  aws_dynamodb as dynamodb,
+  aws_iam as iam,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  Names,
+  aws_lambda_nodejs as nodejs,
+  RemovalPolicy,
+  SecretValue,
+  Stack,
+  aws_scheduler as scheduler,
+  aws_scheduler_targets as schedulerTargets,
+  aws_secretsmanager as secretsmanager,
+  aws_sns as sns,
+  aws_sqs as sqs,
+  aws_sns_subscriptions as subscriptions,
+  Validations,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { PLACEHOLDER_SECRET_STRING } from '../functions/aws/secrets.js';
+import {
+  ConfigError,
+  effectiveRefreshBefore,
+  type ProviderConfig,
+  type ProviderConfigInput,
+  parseRefresherConfig,
+  type RefresherConfig,
+  secretsManagerWriteRateProblems,
+} from '../functions/core/config.js';
+import { WRITE_RESERVE_MS } from '../functions/core/engine.js';
+import { ENV } from '../functions/core/env.js';
+import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../functions/core/ports.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REFRESH_ENTRY = join(REPO_ROOT, 'functions', 'refresh', 'handler.ts');
+const LOCK_FILE = join(REPO_ROOT, 'package-lock.json');
+
+/** Above this size the configuration goes into a file in the bundle (Lambda env: 4 KB in total). */
+export const MAX_INLINE_CONFIG_BYTES = 3_000;
+/** The file name of the configuration in the bundle when it does not fit in the environment. */
+export const PROVIDERS_CONFIG_FILE_NAME = 'providers-config.json';
+/**
+ * Up to this many providers the refresh role names every secret ARN; above it, the statements use
+ * the `<prefix>/*` pattern: a role's inline policies may hold 10,240 characters, and each full
+ * secret ARN takes about 95 of them once resolved (two secrets per provider).
+ */
+export const MAX_EXACT_SECRET_ARNS_PROVIDERS = 20;
+/** The period of every alarm. */
+const ALARM_PERIOD = Duration.minutes(5);
+
+/** Props of {@link TokenRefresher}. */
+export interface TokenRefresherProps {
+  /**
+   * The providers, as written in the configuration file. Validated with the schema the Lambda uses;
+   * an invalid entry fails synth with every problem listed at once.
+   */
+  readonly providers: readonly ProviderConfigInput[];
+  /**
+   * Prefix of every secret name: `<prefix>/<provider>/token` and `<prefix>/<provider>/credentials`.
+   * @default 'token-refresher'
+   */
+  readonly secretPrefix?: string;
+  /**
+   * The key that encrypts the table, the secrets, the alarm topic and the dead-letter queue.
+   * @default a new customer managed key with yearly rotation enabled
+   */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * The alarms' topic.
+   * @default a new topic, encrypted with `encryptionKey`, that accepts SSL requests only
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * An e-mail address subscribed to the alarm topic (the address must confirm the subscription).
+   * @default no subscription
+   */
+  readonly alarmEmail?: string;
+  /**
+   * What happens to the table, the secrets and the key when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Retention of the refresh function's logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The staleness alarm of a provider fires when `SecondsToExpiry` falls below this many seconds.
+   *
+   * In normal operation a token is replaced when `SecondsToExpiry` reaches the provider's effective
+   * `refreshBefore`, so the lowest value seen is about `refreshBefore`. Below half of it, at least one
+   * refresh opportunity was missed (failures in backoff, a stopped schedule), while half the lead time
+   * is still left to act before consumers hold an expired token.
+   * @default per provider: half its effective `refreshBefore` (150 s for the default 300 s)
+   */
+  readonly staleThreshold?: number;
+  /**
+   * The flexible time window of the recurring schedules: each run fires at a random moment inside
+   * it, which spreads providers over time (Secrets Manager's control plane allows about 50 writes per
+   * second per region). One minute spreads 100 providers to under 2 refreshes per second, and keeps
+   * the gap between two safety-net runs short compared with the default `refreshBefore` (5 min).
+   * @default Duration.minutes(1)
+   */
+  readonly scheduleTimeWindow?: Duration;
+}
+
+interface ProviderResources {
+  readonly config: ProviderConfig;
+  readonly tokenSecret: secretsmanager.ISecret;
+  readonly credentialsSecret: secretsmanager.ISecret;
+  /** The ARN (or ARN pattern) the IAM statements use for the credentials secret. */
+  readonly credentialsResourceArn: string;
+  readonly schedule: scheduler.Schedule;
+  readonly staleAlarm: cloudwatch.Alarm;
+}
+
+/**
+ * Keeps third-party OAuth tokens fresh in Secrets Manager.
+ *
+ * ```ts
+ * const tokens = new TokenRefresher(this, 'Tokens', { providers: [...] });
+ * tokens.grantRead(myConsumerFn, 'github');
+ * ```
+ *
+ * Resources per provider: a token secret, a credentials secret (none when `credentialsSecretArn` is
+ * given), a recurring schedule and a staleness alarm.
+ */
+export class TokenRefresher extends Construct {
+  /** The validated configuration (defaults applied). */
+  readonly config: RefresherConfig;
+  /** The key that encrypts the table, the secrets, the topic and the dead-letter queue. */
+  readonly encryptionKey: kms.IKey;
+  /** The state/lock table: one item per provider, key `provider` (S). */
+  readonly table: dynamodb.Table;
+  /** The refresh Lambda. */
+  readonly refreshFunction: nodejs.NodejsFunction;
+  /** The refresh Lambda's log group. */
+  readonly refreshLogGroup: logs.LogGroup;
+  /** The group of the recurring and the one-time (precise) schedules. */
+  readonly scheduleGroup: scheduler.ScheduleGroup;
+  /** The role EventBridge Scheduler assumes to invoke the refresh function. */
+  readonly schedulerRole: iam.Role;
+  /** Where EventBridge Scheduler puts events it could not deliver after its retries. */
+  readonly deadLetterQueue: sqs.Queue;
+  /** Every alarm of the construct sends here. */
+  readonly alarmTopic: sns.ITopic;
+  /** Fires when any provider records a failed refresh. */
+  readonly refreshFailuresAlarm: cloudwatch.Alarm;
+  /** The CloudWatch dashboard. */
+  readonly dashboard: cloudwatch.Dashboard;
+
+  readonly #providers = new Map<string, ProviderResources>();
+
+  constructor(scope: Construct, id: string, props: TokenRefresherProps) {
+    super(scope, id);
+    this.config = validateProps(this, props);
+    const { secretPrefix } = this.config;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const stack = Stack.of(this);
+
+    this.encryptionKey =
+      props.encryptionKey ??
+      new kms.Key(this, 'Key', {
+        description: `Encrypts the token-refresher table, secrets, alarm topic and dead-letter queue (${this.node.path})`,
+        enableKeyRotation: true,
+        removalPolicy,
+      });
+
+    this.table = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: 'provider', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'ttl',
+      encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+      encryptionKey: this.encryptionKey,
+      removalPolicy,
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'ScheduleDeadLetterQueue', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.encryptionKey,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+
+    this.scheduleGroup = new scheduler.ScheduleGroup(this, 'ScheduleGroup', {
+      // Explicit, so that IAM statements and nag acknowledgements can name it.
+      scheduleGroupName: `${Names.uniqueResourceName(this, { maxLength: 52, separator: '-' })}-schedules`,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // One role for every schedule, recurring and one-time, so that the function's iam:PassRole names
+    // one role. It may be assumed by the Scheduler of this account only (confused deputy).
+    this.schedulerRole = new iam.Role(this, 'SchedulerRole', {
+      description: 'Assumed by EventBridge Scheduler to invoke the token-refresher function',
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+    });
+    // The dead-letter queue is KMS-encrypted: the Scheduler sends to it with this role.
+    this.schedulerRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        resources: [this.encryptionKey.keyArn],
+      }),
+    );
+
+    this.refreshLogGroup = new logs.LogGroup(this, 'RefreshLogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // The function's own ARN reaches its environment (target of the one-time schedules) through an
+    // explicit name: a reference to its Arn attribute would make the function depend on itself.
+    const functionName = refreshFunctionName(this);
+    const functionArn = stack.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: functionName,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+
+    const role = new iam.Role(this, 'RefreshRole', {
+      description: 'The token-refresher function: its table, its secrets, its schedules',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+
+    const configJson = JSON.stringify({ secretPrefix, providers: props.providers });
+    const inlineConfig = Buffer.byteLength(configJson, 'utf8') <= MAX_INLINE_CONFIG_BYTES;
+    const configFile = inlineConfig ? undefined : writeConfigFile(configJson);
+
+    this.refreshFunction = new nodejs.NodejsFunction(this, 'RefreshFunction', {
+      functionName,
+      description: 'Refreshes one provider token per invocation (EventBridge Scheduler input {"provider"})',
+      entry: REFRESH_ENTRY,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: LOCK_FILE,
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      // One HTTPS call plus a handful of SDK calls; 256 MB (vs 128) buys CPU for TLS and a faster cold
+      // start, and costs nothing noticeable at one invocation per provider every few minutes.
+      memorySize: 256,
+      timeout: refreshTimeout(this.config),
+      role,
+      logGroup: this.refreshLogGroup,
+      environment: {
+        [ENV.tableName]: this.table.tableName,
+        ...(inlineConfig
+          ? { [ENV.providersConfig]: configJson }
+          : { [ENV.providersConfigFile]: PROVIDERS_CONFIG_FILE_NAME }),
+        [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
+        [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
+        [ENV.refreshFunctionArn]: functionArn,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        // The runtime provides SDK v3; Powertools, zod and oauth4webapi are bundled.
+        externalModules: ['@aws-sdk/*'],
+        // Some bundled CommonJS code calls require(); an ESM bundle has none unless we create it.
+        banner:
+          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        ...(configFile === undefined
+          ? {}
+          : {
+              commandHooks: {
+                beforeBundling: () => [],
+                beforeInstall: () => [],
+                afterBundling: (_inputDir: string, outputDir: string) => [
+                  `cp "${configFile}" "${outputDir}/${PROVIDERS_CONFIG_FILE_NAME}"`,
+                ],
+              },
+            }),
+      },
+    });
+
+    for (const [index, config] of this.config.providers.entries()) {
+      this.#providers.set(config.name, this.#addProvider(index, config, props));
+    }
+    this.#grantRefresh(role);
+    this.#acknowledgeNagFindings();
+
+    this.alarmTopic =
+      props.alarmTopic ??
+      new sns.Topic(this, 'AlarmTopic', {
+        displayName: 'token-refresher alarms',
+        masterKey: this.encryptionKey,
+        enforceSSL: true,
+      });
+    if (props.alarmEmail !== undefined) {
+      this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    }
+    const action = new cloudwatchActions.SnsAction(this.alarmTopic);
+    // CloudWatch publishes to a KMS-encrypted topic only if the key policy lets it (a no-op for an
+    // imported key: its owner must add this statement).
+    if (props.alarmTopic === undefined) {
+      this.encryptionKey.addToResourcePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+          resources: ['*'],
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        }),
+      );
+    }
+
+    this.refreshFailuresAlarm = new cloudwatch.Alarm(this, 'RefreshFailuresAlarm', {
+      alarmDescription:
+        'A token refresh failed (RefreshFailed >= 1 in 5 minutes, any provider). The current token stays ' +
+        'until it expires. What to do: find the provider and error code in the dashboard and in the refresh ' +
+        'function logs ("Refresh finished" with status "failed"); a permanent failure (credentials_not_set, ' +
+        'invalid_client, invalid_grant) needs the credentials secret fixed, then an invocation with ' +
+        '{"provider":"<name>","force":true}. Transient failures retry with backoff.',
+      metric: this.metricRefreshFailures(),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const errorsAlarm = new cloudwatch.Alarm(this, 'RefreshFunctionErrorsAlarm', {
+      alarmDescription:
+        'The refresh function failed to run (Lambda Errors >= 1 in 5 minutes): an init failure (invalid ' +
+        'environment or configuration), a crash or a timeout. Refresh outcomes are not errors. What to do: ' +
+        'read the function logs; EnvironmentError names the variable, Task timed out means a slow endpoint ' +
+        'or AWS API.',
+      metric: this.refreshFunction.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const throttlesAlarm = new cloudwatch.Alarm(this, 'RefreshFunctionThrottlesAlarm', {
+      alarmDescription:
+        'The refresh function was throttled (Throttles >= 1 in 5 minutes): the account or function ' +
+        'concurrency limit was reached, so some refreshes are late. What to do: check account concurrency ' +
+        'and other functions using it; the Scheduler retries, events it gives up on land in the DLQ.',
+      metric: this.refreshFunction.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const dlqAlarm = new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
+      alarmDescription:
+        'EventBridge Scheduler could not invoke the refresh function after its retries and put the event ' +
+        'in the dead-letter queue (ApproximateNumberOfMessagesVisible >= 1). What to do: read a message ' +
+        '(its attributes carry the error code, e.g. AccessDenied or throttling), fix the cause, then purge ' +
+        'the queue; the next scheduled run refreshes the token.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: ALARM_PERIOD,
+        statistic: 'Maximum',
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [
+      this.refreshFailuresAlarm,
+      errorsAlarm,
+      throttlesAlarm,
+      dlqAlarm,
+      ...[...this.#providers.values()].map((provider) => provider.staleAlarm),
+    ]) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Refresh failures by provider',
+            left: [this.#byProvider('SUM', METRIC_NAMES.refreshFailed)],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Seconds to expiry by provider (minimum)',
+            left: [this.#byProvider('MIN', METRIC_NAMES.secondsToExpiry)],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Refresh function',
+            left: [
+              this.refreshFunction.metricInvocations({ period: ALARM_PERIOD }),
+              this.refreshFunction.metricErrors({ period: ALARM_PERIOD }),
+              this.refreshFunction.metricThrottles({ period: ALARM_PERIOD }),
+            ],
+            right: [this.refreshFunction.metricDuration({ period: ALARM_PERIOD, statistic: 'Maximum' })],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Schedule dead-letter queue',
+            left: [this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: ALARM_PERIOD })],
+            width: 12,
+          }),
+        ],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [
+              this.refreshFailuresAlarm,
+              errorsAlarm,
+              throttlesAlarm,
+              dlqAlarm,
+              ...[...this.#providers.values()].map((provider) => provider.staleAlarm),
+            ],
+            width: 24,
+          }),
+        ],
+      ],
+    });
+  }
+
+  /** The token secret of a provider. Throws when the provider is not configured. */
+  tokenSecret(provider: string): secretsmanager.ISecret {
+    return this.#provider(provider).tokenSecret;
+  }
+
+  /** The credentials secret of a provider (created, or imported from `credentialsSecretArn`). */
+  credentialsSecret(provider: string): secretsmanager.ISecret {
+    return this.#provider(provider).credentialsSecret;
+  }
+
+  /** The recurring schedule of a provider. */
+  schedule(provider: string): scheduler.Schedule {
+    return this.#provider(provider).schedule;
+  }
+
+  /** The staleness alarm of a provider. */
+  staleAlarm(provider: string): cloudwatch.Alarm {
+    return this.#provider(provider).staleAlarm;
+  }
+
+  /**
+   * Let `grantee` read one provider's token: `secretsmanager:GetSecretValue` on that token secret and
+   * `kms:Decrypt` on the key (through Secrets Manager only).
+   */
+  grantRead(grantee: iam.IGrantable, provider: string): iam.Grant {
+    const secret = this.tokenSecret(provider);
+    const grant = iam.Grant.addToPrincipalOrResource({
+      grantee,
+      actions: ['secretsmanager:GetSecretValue'],
+      resourceArns: [secret.secretArn],
+      resource: secret,
+    });
+    this.encryptionKey.grant(grantee, 'kms:Decrypt');
+    return grant;
+  }
+
+  /**
+   * `RefreshFailed` (Sum, 5 minutes). With a provider: that provider's metric. Without: a CloudWatch
+   * Metrics Insights query summing every provider (`SELECT SUM(RefreshFailed) FROM SCHEMA(...)`), which
+   * alarms can use.
+   */
+  metricRefreshFailures(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    if (provider !== undefined)
+      return this.#providerMetric(provider, METRIC_NAMES.refreshFailed, 'Sum', props);
+    return this.#allProviders('SUM', METRIC_NAMES.refreshFailed, 'Refresh failures (all providers)', props);
+  }
+
+  /**
+   * `SecondsToExpiry` (Minimum, 5 minutes): emitted at every run, so a missing datapoint means no run.
+   * With a provider: that provider's metric. Without: a Metrics Insights query of the minimum over
+   * every provider.
+   */
+  metricSecondsToExpiry(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    if (provider !== undefined) {
+      return this.#providerMetric(provider, METRIC_NAMES.secondsToExpiry, 'Minimum', props);
+    }
+    return this.#allProviders(
+      'MIN',
+      METRIC_NAMES.secondsToExpiry,
+      'Seconds to expiry (all providers)',
+      props,
+    );
+  }
+
+  #provider(provider: string): ProviderResources {
+    const resources = this.#providers.get(provider);
+    if (resources === undefined) {
+      throw new Error(
+        `${this.node.path}: unknown provider "${provider}"; configured: ${[...this.#providers.keys()].join(', ')}`,
+      );
+    }
+    return resources;
+  }
+
+  #providerMetric(
+    provider: string,
+    metricName: string,
+    statistic: string,
+    props: cloudwatch.MetricOptions,
+  ): cloudwatch.Metric {
+    if (!this.config.providers.some((config) => config.name === provider)) this.#provider(provider);
+    return new cloudwatch.Metric({
+      namespace: METRIC_NAMESPACE,
+      metricName,
+      dimensionsMap: { [METRIC_DIMENSION]: provider },
+      statistic,
+      period: ALARM_PERIOD,
+      ...props,
+    });
+  }
+
+  #allProviders(
+    aggregate: 'SUM' | 'MIN',
+    metricName: string,
+    label: string,
+    props: cloudwatch.MetricOptions,
+  ): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: `SELECT ${aggregate}(${metricName}) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`,
+      usingMetrics: {},
+      label,
+      period: props.period ?? ALARM_PERIOD,
+    });
+  }
+
+  #byProvider(aggregate: 'SUM' | 'MIN', metricName: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression:
+        `SELECT ${aggregate}(${metricName}) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION}) ` +
+        `GROUP BY ${METRIC_DIMENSION}`,
+      usingMetrics: {},
+      period: ALARM_PERIOD,
+    });
+  }
+
+  #addProvider(index: number, config: ProviderConfig, props: TokenRefresherProps): ProviderResources {
+    const { secretPrefix } = this.config;
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    // Construct ids by index-free name: renaming or reordering other providers must not replace these.
+    const scope = new Construct(this, `Provider-${config.name}`);
+
+    const tokenSecret = new secretsmanager.Secret(scope, 'TokenSecret', {
+      secretName: `${secretPrefix}/${config.name}/token`,
+      description:
+        `Access token of provider "${config.name}", written by the token-refresher function; consumers read ` +
+        `it (JSON: provider, accessToken, tokenType, expiresAt, issuedAt, generation). ` +
+        `${PLACEHOLDER_SECRET_STRING} until the first refresh. Do not edit.`,
+      encryptionKey: this.encryptionKey,
+      secretStringValue: SecretValue.unsafePlainText(PLACEHOLDER_SECRET_STRING),
+      removalPolicy,
+    });
+
+    let credentialsSecret: secretsmanager.ISecret;
+    let credentialsResourceArn: string;
+    if (config.credentialsSecretArn === undefined) {
+      credentialsSecret = new secretsmanager.Secret(scope, 'CredentialsSecret', {
+        secretName: `${secretPrefix}/${config.name}/credentials`,
+        description: credentialsDescription(config),
+        encryptionKey: this.encryptionKey,
+        secretStringValue: SecretValue.unsafePlainText(PLACEHOLDER_SECRET_STRING),
+        removalPolicy,
+      });
+      credentialsResourceArn = credentialsSecret.secretArn;
+    } else {
+      // A complete ARN ends with the 6-character suffix Secrets Manager adds; a partial one needs the
+      // `-??????` pattern in IAM.
+      const complete = /-[A-Za-z0-9]{6}$/.test(config.credentialsSecretArn);
+      credentialsSecret = complete
+        ? secretsmanager.Secret.fromSecretCompleteArn(scope, 'CredentialsSecret', config.credentialsSecretArn)
+        : secretsmanager.Secret.fromSecretPartialArn(scope, 'CredentialsSecret', config.credentialsSecretArn);
+      credentialsResourceArn = complete
+        ? config.credentialsSecretArn
+        : `${config.credentialsSecretArn}-??????`;
+    }
+
+    const schedule = new scheduler.Schedule(scope, 'Schedule', {
+      description: `Safety-net refresh of provider "${config.name}" (config index ${index})`,
+      scheduleGroup: this.scheduleGroup,
+      schedule: scheduler.ScheduleExpression.expression(config.schedule),
+      timeWindow: scheduler.TimeWindow.flexible(props.scheduleTimeWindow ?? Duration.minutes(1)),
+      target: new schedulerTargets.LambdaInvoke(this.refreshFunction, {
+        role: this.schedulerRole,
+        input: scheduler.ScheduleTargetInput.fromObject({ provider: config.name }),
+        deadLetterQueue: this.deadLetterQueue,
+        // An event older than an hour is worthless: the next run is due long before.
+        maxEventAge: Duration.hours(1),
+        retryAttempts: 3,
+      }),
+    });
+
+    const lead = effectiveRefreshBefore(config.refreshBefore, config.expectedLifetime);
+    const threshold = props.staleThreshold ?? Math.floor(lead / 2);
+    // Missing data is breaching (a stopped schedule emits nothing), so the alarm must wait out the
+    // longest normal gap between two runs: the schedule interval plus the flexible window.
+    const gapSeconds =
+      scheduleIntervalSeconds(config.schedule) +
+      (props.scheduleTimeWindow ?? Duration.minutes(1)).toSeconds();
+    const periods = Math.min(288, Math.max(1, Math.ceil(gapSeconds / ALARM_PERIOD.toSeconds())));
+    const staleAlarm = new cloudwatch.Alarm(scope, 'StaleAlarm', {
+      alarmDescription:
+        `The token of provider "${config.name}" is stale: SecondsToExpiry below ${threshold} s, or no ` +
+        `datapoint for ${periods * 5} minutes (the schedule stopped, or the function cannot start). ` +
+        `Consumers may soon hold an expired token. What to do: check the refresh failures alarm and the ` +
+        `function logs for "${config.name}"; check that the schedule is enabled; invoke the function with ` +
+        `{"provider":"${config.name}","force":true}.`,
+      metric: this.#providerMetric(config.name, METRIC_NAMES.secondsToExpiry, 'Minimum', {}),
+      threshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: periods,
+      datapointsToAlarm: periods,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    return { config, tokenSecret, credentialsSecret, credentialsResourceArn, schedule, staleAlarm };
+  }
+
+  /**
+   * cdk-nag (AwsSolutions pack, v3 acknowledgements through CDK `Validations`): each finding that does
+   * not apply is acknowledged on the narrowest construct, with the reason.
+   */
+  #acknowledgeNagFindings(): void {
+    const stack = Stack.of(this);
+    for (const { config, tokenSecret, credentialsSecret } of this.#providers.values()) {
+      Validations.of(tokenSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The token secret is rewritten by the refresh function before each token expires (EventBridge ' +
+          'Scheduler), not by Secrets Manager rotation: its value is an access token a third party issues.',
+      });
+      if (config.credentialsSecretArn === undefined) {
+        Validations.of(credentialsSecret).acknowledge({
+          id: 'AwsSolutions-SMG4',
+          reason:
+            'Client credentials are issued by the third-party provider and rotated there by the operator; a ' +
+            'rotated refresh token is written back by the refresh function.',
+        });
+      }
+    }
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the EventBridge Scheduler schedules.',
+    });
+    const functionLogicalId = stack.resolve(
+      stack.getLogicalId(this.refreshFunction.node.defaultChild as lambda.CfnFunction),
+    ) as string;
+    Validations.of(this.schedulerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionLogicalId}.Arn>:*]`,
+      reason:
+        'LambdaInvoke grants lambda:InvokeFunction on the function and its versions/aliases (<arn>:*); ' +
+        'the role can invoke this one function only.',
+    });
+    const refreshRole = this.refreshFunction.role as iam.Role;
+    const findings = [
+      {
+        resource: `arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/${this.scheduleGroup.scheduleGroupName}/*`,
+        reason:
+          "The one-time schedules (next-<provider>) are created at run time; the group is this construct's " +
+          'own, and the role may only pass the scheduler role.',
+      },
+      ...this.#secretPatterns().map((pattern) => ({
+        resource: pattern,
+        reason:
+          '-?????? is the random suffix Secrets Manager appends to secret ARNs; above ' +
+          `${MAX_EXACT_SECRET_ARNS_PROVIDERS} providers the prefix pattern keeps the role policy under the ` +
+          '10,240-character inline limit, and only this deployment writes under the prefix.',
+      })),
+    ];
+    for (const { resource, reason } of findings) {
+      Validations.of(refreshRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
+    }
+  }
+
+  /** The secret ARN patterns with wildcards in the refresh role's policy, as cdk-nag renders them. */
+  #secretPatterns(): string[] {
+    const patterns = [...this.#providers.values()]
+      .filter((provider) => provider.credentialsResourceArn.endsWith('-??????'))
+      .map((provider) => provider.credentialsResourceArn);
+    if (this.#providers.size > MAX_EXACT_SECRET_ARNS_PROVIDERS) {
+      const base = `arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.config.secretPrefix}/*/`;
+      patterns.push(`${base}token-??????`);
+      if (
+        [...this.#providers.values()].some((provider) => provider.config.credentialsSecretArn === undefined)
+      ) {
+        patterns.push(`${base}credentials-??????`);
+      }
+    }
+    return patterns;
+  }
+
+  /** The refresh role's statements: see the README's IAM table. */
+  #grantRefresh(role: iam.Role): void {
+    const stack = Stack.of(this);
+    const providers = [...this.#providers.values()];
+    const exact = providers.length <= MAX_EXACT_SECRET_ARNS_PROVIDERS;
+    const prefixPattern = (suffix: string) =>
+      stack.formatArn({
+        service: 'secretsmanager',
+        resource: 'secret',
+        resourceName: `${this.config.secretPrefix}/*/${suffix}-??????`,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      });
+    const rotating = providers.filter((provider) => provider.config.grant === 'refresh_token');
+
+    const tokenArns = exact
+      ? providers.map((provider) => provider.tokenSecret.secretArn)
+      : [prefixPattern('token')];
+    const credentialsArns = (list: readonly ProviderResources[]) => {
+      const own = list.filter((provider) => provider.config.credentialsSecretArn === undefined);
+      const others = list.filter((provider) => provider.config.credentialsSecretArn !== undefined);
+      return [
+        ...(exact || own.length === 0
+          ? own.map((provider) => provider.credentialsResourceArn)
+          : [prefixPattern('credentials')]),
+        ...others.map((provider) => provider.credentialsResourceArn),
+      ];
+    };
+
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'TokenSecrets',
+        actions: [
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        resources: tokenArns,
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReadCredentials',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: credentialsArns(providers),
+      }),
+      // Only the refresh_token grant writes credentials back (a rotated refresh token).
+      ...(rotating.length === 0
+        ? []
+        : [
+            new iam.PolicyStatement({
+              sid: 'WriteRotatedCredentials',
+              actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+              resources: credentialsArns(rotating),
+            }),
+          ]),
+      new iam.PolicyStatement({
+        sid: 'StateTable',
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+      }),
+      // Secrets Manager (GetSecretValue: Decrypt; PutSecretValue: GenerateDataKey) and DynamoDB
+      // (Decrypt, DescribeKey) use the key on the function's behalf.
+      new iam.PolicyStatement({
+        sid: 'EncryptionKey',
+        actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
+        resources: [this.encryptionKey.keyArn],
+      }),
+      // Precise scheduling: SchedulerNextRun upserts `next-<provider>` (UpdateSchedule, then
+      // CreateSchedule when absent); the schedule deletes itself after it fires.
+      new iam.PolicyStatement({
+        sid: 'NextRunSchedules',
+        actions: ['scheduler:CreateSchedule', 'scheduler:UpdateSchedule'],
+        resources: [
+          stack.formatArn({
+            service: 'scheduler',
+            resource: 'schedule',
+            resourceName: `${this.scheduleGroup.scheduleGroupName}/*`,
+            arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+          }),
+        ],
+      }),
+      new iam.PolicyStatement({
+        sid: 'PassSchedulerRole',
+        actions: ['iam:PassRole'],
+        resources: [this.schedulerRole.roleArn],
+        conditions: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+      }),
+      new iam.PolicyStatement({
+        sid: 'Logs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.refreshLogGroup.logGroupArn],
+      }),
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(statement);
+  }
+}
+
+/** Validate the props; every problem at once, naming the construct. */
+function validateProps(scope: Construct, props: TokenRefresherProps): RefresherConfig {
+  const problems: string[] = [];
+  let config: RefresherConfig | undefined;
+  try {
+    config = parseRefresherConfig(
+      { secretPrefix: props.secretPrefix ?? 'token-refresher', providers: props.providers },
+      'providers',
+    );
+    problems.push(...secretsManagerWriteRateProblems(config));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  if (props.staleThreshold !== undefined && !(props.staleThreshold > 0)) {
+    problems.push(`staleThreshold: is ${props.staleThreshold}; it must be a positive number of seconds`);
+  }
+  if (problems.length > 0 || config === undefined) {
+    throw new ConfigError(
+      `${scope.node.path}: invalid TokenRefresher props:\n  - ${problems.join('\n  - ')}`,
+      problems,
+    );
+  }
+  return config;
+}
+
+/**
+ * The function timeout: the longest provider call, plus the engine's write reserve, plus 25 s for the
+ * calls around it (two GetSecretValue, the lease GetItem/UpdateItem before; PutSecretValue,
+ * UpdateSecretVersionStage, the release and the schedule upsert after: each normally tens of ms, but
+ * up to 3 SDK attempts of 3 s connect + 5 s request under throttling). At least 60 s, so the default
+ * 10 s request timeout never limits the lease (the lease lasts as long as the invocation).
+ */
+export function refreshTimeout(config: RefresherConfig): Duration {
+  const longestCall = Math.max(...config.providers.map((provider) => provider.requestTimeout));
+  return Duration.seconds(Math.max(60, longestCall + WRITE_RESERVE_MS / 1000 + 25));
+}
+
+/** A deterministic function name (≤ 64 characters), unique per construct and stack. */
+function refreshFunctionName(scope: Construct): string {
+  return `${Names.uniqueResourceName(scope, { maxLength: 56, separator: '-' })}-refresh`;
+}
+
+/** The interval of a `rate(...)` expression in seconds; cron expressions count as one hour. */
+export function scheduleIntervalSeconds(expression: string): number {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (match === null) return 3600;
+  const unit = match[2]?.startsWith('minute') ? 60 : match[2]?.startsWith('hour') ? 3600 : 86_400;
+  return Number(match[1]) * unit;
+}
+
+function credentialsDescription(config: ProviderConfig): string {
+  let shape: string;
+  switch (config.grant) {
+    case 'client_credentials':
+      shape = '{"clientId":"...","clientSecret":"..."}';
+      break;
+    case 'refresh_token':
+      shape =
+        '{"clientId":"...","clientSecret":"...","refreshToken":"..."} (clientSecret optional for public ' +
+        'clients; the refresher writes rotated refresh tokens back here)';
+      break;
+    case 'http': {
+      const fields = new Set<string>();
+      const text = JSON.stringify(config.request);
+      for (const match of text.matchAll(/\{\{\s*credentials\.([\w-]+)\s*\}\}/g)) {
+        if (match[1] !== undefined) fields.add(match[1]);
+      }
+      shape =
+        fields.size === 0
+          ? '{"<field>":"..."} (any string fields; this provider uses no {{credentials.<field>}} placeholder)'
+          : `{${[...fields].map((field) => `"${field}":"..."`).join(',')}}`;
+      break;
+    }
+  }
+  return (
+    `Client credentials of provider "${config.name}" (grant ${config.grant}), read by the token-refresher ` +
+    `function only. Holds ${PLACEHOLDER_SECRET_STRING} until you put the JSON ${shape} with ` +
+    '"aws secretsmanager put-secret-value --secret-id <this secret> --secret-string file://creds.json".'
+  );
+}
+
+/** The configuration file copied into the bundle by `afterBundling` (too big for the environment). */
+function writeConfigFile(configJson: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'token-refresher-config-')), PROVIDERS_CONFIG_FILE_NAME);
+  writeFileSync(path, configJson);
+  return path;
+}
