@@ -147,17 +147,20 @@ describe('Synthesized stack × refresh handler against moto', () => {
       refreshToken: await oauth.seedRefreshToken({ clientId: 'wired-rt' }),
     });
 
-    const [functionId, fn] = Object.entries(resources).find(
+    const found = Object.entries(resources).find(
       ([, resource]) =>
         resource.Type === 'AWS::Lambda::Function' &&
         JSON.stringify(resource.Properties?.Environment ?? {}).includes('TABLE_NAME'),
-    ) ?? ['', undefined];
-    const variables = (fn?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+    );
+    if (found === undefined) throw new Error('the template has no refresh function');
+    const [functionId, fn] = found;
+    const properties = fn.Properties ?? {};
+    const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
     environment = Object.fromEntries(
       Object.entries(variables).map(([name, value]) => [name, resolve(value, physicalIds)]),
     );
 
-    const roleId = ((fn?.Properties?.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];
+    const roleId = (properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     statements = Object.values(resources)
       .filter(
         (resource) =>
@@ -165,7 +168,9 @@ describe('Synthesized stack × refresh handler against moto', () => {
           JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${roleId}"`),
       )
       .flatMap(
-        (resource) => (resource.Properties?.PolicyDocument as { Statement: PolicyStatement[] }).Statement,
+        (resource) =>
+          (resource.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
+            .Statement,
       );
     expect(functionId).not.toBe('');
     expect(statements.length).toBeGreaterThan(0);
