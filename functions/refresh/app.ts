@@ -70,7 +70,7 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
         return rejected(
           options.logger,
           'unknown_provider',
-          `Unknown provider "${truncate(parsed.data.provider)}"; configured: ${[...byName.keys()].join(', ')}`,
+          `Unknown provider "${truncate(parsed.data.provider)}"; configured: ${listNames([...byName.keys()])}`,
         );
       }
       const result = await options.engine.refresh({
@@ -90,6 +90,12 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
 function rejected(logger: Logger, code: RejectedEvent['code'], message: string): RejectedEvent {
   logger.error('Refresh event rejected', { code, message });
   return { status: 'rejected', code, message };
+}
+
+/** At most 10 names, so a large configuration does not flood the log line. */
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, 10).join(', ');
+  return names.length > 10 ? `${shown} and ${names.length - 10} more` : shown;
 }
 
 function truncate(text: string): string {
