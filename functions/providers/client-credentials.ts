@@ -1,8 +1,8 @@
 /** The `client_credentials` grant (RFC 6749 §4.4). */
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
-import type { Clock, Provider } from '../core/ports.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
+import { BaseProvider } from './base.js';
 import {
   clientAuthentication,
   credentialValues,
@@ -11,7 +11,6 @@ import {
   sendTokenRequest,
 } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
-import type { FetchFunction } from './transport.js';
 
 export type ClientCredentialsProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' }>;
 
@@ -31,25 +30,12 @@ export function parseClientCredentialsResponse(
  * Asks for a token with the client's own credentials. Sends `scope`, `audience` and `resource`
  * (RFC 8707) when configured; authenticates with `client_secret_basic` or `client_secret_post`.
  */
-export class ClientCredentialsProvider implements Provider {
-  readonly #config: ClientCredentialsProviderConfig;
-  readonly #fetch: FetchFunction | undefined;
-  readonly #clock: Clock;
-
-  constructor(
-    config: ClientCredentialsProviderConfig,
-    options: { readonly fetch?: FetchFunction; readonly clock: Clock },
-  ) {
-    this.#config = config;
-    this.#fetch = options.fetch;
-    this.#clock = options.clock;
-  }
-
+export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsProviderConfig> {
   async requestToken(input: {
     readonly credentials: Credentials;
     readonly signal: AbortSignal;
   }): Promise<IssuedToken> {
-    const config = this.#config;
+    const config = this.config;
     const clientId = requireCredential(input.credentials, 'clientId', config);
     const clientSecret = requireCredential(input.credentials, 'clientSecret', config);
     const parameters = new URLSearchParams();
@@ -61,12 +47,12 @@ export class ClientCredentialsProvider implements Provider {
       config,
       clientId,
       signal: input.signal,
-      fetch: this.#fetch ?? fetch,
+      fetch: this.fetch,
       send: ({ as, client, options }) =>
         oauth.clientCredentialsGrantRequest(as, client, clientAuth, parameters, options),
     });
     return parseClientCredentialsResponse(response, {
-      now: this.#clock.now(),
+      now: this.clock.now(),
       sensitive: credentialValues(input.credentials),
     });
   }

@@ -4,8 +4,8 @@
  */
 import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError, ProviderError } from '../core/errors.js';
-import type { Clock, Provider } from '../core/ports.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
+import { BaseProvider } from './base.js';
 import { credentialValues } from './oauth.js';
 import { createRedactor } from './redact.js';
 import {
@@ -117,25 +117,12 @@ export function parseHttpTokenResponse(
 }
 
 /** Calls a custom JSON token endpoint as the config describes it. Redirects are not followed. */
-export class HttpProvider implements Provider {
-  readonly #config: HttpProviderConfig;
-  readonly #fetch: FetchFunction | undefined;
-  readonly #clock: Clock;
-
-  constructor(
-    config: HttpProviderConfig,
-    options: { readonly fetch?: FetchFunction; readonly clock: Clock },
-  ) {
-    this.#config = config;
-    this.#fetch = options.fetch;
-    this.#clock = options.clock;
-  }
-
+export class HttpProvider extends BaseProvider<HttpProviderConfig> {
   async requestToken(input: {
     readonly credentials: Credentials;
     readonly signal: AbortSignal;
   }): Promise<IssuedToken> {
-    const { request, response: paths, name: provider } = this.#config;
+    const { request, response: paths, name: provider } = this.config;
     const { credentials, signal } = input;
     // Placeholders are resolved before any network traffic, so a missing field costs no request.
     const headers = new Headers();
@@ -163,7 +150,7 @@ export class HttpProvider implements Provider {
       );
       if (!headers.has('content-type')) headers.set('content-type', 'application/json');
     }
-    const send = guardedFetch(this.#fetch ?? fetch, signal);
+    const send = guardedFetch(this.fetch, signal);
     const response = await send(request.url, {
       method: request.method,
       headers,
@@ -173,7 +160,7 @@ export class HttpProvider implements Provider {
     });
     const raw = await readResponse(response, signal);
     return parseHttpTokenResponse(raw, paths, {
-      now: this.#clock.now(),
+      now: this.clock.now(),
       sensitive: credentialValues(credentials),
     });
   }

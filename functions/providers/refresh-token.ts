@@ -1,8 +1,8 @@
 /** The `refresh_token` grant (RFC 6749 §6), rotation-aware. */
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
-import type { Clock, Provider } from '../core/ports.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
+import { BaseProvider } from './base.js';
 import {
   clientAuthentication,
   credentialValues,
@@ -11,7 +11,6 @@ import {
   sendTokenRequest,
 } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
-import type { FetchFunction } from './transport.js';
 
 export type RefreshTokenProviderConfig = Extract<ProviderConfig, { grant: 'refresh_token' }>;
 
@@ -38,25 +37,12 @@ export function parseRefreshTokenResponse(
  * authenticates per `clientAuth`; a public client (no `clientSecret`) sends `client_id` in the body
  * (RFC 6749 §3.2.1).
  */
-export class RefreshTokenProvider implements Provider {
-  readonly #config: RefreshTokenProviderConfig;
-  readonly #fetch: FetchFunction | undefined;
-  readonly #clock: Clock;
-
-  constructor(
-    config: RefreshTokenProviderConfig,
-    options: { readonly fetch?: FetchFunction; readonly clock: Clock },
-  ) {
-    this.#config = config;
-    this.#fetch = options.fetch;
-    this.#clock = options.clock;
-  }
-
+export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfig> {
   async requestToken(input: {
     readonly credentials: Credentials;
     readonly signal: AbortSignal;
   }): Promise<IssuedToken> {
-    const config = this.#config;
+    const config = this.config;
     const { credentials } = input;
     const clientId = requireCredential(credentials, 'clientId', config);
     const refreshToken = requireCredential(credentials, 'refreshToken', config);
@@ -70,7 +56,7 @@ export class RefreshTokenProvider implements Provider {
       config,
       clientId,
       signal: input.signal,
-      fetch: this.#fetch ?? fetch,
+      fetch: this.fetch,
       send: ({ as, client, options }) =>
         oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, {
           ...options,
@@ -78,7 +64,7 @@ export class RefreshTokenProvider implements Provider {
         }),
     });
     return parseRefreshTokenResponse(response, {
-      now: this.#clock.now(),
+      now: this.clock.now(),
       sensitive: credentialValues(credentials),
       sentRefreshToken: refreshToken,
     });
