@@ -323,7 +323,7 @@ export class TokenRefresher extends Construct {
       );
     }
 
-    this.refreshFailuresAlarm = new cloudwatch.Alarm(this, 'RefreshFailuresAlarm', {
+    this.refreshFailuresAlarm = anyInPeriodAlarm(this, 'RefreshFailuresAlarm', {
       alarmDescription:
         'A token refresh failed (RefreshFailed >= 1 in 5 minutes, any provider). The current token stays ' +
         'until it expires. What to do: find the provider and error code in the dashboard and in the refresh ' +
@@ -331,35 +331,23 @@ export class TokenRefresher extends Construct {
         'invalid_client, invalid_grant) needs the credentials secret fixed, then an invocation with ' +
         '{"provider":"<name>","force":true}. Transient failures retry with backoff.',
       metric: this.metricRefreshFailures(),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const errorsAlarm = new cloudwatch.Alarm(this, 'RefreshFunctionErrorsAlarm', {
+    const errorsAlarm = anyInPeriodAlarm(this, 'RefreshFunctionErrorsAlarm', {
       alarmDescription:
         'The refresh function failed to run (Lambda Errors >= 1 in 5 minutes): an init failure (invalid ' +
         'environment or configuration), a crash or a timeout. Refresh outcomes are not errors. What to do: ' +
         'read the function logs; EnvironmentError names the variable, Task timed out means a slow endpoint ' +
         'or AWS API.',
       metric: this.refreshFunction.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const throttlesAlarm = new cloudwatch.Alarm(this, 'RefreshFunctionThrottlesAlarm', {
+    const throttlesAlarm = anyInPeriodAlarm(this, 'RefreshFunctionThrottlesAlarm', {
       alarmDescription:
         'The refresh function was throttled (Throttles >= 1 in 5 minutes): the account or function ' +
         'concurrency limit was reached, so some refreshes are late. What to do: check account concurrency ' +
         'and other functions using it; the Scheduler retries, events it gives up on land in the DLQ.',
       metric: this.refreshFunction.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const dlqAlarm = new cloudwatch.Alarm(this, 'DeadLetterQueueAlarm', {
+    const dlqAlarm = anyInPeriodAlarm(this, 'DeadLetterQueueAlarm', {
       alarmDescription:
         'EventBridge Scheduler could not invoke the refresh function after its retries and put the event ' +
         'in the dead-letter queue (ApproximateNumberOfMessagesVisible >= 1). What to do: read a message ' +
@@ -369,10 +357,6 @@ export class TokenRefresher extends Construct {
         period: ALARM_PERIOD,
         statistic: 'Maximum',
       }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     for (const alarm of [
       this.refreshFailuresAlarm,
@@ -798,6 +782,21 @@ export class TokenRefresher extends Construct {
 }
 
 /** Validate the props; every problem at once, naming the construct. */
+/** An alarm that fires on any occurrence (≥ 1) in one period; no data means nothing happened. */
+function anyInPeriodAlarm(
+  scope: Construct,
+  id: string,
+  props: { readonly alarmDescription: string; readonly metric: cloudwatch.IMetric },
+): cloudwatch.Alarm {
+  return new cloudwatch.Alarm(scope, id, {
+    ...props,
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
+}
+
 function validateProps(scope: Construct, props: TokenRefresherProps): RefresherConfig {
   const problems: string[] = [];
   let config: RefresherConfig | undefined;
