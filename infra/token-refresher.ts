@@ -3,6 +3,7 @@
  * per provider, the refresh Lambda with least-privilege IAM, alarms and a dashboard
  * (ARCHITECTURE.md, "Infrastructure").
  */
+
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,7 +32,9 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { credentialsSecretName } from '../functions/aws/credentials-store.js';
 import { PLACEHOLDER_SECRET_STRING } from '../functions/aws/secrets.js';
+import { tokenSecretName } from '../functions/aws/token-store.js';
 import {
   ConfigError,
   effectiveRefreshBefore,
@@ -539,7 +542,7 @@ export class TokenRefresher extends Construct {
     const scope = new Construct(this, `Provider-${config.name}`);
 
     const tokenSecret = new secretsmanager.Secret(scope, 'TokenSecret', {
-      secretName: `${secretPrefix}/${config.name}/token`,
+      secretName: tokenSecretName(secretPrefix, config.name),
       description:
         `Access token of provider "${config.name}", written by the token-refresher function; consumers read ` +
         `it (JSON: provider, accessToken, tokenType, expiresAt, issuedAt, generation). ` +
@@ -553,7 +556,7 @@ export class TokenRefresher extends Construct {
     let credentialsResourceArn: string;
     if (config.credentialsSecretArn === undefined) {
       credentialsSecret = new secretsmanager.Secret(scope, 'CredentialsSecret', {
-        secretName: `${secretPrefix}/${config.name}/credentials`,
+        secretName: credentialsSecretName(secretPrefix, config.name),
         description: credentialsDescription(config),
         encryptionKey: this.encryptionKey,
         secretStringValue: SecretValue.unsafePlainText(PLACEHOLDER_SECRET_STRING),

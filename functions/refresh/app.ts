@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { createDynamoDbClient, createSecretsManagerClient } from '../aws/clients.js';
-import { SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
+import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
 import { SchedulerNextRun } from '../aws/scheduler.js';
@@ -146,7 +146,8 @@ export function composeRefreshHandler(
     credentials: new SecretsManagerCredentialsStore({
       client: secretsClient,
       secretPrefix,
-      secretIdFor: (provider) => credentialsArns.get(provider) ?? `${secretPrefix}/${provider}/credentials`,
+      secretIdFor: (provider) =>
+        credentialsArns.get(provider) ?? credentialsSecretName(secretPrefix, provider),
     }),
     state: new DynamoDbStateTable({
       client: createDynamoDbClient(clientConfig),

@@ -2,13 +2,16 @@
  * Creates, on the emulator, what the stack would create for a configuration: the state/lock table
  * and per provider a token secret (placeholder) and a credentials secret.
  */
+
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { credentialsSecretName } from '../../functions/aws/credentials-store.js';
 import { PLACEHOLDER_SECRET_STRING } from '../../functions/aws/secrets.js';
+import { tokenSecretName } from '../../functions/aws/token-store.js';
 import type { Credentials } from '../../functions/core/types.js';
 import type { AwsClientConfig } from './moto.js';
 
@@ -34,13 +37,13 @@ export async function provision(input: ProvisionInput): Promise<void> {
   for (const [provider, credentials] of Object.entries(input.credentials)) {
     await secrets.send(
       new CreateSecretCommand({
-        Name: `${input.secretPrefix}/${provider}/token`,
+        Name: tokenSecretName(input.secretPrefix, provider),
         SecretString: PLACEHOLDER_SECRET_STRING,
       }),
     );
     await secrets.send(
       new CreateSecretCommand({
-        Name: `${input.secretPrefix}/${provider}/credentials`,
+        Name: credentialsSecretName(input.secretPrefix, provider),
         SecretString: JSON.stringify(credentials),
       }),
     );
