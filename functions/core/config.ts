@@ -83,6 +83,11 @@ const commonFields = {
   requestTimeout: durationSchema.default(10),
   /** IAM role ARNs allowed to read this provider's token through the read function. */
   consumers: z.array(roleArnSchema).default([]),
+  /**
+   * On-demand refreshes (a consumer reports its token was refused) happen at most once per this
+   * interval per provider: the current token must be at least this old. Default 1 min; 10 s–1 h.
+   */
+  onDemandRefreshInterval: durationSchema.default(60),
 };
 
 const oauthFields = {
@@ -173,6 +178,13 @@ export const providerConfigSchema = z
         code: 'custom',
         path: ['requestTimeout'],
         message: `is ${provider.requestTimeout} s; it must be between 1 s and 60 s`,
+      });
+    }
+    if (provider.onDemandRefreshInterval < 10 || provider.onDemandRefreshInterval > 3600) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['onDemandRefreshInterval'],
+        message: `is ${provider.onDemandRefreshInterval} s; it must be between 10 s and 1 h (3600 s)`,
       });
     }
   });

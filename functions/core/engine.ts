@@ -18,7 +18,14 @@ import {
   type StateTable,
   type TokenStore,
 } from './ports.js';
-import { backoffDelayMs, isStateDue, nextRefreshAt, resolveExpiry } from './timing.js';
+import {
+  backoffDelayMs,
+  isStateDue,
+  MIN_SERVED_VALIDITY_MS,
+  nextRefreshAt,
+  resolveExpiry,
+} from './timing.js';
+import { tokenMatchesHash } from './token-hash.js';
 import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
 
 /** Time kept back from the lease for the writes after the provider call. */
@@ -49,6 +56,18 @@ export interface RefreshInput {
   readonly remainingTimeMs: number;
   /** Lease owner id; default a random UUID. The Lambda request id makes logs easy to follow. */
   readonly owner?: string;
+  /**
+   * An on-demand refresh from the read path, decided under the lease instead of by the schedule:
+   * without `rejectedTokenSha256`, refresh only if there is no usable (unexpired) token; with it,
+   * refresh only if the current token is the one a consumer was refused with, and only if that token
+   * is older than `onDemandRefreshInterval`. Permanent failures and backoff still apply.
+   */
+  readonly onDemand?: OnDemandRefresh;
+}
+
+export interface OnDemandRefresh {
+  /** Lower-case hex SHA-256 of the access token a consumer was refused with (HTTP 401). */
+  readonly rejectedTokenSha256?: string;
 }
 
 /** The refresh engine. Build once per container; call {@link RefreshEngine.refresh} per event. */
@@ -100,12 +119,15 @@ export class RefreshEngine {
             attempted: false,
           };
         }
-        return {
-          status: 'fresh',
-          provider,
-          reason: 'not-due',
-          expiresAt: isoOrUndefined(state.tokenExpiresAt),
-        };
+        // Not due by the schedule; an on-demand request goes on to the lease, where the token decides.
+        if (input.onDemand === undefined) {
+          return {
+            status: 'fresh',
+            provider,
+            reason: 'not-due',
+            expiresAt: isoOrUndefined(state.tokenExpiresAt),
+          };
+        }
       }
     }
 
@@ -133,7 +155,14 @@ export class RefreshEngine {
         const issuedAt = Date.parse(current.token.issuedAt);
         const expiresAt = Date.parse(current.token.expiresAt);
         const dueAt = nextRefreshAt(config.refreshBefore, issuedAt, expiresAt);
-        if (clock.now() < dueAt) {
+        const verdict = keepVerdict(input.onDemand, current.token, {
+          now: clock.now(),
+          issuedAt,
+          expiresAt,
+          dueAt,
+          minAgeMs: config.onDemandRefreshInterval * 1000,
+        });
+        if (verdict !== undefined) {
           await this.#release(provider, owner, fence, {
             outcome: 'observed',
             tokenExpiresAt: expiresAt,
@@ -141,12 +170,14 @@ export class RefreshEngine {
             tokenVersionId: current.versionId,
           });
           this.#emitSecondsToExpiry(provider, expiresAt, clock.now());
-          return {
-            status: 'fresh',
-            provider,
-            reason: 'refreshed-by-other',
-            expiresAt: current.token.expiresAt,
-          };
+          if (verdict.status === 'throttled') {
+            logger.info('On-demand refresh refused: the reported token is too young', {
+              provider,
+              retryAt: new Date(verdict.retryAt).toISOString(),
+            });
+            return { status: 'throttled', provider, retryAt: new Date(verdict.retryAt).toISOString() };
+          }
+          return { status: 'fresh', provider, reason: verdict.reason, expiresAt: current.token.expiresAt };
         }
       }
       const credentials = await this.#options.credentials.read(provider);
@@ -220,6 +251,7 @@ export class RefreshEngine {
       await this.#scheduleNext(provider, refreshAt);
       logger.info('Token refreshed', {
         provider,
+        trigger: triggerOf(input),
         generation: fence,
         expiresAt: record.expiresAt,
         nextRefreshAt: new Date(refreshAt).toISOString(),
@@ -352,6 +384,40 @@ export class RefreshEngine {
       Math.max(0, Math.floor((tokenExpiresAt - now) / 1000)),
     );
   }
+}
+
+type KeepVerdict =
+  | { readonly status: 'fresh'; readonly reason: 'refreshed-by-other' | 'still-valid' | 'already-replaced' }
+  | { readonly status: 'throttled'; readonly retryAt: number };
+
+/**
+ * The double-check under the lease: a verdict to keep the current token, or `undefined` to refresh.
+ * A scheduled run keeps a token that is not due; an on-demand run keeps a usable token unless it is
+ * the refused one, and refuses (throttled) to replace a refused token younger than `minAgeMs`.
+ */
+function keepVerdict(
+  onDemand: OnDemandRefresh | undefined,
+  token: TokenRecord,
+  times: { now: number; issuedAt: number; expiresAt: number; dueAt: number; minAgeMs: number },
+): KeepVerdict | undefined {
+  const { now, issuedAt, expiresAt, dueAt, minAgeMs } = times;
+  if (onDemand === undefined)
+    return now < dueAt ? { status: 'fresh', reason: 'refreshed-by-other' } : undefined;
+  const servable = expiresAt - now >= MIN_SERVED_VALIDITY_MS;
+  if (onDemand.rejectedTokenSha256 === undefined) {
+    return servable ? { status: 'fresh', reason: 'still-valid' } : undefined;
+  }
+  if (!tokenMatchesHash(token.accessToken, onDemand.rejectedTokenSha256)) {
+    return servable ? { status: 'fresh', reason: 'already-replaced' } : undefined;
+  }
+  if (now - issuedAt < minAgeMs) return { status: 'throttled', retryAt: issuedAt + minAgeMs };
+  return undefined;
+}
+
+function triggerOf(input: RefreshInput): 'force' | 'on-demand' | 'rejected-token' | 'schedule' {
+  if (input.force) return 'force';
+  if (input.onDemand === undefined) return 'schedule';
+  return input.onDemand.rejectedTokenSha256 === undefined ? 'on-demand' : 'rejected-token';
 }
 
 function isoOrUndefined(epochMs: number | undefined): string | undefined {

@@ -9,6 +9,7 @@ import type {
   CurrentToken,
   IssuedToken,
   ProviderState,
+  RefreshResult,
   TokenRecord,
 } from './types.js';
 
@@ -155,3 +156,20 @@ export interface Provider {
 
 /** Builds the {@link Provider} for a provider entry. */
 export type ProviderFactory = (config: ProviderConfig) => Provider;
+
+/**
+ * Runs an on-demand refresh through the refresh engine, under the same lease as the scheduled runs
+ * (the deployed read function invokes the refresh function; tests and the local runner call the
+ * refresh handler in-process). The read side never holds credentials itself.
+ */
+export interface RefreshTrigger {
+  /**
+   * @returns what the refresh ended with.
+   * @throws RefresherError when the refresh could not be run or did not answer before `signal`.
+   */
+  refresh(input: {
+    readonly provider: string;
+    readonly onDemand: { readonly rejectedTokenSha256?: string };
+    readonly signal: AbortSignal;
+  }): Promise<RefreshResult>;
+}

@@ -79,9 +79,20 @@ export type RefreshResult =
   | {
       readonly status: 'fresh';
       readonly provider: string;
-      /** `not-due`: the cheap check; `refreshed-by-other`: the double-check after taking the lease. */
-      readonly reason: 'not-due' | 'refreshed-by-other';
+      /**
+       * `not-due`: the cheap check; `refreshed-by-other`: the double-check after taking the lease;
+       * `still-valid`: an on-demand refresh found a usable token; `already-replaced`: the token a
+       * consumer reported as refused is no longer the current one.
+       */
+      readonly reason: 'not-due' | 'refreshed-by-other' | 'still-valid' | 'already-replaced';
       readonly expiresAt?: string;
+    }
+  | {
+      /** An on-demand refresh of a token younger than `onDemandRefreshInterval`: nothing was called. */
+      readonly status: 'throttled';
+      readonly provider: string;
+      /** When an on-demand refresh of this token will be allowed (ISO-8601). */
+      readonly retryAt: string;
     }
   | {
       readonly status: 'refreshed';

@@ -15,14 +15,34 @@ import type { ProviderConfig } from '../core/config.js';
 import { RefreshEngine } from '../core/engine.js';
 import { type RefreshEnvironment, readRefreshEnvironment } from '../core/env.js';
 import { type Clock, type Logger, type NextRunScheduler, type Provider, systemClock } from '../core/ports.js';
+import { SHA256_HEX_PATTERN } from '../core/token-hash.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
 
-/** The EventBridge Scheduler payload: `{ "provider": "<name>" }`, optionally `"force": true`. */
-export const refreshEventSchema = z.object({
-  provider: z.string().min(1, 'must name a provider'),
-  force: z.boolean().optional(),
-});
+/**
+ * The refresh event: `{ "provider": "<name>" }` from EventBridge Scheduler, optionally `"force": true`
+ * (an operator), or `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function).
+ */
+export const refreshEventSchema = z
+  .object({
+    provider: z.string().min(1, 'must name a provider'),
+    force: z.boolean().optional(),
+    onDemand: z
+      .strictObject({
+        rejectedTokenSha256: z
+          .string()
+          .regex(SHA256_HEX_PATTERN, 'must be the lower-case hex SHA-256 of the refused token')
+          .optional(),
+      })
+      .optional(),
+  })
+  .refine((event) => !(event.force === true && event.onDemand !== undefined), {
+    message: '"force" and "onDemand" exclude each other',
+    path: ['onDemand'],
+  });
+
+/** A refresh event as the read function and operators send it. */
+export type RefreshEvent = z.input<typeof refreshEventSchema>;
 
 /** The part of the Lambda context the handler uses. */
 export interface RefreshContext {
@@ -62,7 +82,8 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
         return rejected(
           options.logger,
           'invalid_event',
-          `Malformed refresh event (${fields.join('; ')}); expected {"provider":"<name>","force"?:true}`,
+          `Malformed refresh event (${fields.join('; ')}); expected {"provider":"<name>","force"?:true}` +
+            ` or {"provider":"<name>","onDemand":{"rejectedTokenSha256"?:"<hex>"}}`,
         );
       }
       const config = byName.get(parsed.data.provider);
@@ -76,6 +97,7 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
       const result = await options.engine.refresh({
         config,
         force: parsed.data.force ?? false,
+        ...(parsed.data.onDemand === undefined ? {} : { onDemand: parsed.data.onDemand }),
         remainingTimeMs: context.getRemainingTimeInMillis(),
         ...(context.awsRequestId === undefined ? {} : { owner: context.awsRequestId }),
       });

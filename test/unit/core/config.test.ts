@@ -52,6 +52,7 @@ describe('Function: parseRefresherConfig', () => {
       schedule: 'rate(5 minutes)',
       requestTimeout: 10,
       consumers: [],
+      onDemandRefreshInterval: 60,
     });
     expect(config.providers[1]?.refreshBefore).toBe(600);
     expect(config.providers[2]).toMatchObject({ request: { method: 'POST', headers: {} } });
@@ -103,6 +104,16 @@ describe('Function: parseRefresherConfig', () => {
       /^providers\[0\] \(github\)\.schedule: must be an EventBridge Scheduler expression/,
     );
     expect(problems[1]).toMatch(/^providers\[0\] \(github\)\.consumers\[0\]: must be an IAM role ARN/);
+  });
+
+  it('bounds onDemandRefreshInterval to 10 s – 1 h', () => {
+    expect(problemsOf({ providers: [{ ...valid.providers[0], onDemandRefreshInterval: '5s' }] })).toEqual([
+      'providers[0] (github).onDemandRefreshInterval: is 5 s; it must be between 10 s and 1 h (3600 s)',
+    ]);
+    expect(
+      parseRefresherConfig({ providers: [{ ...valid.providers[0], onDemandRefreshInterval: '2m' }] })
+        .providers[0]?.onDemandRefreshInterval,
+    ).toBe(120);
   });
 
   it('says which field and what fix in the thrown message', () => {

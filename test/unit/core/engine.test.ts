@@ -3,6 +3,7 @@ import { type ProviderConfig, providerConfigSchema } from '../../../functions/co
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { CredentialsError, ProviderError } from '../../../functions/core/errors.js';
 import { METRIC_NAMES } from '../../../functions/core/ports.js';
+import { sha256Hex } from '../../../functions/core/token-hash.js';
 import {
   FakeClock,
   FakeCredentialsStore,
@@ -65,11 +66,19 @@ describe('Class: RefreshEngine', () => {
     });
   });
 
-  const run = (overrides: { force?: boolean; remainingTimeMs?: number; cfg?: ProviderConfig } = {}) =>
+  const run = (
+    overrides: {
+      force?: boolean;
+      remainingTimeMs?: number;
+      cfg?: ProviderConfig;
+      onDemand?: { rejectedTokenSha256?: string };
+    } = {},
+  ) =>
     engine.refresh({
       config: overrides.cfg ?? config(),
       remainingTimeMs: overrides.remainingTimeMs ?? 60_000,
       ...(overrides.force === undefined ? {} : { force: overrides.force }),
+      ...(overrides.onDemand === undefined ? {} : { onDemand: overrides.onDemand }),
     });
 
   describe('Method: refresh', () => {
@@ -481,6 +490,102 @@ describe('Class: RefreshEngine', () => {
       for (const secret of [CLIENT_SECRET, REFRESH_TOKEN, 'secret-access-1', 'rt-2']) {
         expect(logged).not.toContain(secret);
       }
+    });
+  });
+  describe('Method: refresh (on demand)', () => {
+    it('refreshes a token reported as refused when it is still the current one', async () => {
+      // Prepare
+      await run();
+      clock.advance(2 * MINUTE);
+
+      // Act
+      const result = await run({ onDemand: { rejectedTokenSha256: sha256Hex('access-token-1') } });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed', generation: 2 });
+      expect(tokens.token('acme')?.accessToken).toBe('access-token-2');
+      expect(provider.requests).toHaveLength(2);
+      expect(logger.lines.at(-1)?.attributes).toMatchObject({ trigger: 'rejected-token' });
+    });
+
+    it('returns the current token without a provider call when the refused token was already replaced', async () => {
+      // Prepare: token 1, then token 2 (forced); a consumer still reports token 1.
+      await run();
+      clock.advance(2 * MINUTE);
+      await run({ force: true });
+
+      // Act
+      const result = await run({ onDemand: { rejectedTokenSha256: sha256Hex('access-token-1') } });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'fresh', reason: 'already-replaced' });
+      expect(provider.requests).toHaveLength(2);
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+    });
+
+    it('is throttled, without a provider call, when the refused token is younger than onDemandRefreshInterval', async () => {
+      // Prepare
+      await run();
+      clock.advance(20_000);
+
+      // Act
+      const result = await run({ onDemand: { rejectedTokenSha256: sha256Hex('access-token-1') } });
+
+      // Assess: the default interval is 60 s from issue.
+      expect(result).toEqual({
+        status: 'throttled',
+        provider: 'acme',
+        retryAt: new Date(clock.now() + 40_000).toISOString(),
+      });
+      expect(provider.requests).toHaveLength(1);
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+      expect(metrics.values(METRIC_NAMES.refreshFailed)).toEqual([]);
+    });
+
+    it('without a refused token, refreshes only when no usable token is stored', async () => {
+      // Act: nothing stored yet → refresh; then a usable token → kept.
+      const first = await run({ onDemand: {} });
+      clock.advance(MINUTE);
+      const second = await run({ onDemand: {} });
+
+      // Assess
+      expect(first).toMatchObject({ status: 'refreshed' });
+      expect(second).toMatchObject({ status: 'fresh', reason: 'still-valid' });
+      expect(provider.requests).toHaveLength(1);
+    });
+
+    it('refreshes on demand when the stored token expired even though the state says not due', async () => {
+      // Prepare: the state claims a refresh is far away, but the stored token is expired.
+      await run();
+      clock.advance(61 * MINUTE);
+      const item = state.items.get('acme');
+      if (item === undefined) throw new Error('no state');
+      state.items.set('acme', { ...item, nextRefreshAt: clock.now() + 60 * MINUTE });
+
+      // Act
+      const scheduled = await run();
+      const onDemand = await run({ onDemand: {} });
+
+      // Assess
+      expect(scheduled).toMatchObject({ status: 'fresh', reason: 'not-due' });
+      expect(onDemand).toMatchObject({ status: 'refreshed' });
+    });
+
+    it('still honours a permanent failure and the backoff of a transient one', async () => {
+      // Prepare: a transient failure starts a backoff.
+      await run();
+      clock.advance(56 * MINUTE);
+      provider.answerNext(() => {
+        throw new ProviderError('HTTP 503', 'http_503', 'transient', { status: 503 });
+      });
+      await run();
+
+      // Act
+      const duringBackoff = await run({ onDemand: { rejectedTokenSha256: sha256Hex('access-token-1') } });
+
+      // Assess
+      expect(duringBackoff).toMatchObject({ status: 'failed', code: 'http_503', attempted: false });
+      expect(provider.requests).toHaveLength(2);
     });
   });
 });
