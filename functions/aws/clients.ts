@@ -7,6 +7,7 @@
  * runner and the integration tests point the same code at an emulator through the environment alone.
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 
 /**
@@ -32,4 +33,13 @@ export function createSecretsManagerClient(config: SecretsManagerClientConfig = 
 /** A DynamoDB client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */
 export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
   return new DynamoDBClient({ ...DEFAULT_CLIENT_CONFIG, ...config });
+}
+
+/**
+ * A Lambda client for the read function's on-demand refresh (a synchronous Invoke of the refresh
+ * function). One attempt: a retried Invoke would queue a second refresh behind the first, and the
+ * read path polls the token secret instead; the read-path bound is set per call by an abort signal.
+ */
+export function createLambdaClient(config: LambdaClientConfig = {}): LambdaClient {
+  return new LambdaClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 3_000 }, ...config });
 }

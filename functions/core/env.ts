@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { parseCallerArn } from './access.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from './config.js';
 
 /** Environment variables the infrastructure sets on the refresh and read functions. */
@@ -20,6 +21,13 @@ export const ENV = {
   schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
   /** The refresh function's own ARN, the target of the precise schedules (optional). */
   refreshFunctionArn: 'REFRESH_FUNCTION_ARN',
+  /** Read function: the refresh function it invokes for on-demand refreshes (name or ARN). */
+  refreshFunctionName: 'REFRESH_FUNCTION_NAME',
+  /**
+   * Read function (optional): consumers granted in code (`grantReadViaFunction`) on top of the
+   * config's `consumers`, as JSON `{ "<provider>": ["arn:aws:iam::<account>:role/<name>", ...] }`.
+   */
+  extraConsumers: 'EXTRA_CONSUMERS',
 } as const;
 
 export interface RefreshEnvironment {
@@ -109,4 +117,75 @@ function readConfig(env: Env, baseDir: string, problems: string[]): RefresherCon
     }
     throw error;
   }
+}
+
+/** The read function's environment. */
+export interface ReadEnvironment {
+  readonly config: RefresherConfig;
+  /** The refresh function the read function invokes for on-demand refreshes. */
+  readonly refreshFunctionName: string;
+  /** Role ARNs allowed per provider: the config's `consumers` plus `EXTRA_CONSUMERS`. */
+  readonly consumers: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Read and validate the read function's environment; every problem names its variable. */
+export function readReadEnvironment(
+  env: Env,
+  baseDir = env.LAMBDA_TASK_ROOT ?? process.cwd(),
+): ReadEnvironment {
+  const problems: string[] = [];
+  const refreshFunctionName = env[ENV.refreshFunctionName]?.trim();
+  if (!refreshFunctionName) {
+    problems.push(
+      `${ENV.refreshFunctionName} is not set; it must name the refresh function (on-demand refreshes)`,
+    );
+  }
+  const config = readConfig(env, baseDir, problems);
+  const extra = readExtraConsumers(env[ENV.extraConsumers], config, problems);
+  if (problems.length > 0 || refreshFunctionName === undefined || config === undefined) {
+    throw new EnvironmentError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
+  }
+  const consumers = new Map<string, readonly string[]>(
+    config.providers.map((provider) => [
+      provider.name,
+      [...provider.consumers, ...(extra.get(provider.name) ?? [])],
+    ]),
+  );
+  return { config, refreshFunctionName, consumers };
+}
+
+function readExtraConsumers(
+  text: string | undefined,
+  config: RefresherConfig | undefined,
+  problems: string[],
+): ReadonlyMap<string, readonly string[]> {
+  const extra = new Map<string, readonly string[]>();
+  if (text === undefined || text.trim() === '') return extra;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    problems.push(`${ENV.extraConsumers} is not valid JSON`);
+    return extra;
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    problems.push(`${ENV.extraConsumers} must be a JSON object {"<provider>":["<role ARN>",...]}`);
+    return extra;
+  }
+  const known = new Set(config?.providers.map((provider) => provider.name));
+  for (const [provider, arns] of Object.entries(json)) {
+    if (config !== undefined && !known.has(provider)) {
+      problems.push(`${ENV.extraConsumers}.${provider}: not a configured provider`);
+      continue;
+    }
+    if (
+      !Array.isArray(arns) ||
+      arns.some((arn) => typeof arn !== 'string' || parseCallerArn(arn).kind !== 'role')
+    ) {
+      problems.push(`${ENV.extraConsumers}.${provider}: must be a list of IAM role ARNs`);
+      continue;
+    }
+    extra.set(provider, arns as string[]);
+  }
+  return extra;
 }

@@ -14,7 +14,15 @@ import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
 import { RefreshEngine } from '../core/engine.js';
 import { type RefreshEnvironment, readRefreshEnvironment } from '../core/env.js';
-import { type Clock, type Logger, type NextRunScheduler, type Provider, systemClock } from '../core/ports.js';
+import { RefresherError, StoreError } from '../core/errors.js';
+import {
+  type Clock,
+  type Logger,
+  type NextRunScheduler,
+  type Provider,
+  type RefreshTrigger,
+  systemClock,
+} from '../core/ports.js';
 import { SHA256_HEX_PATTERN } from '../core/token-hash.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
@@ -199,4 +207,41 @@ export function refreshHandlerFromEnvironment(
   options: ComposeRefreshOptions = {},
 ): RefreshHandler {
   return composeRefreshHandler(readRefreshEnvironment(env), options);
+}
+
+/**
+ * A {@link RefreshTrigger} that runs the refresh handler in this process: for the local runner and
+ * tests, where the deployed read function would invoke the refresh function instead.
+ * @param remainingTimeMs what the refresh is told it has left (its lease length); default 60 s,
+ *   the deployed refresh function's minimum timeout.
+ */
+export function inProcessRefreshTrigger(handler: RefreshHandler, remainingTimeMs = 60_000): RefreshTrigger {
+  return {
+    async refresh({ provider, onDemand, signal }) {
+      const deadline = Date.now() + remainingTimeMs;
+      const run = handler({ provider, onDemand }, { getRemainingTimeInMillis: () => deadline - Date.now() });
+      const aborted = new Promise<never>((_, reject) => {
+        const fail = () =>
+          reject(
+            new StoreError(
+              'The on-demand refresh did not answer in time',
+              'refresh_unavailable',
+              'transient',
+            ),
+          );
+        if (signal.aborted) fail();
+        signal.addEventListener('abort', fail, { once: true });
+      });
+      // Like a synchronous Invoke that times out, the refresh itself runs on to its end.
+      const result = await Promise.race([run, aborted]);
+      if (result.status === 'rejected') {
+        throw new RefresherError(
+          `The refresh handler refused the event (${result.code})`,
+          'refresh_rejected',
+          'permanent',
+        );
+      }
+      return result;
+    },
+  };
 }

@@ -1,0 +1,96 @@
+/**
+ * {@link RefreshTrigger} on AWS: the read function invokes the refresh function synchronously, so an
+ * on-demand refresh runs the same engine under the same lease as the scheduled ones, and the read
+ * function never holds credentials, the table or write access to a secret.
+ */
+import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
+import { RefresherError, StoreError } from '../core/errors.js';
+import type { RefreshTrigger } from '../core/ports.js';
+import type { RefreshResult } from '../core/types.js';
+import { awsErrorName } from './sdk-errors.js';
+
+export interface LambdaRefreshTriggerOptions {
+  readonly client: LambdaClient;
+  /** The refresh function's name or ARN. */
+  readonly functionName: string;
+}
+
+const RESULT_STATUSES: ReadonlySet<string> = new Set([
+  'fresh',
+  'refreshed',
+  'in-progress',
+  'failed',
+  'throttled',
+]);
+
+export class LambdaRefreshTrigger implements RefreshTrigger {
+  readonly #options: LambdaRefreshTriggerOptions;
+
+  constructor(options: LambdaRefreshTriggerOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * @throws StoreError `refresh_unavailable` (transient) when the Invoke failed or timed out, and
+   *   RefresherError `refresh_function_error` / `refresh_rejected` when the function crashed or
+   *   refused the event (a deployment mismatch).
+   */
+  async refresh(input: Parameters<RefreshTrigger['refresh']>[0]): Promise<RefreshResult> {
+    const { provider, onDemand, signal } = input;
+    let response: InvokeCommandOutput;
+    try {
+      response = await this.#options.client.send(
+        new InvokeCommand({
+          FunctionName: this.#options.functionName,
+          InvocationType: 'RequestResponse',
+          Payload: new TextEncoder().encode(JSON.stringify({ provider, onDemand })),
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      throw new StoreError(
+        `Could not invoke the refresh function (${awsErrorName(error)})`,
+        'refresh_unavailable',
+        'transient',
+        { cause: error },
+      );
+    }
+    const text = response.Payload === undefined ? '' : new TextDecoder().decode(response.Payload);
+    if (response.FunctionError !== undefined) {
+      throw new RefresherError(
+        `The refresh function failed (${response.FunctionError})`,
+        'refresh_function_error',
+        'transient',
+      );
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(text);
+    } catch {
+      throw new RefresherError(
+        'The refresh function answered with no JSON',
+        'refresh_function_error',
+        'transient',
+      );
+    }
+    const status =
+      typeof payload === 'object' && payload !== null ? (payload as { status?: unknown }).status : undefined;
+    if (status === 'rejected') {
+      const code = (payload as { code?: unknown }).code;
+      throw new RefresherError(
+        `The refresh function refused the on-demand event (${typeof code === 'string' ? code : 'unknown'}); ` +
+          'the read and refresh functions must be deployed from the same configuration',
+        'refresh_rejected',
+        'permanent',
+      );
+    }
+    if (typeof status !== 'string' || !RESULT_STATUSES.has(status)) {
+      throw new RefresherError(
+        'The refresh function answered with an unknown result',
+        'refresh_function_error',
+        'transient',
+      );
+    }
+    return payload as RefreshResult;
+  }
+}

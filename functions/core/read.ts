@@ -1,0 +1,276 @@
+/**
+ * The read path (ARCHITECTURE.md, "Reading tokens"): serve a provider's current token from a
+ * per-container cache, read the token secret at most once per token generation (single-flight),
+ * never serve an expired token, and run on-demand refreshes through the engine — when no usable
+ * token exists yet, or when a consumer reports the current token was refused (HTTP 401).
+ */
+import { type RefresherError, toRefresherError } from './errors.js';
+import type { Clock, Logger, RefreshTrigger, TokenStore } from './ports.js';
+import { MIN_SERVED_VALIDITY_MS } from './timing.js';
+import { tokenMatchesHash } from './token-hash.js';
+import type { RefreshResult, TokenRecord } from './types.js';
+
+/** Default cache margin: below the refresher's smallest lead time (60 s), so a cached token is never one the refresher already replaced and let expire. */
+export const DEFAULT_CACHE_MARGIN_MS = 30_000;
+/** How long a read waits for an on-demand refresh before answering 503 with `Retry-After`. */
+export const DEFAULT_REFRESH_WAIT_MS = 20_000;
+/** A token inside its last margin is re-read at most this often (the refresher may be failing). */
+const NEAR_EXPIRY_RECHECK_MS = 5_000;
+/** Polling the token secret while another refresh holds the lease: 100 ms, doubling, up to 1 s. */
+const POLL_FIRST_MS = 100;
+const POLL_MAX_MS = 1_000;
+
+/** What a consumer gets: never a refresh token, client id or secret. */
+export interface ServedToken {
+  readonly provider: string;
+  readonly accessToken: string;
+  readonly tokenType: string;
+  /** ISO-8601 UTC. */
+  readonly expiresAt: string;
+  /** Whole seconds left at the time of the answer. */
+  readonly expiresIn: number;
+}
+
+/** Why no token could be served. `status` is the HTTP status the handler answers with. */
+export class TokenUnavailableError extends Error {
+  override readonly name = 'TokenUnavailableError';
+  constructor(
+    message: string,
+    readonly code: 'token_unavailable' | 'refresh_failed' | 'refresh_rate_limited' | 'store_unavailable',
+    readonly status: 429 | 503,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface TokenReaderOptions {
+  readonly tokens: Pick<TokenStore, 'readCurrent'>;
+  readonly trigger: RefreshTrigger;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Cache a token until `expiresAt − cacheMarginMs`. Default {@link DEFAULT_CACHE_MARGIN_MS}. */
+  readonly cacheMarginMs?: number;
+  /** Bound on waiting for an on-demand refresh. Default {@link DEFAULT_REFRESH_WAIT_MS}. */
+  readonly refreshWaitMs?: number;
+  /** Injected so that tests do not sleep. Default: a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+interface CacheEntry {
+  readonly token: TokenRecord;
+  readonly expiresAtMs: number;
+  readonly cacheUntil: number;
+}
+
+/** Build once per container; it holds the cache. */
+export class TokenReader {
+  readonly #options: TokenReaderOptions;
+  readonly #cacheMarginMs: number;
+  readonly #refreshWaitMs: number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #cache = new Map<string, CacheEntry>();
+  readonly #inFlight = new Map<string, Promise<ServedToken>>();
+
+  constructor(options: TokenReaderOptions) {
+    this.#options = options;
+    this.#cacheMarginMs = options.cacheMarginMs ?? DEFAULT_CACHE_MARGIN_MS;
+    this.#refreshWaitMs = options.refreshWaitMs ?? DEFAULT_REFRESH_WAIT_MS;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * The current token: from the cache, else one read of the token secret shared by concurrent
+   * callers, else (nothing usable stored) an on-demand refresh waited for up to the bound.
+   * @throws TokenUnavailableError
+   */
+  async get(provider: string): Promise<ServedToken> {
+    const cached = this.#cached(provider);
+    if (cached !== undefined) return cached;
+    return this.#singleFlight(`get:${provider}`, () => this.#load(provider));
+  }
+
+  /**
+   * A consumer was refused with the token whose SHA-256 is `rejectedTokenSha256`. Answer with the
+   * current token if that one was already replaced; otherwise refresh through the engine, which
+   * refreshes only if the refused token is still current (many reports, one refresh).
+   * @throws TokenUnavailableError (429 when the refused token is younger than the provider's
+   *   `onDemandRefreshInterval`)
+   */
+  async refreshRejected(provider: string, rejectedTokenSha256: string): Promise<ServedToken> {
+    return this.#singleFlight(`rejected:${provider}:${rejectedTokenSha256}`, async () => {
+      const cached = this.#cache.get(provider);
+      if (cached !== undefined && tokenMatchesHash(cached.token.accessToken, rejectedTokenSha256)) {
+        this.#cache.delete(provider);
+      }
+      const current = await this.#readStore(provider, { fallbackToCache: false });
+      if (this.#usable(current) && !tokenMatchesHash(current.accessToken, rejectedTokenSha256)) {
+        return this.#serveAndCache(current);
+      }
+      return this.#refreshAndWait(provider, { rejectedTokenSha256 });
+    });
+  }
+
+  async #load(provider: string): Promise<ServedToken> {
+    const current = await this.#readStore(provider, { fallbackToCache: true });
+    if (this.#usable(current)) return this.#serveAndCache(current);
+    return this.#refreshAndWait(provider, {});
+  }
+
+  /** Run the on-demand refresh and wait for a usable token that is not the refused one. */
+  async #refreshAndWait(
+    provider: string,
+    onDemand: { readonly rejectedTokenSha256?: string },
+  ): Promise<ServedToken> {
+    const { clock, logger, trigger } = this.#options;
+    const deadline = clock.now() + this.#refreshWaitMs;
+    let result: RefreshResult | undefined;
+    let failure: RefresherError | undefined;
+    try {
+      result = await trigger.refresh({
+        provider,
+        onDemand,
+        signal: AbortSignal.timeout(this.#refreshWaitMs),
+      });
+    } catch (error) {
+      failure = toRefresherError(error);
+      logger.warn('On-demand refresh did not answer', { provider, errorCode: failure.code });
+    }
+    logger.info('On-demand refresh', {
+      provider,
+      rejectedToken: onDemand.rejectedTokenSha256 !== undefined,
+      status: result?.status ?? 'no-answer',
+      ...(result?.status === 'fresh' ? { reason: result.reason } : {}),
+      ...(result?.status === 'failed' ? { errorCode: result.code } : {}),
+    });
+
+    if (result?.status === 'throttled') {
+      throw new TokenUnavailableError(
+        `The token of provider "${provider}" was refreshed moments ago; on-demand refreshes are rate-limited ` +
+          '(onDemandRefreshInterval). Retry after the given delay; if a fresh token is refused, check its scopes.',
+        'refresh_rate_limited',
+        429,
+        secondsUntil(Date.parse(result.retryAt), clock.now()),
+      );
+    }
+    if (result?.status === 'failed') {
+      // A usable token may still exist (a refused one is not usable); serve it if so.
+      const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
+      if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+      throw new TokenUnavailableError(
+        `No valid token for provider "${provider}": the refresh failed with ${result.code}` +
+          (result.permanent ? ' (permanent: an operator must fix it and force a refresh).' : '.'),
+        'refresh_failed',
+        503,
+        result.retryAt === undefined ? 60 : secondsUntil(Date.parse(result.retryAt), clock.now()),
+      );
+    }
+
+    // Refreshed, found fresh, held by another refresh, or no answer: the token secret decides.
+    let pause = POLL_FIRST_MS;
+    for (;;) {
+      const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
+      if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+      const polling = result?.status === 'in-progress' || failure !== undefined;
+      if (!polling || clock.now() + pause > deadline) break;
+      await this.#sleep(pause);
+      pause = Math.min(pause * 2, POLL_MAX_MS);
+    }
+    throw new TokenUnavailableError(
+      `No valid token for provider "${provider}" yet; a refresh is under way. Retry after the given delay.`,
+      'token_unavailable',
+      503,
+      failure === undefined ? 2 : 5,
+    );
+  }
+
+  #acceptable(
+    token: TokenRecord | undefined,
+    onDemand: { readonly rejectedTokenSha256?: string },
+  ): token is TokenRecord {
+    if (!this.#usable(token)) return false;
+    return (
+      onDemand.rejectedTokenSha256 === undefined ||
+      !tokenMatchesHash(token.accessToken, onDemand.rejectedTokenSha256)
+    );
+  }
+
+  /**
+   * One read of the token secret. When it fails and `fallbackToCache` is set, a cached token that
+   * is still valid is served instead of an error.
+   */
+  async #readStore(
+    provider: string,
+    options: { readonly fallbackToCache: boolean },
+  ): Promise<TokenRecord | undefined> {
+    try {
+      return (await this.#options.tokens.readCurrent(provider)).token;
+    } catch (error) {
+      const failure = toRefresherError(error);
+      this.#options.logger.error('Could not read the token secret', { provider, errorCode: failure.code });
+      const cached = this.#cache.get(provider);
+      if (options.fallbackToCache && cached !== undefined && this.#usable(cached.token)) {
+        return cached.token;
+      }
+      throw new TokenUnavailableError(
+        `The token of provider "${provider}" cannot be read right now (${failure.code}). Retry after the given delay.`,
+        'store_unavailable',
+        503,
+        5,
+      );
+    }
+  }
+
+  #usable(token: TokenRecord | undefined): token is TokenRecord {
+    if (token === undefined) return false;
+    return Date.parse(token.expiresAt) - this.#options.clock.now() >= MIN_SERVED_VALIDITY_MS;
+  }
+
+  #cached(provider: string): ServedToken | undefined {
+    const entry = this.#cache.get(provider);
+    if (entry === undefined) return undefined;
+    const now = this.#options.clock.now();
+    if (entry.expiresAtMs - now < MIN_SERVED_VALIDITY_MS) {
+      this.#cache.delete(provider);
+      return undefined;
+    }
+    // Past `cacheUntil` the entry stays: it is the fallback if the token secret cannot be read.
+    return now < entry.cacheUntil ? this.#serve(entry.token) : undefined;
+  }
+
+  #serveAndCache(token: TokenRecord): ServedToken {
+    const now = this.#options.clock.now();
+    const expiresAtMs = Date.parse(token.expiresAt);
+    const marginEnd = expiresAtMs - this.#cacheMarginMs;
+    // Inside its last margin the token is still served, but re-read soon: a newer one may exist.
+    const cacheUntil =
+      marginEnd > now
+        ? marginEnd
+        : Math.min(now + NEAR_EXPIRY_RECHECK_MS, expiresAtMs - MIN_SERVED_VALIDITY_MS);
+    this.#cache.set(token.provider, { token, expiresAtMs, cacheUntil });
+    return this.#serve(token);
+  }
+
+  #serve(token: TokenRecord): ServedToken {
+    const expiresAtMs = Date.parse(token.expiresAt);
+    return {
+      provider: token.provider,
+      accessToken: token.accessToken,
+      tokenType: token.tokenType,
+      expiresAt: token.expiresAt,
+      expiresIn: Math.floor((expiresAtMs - this.#options.clock.now()) / 1000),
+    };
+  }
+
+  #singleFlight(key: string, work: () => Promise<ServedToken>): Promise<ServedToken> {
+    const running = this.#inFlight.get(key);
+    if (running !== undefined) return running;
+    const started = work().finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, started);
+    return started;
+  }
+}
+
+function secondsUntil(at: number, now: number): number {
+  return Math.max(1, Math.ceil((at - now) / 1000));
+}
