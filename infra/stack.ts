@@ -1,9 +1,10 @@
 /**
- * The `TokenRefresher` stack: the construct from a configuration file. The construct acknowledges its
- * own cdk-nag findings (each with its reason), so this file needs none.
+ * The `TokenRefresher` stack: the construct from a configuration file, and the outputs an operator or
+ * a consumer needs (the read function's URL, the function names). The construct acknowledges its own
+ * cdk-nag findings (each with its reason), so this file needs none.
  */
 import { readFileSync } from 'node:fs';
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RefresherConfigInput } from '../functions/core/config.js';
 import { TokenRefresher, type TokenRefresherProps } from './token-refresher.js';
@@ -24,6 +25,20 @@ export class TokenRefresherStack extends Stack {
       ...props.refresher,
       providers: props.config.providers,
       ...(props.config.secretPrefix === undefined ? {} : { secretPrefix: props.config.secretPrefix }),
+    });
+    new CfnOutput(this, 'ReadFunctionUrl', {
+      description:
+        'The read function URL (AWS_IAM auth, SigV4 service "lambda"): GET <url>tokens/<provider>, ' +
+        'POST <url>tokens/<provider>/refresh',
+      value: this.refresher.readFunctionUrl.url,
+    });
+    new CfnOutput(this, 'ReadFunctionName', {
+      description: 'The read function, for a plain Invoke {"provider":"<name>"} (serves every provider)',
+      value: this.refresher.readFunction.functionName,
+    });
+    new CfnOutput(this, 'RefreshFunctionName', {
+      description: 'The refresh function: invoke {"provider":"<name>","force":true} to refresh now',
+      value: this.refresher.refreshFunction.functionName,
     });
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The `TokenRefresher` construct: the state/lock table, the secrets, one EventBridge Scheduler schedule
- * per provider, the refresh Lambda with least-privilege IAM, alarms and a dashboard
- * (ARCHITECTURE.md, "Infrastructure").
+ * per provider, the refresh Lambda and the read Lambda (Function URL) with least-privilege IAM, alarms
+ * and a dashboard (ARCHITECTURE.md, "Infrastructure").
  */
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import {
   aws_dynamodb as dynamodb,
   aws_iam as iam,
   aws_kms as kms,
+  Lazy,
   aws_lambda as lambda,
   aws_logs as logs,
   Names,
@@ -29,6 +30,7 @@ import {
   aws_sns as sns,
   aws_sqs as sqs,
   aws_sns_subscriptions as subscriptions,
+  Token,
   Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
@@ -50,6 +52,7 @@ import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../functions/c
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REFRESH_ENTRY = join(REPO_ROOT, 'functions', 'refresh', 'handler.ts');
+const READ_ENTRY = join(REPO_ROOT, 'functions', 'read', 'handler.ts');
 const LOCK_FILE = join(REPO_ROOT, 'package-lock.json');
 
 /** Above this size the configuration goes into a file in the bundle (Lambda env: 4 KB in total). */
@@ -64,6 +67,21 @@ export const PROVIDERS_CONFIG_FILE_NAME = 'providers-config.json';
 export const MAX_EXACT_SECRET_ARNS_PROVIDERS = 20;
 /** The period of every alarm. */
 const ALARM_PERIOD = Duration.minutes(5);
+/** Lambda's limit on the total size of a function's environment variables (keys and values). */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+/**
+ * What an unresolved role ARN in `EXTRA_CONSUMERS` is assumed to take once deployed: `arn:aws:iam::`,
+ * the account, `:role/`, a generated name of up to 64 characters, and room for a path and quotes.
+ */
+const ESTIMATED_ROLE_ARN_BYTES = 128;
+/** The read function's timeout: it waits up to 20 s for an on-demand refresh (functions/core/read.ts). */
+const READ_TIMEOUT = Duration.seconds(30);
+/**
+ * The read-path 5xx alarm fires at this many Function URL 5xx answers in 5 minutes: one 503 can be a
+ * consumer that asked during a failing refresh (the staleness alarm covers the token itself); five
+ * mean consumers are being turned away.
+ */
+export const READ_5XX_ALARM_THRESHOLD = 5;
 
 /** Props of {@link TokenRefresher}. */
 export interface TokenRefresherProps {
@@ -98,10 +116,18 @@ export interface TokenRefresherProps {
    */
   readonly removalPolicy?: RemovalPolicy;
   /**
-   * Retention of the refresh function's logs.
+   * Retention of the refresh and read functions' logs.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The read function's latency alarm fires when its `Duration` p99 stays above this for three
+   * 5-minute periods in a row. A read served from the cache or one `GetSecretValue` takes tens of
+   * milliseconds; seconds mean on-demand refreshes (a slow token endpoint) or Secrets Manager
+   * throttling. At most the read function's timeout (30 s).
+   * @default Duration.seconds(3)
+   */
+  readonly readLatencyAlarmThreshold?: Duration;
   /**
    * The staleness alarm of a provider fires when `SecondsToExpiry` falls below this many seconds.
    *
@@ -133,15 +159,24 @@ interface ProviderResources {
 }
 
 /**
- * Keeps third-party OAuth tokens fresh in Secrets Manager.
+ * Keeps third-party OAuth tokens fresh in Secrets Manager, and serves them to consumers.
  *
  * ```ts
  * const tokens = new TokenRefresher(this, 'Tokens', { providers: [...] });
- * tokens.grantRead(myConsumerFn, 'github');
+ * tokens.grantRead(myConsumerFn, 'github');             // direct: GetSecretValue on the token secret
+ * tokens.grantReadViaFunction(otherConsumerFn, 'crm');  // served: the read function's URL
  * ```
  *
- * Resources per provider: a token secret, a credentials secret (none when `credentialsSecretArn` is
- * given), a recurring schedule and a staleness alarm.
+ * Resources per provider (4): a token secret, a credentials secret (none when `credentialsSecretArn`
+ * is given), a recurring schedule and a staleness alarm.
+ *
+ * Shared resources (27, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
+ * given): the key, the state table, the dead-letter queue and its policy, the schedule group, the
+ * scheduler role and its policy, the alarm topic and its policy, the dashboard; the refresh path (its
+ * role and policy, log group, function, and the failures, errors, throttles and dead-letter alarms);
+ * the read path (its role and policy, log group, function, Function URL, and the errors, URL 5xx,
+ * throttles and latency alarms). The read path adds nothing per provider: 100 providers synthesize to
+ * 427 resources, under CloudFormation's 500.
  */
 export class TokenRefresher extends Construct {
   /** The validated configuration (defaults applied). */
@@ -154,6 +189,26 @@ export class TokenRefresher extends Construct {
   readonly refreshFunction: nodejs.NodejsFunction;
   /** The refresh Lambda's log group. */
   readonly refreshLogGroup: logs.LogGroup;
+  /**
+   * The read Lambda: serves `{ accessToken, tokenType, expiresAt, expiresIn }` through its Function URL
+   * ({@link readFunctionUrl}) or a plain Invoke, and refreshes on demand by invoking the refresh
+   * function. Its role may read the token secrets (never the credentials), decrypt through Secrets
+   * Manager, and invoke the refresh function; nothing else.
+   *
+   * Careful: `readFunction.grantInvoke(x)` lets `x` Invoke it directly, and a direct Invoke is not
+   * checked against the providers' `consumers`: it serves **every** provider. Use
+   * {@link grantReadViaFunction} to grant one provider.
+   */
+  readonly readFunction: nodejs.NodejsFunction;
+  /** The read Lambda's log group. */
+  readonly readLogGroup: logs.LogGroup;
+  /**
+   * The read function's URL (`AWS_IAM` auth, no CORS): `GET /tokens/{provider}` and
+   * `POST /tokens/{provider}/refresh`, signed with SigV4 (service `lambda`). The function checks the
+   * caller's IAM role against the provider's `consumers` plus the roles granted with
+   * {@link grantReadViaFunction}.
+   */
+  readonly readFunctionUrl: lambda.FunctionUrl;
   /** The group of the recurring and the one-time (precise) schedules. */
   readonly scheduleGroup: scheduler.ScheduleGroup;
   /** The role EventBridge Scheduler assumes to invoke the refresh function. */
@@ -168,6 +223,8 @@ export class TokenRefresher extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
 
   readonly #providers = new Map<string, ProviderResources>();
+  /** Role ARNs granted per provider with {@link grantReadViaFunction} (`EXTRA_CONSUMERS`). */
+  readonly #extraConsumers = new Map<string, string[]>();
 
   constructor(scope: Construct, id: string, props: TokenRefresherProps) {
     super(scope, id);
@@ -243,19 +300,13 @@ export class TokenRefresher extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     });
 
-    const configJson = JSON.stringify({ secretPrefix, providers: props.providers });
-    const inlineConfig = Buffer.byteLength(configJson, 'utf8') <= MAX_INLINE_CONFIG_BYTES;
-    const configFile = inlineConfig ? undefined : writeConfigFile(configJson);
+    // Both functions parse the same configuration, delivered the same way (environment or bundle file).
+    const delivery = configDelivery({ secretPrefix, providers: props.providers });
 
-    this.refreshFunction = new nodejs.NodejsFunction(this, 'RefreshFunction', {
+    this.refreshFunction = bundledFunction(this, 'RefreshFunction', delivery, {
       functionName,
       description: 'Refreshes one provider token per invocation (EventBridge Scheduler input {"provider"})',
       entry: REFRESH_ENTRY,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: LOCK_FILE,
-      handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_24_X,
-      architecture: lambda.Architecture.ARM_64,
       // One HTTPS call plus a handful of SDK calls; 256 MB (vs 128) buys CPU for TLS and a faster cold
       // start, and costs nothing noticeable at one invocation per provider every few minutes.
       memorySize: 256,
@@ -264,35 +315,9 @@ export class TokenRefresher extends Construct {
       logGroup: this.refreshLogGroup,
       environment: {
         [ENV.tableName]: this.table.tableName,
-        ...(inlineConfig
-          ? { [ENV.providersConfig]: configJson }
-          : { [ENV.providersConfigFile]: PROVIDERS_CONFIG_FILE_NAME }),
         [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
         [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
         [ENV.refreshFunctionArn]: functionArn,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        format: nodejs.OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        // The runtime provides SDK v3; Powertools, zod and oauth4webapi are bundled.
-        externalModules: ['@aws-sdk/*'],
-        // Some bundled CommonJS code calls require(); an ESM bundle has none unless we create it.
-        banner:
-          "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        ...(configFile === undefined
-          ? {}
-          : {
-              commandHooks: {
-                beforeBundling: () => [],
-                beforeInstall: () => [],
-                afterBundling: (_inputDir: string, outputDir: string) => [
-                  `cp "${configFile}" "${outputDir}/${PROVIDERS_CONFIG_FILE_NAME}"`,
-                ],
-              },
-            }),
       },
     });
 
@@ -300,6 +325,41 @@ export class TokenRefresher extends Construct {
       this.#providers.set(config.name, this.#addProvider(index, config, props));
     }
     this.#grantRefresh(role);
+
+    this.readLogGroup = new logs.LogGroup(this, 'ReadLogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const readRole = new iam.Role(this, 'ReadRole', {
+      description: 'The token-refresher read function: reads the token secrets, invokes the refresh function',
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    const readEnvironment = {
+      [ENV.refreshFunctionName]: functionName,
+      // Filled by grantReadViaFunction, which may run after the constructor; role ARNs may be tokens
+      // (Fn::GetAtt), hence toJsonString. `{}` when no role was granted in code.
+      [ENV.extraConsumers]: Lazy.uncachedString({
+        produce: () => stack.toJsonString(Object.fromEntries(this.#extraConsumers)),
+      }),
+    };
+    this.readFunction = bundledFunction(this, 'ReadFunction', delivery, {
+      description:
+        'Serves provider tokens to consumers: Function URL (AWS_IAM) GET /tokens/{provider}, ' +
+        'POST /tokens/{provider}/refresh, or Invoke',
+      entry: READ_ENTRY,
+      // A cache hit is microseconds and a miss one GetSecretValue; 256 MB for TLS and the cold start.
+      memorySize: 256,
+      timeout: READ_TIMEOUT,
+      role: readRole,
+      logGroup: this.readLogGroup,
+      environment: readEnvironment,
+    });
+    this.readFunctionUrl = this.readFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    this.#grantServe(readRole);
+    // The environment is known only at synth (grants made after the constructor): check it then.
+    this.readFunction.node.addValidation({
+      validate: () => this.#readEnvironmentProblems(delivery.environment, readEnvironment),
+    });
     this.#acknowledgeNagFindings();
 
     this.alarmTopic =
@@ -361,13 +421,16 @@ export class TokenRefresher extends Construct {
         statistic: 'Maximum',
       }),
     });
-    for (const alarm of [
+    const readAlarms = this.#addReadAlarms(props.readLatencyAlarmThreshold ?? Duration.seconds(3));
+    const alarms = [
       this.refreshFailuresAlarm,
       errorsAlarm,
       throttlesAlarm,
       dlqAlarm,
+      ...readAlarms,
       ...[...this.#providers.values()].map((provider) => provider.staleAlarm),
-    ]) {
+    ];
+    for (const alarm of alarms) {
       alarm.addAlarmAction(action);
       alarm.addOkAction(action);
     }
@@ -403,19 +466,8 @@ export class TokenRefresher extends Construct {
             width: 12,
           }),
         ],
-        [
-          new cloudwatch.AlarmStatusWidget({
-            title: 'Alarms',
-            alarms: [
-              this.refreshFailuresAlarm,
-              errorsAlarm,
-              throttlesAlarm,
-              dlqAlarm,
-              ...[...this.#providers.values()].map((provider) => provider.staleAlarm),
-            ],
-            width: 24,
-          }),
-        ],
+        this.#readWidgets(props.readLatencyAlarmThreshold ?? Duration.seconds(3)),
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 })],
       ],
     });
   }
@@ -441,8 +493,8 @@ export class TokenRefresher extends Construct {
   }
 
   /**
-   * Let `grantee` read one provider's token: `secretsmanager:GetSecretValue` on that token secret and
-   * `kms:Decrypt` on the key (through Secrets Manager only).
+   * Let `grantee` read one provider's token directly: `secretsmanager:GetSecretValue` on that token
+   * secret and `kms:Decrypt` on the key, through Secrets Manager only (`kms:ViaService`).
    */
   grantRead(grantee: iam.IGrantable, provider: string): iam.Grant {
     const secret = this.tokenSecret(provider);
@@ -452,7 +504,48 @@ export class TokenRefresher extends Construct {
       resourceArns: [secret.secretArn],
       resource: secret,
     });
-    this.encryptionKey.grant(grantee, 'kms:Decrypt');
+    this.#grantDecryptViaSecretsManager(grantee);
+    return grant;
+  }
+
+  /**
+   * Let `grantee` read one provider's token through the read function's URL
+   * ({@link readFunctionUrl}): the Function URL invoke permissions, and the grantee's role added to
+   * that provider's consumers (`EXTRA_CONSUMERS`, next to the configuration's `consumers`).
+   *
+   * The read function authorizes a URL caller by its IAM role, so the grantee's principal must be a
+   * role: a Lambda function (its execution role) or an `iam.Role` (`iam.Role.fromRoleArn` for an
+   * existing one). A consumer in another stack of the same app makes a reference cycle (its role ARN
+   * in this stack, this function's ARN in its policy): list its role ARN in the provider's
+   * `consumers` instead and grant the URL permissions there.
+   *
+   * The permissions: since October 2025 a new Function URL with `AWS_IAM` auth needs both
+   * `lambda:InvokeFunctionUrl` and `lambda:InvokeFunction` (AWS Lambda Developer Guide, "Control
+   * access to Lambda function URLs", docs.aws.amazon.com/lambda/latest/dg/urls-auth.html). CDK's
+   * `grantInvokeUrl` (aws-cdk PR #35725, "refactor Function URL permissions"; in the aws-cdk-lib 2.276
+   * used here) grants `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType = AWS_IAM`, and
+   * `lambda:InvokeFunction` only with `lambda:InvokedViaFunctionUrl = true`. That condition matters
+   * here: a plain Invoke serves every provider, so a consumer of one provider must not be able to
+   * Invoke the function directly.
+   *
+   * @throws Error when the provider is not configured, or the grantee's principal is not an IAM role.
+   */
+  grantReadViaFunction(grantee: iam.IGrantable, provider: string): iam.Grant {
+    this.#provider(provider);
+    const principal = grantee.grantPrincipal;
+    const roleArn = roleArnOf(principal);
+    if (roleArn === undefined) {
+      throw new Error(
+        `${this.node.path}: grantReadViaFunction("${provider}"): the grantee's principal (${principal}) is ` +
+          'not an IAM role. The read function authorizes a Function URL caller by its IAM role, so only a ' +
+          'role can be added to the consumers. Pass a Lambda function or an iam.Role (iam.Role.fromRoleArn ' +
+          'for an existing role), or use grantRead(grantee, provider) to read the token secret directly.',
+      );
+    }
+    const grant = this.readFunctionUrl.grantInvokeUrl(grantee);
+    const roles = this.#extraConsumers.get(provider) ?? [];
+    if (!roles.includes(roleArn)) roles.push(roleArn);
+    this.#extraConsumers.set(provider, roles);
     return grant;
   }
 
@@ -670,6 +763,16 @@ export class TokenRefresher extends Construct {
     for (const { resource, reason } of findings) {
       Validations.of(refreshRole).acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
     }
+    if (this.#providers.size > MAX_EXACT_SECRET_ARNS_PROVIDERS) {
+      Validations.of(this.readFunction.role as iam.Role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${this.config.secretPrefix}/*/token-??????]`,
+        reason:
+          'GetSecretValue on the token secrets only (-?????? is the random suffix Secrets Manager appends; ' +
+          'no credentials secret matches /token-??????); above ' +
+          `${MAX_EXACT_SECRET_ARNS_PROVIDERS} providers the pattern keeps the role policy under the ` +
+          '10,240-character inline limit.',
+      });
+    }
   }
 
   /** The secret ARN patterns with wildcards in the refresh role's policy, as cdk-nag renders them. */
@@ -689,30 +792,222 @@ export class TokenRefresher extends Construct {
     return patterns;
   }
 
+  /**
+   * The token secrets' ARNs for IAM statements: each one up to
+   * {@link MAX_EXACT_SECRET_ARNS_PROVIDERS} providers, else `<prefix>/*\/token-??????` (which no
+   * credentials secret `<prefix>/<name>/credentials-??????` matches).
+   */
+  #tokenSecretArns(): string[] {
+    const providers = [...this.#providers.values()];
+    if (providers.length <= MAX_EXACT_SECRET_ARNS_PROVIDERS) {
+      return providers.map((provider) => provider.tokenSecret.secretArn);
+    }
+    return [this.#secretArnPattern('token')];
+  }
+
+  /** `<prefix>/*\/<kind>-??????`: every token (or credentials) secret this construct names. */
+  #secretArnPattern(kind: 'token' | 'credentials'): string {
+    return Stack.of(this).formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${this.config.secretPrefix}/*/${kind}-??????`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+  }
+
+  /** The condition that limits `kms:Decrypt` to Secrets Manager calls in this stack's region. */
+  #viaSecretsManager(): Record<string, Record<string, unknown>> {
+    return { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` } };
+  }
+
+  /**
+   * `kms:Decrypt` on the key, only when Secrets Manager calls KMS on the grantee's behalf: the key also
+   * encrypts the table, the topic and the queue, which a token reader has no business decrypting.
+   */
+  #grantDecryptViaSecretsManager(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipalOrResource({
+      grantee,
+      actions: ['kms:Decrypt'],
+      resourceArns: [this.encryptionKey.keyArn],
+      resource: this.encryptionKey,
+      conditions: this.#viaSecretsManager(),
+    });
+  }
+
+  /**
+   * The read role's statements: read the token secrets (never the credentials), decrypt them through
+   * Secrets Manager, invoke the refresh function (on-demand refresh, RequestResponse), write its logs.
+   * No table, no secret writes, no schedules.
+   */
+  #grantServe(role: iam.Role): void {
+    const statements = [
+      new iam.PolicyStatement({
+        sid: 'ReadTokenSecrets',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: this.#tokenSecretArns(),
+      }),
+      new iam.PolicyStatement({
+        sid: 'DecryptViaSecretsManager',
+        actions: ['kms:Decrypt'],
+        resources: [this.encryptionKey.keyArn],
+        conditions: this.#viaSecretsManager(),
+      }),
+      // The unqualified function only (no `:*` for versions and aliases): the read function invokes it
+      // by name.
+      new iam.PolicyStatement({
+        sid: 'InvokeRefresh',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.refreshFunction.functionArn],
+      }),
+      new iam.PolicyStatement({
+        sid: 'Logs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [this.readLogGroup.logGroupArn],
+      }),
+    ];
+    for (const statement of statements) role.addToPrincipalPolicy(statement);
+  }
+
+  /**
+   * The read function's environment against Lambda's 4 KB: the configuration moves into the bundle
+   * above 3 KB, but the role ARNs of `grantReadViaFunction` stay in `EXTRA_CONSUMERS` (they are
+   * known only at deploy time). Unresolved ARNs count as {@link ESTIMATED_ROLE_ARN_BYTES}.
+   */
+  #readEnvironmentProblems(
+    configEnvironment: Readonly<Record<string, string>>,
+    readEnvironment: Readonly<Record<string, string>>,
+  ): string[] {
+    const extraConsumers = JSON.stringify(
+      Object.fromEntries(
+        [...this.#extraConsumers].map(([provider, arns]) => [
+          provider,
+          arns.map((arn) => (Token.isUnresolved(arn) ? 'x'.repeat(ESTIMATED_ROLE_ARN_BYTES) : arn)),
+        ]),
+      ),
+    );
+    const environment = {
+      ...configEnvironment,
+      ...readEnvironment,
+      [ENV.extraConsumers]: extraConsumers,
+      ...COMMON_ENVIRONMENT,
+    };
+    const bytes = environmentBytes(environment);
+    if (bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES) return [];
+    const roles = [...this.#extraConsumers.values()].reduce((count, arns) => count + arns.length, 0);
+    return [
+      `the read function's environment would take about ${bytes} bytes, over Lambda's ` +
+        `${LAMBDA_ENVIRONMENT_LIMIT_BYTES}-byte limit: grantReadViaFunction added ${roles} role ARNs to ` +
+        `${ENV.extraConsumers}. List those roles in the providers' "consumers" in the configuration ` +
+        `instead (a configuration over ${MAX_INLINE_CONFIG_BYTES} bytes moves into the bundle).`,
+    ];
+  }
+
+  /** The read path's alarms: function errors, Function URL 5xx, throttles, latency. */
+  #addReadAlarms(latencyThreshold: Duration): cloudwatch.Alarm[] {
+    const errors = anyInPeriodAlarm(this, 'ReadFunctionErrorsAlarm', {
+      alarmDescription:
+        'The read function failed to run (Lambda Errors >= 1 in 5 minutes): an init failure (invalid ' +
+        'environment or configuration), a crash or a timeout. Answers such as 403 or 503 are not errors. ' +
+        'What to do: read the read function logs; EnvironmentError names the variable, Task timed out means ' +
+        'a slow on-demand refresh or Secrets Manager. Consumers reading the token secret directly are not ' +
+        'affected.',
+      metric: this.readFunction.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+    });
+    const url5xx = new cloudwatch.Alarm(this, 'ReadUrl5xxAlarm', {
+      alarmDescription:
+        `The read function's URL answered ${READ_5XX_ALARM_THRESHOLD} or more 5xx in 5 minutes ` +
+        '(Url5xxCount): consumers are being turned away. 503 means no valid token could be served (the ' +
+        'token expired and the on-demand refresh failed); 502/500 mean the function failed or timed out. ' +
+        'What to do: check the refresh failures and staleness alarms and the refresh function logs for ' +
+        'the provider; read the read function logs (one line per request, with the error code).',
+      metric: this.#urlMetric('Url5xxCount'),
+      threshold: READ_5XX_ALARM_THRESHOLD,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const throttles = anyInPeriodAlarm(this, 'ReadFunctionThrottlesAlarm', {
+      alarmDescription:
+        'The read function was throttled (Throttles >= 1 in 5 minutes): the account or function ' +
+        'concurrency limit was reached, and consumers got 429. What to do: check account concurrency and ' +
+        'the functions using it; consumers should cache tokens until shortly before expiresAt rather than ' +
+        'call per request.',
+      metric: this.readFunction.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
+    });
+    const latency = new cloudwatch.Alarm(this, 'ReadLatencyAlarm', {
+      alarmDescription:
+        `The read function is slow: Duration p99 above ${latencyThreshold.toMilliseconds() / 1000} s for 15 minutes ` +
+        '(3 of 3 5-minute periods). Reads from the cache or Secrets Manager take milliseconds; seconds mean ' +
+        'many on-demand refreshes (consumers reporting rejected tokens, a slow token endpoint) or ' +
+        'throttled Secrets Manager calls. What to do: check the RefreshDuration and failures of the ' +
+        'providers in the dashboard and the read function logs.',
+      metric: this.readFunction.metricDuration({ period: ALARM_PERIOD, statistic: 'p99' }),
+      threshold: latencyThreshold.toMilliseconds(),
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    return [errors, url5xx, throttles, latency];
+  }
+
+  /** The dashboard row of the read path. */
+  #readWidgets(latencyThreshold: Duration): cloudwatch.IWidget[] {
+    return [
+      new cloudwatch.GraphWidget({
+        title: 'Read function: requests',
+        left: [
+          this.#urlMetric('UrlRequestCount', 'URL requests'),
+          this.#urlMetric('Url4xxCount', 'URL 4xx'),
+          this.#urlMetric('Url5xxCount', 'URL 5xx'),
+          this.readFunction.metricInvocations({ period: ALARM_PERIOD, label: 'Invocations (URL + Invoke)' }),
+          this.readFunction.metricErrors({ period: ALARM_PERIOD, label: 'Errors' }),
+          this.readFunction.metricThrottles({ period: ALARM_PERIOD, label: 'Throttles' }),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Read function: latency (ms)',
+        left: [
+          this.readFunction.metricDuration({ period: ALARM_PERIOD, statistic: 'p50', label: 'Duration p50' }),
+          this.readFunction.metricDuration({ period: ALARM_PERIOD, statistic: 'p99', label: 'Duration p99' }),
+        ],
+        leftAnnotations: [{ value: latencyThreshold.toMilliseconds(), label: 'Latency alarm (p99)' }],
+        width: 12,
+      }),
+    ];
+  }
+
+  /**
+   * A Function URL metric of the read function (`AWS/Lambda`, dimension `FunctionName`; Sum, 5 minutes).
+   * Names: docs.aws.amazon.com/lambda/latest/dg/urls-monitoring.html.
+   */
+  #urlMetric(
+    metricName: 'UrlRequestCount' | 'Url4xxCount' | 'Url5xxCount',
+    label?: string,
+  ): cloudwatch.Metric {
+    return this.readFunction.metric(metricName, {
+      period: ALARM_PERIOD,
+      statistic: 'Sum',
+      ...(label === undefined ? {} : { label }),
+    });
+  }
+
   /** The refresh role's statements: see the README's IAM table. */
   #grantRefresh(role: iam.Role): void {
     const stack = Stack.of(this);
     const providers = [...this.#providers.values()];
     const exact = providers.length <= MAX_EXACT_SECRET_ARNS_PROVIDERS;
-    const prefixPattern = (suffix: string) =>
-      stack.formatArn({
-        service: 'secretsmanager',
-        resource: 'secret',
-        resourceName: `${this.config.secretPrefix}/*/${suffix}-??????`,
-        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-      });
     const rotating = providers.filter((provider) => provider.config.grant === 'refresh_token');
 
-    const tokenArns = exact
-      ? providers.map((provider) => provider.tokenSecret.secretArn)
-      : [prefixPattern('token')];
+    const tokenArns = this.#tokenSecretArns();
     const credentialsArns = (list: readonly ProviderResources[]) => {
       const own = list.filter((provider) => provider.config.credentialsSecretArn === undefined);
       const others = list.filter((provider) => provider.config.credentialsSecretArn !== undefined);
       return [
         ...(exact || own.length === 0
           ? own.map((provider) => provider.credentialsResourceArn)
-          : [prefixPattern('credentials')]),
+          : [this.#secretArnPattern('credentials')]),
         ...others.map((provider) => provider.credentialsResourceArn),
       ];
     };
@@ -784,7 +1079,6 @@ export class TokenRefresher extends Construct {
   }
 }
 
-/** Validate the props; every problem at once, naming the construct. */
 /** An alarm that fires on any occurrence (≥ 1) in one period; no data means nothing happened. */
 function anyInPeriodAlarm(
   scope: Construct,
@@ -800,6 +1094,7 @@ function anyInPeriodAlarm(
   });
 }
 
+/** Validate the props; every problem at once, naming the construct. */
 function validateProps(scope: Construct, props: TokenRefresherProps): RefresherConfig {
   const problems: string[] = [];
   let config: RefresherConfig | undefined;
@@ -815,6 +1110,16 @@ function validateProps(scope: Construct, props: TokenRefresherProps): RefresherC
   }
   if (props.staleThreshold !== undefined && !(props.staleThreshold > 0)) {
     problems.push(`staleThreshold: is ${props.staleThreshold}; it must be a positive number of seconds`);
+  }
+  const latency = props.readLatencyAlarmThreshold;
+  if (
+    latency !== undefined &&
+    !(latency.toMilliseconds() > 0 && latency.toMilliseconds() <= READ_TIMEOUT.toMilliseconds())
+  ) {
+    problems.push(
+      `readLatencyAlarmThreshold: is ${latency.toHumanString()}; it must be above 0 and at most the read ` +
+        `function's timeout (${READ_TIMEOUT.toHumanString()})`,
+    );
   }
   if (problems.length > 0 || config === undefined) {
     throw new ConfigError(
@@ -879,6 +1184,114 @@ function credentialsDescription(config: ProviderConfig): string {
     `function only. Holds ${PLACEHOLDER_SECRET_STRING} until you put the JSON ${shape} with ` +
     '"aws secretsmanager put-secret-value --secret-id <this secret> --secret-string file://creds.json".'
   );
+}
+
+/** Variables both functions get. */
+const COMMON_ENVIRONMENT: Readonly<Record<string, string>> = { NODE_OPTIONS: '--enable-source-maps' };
+
+/** How the configuration reaches a function: its environment variable, plus a bundle file if large. */
+interface ConfigDelivery {
+  /** `PROVIDERS_CONFIG` (the JSON) or `PROVIDERS_CONFIG_FILE` (the file name in the bundle). */
+  readonly environment: Readonly<Record<string, string>>;
+  /** The file `afterBundling` copies into the bundle, when the JSON is over the inline limit. */
+  readonly file?: string;
+}
+
+/** Inline up to {@link MAX_INLINE_CONFIG_BYTES}, else a file in the bundle (written once, shared). */
+function configDelivery(config: {
+  readonly secretPrefix: string;
+  readonly providers: readonly ProviderConfigInput[];
+}): ConfigDelivery {
+  const configJson = JSON.stringify(config);
+  if (Buffer.byteLength(configJson, 'utf8') <= MAX_INLINE_CONFIG_BYTES) {
+    return { environment: { [ENV.providersConfig]: configJson } };
+  }
+  return {
+    environment: { [ENV.providersConfigFile]: PROVIDERS_CONFIG_FILE_NAME },
+    file: writeConfigFile(configJson),
+  };
+}
+
+interface BundledFunctionProps {
+  readonly entry: string;
+  readonly functionName?: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  readonly role: iam.IRole;
+  readonly logGroup: logs.ILogGroup;
+  /** The function's own variables; the configuration's and {@link COMMON_ENVIRONMENT} are added. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+/**
+ * A function of this service: Node.js 24 on arm64, an ESM bundle made by esbuild (SDK v3 external,
+ * source maps), the configuration as {@link configDelivery} says.
+ */
+function bundledFunction(
+  scope: Construct,
+  id: string,
+  config: ConfigDelivery,
+  props: BundledFunctionProps,
+): nodejs.NodejsFunction {
+  const { file } = config;
+  return new nodejs.NodejsFunction(scope, id, {
+    ...(props.functionName === undefined ? {} : { functionName: props.functionName }),
+    description: props.description,
+    entry: props.entry,
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: LOCK_FILE,
+    handler: 'handler',
+    runtime: lambda.Runtime.NODEJS_24_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: props.memorySize,
+    timeout: props.timeout,
+    role: props.role,
+    logGroup: props.logGroup,
+    environment: { ...props.environment, ...config.environment, ...COMMON_ENVIRONMENT },
+    bundling: {
+      format: nodejs.OutputFormat.ESM,
+      minify: true,
+      sourceMap: true,
+      mainFields: ['module', 'main'],
+      // The runtime provides SDK v3; Powertools, zod and oauth4webapi are bundled.
+      externalModules: ['@aws-sdk/*'],
+      // Some bundled CommonJS code calls require(); an ESM bundle has none unless we create it.
+      banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      ...(file === undefined
+        ? {}
+        : {
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (_inputDir: string, outputDir: string) => [
+                `cp "${file}" "${outputDir}/${PROVIDERS_CONFIG_FILE_NAME}"`,
+              ],
+            },
+          }),
+    },
+  });
+}
+
+/** Bytes of a function's environment as Lambda counts them (keys and values, UTF-8). */
+function environmentBytes(environment: Readonly<Record<string, string>>): number {
+  return Object.entries(environment).reduce(
+    (total, [name, value]) => total + Buffer.byteLength(name, 'utf8') + Buffer.byteLength(value, 'utf8'),
+    0,
+  );
+}
+
+/**
+ * The ARN of an IAM role principal (a role, imported or not, or a Lambda function's execution role),
+ * or `undefined` for any other principal. A literal ARN must be a role's.
+ */
+function roleArnOf(principal: iam.IPrincipal): string | undefined {
+  const roleArn = (principal as Partial<iam.IRole>).roleArn;
+  if (typeof roleArn !== 'string' || typeof (principal as Partial<iam.IRole>).roleName !== 'string') {
+    return undefined;
+  }
+  if (!Token.isUnresolved(roleArn) && !/^arn:[\w-]+:iam::\d{12}:role\//.test(roleArn)) return undefined;
+  return roleArn;
 }
 
 /** The configuration file copied into the bundle by `afterBundling` (too big for the environment). */

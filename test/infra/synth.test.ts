@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { aws_iam as iam } from 'aws-cdk-lib';
+import { aws_iam as iam, type aws_lambda as lambda } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/env.js';
 import { PROVIDERS_CONFIG_FILE_NAME } from '../../infra/token-refresher.js';
@@ -50,9 +50,13 @@ describe('Synthesis', () => {
     );
     expect(total).toBeLessThan(500);
     expect((total - fixed) / 100).toBe(4);
+    // The numbers in the construct's TSDoc: 27 shared (18 before the read path: its role and policy,
+    // log group, function, Function URL and 4 alarms), 4 per provider.
+    expect(fixed).toBe(27);
+    expect(total).toBe(427);
   });
 
-  it('bundles the handler with esbuild, with the large configuration as a file', () => {
+  it('bundles both handlers with esbuild, each with the large configuration as a file', () => {
     // Prepare: 30 providers do not fit in the environment.
     const providers = Array.from({ length: 30 }, (_, index) => ({
       name: `provider-${index}`,
@@ -66,21 +70,44 @@ describe('Synthesis', () => {
     const template = built.template;
 
     // Assess
-    const [fn] = Object.values(template.findResources('AWS::Lambda::Function'));
-    expect(fn?.Properties.Environment.Variables[ENV.providersConfigFile]).toBe(PROVIDERS_CONFIG_FILE_NAME);
-    const assetDir = readdirSync(assembly.directory).find(
-      (entry) => entry.startsWith('asset.') && existsSync(join(assembly.directory, entry, 'index.mjs')),
-    );
-    expect(assetDir).toBeDefined();
-    const dir = join(assembly.directory, assetDir ?? '');
-    const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
-    // The SDK stays external (the runtime provides it); zod is bundled.
-    expect(bundle).toMatch(/from"@aws-sdk\/client-secrets-manager"|from "@aws-sdk\/client-secrets-manager"/);
-    expect(bundle).not.toMatch(/from ?"zod"/);
-    expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
-    const config = JSON.parse(readFileSync(join(dir, PROVIDERS_CONFIG_FILE_NAME), 'utf8')) as {
-      providers: unknown[];
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(2);
+    for (const fn of functions) {
+      expect(fn.Properties.Environment.Variables[ENV.providersConfigFile]).toBe(PROVIDERS_CONFIG_FILE_NAME);
+    }
+    const bundles = readdirSync(assembly.directory)
+      .filter(
+        (entry) => entry.startsWith('asset.') && existsSync(join(assembly.directory, entry, 'index.mjs')),
+      )
+      .map((entry) => join(assembly.directory, entry));
+    // The two functions' assets, each staged from its own entry.
+    expect(bundles).toHaveLength(2);
+    // A function's asset directory is named after its code's hash (the S3 key without `.zip`).
+    const assetOf = (fn: lambda.Function) => {
+      const id = built.stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction);
+      const key = String(template.toJSON().Resources[id].Properties.Code.S3Key);
+      return join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
     };
-    expect(config.providers).toHaveLength(30);
+    const sources: Record<string, string> = {};
+    for (const [name, fn] of [
+      ['refresh', built.stack.refresher.refreshFunction],
+      ['read', built.stack.refresher.readFunction],
+    ] as const) {
+      const dir = assetOf(fn);
+      expect(bundles).toContain(dir);
+      const bundle = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      sources[name] = bundle;
+      // The SDK stays external (the runtime provides it); zod is bundled.
+      expect(bundle).not.toMatch(/from ?"zod"/);
+      expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      const config = JSON.parse(readFileSync(join(dir, PROVIDERS_CONFIG_FILE_NAME), 'utf8')) as {
+        providers: unknown[];
+      };
+      expect(config.providers).toHaveLength(30);
+    }
+    expect(sources.refresh).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
+    // The read function invokes the refresh function (on-demand refresh) and reads secrets.
+    expect(sources.read).toMatch(/from ?"@aws-sdk\/client-lambda"/);
+    expect(sources.read).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
   });
 });

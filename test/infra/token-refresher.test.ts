@@ -1,5 +1,5 @@
 import { type Duration, aws_iam as iam, aws_lambda as lambda, Stack } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PLACEHOLDER_SECRET_STRING } from '../../functions/aws/secrets.js';
 import { ConfigError } from '../../functions/core/config.js';
@@ -84,7 +84,7 @@ describe('Class: TokenRefresher', () => {
 
   describe('Refresh function', () => {
     it('runs Node.js 24 on arm64 with 256 MB and a timeout covering the longest request', () => {
-      template.hasResourceProperties('AWS::Lambda::Function', {
+      expect(refreshFunctionProperties(template)).toMatchObject({
         Runtime: lambda.Runtime.NODEJS_24_X.name,
         Architectures: ['arm64'],
         MemorySize: 256,
@@ -95,8 +95,8 @@ describe('Class: TokenRefresher', () => {
     });
 
     it('sets exactly the environment the handler reads', () => {
-      const [fn] = Object.values(template.findResources('AWS::Lambda::Function'));
-      const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
+      const fn = { Properties: refreshFunctionProperties(template) };
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
       expect(Object.keys(variables).sort()).toEqual(
         [
           ENV.tableName,
@@ -124,11 +124,11 @@ describe('Class: TokenRefresher', () => {
             { Ref: 'AWS::Region' },
             ':',
             { Ref: 'AWS::AccountId' },
-            `:function:${fn?.Properties.FunctionName}`,
+            `:function:${fn.Properties.FunctionName}`,
           ],
         ],
       });
-      expect(String(fn?.Properties.FunctionName).length).toBeLessThanOrEqual(64);
+      expect(String(fn.Properties.FunctionName).length).toBeLessThanOrEqual(64);
     });
 
     it('moves a configuration over 3 KB into a file in the bundle', () => {
@@ -138,8 +138,7 @@ describe('Class: TokenRefresher', () => {
         tokenUrl: `https://auth${index}.example.com/oauth2/token`,
       }));
       const { template: big } = build({ providers: many });
-      const [fn] = Object.values(big.findResources('AWS::Lambda::Function'));
-      const variables = fn?.Properties.Environment.Variables as Record<string, unknown>;
+      const variables = refreshFunctionProperties(big).Environment.Variables as Record<string, unknown>;
       expect(variables[ENV.providersConfig]).toBeUndefined();
       expect(variables[ENV.providersConfigFile]).toBe('providers-config.json');
     });
@@ -295,7 +294,9 @@ describe('Class: TokenRefresher', () => {
           AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] },
         },
       });
+      // The refresh and the read functions' roles.
       expect(Object.values(role).map((resource) => resource.Properties.ManagedPolicyArns)).toEqual([
+        undefined,
         undefined,
       ]);
     });
@@ -329,7 +330,7 @@ describe('Class: TokenRefresher', () => {
   });
 
   describe('Method: grantRead', () => {
-    it('grants GetSecretValue on that one token secret, and kms:Decrypt', () => {
+    it('grants GetSecretValue on that one token secret, and kms:Decrypt through Secrets Manager only', () => {
       const { stack: other } = build();
       const consumer = new iam.Role(other, 'Consumer', { assumedBy: new iam.AccountRootPrincipal() });
       other.refresher.grantRead(consumer, 'github');
@@ -344,6 +345,14 @@ describe('Class: TokenRefresher', () => {
           Effect: 'Allow',
           Action: 'kms:Decrypt',
           Resource: other.resolve(other.refresher.encryptionKey.keyArn),
+          // The key also encrypts the table, the topic and the queue: a token reader decrypts secrets only.
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': {
+                'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']],
+              },
+            },
+          },
         },
       ]);
     });
@@ -406,7 +415,7 @@ describe('Class: TokenRefresher', () => {
       });
     });
 
-    it('alarms on function errors, throttles and DLQ messages', () => {
+    it('alarms on refresh function errors, throttles and DLQ messages', () => {
       for (const [namespace, metricName] of [
         ['AWS/Lambda', 'Errors'],
         ['AWS/Lambda', 'Throttles'],
@@ -415,13 +424,17 @@ describe('Class: TokenRefresher', () => {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           Namespace: namespace,
           MetricName: metricName,
+          ...(namespace === 'AWS/Lambda'
+            ? { Dimensions: [{ Name: 'FunctionName', Value: ref(refresher.refreshFunction.functionName) }] }
+            : {}),
           Threshold: 1,
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           AlarmActions: actions,
           AlarmDescription: Match.stringLikeRegexp('What to do'),
         });
       }
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 3);
+      // 4 of the refresh path, 4 of the read path (read-path.test.ts), 3 staleness alarms.
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 4 + 3);
     });
 
     it('sends to an encrypted, SSL-only topic and subscribes alarmEmail', () => {
@@ -512,6 +525,18 @@ interface Statement {
   Action: unknown;
   Resource: unknown;
   Condition?: unknown;
+}
+
+/** The refresh function's template properties (the template also holds the read function). */
+function refreshFunctionProperties(from: Template): {
+  FunctionName: string;
+  Environment: { Variables: Record<string, unknown> };
+} {
+  const functions = Object.values(from.findResources('AWS::Lambda::Function')).filter((resource) =>
+    String(resource.Properties.FunctionName).endsWith('-refresh'),
+  );
+  if (functions.length !== 1) throw new Error(`expected one refresh function, found ${functions.length}`);
+  return functions[0]?.Properties;
 }
 
 /** The statements of the default policy of a role. */
