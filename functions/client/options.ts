@@ -1,0 +1,88 @@
+/**
+ * Option checks shared by `createTokenClient` and the per-source factories, so that a bad option
+ * fails when the client is built (at cold start), not on the first request. No SDK imports here.
+ */
+import { TokenClientError } from './errors.js';
+
+/** The refresher's default `secretPrefix`. */
+export const DEFAULT_SECRET_PREFIX = 'token-refresher';
+
+/**
+ * Default bound on one request to the read function. The read function itself waits up to 20 s for
+ * an on-demand refresh before it answers 503, so the client waits a little longer than that.
+ */
+export const DEFAULT_READ_FUNCTION_TIMEOUT_MS = 25_000;
+
+/** `https://<url-id>.lambda-url.<region>.on.aws/`: the region a Function URL lives in. */
+const FUNCTION_URL_HOST_PATTERN = /^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$/;
+
+/** @throws TokenClientError `invalid_options` */
+export function checkSecretPrefix(secretPrefix: unknown): string {
+  if (secretPrefix === undefined) return DEFAULT_SECRET_PREFIX;
+  if (typeof secretPrefix !== 'string' || secretPrefix === '' || secretPrefix.endsWith('/')) {
+    throw new TokenClientError(
+      `secretPrefix must be the refresher's secretPrefix, non-empty and without a trailing "/" ` +
+        `(default "${DEFAULT_SECRET_PREFIX}")`,
+      'invalid_options',
+    );
+  }
+  return secretPrefix;
+}
+
+/** Where and how to reach the read function. */
+export interface ReadFunctionEndpoint {
+  /** The Function URL, ending with `/`; request paths are resolved against it. */
+  readonly baseUrl: URL;
+  /** The SigV4 signing region. */
+  readonly region: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Check the read function's URL and pick the signing region: the `region` option, else the region in
+ * a Function URL's host name (`<id>.lambda-url.<region>.on.aws`, right even when the consumer runs in
+ * another region), else `AWS_REGION`.
+ * @throws TokenClientError `invalid_options`, naming the option and the fix
+ */
+export function resolveReadFunctionEndpoint(
+  options: { readonly url?: unknown; readonly region?: unknown; readonly timeoutMs?: unknown },
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): ReadFunctionEndpoint {
+  if (typeof options.url !== 'string' || options.url === '') {
+    throw invalidOptions('url must be the read function URL, e.g. https://<id>.lambda-url.<region>.on.aws/');
+  }
+  let baseUrl: URL;
+  try {
+    baseUrl = new URL(options.url);
+  } catch {
+    throw invalidOptions('url is not a valid URL; pass the read function URL');
+  }
+  const loopback = baseUrl.hostname === '127.0.0.1' || baseUrl.hostname === 'localhost';
+  if (baseUrl.protocol !== 'https:' && !(baseUrl.protocol === 'http:' && loopback)) {
+    throw invalidOptions('url must use https (plain http is allowed only for 127.0.0.1/localhost)');
+  }
+  if (baseUrl.search !== '' || baseUrl.hash !== '' || baseUrl.username !== '' || baseUrl.password !== '') {
+    throw invalidOptions('url must not carry a query, fragment or user info');
+  }
+  if (!baseUrl.pathname.endsWith('/')) baseUrl.pathname = `${baseUrl.pathname}/`;
+
+  const region =
+    options.region ?? FUNCTION_URL_HOST_PATTERN.exec(baseUrl.hostname)?.[1] ?? environment.AWS_REGION;
+  if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) {
+    throw invalidOptions(
+      'region is needed to sign requests: pass the read function\'s region (e.g. "eu-west-1") or set AWS_REGION',
+    );
+  }
+
+  const timeoutMs = options.timeoutMs ?? DEFAULT_READ_FUNCTION_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw invalidOptions(
+      `timeoutMs must be a positive number of milliseconds (default ${DEFAULT_READ_FUNCTION_TIMEOUT_MS})`,
+    );
+  }
+  return { baseUrl, region, timeoutMs };
+}
+
+function invalidOptions(message: string): TokenClientError {
+  return new TokenClientError(message, 'invalid_options');
+}
