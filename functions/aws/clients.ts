@@ -5,11 +5,10 @@
  * and `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_SECRETS_MANAGER`) by
  * itself (`@smithy/core` `getEndpointUrlConfig`, checked with the installed SDK 3.116x), so the local
  * runner and the integration tests point the same code at an emulator through the environment alone.
+ *
+ * Each client's factory lives next to its adapter, and this module imports no SDK client: a bundle
+ * loads only the clients it uses (the read function never loads DynamoDB or Scheduler).
  */
-import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
-import { SecretsManagerClient, type SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-
 /**
  * Defaults shared by every client.
  *
@@ -24,22 +23,3 @@ export const DEFAULT_CLIENT_CONFIG = {
   maxAttempts: 3,
   requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
 } as const;
-
-/** A Secrets Manager client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */
-export function createSecretsManagerClient(config: SecretsManagerClientConfig = {}): SecretsManagerClient {
-  return new SecretsManagerClient({ ...DEFAULT_CLIENT_CONFIG, ...config });
-}
-
-/** A DynamoDB client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */
-export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
-  return new DynamoDBClient({ ...DEFAULT_CLIENT_CONFIG, ...config });
-}
-
-/**
- * A Lambda client for the read function's on-demand refresh (a synchronous Invoke of the refresh
- * function). One attempt: a retried Invoke would queue a second refresh behind the first, and the
- * read path polls the token secret instead; the read-path bound is set per call by an abort signal.
- */
-export function createLambdaClient(config: LambdaClientConfig = {}): LambdaClient {
-  return new LambdaClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 3_000 }, ...config });
-}

@@ -3,7 +3,12 @@
  * on-demand refresh runs the same engine under the same lease as the scheduled ones, and the read
  * function never holds credentials, the table or write access to a secret.
  */
-import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  InvokeCommand,
+  type InvokeCommandOutput,
+  LambdaClient,
+  type LambdaClientConfig,
+} from '@aws-sdk/client-lambda';
 import { RefresherError, StoreError } from '../core/errors.js';
 import type { RefreshTrigger } from '../core/ports.js';
 import type { RefreshResult } from '../core/types.js';
@@ -93,4 +98,13 @@ export class LambdaRefreshTrigger implements RefreshTrigger {
     }
     return payload as RefreshResult;
   }
+}
+
+/**
+ * A Lambda client for the read function's on-demand refresh (a synchronous Invoke of the refresh
+ * function). One attempt: a retried Invoke would queue a second refresh behind the first, and the
+ * read path polls the token secret instead; the read-path bound is set per call by an abort signal.
+ */
+export function createLambdaClient(config: LambdaClientConfig = {}): LambdaClient {
+  return new LambdaClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 3_000 }, ...config });
 }

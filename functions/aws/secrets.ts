@@ -25,12 +25,12 @@ import { createHash } from 'node:crypto';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
-  type SecretsManagerClient,
+  SecretsManagerClient,
   type SecretsManagerClientConfig,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { StoreError, WriteConflictError } from '../core/errors.js';
-import { createSecretsManagerClient } from './clients.js';
+import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
 
 /** The label consumers read. */
@@ -299,4 +299,9 @@ function parseJson(text: string | undefined): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** A Secrets Manager client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */
+export function createSecretsManagerClient(config: SecretsManagerClientConfig = {}): SecretsManagerClient {
+  return new SecretsManagerClient({ ...DEFAULT_CLIENT_CONFIG, ...config });
 }

@@ -20,7 +20,7 @@
  */
 import {
   type AttributeValue,
-  type DynamoDBClient,
+  DynamoDBClient,
   type DynamoDBClientConfig,
   GetItemCommand,
   UpdateItemCommand,
@@ -28,7 +28,7 @@ import {
 import { StoreError } from '../core/errors.js';
 import type { ReleaseRecord, StateTable } from '../core/ports.js';
 import type { ProviderState } from '../core/types.js';
-import { createDynamoDbClient } from './clients.js';
+import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
 
 const DAY_MS = 86_400_000;
@@ -336,4 +336,9 @@ function invalidAttribute(item: Item, name: string, type: string): StoreError {
     'state_item_invalid',
     'permanent',
   );
+}
+
+/** A DynamoDB client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */
+export function createDynamoDbClient(config: DynamoDBClientConfig = {}): DynamoDBClient {
+  return new DynamoDBClient({ ...DEFAULT_CLIENT_CONFIG, ...config });
 }

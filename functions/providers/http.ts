@@ -20,7 +20,7 @@ import {
   type RawResponse,
   valueAtPath,
 } from './response.js';
-import { type FetchFunction, guardedFetch, readResponse } from './transport.js';
+import { guardedFetch, readResponse } from './transport.js';
 
 export type HttpProviderConfig = Extract<ProviderConfig, { grant: 'http' }>;
 export type HttpResponseConfig = HttpProviderConfig['response'];

@@ -4,9 +4,9 @@
  * serve from {@link TokenReader}, map the outcome to a response. One log line per request; never a
  * token, never a stack trace to the caller.
  */
-import { createLambdaClient, createSecretsManagerClient } from '../aws/clients.js';
 import { createLogger } from '../aws/logger.js';
-import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
+import { createLambdaClient, LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
+import { createSecretsManagerClient } from '../aws/secrets.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import { AccessPolicy } from '../core/access.js';
 import { type ReadEnvironment, readReadEnvironment } from '../core/env.js';

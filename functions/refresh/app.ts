@@ -4,12 +4,12 @@
  * container here, never inside the core.
  */
 import { z } from 'zod';
-import { createDynamoDbClient, createSecretsManagerClient } from '../aws/clients.js';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
 import { SchedulerNextRun } from '../aws/scheduler.js';
-import { DynamoDbStateTable } from '../aws/state-table.js';
+import { createSecretsManagerClient } from '../aws/secrets.js';
+import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
 import { RefreshEngine } from '../core/engine.js';

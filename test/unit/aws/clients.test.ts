@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createDynamoDbClient, createSecretsManagerClient } from '../../../functions/aws/clients.js';
+import { createSecretsManagerClient } from '../../../functions/aws/secrets.js';
+import { createDynamoDbClient } from '../../../functions/aws/state-table.js';
 
 describe('Function: createSecretsManagerClient', () => {
   afterEach(() => {
