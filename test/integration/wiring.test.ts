@@ -7,9 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Logger } from '../../functions/core/ports.js';
-import { type RefreshHandler, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
+import { type ReadHandler, readHandlerFromEnvironment, type UrlResponse } from '../../functions/read/app.js';
+import {
+  inProcessRefreshTrigger,
+  type RefreshHandler,
+  refreshHandlerFromEnvironment,
+} from '../../functions/refresh/app.js';
 import { build } from '../infra/support.js';
 import { createUserWithPolicy, type PolicyStatement } from '../support/iam.js';
 import { type AwsClientConfig, type MotoServer, startMoto } from '../support/moto.js';
@@ -20,6 +26,7 @@ const ACCOUNT = '123456789012';
 const PREFIX = 'wired';
 const SECRET_CC = 'wired-cc-secret-7c1d';
 const SECRET_RT = 'wired-rt-secret-2b9e';
+const CONFIG_CONSUMER = `arn:aws:iam::${ACCOUNT}:role/config-consumer`;
 
 type Template = { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
 
@@ -68,6 +75,8 @@ describe('Synthesized stack × refresh handler against moto', () => {
   let oauth: OAuthServer;
   let environment: Record<string, string>;
   let statements: PolicyStatement[];
+  let readEnvironment: Record<string, string>;
+  let readStatements: PolicyStatement[];
 
   const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 30_000 });
   const handlerAs = (clientConfig: AwsClientConfig, logger: Logger): RefreshHandler =>
@@ -95,13 +104,21 @@ describe('Synthesized stack × refresh handler against moto', () => {
     ]);
 
     // Synthesize, then "deploy" the template's table, secrets and schedule group to moto.
-    const { template } = build({
+    const built = build({
       secretPrefix: PREFIX,
       providers: [
-        { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
+        { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, consumers: [CONFIG_CONSUMER] },
         { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl },
       ],
     });
+    // A consumer granted in code: its role ARN reaches the read function through EXTRA_CONSUMERS.
+    const { stack } = built;
+    const consumer = new Role(stack, 'GrantedConsumer', {
+      roleName: 'granted-consumer',
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
+    stack.refresher.grantReadViaFunction(consumer, 'rt');
+    const template = built.template; // synthesized only now, after the grant
     const resources = (template.toJSON() as Template).Resources;
     const physicalIds: Record<string, string> = {};
     const dynamodb = new DynamoDBClient(moto.clientConfig);
@@ -129,7 +146,9 @@ describe('Synthesized stack × refresh handler against moto', () => {
       } else if (resource.Type === 'AWS::Scheduler::ScheduleGroup') {
         await scheduler.send(new CreateScheduleGroupCommand({ Name: String(properties.Name) }));
       } else if (resource.Type === 'AWS::IAM::Role') {
-        physicalIds[`${id}.Arn`] = `arn:aws:iam::${ACCOUNT}:role/${id}`;
+        physicalIds[`${id}.Arn`] = `arn:aws:iam::${ACCOUNT}:role/${String(properties.RoleName ?? id)}`;
+      } else if (resource.Type === 'AWS::Lambda::Function') {
+        physicalIds[id] = String(properties.FunctionName ?? id);
       }
     }
     dynamodb.destroy();
@@ -174,6 +193,30 @@ describe('Synthesized stack × refresh handler against moto', () => {
       );
     expect(functionId).not.toBe('');
     expect(statements.length).toBeGreaterThan(0);
+
+    const read = Object.values(resources).find(
+      (resource) =>
+        resource.Type === 'AWS::Lambda::Function' &&
+        JSON.stringify(resource.Properties?.Environment ?? {}).includes('REFRESH_FUNCTION_NAME'),
+    );
+    if (read === undefined) throw new Error('the template has no read function');
+    const readProperties = read.Properties ?? {};
+    const readVariables = (readProperties.Environment as { Variables: Record<string, unknown> }).Variables;
+    readEnvironment = Object.fromEntries(
+      Object.entries(readVariables).map(([name, value]) => [name, resolve(value, physicalIds)]),
+    );
+    const readRoleId = (readProperties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    readStatements = Object.values(resources)
+      .filter(
+        (resource) =>
+          resource.Type === 'AWS::IAM::Policy' &&
+          JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${readRoleId}"`),
+      )
+      .flatMap(
+        (resource) =>
+          (resource.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
+            .Statement,
+      );
   });
 
   afterAll(async () => {
@@ -254,6 +297,78 @@ describe('Synthesized stack × refresh handler against moto', () => {
 
       // Assess: every removal broke something.
       expect(outcomes).toEqual(Object.fromEntries(actions.map((action) => [action, true])));
+    });
+  });
+  describe('read function', () => {
+    const urlGet = (provider: string, caller: string) => ({
+      rawPath: `/tokens/${provider}`,
+      requestContext: { http: { method: 'GET' }, authorizer: { iam: { userArn: caller } } },
+    });
+    const readAs = (clientConfig: AwsClientConfig, logger: Logger): ReadHandler =>
+      readHandlerFromEnvironment(readEnvironment, {
+        clientConfig: { ...clientConfig, maxAttempts: 1 },
+        logger,
+        // moto cannot run Lambda functions: the refresh function runs in-process with its template environment.
+        trigger: inProcessRefreshTrigger(handlerAs(moto.clientConfig, new WarningLogger())),
+      });
+    const configCaller = `arn:aws:sts::${ACCOUNT}:assumed-role/config-consumer/session`;
+    const grantedCaller = `arn:aws:sts::${ACCOUNT}:assumed-role/granted-consumer/session`;
+
+    it('starts with the template environment and serves the config consumer and the role granted in code', async () => {
+      // Prepare
+      const logger = new WarningLogger();
+      const handler = readAs(moto.clientConfig, logger);
+
+      // Act
+      const answers = (await Promise.all([
+        handler(urlGet('cc', configCaller)),
+        handler(urlGet('rt', grantedCaller)),
+        handler(urlGet('rt', configCaller)),
+        handler(urlGet('cc', grantedCaller)),
+      ])) as UrlResponse[];
+
+      // Assess
+      expect(Object.keys(readEnvironment).sort()).toEqual(
+        expect.arrayContaining(['EXTRA_CONSUMERS', 'PROVIDERS_CONFIG', 'REFRESH_FUNCTION_NAME']),
+      );
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 403, 403]);
+      expect(logger.warnings).toEqual([]);
+    });
+
+    it("serves a token with exactly the read role's synthesized statements, and not without GetSecretValue", async () => {
+      // Prepare
+      const serveAs = async (allowed: readonly PolicyStatement[]) => {
+        await moto.resetAuth(Number.POSITIVE_INFINITY);
+        const clientConfig = await createUserWithPolicy(
+          moto.clientConfig,
+          `r-${randomUUID().slice(0, 8)}`,
+          allowed,
+        );
+        await moto.resetAuth(0);
+        try {
+          return (await readAs(clientConfig, new WarningLogger())(urlGet('cc', configCaller))) as UrlResponse;
+        } finally {
+          await moto.resetAuth(Number.POSITIVE_INFINITY);
+        }
+      };
+      const withoutGet = readStatements.flatMap((statement) => {
+        const remaining = ([statement.Action].flat() as string[]).filter(
+          (action) => action !== 'secretsmanager:GetSecretValue',
+        );
+        return remaining.length === 0 ? [] : [{ ...statement, Action: remaining }];
+      });
+
+      // Act
+      const allowed = await serveAs(readStatements);
+      const denied = await serveAs(withoutGet);
+
+      // Assess
+      expect(allowed.statusCode).toBe(200);
+      expect(denied.statusCode).toBe(503);
+      expect(JSON.parse(denied.body)).toMatchObject({ code: 'store_unavailable' });
+      const actions = readStatements.flatMap((statement) => [statement.Action].flat() as string[]).sort();
+      expect(actions).not.toContain('secretsmanager:PutSecretValue');
+      expect(actions.some((action) => action.startsWith('dynamodb:'))).toBe(false);
     });
   });
 });
