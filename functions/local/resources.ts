@@ -1,0 +1,66 @@
+/**
+ * Creates, on the emulator, what the stack would create for a configuration: the state/lock table
+ * and per provider a token secret (placeholder) and a credentials secret.
+ */
+
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  CreateSecretCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { credentialsSecretName } from '../aws/credentials-store.js';
+import { PLACEHOLDER_SECRET_STRING } from '../aws/secrets.js';
+import { tokenSecretName } from '../aws/token-store.js';
+import type { Credentials } from '../core/types.js';
+import type { AwsClientConfig } from './moto.js';
+
+export interface ProvisionInput {
+  readonly clientConfig: AwsClientConfig;
+  readonly tableName: string;
+  readonly secretPrefix: string;
+  /** Provider name → the credentials JSON to store. */
+  readonly credentials: Readonly<Record<string, Credentials>>;
+}
+
+export async function provision(input: ProvisionInput): Promise<void> {
+  const dynamodb = new DynamoDBClient(input.clientConfig);
+  const secrets = new SecretsManagerClient(input.clientConfig);
+  await dynamodb.send(
+    new CreateTableCommand({
+      TableName: input.tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: 'provider', AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: 'provider', KeyType: 'HASH' }],
+    }),
+  );
+  for (const [provider, credentials] of Object.entries(input.credentials)) {
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: tokenSecretName(input.secretPrefix, provider),
+        SecretString: PLACEHOLDER_SECRET_STRING,
+      }),
+    );
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: credentialsSecretName(input.secretPrefix, provider),
+        SecretString: JSON.stringify(credentials),
+      }),
+    );
+  }
+  dynamodb.destroy();
+  secrets.destroy();
+}
+
+/** Replace a credentials secret's value (an operator re-seeding it). */
+export async function putCredentials(
+  clientConfig: AwsClientConfig,
+  secretId: string,
+  credentials: Credentials,
+): Promise<void> {
+  const secrets = new SecretsManagerClient(clientConfig);
+  await secrets.send(
+    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(credentials) }),
+  );
+  secrets.destroy();
+}
