@@ -19,8 +19,8 @@ export interface ProvisionInput {
   readonly clientConfig: AwsClientConfig;
   readonly tableName: string;
   readonly secretPrefix: string;
-  /** Provider name → the credentials JSON to store. */
-  readonly credentials: Readonly<Record<string, Credentials>>;
+  /** Provider name → the credentials JSON to store; `undefined`: the stack's placeholder (to be filled). */
+  readonly credentials: Readonly<Record<string, Credentials | undefined>>;
 }
 
 export async function provision(input: ProvisionInput): Promise<void> {
@@ -44,7 +44,7 @@ export async function provision(input: ProvisionInput): Promise<void> {
     await secrets.send(
       new CreateSecretCommand({
         Name: credentialsSecretName(input.secretPrefix, provider),
-        SecretString: JSON.stringify(credentials),
+        SecretString: credentials === undefined ? PLACEHOLDER_SECRET_STRING : JSON.stringify(credentials),
       }),
     );
   }

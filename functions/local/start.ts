@@ -1,0 +1,380 @@
+/**
+ * `npm start`: the whole service on 127.0.0.1 — moto server as AWS, a demo OAuth 2.0 server
+ * (oidc-provider) with two demo providers unless a configuration names real ones, the table and
+ * secrets the stack would create, a local scheduler driving the refresh handler, the read handler
+ * behind a Function-URL-shaped endpoint, and a live status view. Ctrl-C stops everything.
+ */
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DynamoDbStateTable } from '../aws/state-table.js';
+import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
+import type { Logger } from '../core/ports.js';
+import type { Credentials } from '../core/types.js';
+import { readHandlerFromEnvironment, type UrlResponse } from '../read/app.js';
+import {
+  inProcessRefreshTrigger,
+  type RefreshHandlerResult,
+  refreshHandlerFromEnvironment,
+} from '../refresh/app.js';
+import { type MotoServer, startMoto } from './moto.js';
+import { type OAuthServer, startOAuthServer } from './oauth-server.js';
+import { CALLER_HEADER, LOCAL_CALLER_ROLE, type ReadServer, startReadServer } from './read-server.js';
+import { provision } from './resources.js';
+import { LocalScheduler, ratePeriodSeconds } from './scheduler.js';
+import { type LocalSession, removeLocalSession, writeLocalSession } from './session.js';
+import { StatusView } from './status-view.js';
+
+export const LOCAL_TABLE_NAME = 'token-refresher-local';
+export const DEMO_PROVIDERS = ['demo-client-credentials', 'demo-rotating'] as const;
+/** Lifetime of the demo tokens: short, so refreshes happen within a minute of starting. */
+export const DEMO_TOKEN_TTL_SECONDS = 60;
+const STATUS_INTERVAL_MS = 1000;
+/** What a local refresh invocation is told it has left (its lease length), as the deployed minimum timeout. */
+const LOCAL_INVOCATION_MS = 60_000;
+
+export interface StartLocalOptions {
+  /** Where `.token-refresher/` (session file, effective config, log) goes. Default `process.cwd()`. */
+  readonly cwd?: string;
+  /** A configuration file with real providers; default: the two demo providers. */
+  readonly configFile?: string;
+  /** Port of the read endpoint; 0 picks a free one. Default 8787. */
+  readonly port?: number;
+  /** Lifetime of the demo tokens. Default {@link DEMO_TOKEN_TTL_SECONDS}. */
+  readonly demoTokenTtlSeconds?: number;
+  /** Where the banner and the status go. Default `process.stdout`. */
+  readonly out?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Redraw in place; default: whether `out` is a TTY. */
+  readonly tty?: boolean;
+}
+
+export interface LocalService {
+  readonly session: LocalSession;
+  readonly config: RefresherConfig;
+  /** Stops timers, servers, the emulator and the OAuth server; removes the session file. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Structured lines to `.token-refresher/local.log`; warnings and errors also to the status view. */
+class LocalLogger implements Logger {
+  constructor(
+    private readonly file: string,
+    private readonly onProblem: (text: string) => void,
+  ) {}
+  #write(level: string, message: string, attributes?: Record<string, unknown>): void {
+    appendFileSync(
+      this.file,
+      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...attributes })}\n`,
+    );
+  }
+  debug(message: string, attributes?: Record<string, unknown>): void {
+    this.#write('DEBUG', message, attributes);
+  }
+  info(message: string, attributes?: Record<string, unknown>): void {
+    this.#write('INFO', message, attributes);
+  }
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.#write('WARN', message, attributes);
+    this.onProblem(`${message}${attributes?.provider ? ` (${String(attributes.provider)})` : ''}`);
+  }
+  error(message: string, attributes?: Record<string, unknown>): void {
+    this.#write('ERROR', message, attributes);
+    this.onProblem(`${message}${attributes?.provider ? ` (${String(attributes.provider)})` : ''}`);
+  }
+}
+
+function describeResult(result: RefreshHandlerResult): string {
+  switch (result.status) {
+    case 'refreshed':
+      return `refreshed (generation ${result.generation}, expires ${result.expiresAt.slice(11, 19)} UTC)`;
+    case 'fresh':
+      return `fresh (${result.reason})`;
+    case 'failed':
+      return `FAILED ${result.code}${result.permanent ? ' (permanent: fix the credentials, then npx token-refresher refresh <provider>)' : result.retryAt === undefined ? '' : `, retry at ${result.retryAt.slice(11, 19)} UTC`}`;
+    case 'throttled':
+      return `throttled until ${result.retryAt.slice(11, 19)} UTC`;
+    case 'in-progress':
+      return 'another refresh holds the lease';
+    case 'rejected':
+      return `rejected: ${result.code}`;
+  }
+}
+
+/** Start everything; resolves once the first scheduled refreshes have been fired. */
+export async function startLocal(options: StartLocalOptions = {}): Promise<LocalService> {
+  const cwd = options.cwd ?? process.cwd();
+  const out = options.out ?? process.stdout;
+  const dir = join(cwd, '.token-refresher');
+  mkdirSync(dir, { recursive: true });
+  // EMF lines are for CloudWatch; locally they would only flood the terminal.
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+  const stops: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+  try {
+    const moto: MotoServer = await startMoto();
+    stops.push(() => moto.stop());
+
+    let oauth: OAuthServer | undefined;
+    let config: RefresherConfig;
+    const credentials: Record<string, Credentials | undefined> = {};
+    if (options.configFile === undefined) {
+      const clientSecrets = {
+        cc: randomBytes(18).toString('base64url'),
+        rt: randomBytes(18).toString('base64url'),
+      };
+      const started = await startOAuthServer({
+        accessTokenTtlSeconds: options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS,
+        clients: [
+          {
+            clientId: 'demo-cc',
+            clientSecret: clientSecrets.cc,
+            tokenEndpointAuthMethod: 'client_secret_basic',
+            grantTypes: ['client_credentials'],
+          },
+          {
+            clientId: 'demo-rt',
+            clientSecret: clientSecrets.rt,
+            tokenEndpointAuthMethod: 'client_secret_basic',
+            grantTypes: ['refresh_token'],
+          },
+        ],
+      });
+      oauth = started;
+      stops.push(() => started.stop());
+      const demo = (name: string, grant: 'client_credentials' | 'refresh_token') => ({
+        name,
+        grant,
+        tokenUrl: started.tokenUrl,
+        schedule: 'rate(1 minute)',
+        expectedLifetime: 120,
+        requestTimeout: 5,
+        onDemandRefreshInterval: 10,
+      });
+      config = parseRefresherConfig({
+        secretPrefix: 'token-refresher',
+        providers: [demo(DEMO_PROVIDERS[0], 'client_credentials'), demo(DEMO_PROVIDERS[1], 'refresh_token')],
+      });
+      credentials[DEMO_PROVIDERS[0]] = { clientId: 'demo-cc', clientSecret: clientSecrets.cc };
+      credentials[DEMO_PROVIDERS[1]] = {
+        clientId: 'demo-rt',
+        clientSecret: clientSecrets.rt,
+        refreshToken: await started.seedRefreshToken({ clientId: 'demo-rt' }),
+      };
+    } else {
+      const path = resolve(cwd, options.configFile);
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(path, 'utf8'));
+      } catch (error) {
+        throw new Error(`Cannot read the configuration ${path}: ${(error as Error).message}`);
+      }
+      config = parseRefresherConfig(json, path);
+      for (const provider of config.providers) credentials[provider.name] = undefined;
+    }
+
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
+    await provision({
+      clientConfig: moto.clientConfig,
+      tableName: LOCAL_TABLE_NAME,
+      secretPrefix: config.secretPrefix,
+      credentials,
+    });
+
+    const view = new StatusView({ out, ...(options.tty === undefined ? {} : { tty: options.tty }) });
+    const logger = new LocalLogger(join(dir, 'local.log'), (text) => view.event(text));
+    const clientConfig = { ...moto.clientConfig, maxAttempts: 2 };
+    let invocation = 0;
+    const scheduler = new LocalScheduler({
+      fire: async (provider, reason) => {
+        invocation += 1;
+        const deadline = Date.now() + LOCAL_INVOCATION_MS;
+        const result = await refresh(
+          { provider },
+          { awsRequestId: `local-${invocation}`, getRemainingTimeInMillis: () => deadline - Date.now() },
+        );
+        if (result.status !== 'fresh') view.event(`${provider}: ${describeResult(result)} [${reason}]`);
+      },
+    });
+    stops.push(() => scheduler.stop());
+    const refresh = refreshHandlerFromEnvironment(
+      { TABLE_NAME: LOCAL_TABLE_NAME, PROVIDERS_CONFIG_FILE: configFile },
+      { clientConfig, logger, scheduler },
+    );
+    const read = readHandlerFromEnvironment(
+      {
+        PROVIDERS_CONFIG_FILE: configFile,
+        REFRESH_FUNCTION_NAME: 'local',
+        EXTRA_CONSUMERS: JSON.stringify(
+          Object.fromEntries(config.providers.map((provider) => [provider.name, [LOCAL_CALLER_ROLE]])),
+        ),
+      },
+      { clientConfig, logger, trigger: inProcessRefreshTrigger(refresh, LOCAL_INVOCATION_MS) },
+    );
+    const server: ReadServer = await startReadServer(
+      async (event) => {
+        const answer = (await read(event)) as UrlResponse;
+        const { rawPath, requestContext } = event as {
+          rawPath: string;
+          requestContext: { http: { method: string } };
+        };
+        view.event(`read ${requestContext.http.method} ${rawPath} → ${answer.statusCode}`);
+        return answer;
+      },
+      { port: options.port ?? 8787 },
+    );
+    stops.push(() => server.close());
+
+    const session: LocalSession = {
+      pid: process.pid,
+      awsEndpoint: moto.endpoint,
+      region: moto.clientConfig.region,
+      tableName: LOCAL_TABLE_NAME,
+      secretPrefix: config.secretPrefix,
+      configFile,
+      readUrl: server.url,
+      ...(oauth === undefined ? {} : { oauthIssuer: oauth.issuer }),
+      startedAt: new Date().toISOString(),
+    };
+    writeLocalSession(session, cwd);
+    stops.push(() => removeLocalSession(cwd));
+
+    const example = config.providers[0]?.name ?? '<provider>';
+    out.write(
+      [
+        'token-refresher — local mode (127.0.0.1 only)',
+        `  AWS emulator (moto):  ${moto.endpoint}`,
+        oauth === undefined
+          ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${options.configFile})`
+          : `  demo OAuth server:    ${oauth.issuer} (${options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
+        `  read endpoint:        ${server.url}tokens/<provider>    try: curl ${server.url}tokens/${example}`,
+        `  WARNING: local mode takes the caller's identity from the ${CALLER_HEADER} header (no SigV4);`,
+        '           without it a request may read every provider. Never expose this port.',
+        `  operator CLI:         npx token-refresher status   (logs: ${join('.token-refresher', 'local.log')})`,
+        ...(oauth === undefined
+          ? [
+              `  credentials: fill each ${config.secretPrefix}/<provider>/credentials on the emulator, e.g.`,
+              `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
+              `    aws secretsmanager put-secret-value --secret-id ${config.secretPrefix}/${example}/credentials --secret-string file://creds.json`,
+              `    then: npx token-refresher refresh ${example}`,
+            ]
+          : []),
+        '  Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+
+    const table = new DynamoDbStateTable({ clientConfig, tableName: LOCAL_TABLE_NAME });
+    let drawing = false;
+    const draw = async () => {
+      if (drawing) return;
+      drawing = true;
+      try {
+        const rows = await Promise.all(
+          config.providers.map(async ({ name }) => ({
+            provider: name,
+            state: await table.read(name).catch(() => undefined),
+            nextRunAt: scheduler.nextRunOf(name),
+          })),
+        );
+        view.draw(rows);
+      } finally {
+        drawing = false;
+      }
+    };
+    const statusTimer = setInterval(() => void draw(), STATUS_INTERVAL_MS);
+    stops.push(() => clearInterval(statusTimer));
+
+    for (const provider of config.providers) {
+      scheduler.startRecurring(provider.name, ratePeriodSeconds(provider.schedule) ?? 60);
+    }
+
+    let stopped: Promise<void> | undefined;
+    return {
+      session,
+      config,
+      stop: () => {
+        stopped ??= stopAll();
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+const USAGE = `Usage: npm start [-- --config <file>] [--port <n>] [--demo-token-ttl <seconds>]
+
+Runs token-refresher on 127.0.0.1: moto server as AWS, a demo OAuth server (unless --config or
+TOKEN_REFRESHER_CONFIG names real providers), the refresh schedule, the read endpoint and a status view.`;
+
+/** The `npm start` entry point. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  let values: { config?: string; port?: string; 'demo-token-ttl'?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        'demo-token-ttl': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`token-refresher: ${(error as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const configFile = values.config ?? process.env.TOKEN_REFRESHER_CONFIG;
+  const port = values.port === undefined ? undefined : Number(values.port);
+  const ttl = values['demo-token-ttl'] === undefined ? undefined : Number(values['demo-token-ttl']);
+  if (
+    (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) ||
+    (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
+  ) {
+    process.stderr.write(
+      `token-refresher: --port must be 0–65535 and --demo-token-ttl a positive integer\n${USAGE}\n`,
+    );
+    process.exitCode = 2;
+    return;
+  }
+  let service: LocalService;
+  try {
+    service = await startLocal({
+      ...(configFile === undefined ? {} : { configFile }),
+      ...(port === undefined ? {} : { port }),
+      ...(ttl === undefined ? {} : { demoTokenTtlSeconds: ttl }),
+    });
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : (error as Error).message;
+    process.stderr.write(`token-refresher: ${message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const shutdown = (signal: string) => {
+    process.stdout.write(`\n${signal}: stopping…\n`);
+    void service.stop().then(() => {
+      process.stdout.write('stopped; nothing left running.\n');
+      process.exit(0);
+    });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+if (
+  process.argv[1] !== undefined &&
+  resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)
+) {
+  void main();
+}
