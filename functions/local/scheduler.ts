@@ -26,8 +26,8 @@ export interface LocalSchedulerOptions {
 export class LocalScheduler implements NextRunScheduler {
   readonly #options: LocalSchedulerOptions;
   readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #precise = new Map<string, NodeJS.Timeout>();
-  readonly #nextRun = new Map<string, number>();
+  readonly #precise = new Map<string, { readonly timer: NodeJS.Timeout; readonly at: number }>();
+  readonly #nextRecurring = new Map<string, number>();
   #stopped = false;
 
   constructor(options: LocalSchedulerOptions) {
@@ -38,7 +38,7 @@ export class LocalScheduler implements NextRunScheduler {
   startRecurring(provider: string, periodSeconds: number): void {
     const fire = () => {
       if (this.#stopped) return;
-      this.#nextRun.set(provider, this.#now() + periodSeconds * 1000);
+      this.#nextRecurring.set(provider, this.#now() + periodSeconds * 1000);
       void this.#options.fire(provider, 'schedule');
     };
     const timer = setInterval(fire, periodSeconds * 1000);
@@ -50,7 +50,7 @@ export class LocalScheduler implements NextRunScheduler {
   async scheduleAt(provider: string, at: number): Promise<void> {
     if (this.#stopped) return;
     const previous = this.#precise.get(provider);
-    if (previous !== undefined) clearTimeout(previous);
+    if (previous !== undefined) clearTimeout(previous.timer);
     const timer = setTimeout(
       () => {
         this.#precise.delete(provider);
@@ -58,20 +58,21 @@ export class LocalScheduler implements NextRunScheduler {
       },
       Math.max(0, at - this.#now()),
     );
-    this.#precise.set(provider, timer);
-    const recurring = this.#nextRun.get(provider);
-    this.#nextRun.set(provider, recurring === undefined ? at : Math.min(at, recurring));
+    this.#precise.set(provider, { timer, at });
   }
 
   /** When the provider's next run (recurring or precise) is due, as far as this scheduler knows. */
   nextRunOf(provider: string): number | undefined {
-    return this.#nextRun.get(provider);
+    const runs = [this.#nextRecurring.get(provider), this.#precise.get(provider)?.at].filter(
+      (at): at is number => at !== undefined,
+    );
+    return runs.length === 0 ? undefined : Math.min(...runs);
   }
 
   stop(): void {
     this.#stopped = true;
     for (const timer of this.#timers) clearInterval(timer);
-    for (const timer of this.#precise.values()) clearTimeout(timer);
+    for (const { timer } of this.#precise.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#precise.clear();
   }
