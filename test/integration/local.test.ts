@@ -164,4 +164,34 @@ describe('npm start (local mode)', () => {
     expect(await refuses(session.readUrl)).toBe(true);
     expect(await refuses(session.awsEndpoint)).toBe(true);
   });
+
+  it('says how to install moto when moto_server is not on PATH, and exits 1', async () => {
+    // Prepare: a PATH with node and sh only.
+    const cwd = mkdtempSync(join(tmpdir(), 'local-run-'));
+    const start = fileURLToPath(new URL('../../functions/local/start.ts', import.meta.url));
+    const nodeOnly = mkdtempSync(join(tmpdir(), 'path-'));
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+    symlinkSync('/bin/sh', join(nodeOnly, 'sh'));
+    child = spawn(process.execPath, ['--import', import.meta.resolve('tsx/esm'), start, '--port', '0'], {
+      cwd,
+      env: { ...process.env, PATH: nodeOnly },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk) => {
+      stderr += String(chunk);
+    });
+
+    // Act
+    const code = await new Promise<number | null>((resolve) =>
+      child?.once('exit', (exitCode) => resolve(exitCode)),
+    );
+
+    // Assess
+    expect(code).toBe(1);
+    expect(stderr).toContain('pip install "moto[server]"');
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(cwd, LOCAL_SESSION_FILE))).toBe(false);
+  });
 });
