@@ -76,9 +76,16 @@ export async function startReadServer(
       response.end(JSON.stringify({ code: 'internal_error', message: 'The local read endpoint failed' }));
     });
   });
+  const wanted = options.port ?? 8787;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8787, '127.0.0.1', () => resolve());
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(`Port ${wanted} on 127.0.0.1 is in use; start with --port <n> (0 picks a free port)`)
+          : error,
+      ),
+    );
+    server.listen(wanted, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
