@@ -169,6 +169,31 @@ export class DynamoDbStateTable implements StateTable {
     }
   }
 
+  /**
+   * Record that the token secret no longer holds a token (an operator revoked it): remove the
+   * token's expiry and version and make the provider due now, so the next scheduled run refreshes.
+   * The lease, fence and failure record are left alone (a running refresh releases as usual).
+   * @returns false when the provider has no item (it never ran; its first run refreshes anyway).
+   */
+  async markTokenRemoved(input: { readonly provider: string; readonly now: number }): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: input.provider } },
+          // Never create an item: a half item (no fence) is what acquire would have to repair.
+          ConditionExpression: 'attribute_exists(provider)',
+          UpdateExpression: 'SET nextRefreshAt = :now REMOVE tokenExpiresAt, tokenVersionId',
+          ExpressionAttributeValues: { ':now': { N: String(input.now) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+      throw this.#translate(error, 'UpdateItem');
+    }
+  }
+
   #releaseUpdate(
     now: number,
     record: ReleaseRecord,

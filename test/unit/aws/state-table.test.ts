@@ -385,4 +385,56 @@ describe('Class: DynamoDbStateTable', () => {
       expect(error).toMatchObject({ code: 'dynamodb_unavailable', kind: 'transient' });
     });
   });
+
+  describe('Method: markTokenRemoved', () => {
+    it('removes the token expiry and version and makes the provider due now, only on an existing item', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+
+      // Act
+      const marked = await table.markTokenRemoved({ provider: 'acme', now: NOW });
+
+      // Assess
+      expect(marked).toBe(true);
+      expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
+      expect(dynamoDb).toHaveReceivedCommandWith(UpdateItemCommand, {
+        TableName: TABLE,
+        Key: { provider: { S: 'acme' } },
+        ConditionExpression: 'attribute_exists(provider)',
+        UpdateExpression: 'SET nextRefreshAt = :now REMOVE tokenExpiresAt, tokenVersionId',
+        ExpressionAttributeValues: { ':now': { N: String(NOW) } },
+      });
+    });
+
+    it('returns false and creates nothing when the provider has no item (ConditionalCheckFailedException)', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act
+      const marked = await table.markTokenRemoved({ provider: 'acme', now: NOW });
+
+      // Assess
+      expect(marked).toBe(false);
+    });
+
+    it('throws a permanent StoreError table_not_found when the table does not exist', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} }));
+
+      // Act
+      const error = await table
+        .markTokenRemoved({ provider: 'acme', now: NOW })
+        .catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toBeInstanceOf(StoreError);
+      expect(error).toMatchObject({ code: 'table_not_found', kind: 'permanent' });
+    });
+  });
 });
