@@ -1,6 +1,7 @@
 /**
  * The `TokenRefresher` stack: the construct from a configuration file, and the outputs an operator or
- * a consumer needs (the read function's URL, the function names). The construct acknowledges its own
+ * a consumer needs (the read function's URL, the function names, and for the operator CLI the table,
+ * the secret prefix and the provider names). The construct acknowledges its own
  * cdk-nag findings (each with its reason), so this file needs none.
  */
 import { readFileSync } from 'node:fs';
@@ -40,7 +41,45 @@ export class TokenRefresherStack extends Stack {
       description: 'The refresh function: invoke {"provider":"<name>","force":true} to refresh now',
       value: this.refresher.refreshFunction.functionName,
     });
+    // What the operator CLI (functions/cli) reads in AWS mode; none of it is secret.
+    new CfnOutput(this, 'StateTableName', {
+      description: 'The state/lock DynamoDB table (one item per provider; token-refresher status reads it)',
+      value: this.refresher.table.tableName,
+    });
+    new CfnOutput(this, 'SecretPrefix', {
+      description: 'Secrets are named <prefix>/<provider>/token and <prefix>/<provider>/credentials',
+      value: this.refresher.config.secretPrefix,
+    });
+    providerNameChunks(this.refresher.config.providers.map((provider) => provider.name)).forEach(
+      (chunk, index) => {
+        new CfnOutput(this, index === 0 ? 'ProviderNames' : `ProviderNames${index + 1}`, {
+          description:
+            index === 0
+              ? 'The configured providers, a JSON array (continued in ProviderNames2, ... when long)'
+              : `The configured providers, continued (part ${index + 1})`,
+          value: JSON.stringify(chunk),
+        });
+      },
+    );
   }
+}
+
+/**
+ * CloudFormation limits an output value to 4,096 characters; 100 providers with long names (up to 64
+ * characters each) would not fit in one, so the names are split over several outputs.
+ */
+export const MAX_OUTPUT_VALUE_CHARS = 4096;
+
+/** Split names into JSON arrays of at most {@link MAX_OUTPUT_VALUE_CHARS} characters, in order. */
+export function providerNameChunks(names: readonly string[]): string[][] {
+  const chunks: string[][] = [[]];
+  for (const name of names) {
+    const last = chunks[chunks.length - 1] ?? [];
+    if (last.length > 0 && JSON.stringify([...last, name]).length > MAX_OUTPUT_VALUE_CHARS)
+      chunks.push([name]);
+    else last.push(name);
+  }
+  return chunks;
 }
 
 /** Read a configuration file (JSON). Validation happens in the construct. */
