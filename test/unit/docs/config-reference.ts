@@ -1,0 +1,251 @@
+/**
+ * Keeps the README's configuration table true to the zod schema: the fields of the schema (nested
+ * ones as `request.method`), which grants they apply to, whether they are required, and their
+ * defaults, compared with the table's rows. Pure functions of the README text, so the test can also
+ * prove that a deleted or invented row is reported.
+ */
+import { z } from 'zod';
+import {
+  clientCredentialsProviderSchema,
+  httpProviderSchema,
+  refresherConfigSchema,
+  refreshTokenProviderSchema,
+} from '../../../functions/core/config.js';
+
+/** Where a field may appear: the top level of the file, or a provider of one of these grants. */
+export const TOP_LEVEL = 'top level';
+export const GRANTS = ['client_credentials', 'refresh_token', 'http'] as const;
+
+/** One field of the schema, merged over the schemas it appears in. */
+export interface SchemaField {
+  /** Dot path, e.g. `refreshBefore` or `response.tokenPath`. */
+  readonly path: string;
+  /** `top level` or the grants whose provider schema has the field. */
+  readonly appliesTo: ReadonlySet<string>;
+  /** Neither optional nor defaulted: the user must write it. */
+  readonly required: boolean;
+  readonly hasDefault: boolean;
+  readonly defaultValue?: unknown;
+}
+
+interface Unwrapped {
+  readonly inner: z.core.$ZodType;
+  readonly optional: boolean;
+  readonly hasDefault: boolean;
+  readonly defaultValue?: unknown;
+}
+
+/** Strip the wrappers that do not change a field's shape, noting optional and default on the way. */
+function unwrap(schema: z.core.$ZodType): Unwrapped {
+  let node = schema;
+  let optional = false;
+  let hasDefault = false;
+  let defaultValue: unknown;
+  for (;;) {
+    if (node instanceof z.ZodDefault || node instanceof z.ZodPrefault) {
+      if (!hasDefault) {
+        hasDefault = true;
+        defaultValue = node.def.defaultValue;
+      }
+      node = node.def.innerType;
+    } else if (node instanceof z.ZodOptional) {
+      optional = true;
+      node = node.def.innerType;
+    } else if (node instanceof z.ZodNullable || node instanceof z.ZodReadonly || node instanceof z.ZodCatch) {
+      node = node.def.innerType;
+    } else if (node instanceof z.ZodPipe) {
+      node = node.def.in;
+    } else {
+      return { inner: node, optional, hasDefault, defaultValue };
+    }
+  }
+}
+
+interface WalkedField {
+  readonly path: string;
+  readonly required: boolean;
+  readonly hasDefault: boolean;
+  readonly defaultValue?: unknown;
+}
+
+/** Every field of an object schema, depth first; nested objects give their own row and their fields'. */
+function walkObject(schema: z.core.$ZodType, prefix = ''): WalkedField[] {
+  const { inner } = unwrap(schema);
+  if (!(inner instanceof z.ZodObject)) {
+    throw new Error(`${prefix || 'schema'} is not a z.object; the documentation walk cannot read it`);
+  }
+  return Object.entries(inner.shape as Record<string, z.core.$ZodType>).flatMap(([key, child]) => {
+    const path = prefix === '' ? key : `${prefix}.${key}`;
+    const field = unwrap(child);
+    const own: WalkedField = {
+      path,
+      required: !field.optional && !field.hasDefault,
+      hasDefault: field.hasDefault,
+      ...(field.hasDefault ? { defaultValue: field.defaultValue } : {}),
+    };
+    return field.inner instanceof z.ZodObject ? [own, ...walkObject(field.inner, path)] : [own];
+  });
+}
+
+/** Every field of the configuration file, keyed by dot path. */
+export function schemaFields(): Map<string, SchemaField> {
+  const sources: [scope: string, schema: z.core.$ZodType][] = [
+    [TOP_LEVEL, refresherConfigSchema],
+    ['client_credentials', clientCredentialsProviderSchema],
+    ['refresh_token', refreshTokenProviderSchema],
+    ['http', httpProviderSchema],
+  ];
+  const fields = new Map<string, SchemaField>();
+  for (const [scope, schema] of sources) {
+    for (const field of walkObject(schema)) {
+      const known = fields.get(field.path);
+      if (known === undefined) {
+        fields.set(field.path, { ...field, appliesTo: new Set([scope]) });
+        continue;
+      }
+      if (
+        known.required !== field.required ||
+        !Object.is(render(known.defaultValue), render(field.defaultValue))
+      ) {
+        throw new Error(`"${field.path}" differs between grants; the table has one row per field`);
+      }
+      fields.set(field.path, { ...known, appliesTo: new Set([...known.appliesTo, scope]) });
+    }
+  }
+  return fields;
+}
+
+/** A default as the table writes it: strings bare, numbers as digits, anything else as JSON. */
+export function render(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(value);
+}
+
+/** A row of the README's configuration table. */
+export interface TableRow {
+  readonly field: string;
+  readonly appliesTo: string;
+  readonly defaultCell: string;
+  readonly line: string;
+}
+
+/** The text of a `## heading` section, up to the next `## ` heading. */
+export function section(markdown: string, heading: string): string | undefined {
+  const lines = markdown.split('\n');
+  const start = lines.indexOf(`## ${heading}`);
+  if (start === -1) return undefined;
+  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
+  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
+}
+
+/** Cells of a Markdown table row (`| a | b |`), trimmed. */
+function cells(line: string): string[] {
+  return line
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((cell) => cell.trim());
+}
+
+/**
+ * The rows of the table in "## Configuration" whose header is `| field | applies to | default | meaning |`.
+ * Returns problems instead of rows when the table is missing or a row's first column is not one
+ * backticked field name.
+ */
+export function configurationTable(markdown: string): { rows: TableRow[]; problems: string[] } {
+  const text = section(markdown, 'Configuration');
+  if (text === undefined) return { rows: [], problems: ['the README has no "## Configuration" section'] };
+  const lines = text.split('\n');
+  const header = lines.findIndex((line) => /^\|\s*field\s*\|\s*applies to\s*\|\s*default\s*\|/.test(line));
+  if (header === -1) {
+    return {
+      rows: [],
+      problems: ['"## Configuration" has no "| field | applies to | default | meaning |" table'],
+    };
+  }
+  const rows: TableRow[] = [];
+  const problems: string[] = [];
+  for (const line of lines.slice(header + 2)) {
+    if (!line.startsWith('|')) break;
+    const [first = '', appliesTo = '', defaultCell = ''] = cells(line);
+    const name = /^`([^`]+)`$/.exec(first)?.[1];
+    if (name === undefined) {
+      problems.push(`configuration table row without a backticked field name in the first column: ${line}`);
+      continue;
+    }
+    rows.push({ field: name, appliesTo, defaultCell, line });
+  }
+  return { rows, problems };
+}
+
+/** What the "applies to" cell names: `top level`, `all` (every grant) or backticked grants. */
+function parseAppliesTo(cell: string): Set<string> {
+  if (cell === TOP_LEVEL) return new Set([TOP_LEVEL]);
+  if (cell === 'all') return new Set(GRANTS);
+  return new Set([...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1] ?? ''));
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((item) => b.has(item));
+}
+
+function describeScope(scope: ReadonlySet<string>): string {
+  if (sameSet(scope, new Set(GRANTS))) return 'all';
+  return [...scope].map((item) => (item === TOP_LEVEL ? item : `\`${item}\``)).join(', ');
+}
+
+/**
+ * Every disagreement between the schema and the README's configuration table, each naming the
+ * field: undocumented fields, rows for fields the schema does not have, duplicate rows, a wrong
+ * "applies to", a wrong default, and required/optional fields documented the other way round.
+ */
+export function configurationReferenceProblems(
+  markdown: string,
+  fields: ReadonlyMap<string, SchemaField> = schemaFields(),
+): string[] {
+  const { rows, problems } = configurationTable(markdown);
+  const documented = new Map<string, TableRow>();
+  for (const row of rows) {
+    if (documented.has(row.field)) problems.push(`\`${row.field}\` has two rows in the configuration table`);
+    documented.set(row.field, row);
+  }
+  for (const path of fields.keys()) {
+    if (!documented.has(path)) {
+      problems.push(`schema field \`${path}\` is missing from the README's configuration table`);
+    }
+  }
+  for (const row of documented.values()) {
+    const field = fields.get(row.field);
+    if (field === undefined) {
+      problems.push(
+        `the README's configuration table documents \`${row.field}\`, which is not a field of the schema`,
+      );
+      continue;
+    }
+    if (!sameSet(parseAppliesTo(row.appliesTo), field.appliesTo)) {
+      problems.push(
+        `\`${row.field}\` applies to ${describeScope(field.appliesTo)} in the schema, but the table says "${row.appliesTo}"`,
+      );
+    }
+    const documentedDefault = /`([^`]*)`/.exec(row.defaultCell)?.[1];
+    const says = /\brequired\b/.test(row.defaultCell);
+    if (field.hasDefault) {
+      const expected = render(field.defaultValue);
+      if (documentedDefault !== expected) {
+        problems.push(
+          `\`${row.field}\` defaults to \`${expected}\` in the schema, but the table's default column says "${row.defaultCell}"`,
+        );
+      }
+    } else if (field.required && !says) {
+      problems.push(
+        `\`${row.field}\` is required in the schema; the table's default column must say "required"`,
+      );
+    } else if (!field.required && says) {
+      problems.push(`\`${row.field}\` is optional in the schema, but the table says "${row.defaultCell}"`);
+    }
+  }
+  return problems;
+}
