@@ -390,7 +390,7 @@ export class TokenRefresher extends Construct {
       alarmDescription:
         'A token refresh failed (RefreshFailed >= 1 in 5 minutes, any provider). The current token stays ' +
         'until it expires. What to do: find the provider and error code in the dashboard and in the refresh ' +
-        'function logs ("Refresh finished" with status "failed"); a permanent failure (credentials_not_set, ' +
+        'function logs ("Refresh failed; the current token is kept", field errorCode); a permanent failure (credentials_not_set, ' +
         'invalid_client, invalid_grant) needs the credentials secret fixed, then an invocation with ' +
         '{"provider":"<name>","force":true}. Transient failures retry with backoff.',
       metric: this.metricRefreshFailures(),
