@@ -28,6 +28,16 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // Reliability drills (issue #6): correctness under crashes, contention and faults, never a
+        // duration. Bounded for CI; `DRILLS_LONG=1 npx vitest run --project drills` runs the long mode.
+        test: {
+          name: 'drills',
+          include: ['test/drills/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });

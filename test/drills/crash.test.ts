@@ -1,0 +1,409 @@
+/**
+ * Drill 1, crash at every step (issue #6). A `RefreshEngine` is composed with the real AWS adapters
+ * (against moto) and the real providers (against oidc-provider); one port is wrapped by a "crash
+ * point" that, at the chosen step, never resolves: the invocation is abandoned as a killed Lambda
+ * would be. Nothing is thrown (a throw would run the engine's failure path and release the lease).
+ *
+ * Then the scheduler runs on with an unwrapped engine: a trigger 10 s after the crash (the lease,
+ * 30 s, must still block it), then one tick a minute (Lambda's async retry, a precise schedule) until
+ * a newer valid token is stored. Checked per run: the crash point was reached; the lease blocked the
+ * early trigger and was taken over at the first tick after its end; a valid newer token is stored
+ * (for the `due` variant the previous token stayed valid all along); the provider was called at most
+ * once per holder; the OAuth server saw no refresh-token reuse; a final forced refresh with the
+ * stored credentials succeeds (the stored refresh token is accepted); the lease is free at the end.
+ *
+ * Variants: `first` (no token yet, the secret holds its placeholder) and `due` (a token is due).
+ *
+ * Two cells are an inherent loss of a rotating refresh token, not a defect of the protocol, and are
+ * asserted as such (see {@link KNOWN_LOSSES}).
+ */
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProviderConfig } from '../../functions/core/config.js';
+import type { RefreshResult, TokenRecord } from '../../functions/core/types.js';
+import {
+  CLIENTS,
+  CREDENTIALS,
+  DrillClock,
+  type DrillParts,
+  engineFrom,
+  inspect,
+  iterations,
+  MINUTE,
+  MODE,
+  type RealPorts,
+  realPorts,
+  reportDrill,
+  resetWorld,
+  reuseDetections,
+  startDrillParts,
+  validatedProviders,
+} from './support.js';
+
+/** The lease a holder takes: the remaining time it is given. */
+const LEASE_MS = 30_000;
+/** The scheduler's cadence after the crash (an async retry or a precise run a minute later). */
+const TICK_MS = MINUTE;
+const MAX_TICKS = 10;
+const RUNS_PER_VARIANT = iterations(2, 25);
+
+type Grant = 'cc' | 'rotating';
+type Variant = 'first' | 'due';
+
+/** The protocol steps the refresh is killed at, in order. */
+const STEPS = [
+  { step: 'after-lease', grants: ['cc', 'rotating'], providerCallBeforeCrash: false, recoveryCalls: 1 },
+  {
+    step: 'after-provider-response',
+    grants: ['cc', 'rotating'],
+    providerCallBeforeCrash: true,
+    recoveryCalls: 1,
+  },
+  // Inside the refresh-token write (PutSecretValue done, AWSCURRENT not moved): not in the issue's
+  // list, added because it is the other place where a rotated refresh token can be lost.
+  { step: 'after-refresh-token-put', grants: ['rotating'], providerCallBeforeCrash: true, recoveryCalls: 1 },
+  {
+    step: 'after-refresh-token-write',
+    grants: ['rotating'],
+    providerCallBeforeCrash: true,
+    recoveryCalls: 1,
+  },
+  { step: 'after-token-put', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 1 },
+  // The token is current: the next holder finds it at the double-check and calls nobody.
+  { step: 'after-stage-move', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 0 },
+  { step: 'before-release', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 0 },
+] as const;
+
+type Step = (typeof STEPS)[number]['step'];
+
+/**
+ * Cells where the refresh token is lost whatever the protocol does. The OAuth server rotated the
+ * refresh token (RFC 6749 §6) and the holder died before the new one reached AWSCURRENT of the
+ * credentials secret: the stored one is spent, and presenting it again is reuse, which revokes the
+ * whole grant (OAuth 2.0 Security BCP §4.14.2; oidc-provider does exactly that). The next holder cannot
+ * know whether the server saw the request at all, so replaying is its only move (if the request never
+ * arrived, the replay works). What the product must do then, and does, is asserted: the failure is
+ * `invalid_grant`, permanent (alarm at once, no more calls), the last access token is kept and served
+ * until it expires, and the lease is released.
+ *
+ * `after-refresh-token-put` could be recovered (the new refresh token sits in the credentials
+ * secret's AWSPENDING version, whose id the next holder can compute from the previous fence); the
+ * product does not do that today, see the drill report.
+ */
+const KNOWN_LOSSES: ReadonlySet<string> = new Set([
+  'rotating/after-provider-response',
+  'rotating/after-refresh-token-put',
+]);
+
+interface RunRecord {
+  readonly grant: Grant;
+  readonly step: Step;
+  readonly variant: Variant;
+  readonly knownLoss: boolean;
+  readonly problems: readonly string[];
+}
+
+describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RUNS_PER_VARIANT} run(s) per variant)`, () => {
+  let parts: DrillParts;
+  const clock = new DrillClock();
+  const records: RunRecord[] = [];
+  let configs: Record<Grant, ProviderConfig>;
+
+  beforeAll(async () => {
+    parts = await startDrillParts({ clients: [CLIENTS.cc, CLIENTS.rotating] });
+    const [cc, rotating] = validatedProviders([
+      { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
+      { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
+    ]);
+    if (cc === undefined || rotating === undefined) throw new Error('two providers expected');
+    configs = { cc, rotating };
+  });
+
+  afterAll(async () => {
+    await parts?.stop();
+  });
+
+  const ports = () => realPorts(parts.moto.clientConfig, clock);
+
+  /** One invocation of an engine like the refresh handler runs it: then flush its metrics. */
+  const invoke = async (
+    engine: ReturnType<typeof engineFrom>,
+    from: RealPorts,
+    grant: Grant,
+    force = false,
+  ) => {
+    const result = await engine.refresh({ config: configs[grant], remainingTimeMs: LEASE_MS, force });
+    from.metrics.publish();
+    return result;
+  };
+
+  /** Kill one drill run at `step` and let the scheduler recover; returns what went wrong. */
+  async function drillRun(grant: Grant, step: Step, variant: Variant): Promise<RunRecord> {
+    const spec = STEPS.find((entry) => entry.step === step);
+    if (spec === undefined) throw new Error(`unknown step ${step}`);
+    const knownLoss = KNOWN_LOSSES.has(`${grant}/${step}`);
+    const problems: string[] = [];
+    const check = (condition: boolean, problem: string) => {
+      if (!condition) problems.push(problem);
+    };
+
+    await resetWorld(parts, { [grant]: CREDENTIALS[grant] });
+    parts.secrets.addIssued(parts.oauth);
+    parts.oauth.resetCounters();
+    const view = inspect(parts.moto.clientConfig);
+    const healthyPorts = ports();
+    const healthy = engineFrom(healthyPorts, clock);
+
+    let previous: TokenRecord | undefined;
+    if (variant === 'due') {
+      const first = await invoke(healthy, healthyPorts, grant);
+      check(first.status === 'refreshed', `setup refresh ended ${first.status}`);
+      previous = await view.token(grant);
+      clock.advance(56 * MINUTE); // 1 h token, due 5 min before expiry: 4 min left
+    }
+
+    // The crashed invocation: abandoned at the crash point, never settled.
+    const callsBeforeCrash = parts.oauth.tokenRequests.total;
+    let reached: () => void = () => {};
+    const crashed = new Promise<'crashed'>((resolve) => {
+      reached = () => resolve('crashed');
+    });
+    const crashPorts = withCrashPoint(ports(), step, () => reached());
+    const abandoned = engineFrom(crashPorts, clock)
+      .refresh({ config: configs[grant], remainingTimeMs: LEASE_MS })
+      .then((result) => result);
+    const firstSettled = await Promise.race([crashed, abandoned]);
+    check(
+      firstSettled === 'crashed',
+      `the crash point was not reached (the refresh ended ${JSON.stringify(firstSettled)})`,
+    );
+    const crashedCalls = parts.oauth.tokenRequests.total - callsBeforeCrash;
+    check(
+      crashedCalls === (spec.providerCallBeforeCrash ? 1 : 0),
+      `the crashed holder made ${crashedCalls} provider calls`,
+    );
+
+    // 10 s later: the crashed holder's lease is live and must block another trigger.
+    clock.advance(10_000);
+    const blocked = await invoke(healthy, healthyPorts, grant);
+    check(blocked.status === 'in-progress', `a trigger during the lease ended ${blocked.status}`);
+
+    // The scheduler onward: one tick a minute until a newer valid token is stored.
+    const callsBeforeRecovery = parts.oauth.tokenRequests.total;
+    let ticks = 0;
+    let gaps = 0;
+    let last: RefreshResult | undefined;
+    let stored: TokenRecord | undefined;
+    for (; ticks < MAX_TICKS; ) {
+      clock.advance(TICK_MS);
+      ticks += 1;
+      last = await invoke(healthy, healthyPorts, grant);
+      stored = await view.token(grant);
+      const valid = stored !== undefined && Date.parse(stored.expiresAt) > clock.now();
+      if (variant === 'due' && !valid) gaps += 1;
+      if (valid && (previous === undefined || (stored?.generation ?? 0) > previous.generation)) break;
+      if (last.status === 'failed' && last.permanent) break;
+    }
+    const recoveryCalls = parts.oauth.tokenRequests.total - callsBeforeRecovery;
+    const state = await view.state(grant);
+    const leaseFree = state?.leaseOwner === undefined || (state.leaseExpiresAt ?? 0) <= clock.now();
+    check(leaseFree, `the lease is still held at the end (${JSON.stringify(state)})`);
+    check(gaps === 0, `the stored token was expired at ${gaps} tick(s)`);
+    const issuedNow = new Set(parts.oauth.issuedTokens.map((token) => token.value));
+
+    if (knownLoss) {
+      // The loss must be detected and contained (see KNOWN_LOSSES).
+      check(
+        last?.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
+        `recovery ended ${JSON.stringify(last)}, expected a permanent invalid_grant`,
+      );
+      check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
+      check(state?.lastErrorPermanent === true, 'the state does not record a permanent failure');
+      check(
+        variant === 'first'
+          ? stored === undefined
+          : stored?.accessToken === previous?.accessToken &&
+              Date.parse(stored?.expiresAt ?? '') > clock.now(),
+        'the last valid access token was not kept',
+      );
+      const verify = await invoke(healthy, healthyPorts, grant, true);
+      check(
+        verify.status === 'failed' && verify.code === 'invalid_grant',
+        `a forced refresh with the revoked grant ended ${verify.status}`,
+      );
+    } else {
+      check(
+        stored !== undefined && Date.parse(stored.expiresAt) > clock.now(),
+        'no valid token is stored after the recovery',
+      );
+      check(
+        stored !== undefined &&
+          (issuedNow.has(stored.accessToken) || stored.accessToken === previous?.accessToken),
+        'the stored access token was not issued by the OAuth server',
+      );
+      check(
+        previous === undefined || (stored?.generation ?? 0) > previous.generation,
+        'the stored token is not newer than the one before the crash',
+      );
+      check(ticks === 1, `recovered after ${ticks} ticks, not at the first tick after the lease ended`);
+      check(
+        recoveryCalls === spec.recoveryCalls,
+        `the recovery made ${recoveryCalls} provider calls (expected ${spec.recoveryCalls})`,
+      );
+      check(
+        reuseDetections(parts.oauth) === 0,
+        `${reuseDetections(parts.oauth)} refresh-token reuse detections`,
+      );
+      // The stored credentials work: one more (forced) refresh with them succeeds.
+      const verify = await invoke(healthy, healthyPorts, grant, true);
+      check(
+        verify.status === 'refreshed',
+        `a forced refresh after the recovery ended ${JSON.stringify(verify)}`,
+      );
+      check(reuseDetections(parts.oauth) === 0, 'the forced refresh replayed a refresh token');
+      const after = await view.state(grant);
+      check(after?.leaseOwner === undefined, 'the lease is held after the forced refresh');
+    }
+    parts.secrets.addIssued(parts.oauth);
+    return { grant, step, variant, knownLoss, problems };
+  }
+
+  describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {
+    const steps = STEPS.filter((entry) => (entry.grants as readonly string[]).includes(grant));
+    const cases = steps.map(
+      (entry) =>
+        [
+          entry.step,
+          KNOWN_LOSSES.has(`${grant}/${entry.step}`)
+            ? 'the lost refresh token is detected (permanent invalid_grant, last token kept), no stuck lease'
+            : 'the scheduler recovers with a valid token, no reuse, no stuck lease',
+        ] as [Step, string],
+    );
+    it.each(cases)('killed %s: %s', async (step) => {
+      // Act
+      const runs: RunRecord[] = [];
+      for (const variant of ['first', 'due'] as const) {
+        for (let run = 0; run < RUNS_PER_VARIANT; run += 1) runs.push(await drillRun(grant, step, variant));
+      }
+      records.push(...runs);
+
+      // Assess
+      expect(runs.flatMap((run) => run.problems.map((problem) => `${run.variant}: ${problem}`))).toEqual([]);
+    });
+  });
+
+  it('reports step × runs × failures, and never logged a token or secret (runs last)', () => {
+    // Prepare
+    parts.secrets.addIssued(parts.oauth);
+
+    // Act
+    const { scanned, leaked } = parts.secrets.scan(parts.output.text());
+
+    // Assess
+    for (const grant of ['cc', 'rotating'] as const) {
+      for (const { step } of STEPS) {
+        const cell = records.filter((record) => record.grant === grant && record.step === step);
+        if (cell.length === 0) continue;
+        reportDrill(`crash provider=${grant} step=${step}`, {
+          runs: cell.length,
+          failures: cell.filter((record) => record.problems.length > 0).length,
+          // Runs where the grant was lost as KNOWN_LOSSES describes (asserted as detected and contained).
+          grantLost: cell.filter((record) => record.knownLoss).length,
+        });
+      }
+    }
+    const failures = records.filter((record) => record.problems.length > 0).length;
+    reportDrill('crash total', {
+      steps: new Set(records.map((record) => `${record.grant}/${record.step}`)).size,
+      runs: records.length,
+      failures,
+      grantLostRuns: records.filter((record) => record.knownLoss).length,
+    });
+    reportDrill('crash secrets-in-logs', { valuesScanned: scanned, hits: leaked.length });
+    expect(records.length).toBe(12 * 2 * RUNS_PER_VARIANT);
+    expect(failures).toBe(0);
+    expect(leaked).toEqual([]);
+  });
+});
+
+/** Never settles: the rest of the invocation does not run, as in a killed Lambda. */
+function hang<T>(reached: () => void): Promise<T> {
+  reached();
+  return new Promise<T>(() => {});
+}
+
+/** Wrap the port that holds `step` so the invocation stops there for good. */
+function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): RealPorts {
+  const { state, credentials } = ports;
+  switch (step) {
+    case 'after-lease':
+      return {
+        ...ports,
+        state: {
+          read: (provider) => state.read(provider),
+          acquire: async (input) => {
+            const lease = await state.acquire(input);
+            return lease === undefined ? undefined : hang(reached);
+          },
+          release: (input) => state.release(input),
+        },
+      };
+    case 'after-provider-response':
+      return {
+        ...ports,
+        providerFor: (config) => {
+          const real = ports.providerFor(config);
+          return {
+            requestToken: async (input) => {
+              await real.requestToken(input);
+              return hang(reached);
+            },
+          };
+        },
+      };
+    case 'after-refresh-token-write':
+      return {
+        ...ports,
+        credentials: {
+          read: (provider) => credentials.read(provider),
+          write: async (input) => {
+            await credentials.write(input);
+            return hang(reached);
+          },
+        },
+      };
+    case 'before-release':
+      return {
+        ...ports,
+        state: {
+          read: (provider) => state.read(provider),
+          acquire: (input) => state.acquire(input),
+          release: (input) => (input.record.outcome === 'success' ? hang(reached) : state.release(input)),
+        },
+      };
+    // The token and credentials writes are one adapter call each (PutSecretValue, then
+    // UpdateSecretVersionStage): the crash point sits on the Secrets Manager client, after the command.
+    case 'after-refresh-token-put':
+      hangAfterCommand(ports, 'PutSecretValueCommand', '/credentials', reached);
+      return ports;
+    case 'after-token-put':
+      hangAfterCommand(ports, 'PutSecretValueCommand', '/token', reached);
+      return ports;
+    case 'after-stage-move':
+      hangAfterCommand(ports, 'UpdateSecretVersionStageCommand', '/token', reached);
+      return ports;
+  }
+}
+
+/** A client middleware: after `commandName` on a secret whose id ends with `suffix` succeeded, hang. */
+function hangAfterCommand(ports: RealPorts, commandName: string, suffix: string, reached: () => void): void {
+  ports.secretsClient.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      const secretId = (args.input as { SecretId?: string }).SecretId ?? '';
+      if (context.commandName === commandName && secretId.endsWith(suffix)) return hang(reached);
+      return output;
+    },
+    { step: 'initialize', name: 'drillCrashPoint' },
+  );
+}

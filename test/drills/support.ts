@@ -1,0 +1,348 @@
+/**
+ * Shared parts of the reliability drills (issue #6): iteration counts for CI and long mode, the drill
+ * clock, the real parts (moto server, oidc-provider) with provisioning, output capture with the EMF
+ * parser and the leak scan, and the `DRILL` lines each drill prints.
+ *
+ * Long mode: `DRILLS_LONG=1 npx vitest run --project drills` raises every iteration count (the CI
+ * counts keep the drills project within about two minutes on two cores). The drills assert
+ * correctness only, never a duration.
+ */
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { vi } from 'vitest';
+import { SecretsManagerCredentialsStore } from '../../functions/aws/credentials-store.js';
+import { createLogger } from '../../functions/aws/logger.js';
+import { EmfMetrics } from '../../functions/aws/metrics.js';
+import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
+import { createDynamoDbClient, DynamoDbStateTable } from '../../functions/aws/state-table.js';
+import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
+import { type ProviderConfig, parseRefresherConfig } from '../../functions/core/config.js';
+import { RefreshEngine } from '../../functions/core/engine.js';
+import type {
+  Clock,
+  CredentialsStore,
+  Logger,
+  Provider,
+  StateTable,
+  TokenStore,
+} from '../../functions/core/ports.js';
+import type { Credentials } from '../../functions/core/types.js';
+import { createProvider } from '../../functions/providers/index.js';
+import { type AwsClientConfig, type MotoServer, startMoto } from '../support/moto.js';
+import { type OAuthClientOptions, type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { provision } from '../support/resources.js';
+
+/** `DRILLS_LONG=1`: the long mode with more iterations. */
+export const LONG_MODE = process.env.DRILLS_LONG === '1';
+
+/** The iteration count of the current mode. */
+export function iterations(ci: number, long: number): number {
+  return LONG_MODE ? long : ci;
+}
+
+/** `ci` or `long`, for test names and DRILL lines. */
+export const MODE = LONG_MODE ? 'long' : 'ci';
+
+export const MINUTE = 60_000;
+export const TABLE = 'drill-state';
+export const PREFIX = 'drill';
+
+/**
+ * Real time plus an offset the drill moves: leases end, tokens come due and expire without sleeping.
+ * Each refresher may get its own skew on top (the clock-skew drill).
+ */
+export class DrillClock implements Clock {
+  offsetMs = 0;
+
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+
+  /** A clock that runs `skewMs` ahead (negative: behind) of this one. */
+  skewed(skewMs: number): Clock {
+    return { now: () => this.now() + skewMs };
+  }
+}
+
+/** Print one compact line of figures, prefixed `DRILL`, for the closing note. */
+export function reportDrill(
+  name: string,
+  figures: Readonly<Record<string, string | number | boolean>>,
+): void {
+  const fields = Object.entries(figures).map(([key, value]) => `${key}=${value}`);
+  console.log(`DRILL ${name} mode=${MODE} ${fields.join(' ')}`);
+}
+
+/** Everything the handlers write on stdout/stderr (Powertools logs and EMF documents). */
+export class CapturedOutput {
+  readonly #chunks: string[] = [];
+
+  /** Start capturing: the handlers' Powertools loggers and EMF write on `process.stdout`. */
+  start(): void {
+    const capture = (chunk: unknown): boolean => {
+      this.#chunks.push(
+        typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'),
+      );
+      return true;
+    };
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+  }
+
+  text(): string {
+    return this.#chunks.join('');
+  }
+
+  /** Bytes captured so far (a position to look at only what came after it). */
+  get length(): number {
+    return this.#chunks.length;
+  }
+
+  /** The text captured since `position` (a value of {@link length}). */
+  since(position: number): string {
+    return this.#chunks.slice(position).join('');
+  }
+}
+
+/** One metric value from an EMF document. */
+export interface EmfDatapoint {
+  readonly name: string;
+  readonly value: number;
+  readonly dimensions: readonly (readonly string[])[];
+  readonly provider: string | undefined;
+}
+
+interface EmfDocument {
+  readonly _aws: {
+    readonly CloudWatchMetrics: readonly {
+      readonly Namespace: string;
+      readonly Dimensions: string[][];
+      readonly Metrics: readonly { readonly Name: string }[];
+    }[];
+  };
+  readonly [field: string]: unknown;
+}
+
+/** The datapoints of every EMF document in `output` (CloudWatch extracts the same from the logs). */
+export function emfDatapoints(output: string): EmfDatapoint[] {
+  const points: EmfDatapoint[] = [];
+  for (const line of output.split('\n')) {
+    if (!line.includes('"_aws"')) continue;
+    const document = JSON.parse(line) as EmfDocument;
+    for (const directive of document._aws.CloudWatchMetrics) {
+      for (const metric of directive.Metrics) {
+        const raw = document[metric.Name];
+        for (const value of Array.isArray(raw) ? raw : [raw]) {
+          points.push({
+            name: metric.Name,
+            value: Number(value),
+            dimensions: directive.Dimensions,
+            provider: typeof document.provider === 'string' ? document.provider : undefined,
+          });
+        }
+      }
+    }
+  }
+  return points;
+}
+
+/** The sum of a metric's values for one provider. */
+export function metricSum(points: readonly EmfDatapoint[], name: string, provider: string): number {
+  return points
+    .filter((point) => point.name === name && point.provider === provider)
+    .reduce((sum, point) => sum + point.value, 0);
+}
+
+/**
+ * Every secret value that must never reach a log line or a metric: client secrets, seeded refresh
+ * tokens, every token the OAuth server issued, and values injected by faults that look like tokens.
+ */
+export class SecretRegistry {
+  readonly #values = new Set<string>();
+
+  add(...values: readonly (string | undefined)[]): void {
+    for (const value of values) if (value !== undefined && value.length >= 8) this.#values.add(value);
+  }
+
+  /** Add every token the server issued so far (call before it resets its log). */
+  addIssued(oauth: OAuthServer): void {
+    this.add(...oauth.issuedTokens.map((token) => token.value));
+  }
+
+  get size(): number {
+    return this.#values.size;
+  }
+
+  /**
+   * Scan `output` for every registered value. Returns how many values were scanned and which leaked,
+   * described by index and length only (the failure message must not print a secret either).
+   */
+  scan(output: string): { scanned: number; leaked: string[] } {
+    const leaked: string[] = [];
+    let index = 0;
+    for (const value of this.#values) {
+      if (output.includes(value)) leaked.push(`secret #${index} (${value.length} chars)`);
+      index += 1;
+    }
+    return { scanned: this.#values.size, leaked };
+  }
+}
+
+/** moto and oidc-provider for one drill file, with helpers to reset and provision between runs. */
+export interface DrillParts {
+  readonly moto: MotoServer;
+  readonly oauth: OAuthServer;
+  readonly output: CapturedOutput;
+  readonly secrets: SecretRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startDrillParts(options: {
+  readonly clients: readonly OAuthClientOptions[];
+  readonly accessTokenTtlSeconds?: number;
+  readonly resourceAccessTokenFormat?: 'jwt' | 'opaque';
+}): Promise<DrillParts> {
+  const [moto, oauth] = await Promise.all([
+    startMoto(),
+    startOAuthServer({
+      clients: [...options.clients],
+      ...(options.accessTokenTtlSeconds === undefined
+        ? {}
+        : { accessTokenTtlSeconds: options.accessTokenTtlSeconds }),
+      ...(options.resourceAccessTokenFormat === undefined
+        ? {}
+        : { resourceAccessTokenFormat: options.resourceAccessTokenFormat }),
+    }),
+  ]);
+  const output = new CapturedOutput();
+  output.start();
+  const secrets = new SecretRegistry();
+  secrets.add(...options.clients.map((client) => client.clientSecret));
+  return {
+    moto,
+    oauth,
+    output,
+    secrets,
+    async stop() {
+      vi.restoreAllMocks();
+      await Promise.all([moto.stop(), oauth.stop()]);
+    },
+  };
+}
+
+/** The provider entries as validated config (defaults applied), for composing an engine directly. */
+export function validatedProviders(providers: readonly unknown[]): ProviderConfig[] {
+  return parseRefresherConfig({ secretPrefix: PREFIX, providers }).providers;
+}
+
+/** The refresh function's environment for a provider list. */
+export function refreshEnvironment(providers: readonly unknown[]): Record<string, string> {
+  return { TABLE_NAME: TABLE, PROVIDERS_CONFIG: JSON.stringify({ secretPrefix: PREFIX, providers }) };
+}
+
+/**
+ * Wipe moto and create the table and secrets again. A `refreshToken: 'seed'` field is replaced by a
+ * freshly seeded refresh token for that client (registered as a secret).
+ */
+export async function resetWorld(
+  parts: DrillParts,
+  credentials: Readonly<Record<string, Credentials>>,
+): Promise<Record<string, Credentials>> {
+  await parts.moto.reset();
+  parts.oauth.setFault(undefined);
+  const resolved: Record<string, Credentials> = {};
+  for (const [provider, entry] of Object.entries(credentials)) {
+    if (entry.refreshToken === 'seed' && entry.clientId !== undefined) {
+      const refreshToken = await parts.oauth.seedRefreshToken({ clientId: entry.clientId });
+      parts.secrets.add(refreshToken);
+      resolved[provider] = { ...entry, refreshToken };
+    } else {
+      resolved[provider] = entry;
+    }
+  }
+  await provision({
+    clientConfig: parts.moto.clientConfig,
+    tableName: TABLE,
+    secretPrefix: PREFIX,
+    credentials: resolved,
+  });
+  return resolved;
+}
+
+/** Read-only views of the stores, for assertions (their own clients, default retries). */
+export function inspect(clientConfig: AwsClientConfig) {
+  const tokens = new SecretsManagerTokenStore({ clientConfig, secretPrefix: PREFIX });
+  const credentials = new SecretsManagerCredentialsStore({ clientConfig, secretPrefix: PREFIX });
+  const state = new DynamoDbStateTable({ clientConfig, tableName: TABLE });
+  return {
+    token: async (provider: string) => (await tokens.readCurrent(provider)).token,
+    refreshToken: async (provider: string) => (await credentials.read(provider)).credentials.refreshToken,
+    state: (provider: string) => state.read(provider),
+  };
+}
+
+/** OAuth clients the drills register (secrets are registered for the leak scan). */
+export const CLIENTS: { readonly cc: OAuthClientOptions; readonly rotating: OAuthClientOptions } = {
+  cc: {
+    clientId: 'drill-cc',
+    clientSecret: 'drill-cc-secret-7c41d0e9',
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    grantTypes: ['client_credentials'],
+  },
+  rotating: {
+    clientId: 'drill-rotating',
+    clientSecret: 'drill-rotating-secret-2b95aa17',
+    tokenEndpointAuthMethod: 'client_secret_basic',
+    grantTypes: ['refresh_token'],
+  },
+};
+
+/** Credentials secrets for {@link CLIENTS}; `'seed'` is replaced by {@link resetWorld}. */
+export const CREDENTIALS: { readonly cc: Credentials; readonly rotating: Credentials } = {
+  cc: { clientId: CLIENTS.cc.clientId, clientSecret: CLIENTS.cc.clientSecret },
+  rotating: {
+    clientId: CLIENTS.rotating.clientId,
+    clientSecret: CLIENTS.rotating.clientSecret,
+    refreshToken: 'seed',
+  },
+};
+
+/** Token responses of the OAuth server that revoked a grant because a refresh token was replayed. */
+export function reuseDetections(oauth: OAuthServer): number {
+  return oauth.tokenResponses.filter((response) => response.errorDetail === 'refresh token already used')
+    .length;
+}
+
+/** The real adapters and provider clients of one "container", for composing a {@link RefreshEngine}. */
+export interface RealPorts {
+  readonly secretsClient: SecretsManagerClient;
+  readonly tokens: TokenStore;
+  readonly credentials: CredentialsStore;
+  readonly state: StateTable;
+  readonly providerFor: (config: ProviderConfig) => Provider;
+  readonly metrics: EmfMetrics;
+  readonly logger: Logger;
+}
+
+/** What the refresh function's composition builds, against the emulator and with the drill clock. */
+export function realPorts(clientConfig: AwsClientConfig & { maxAttempts?: number }, clock: Clock): RealPorts {
+  const secretsClient = createSecretsManagerClient(clientConfig);
+  return {
+    secretsClient,
+    tokens: new SecretsManagerTokenStore({ client: secretsClient, secretPrefix: PREFIX }),
+    credentials: new SecretsManagerCredentialsStore({ client: secretsClient, secretPrefix: PREFIX }),
+    state: new DynamoDbStateTable({ client: createDynamoDbClient(clientConfig), tableName: TABLE }),
+    providerFor: (config) => createProvider(config, { clock }),
+    metrics: new EmfMetrics(),
+    logger: createLogger(),
+  };
+}
+
+/** An engine from ports (the crash drill decorates some of them first). */
+export function engineFrom(ports: RealPorts, clock: Clock): RefreshEngine {
+  const { tokens, credentials, state, providerFor, metrics, logger } = ports;
+  return new RefreshEngine({ tokens, credentials, state, providerFor, clock, metrics, logger });
+}
