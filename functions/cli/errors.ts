@@ -1,0 +1,34 @@
+/**
+ * The CLI's own failures. Each carries the process exit code; the message is printed as one line
+ * `token-refresher: <message>` (no stack trace unless `--debug`). Messages never hold a token, a
+ * refresh token or a secret.
+ */
+
+/** Exit codes: 0 success, 1 the operation failed, 2 the command line or an input file is unusable. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An operation failed in a way the operator can act on; the message says how. */
+export class CliError extends Error {
+  override readonly name: string = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode = EXIT.failed,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The command line is wrong: printed with the usage text of the command, exit code 2. */
+export class UsageError extends CliError {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    /** The usage text to print after the message. */
+    readonly usage: string,
+  ) {
+    super(message, EXIT.usage);
+  }
+}

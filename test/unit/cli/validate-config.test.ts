@@ -1,0 +1,200 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../../functions/cli/main.js';
+import { firstJsonErrorOffset } from '../../../functions/cli/validate-config.js';
+
+const EXAMPLE = resolve('config/example.json');
+
+/** Run the CLI in-process and keep what it printed. */
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, {
+    cwd: process.cwd(),
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: {},
+  });
+  return { code, stdout, stderr };
+}
+
+function file(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-config-'));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('Command: validate-config', () => {
+  it('accepts config/example.json and names its providers', async () => {
+    // Act
+    const result = await cli(['validate-config', EXAMPLE]);
+
+    // Assess
+    expect(result).toEqual({
+      code: 0,
+      stdout: 'OK: 3 providers (github-app, salesforce, billing-api)\n',
+      stderr: '',
+    });
+  });
+
+  it('lists every schema problem on its own line, naming provider and field, with exit code 1', async () => {
+    // Prepare
+    const path = file(
+      'broken.json',
+      JSON.stringify({
+        providers: [
+          { name: 'github', grant: 'client_credentials', tokenUrl: 'https://auth.example.com/token' },
+          {
+            name: 'crm',
+            grant: 'refresh_token',
+            tokenUrl: 'http://crm.example.com/token',
+            refreshBefore: 30,
+          },
+          { name: 'Bad_Name', grant: 'password' },
+        ],
+      }),
+    );
+
+    // Act
+    const result = await cli(['validate-config', path]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout.split('\n')).toEqual([
+      `${path}: 3 problems`,
+      '  - providers[1] (crm).tokenUrl: must use https (plain http is allowed only for 127.0.0.1/localhost)',
+      '  - providers[1] (crm).refreshBefore: is 30 s; it must be at least 60 s',
+      '  - providers[2] (Bad_Name).grant: must be one of "client_credentials", "refresh_token", "http"',
+      '',
+    ]);
+  });
+
+  it('reports the Secrets Manager write-rate problem of a valid schema', async () => {
+    // Prepare: 15-minute tokens refreshed 10 minutes early: a write every 5 minutes.
+    const path = file(
+      'fast.json',
+      JSON.stringify({
+        providers: [
+          {
+            name: 'fast',
+            grant: 'client_credentials',
+            tokenUrl: 'https://auth.example.com/token',
+            expectedLifetime: '15m',
+            refreshBefore: '10m',
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const result = await cli(['validate-config', path]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('providers[0] (fast): tokens would be written every 450 s');
+  });
+
+  it('prints machine-readable outcomes with --json', async () => {
+    // Act
+    const ok = await cli(['validate-config', EXAMPLE, '--json']);
+    const bad = await cli(['validate-config', file('empty.json', '{"providers":[]}'), '--json']);
+
+    // Assess
+    expect(JSON.parse(ok.stdout)).toEqual({
+      ok: true,
+      file: EXAMPLE,
+      providers: ['github-app', 'salesforce', 'billing-api'],
+    });
+    expect(JSON.parse(bad.stdout)).toMatchObject({
+      ok: false,
+      problems: ['providers: must list at least one provider'],
+    });
+    expect(bad.code).toBe(1);
+  });
+
+  it('exits 2 with the line and column of the first JSON error', async () => {
+    // Prepare: a trailing comma on line 3.
+    const path = file('comma.json', '{\n  "providers": [],\n  "secretPrefix": "x",\n}\n');
+
+    // Act
+    const result = await cli(['validate-config', path]);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(
+      new RegExp(`^token-refresher: ${path} is not valid JSON: line 4, column 1 \\(offset 44\\): .+\\n$`),
+    );
+  });
+
+  it('exits 2 naming the file when it cannot be read', async () => {
+    // Act
+    const missing = await cli(['validate-config', '/nonexistent/config.json']);
+    const directory = await cli(['validate-config', tmpdir()]);
+
+    // Assess
+    expect(missing).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'token-refresher: cannot read /nonexistent/config.json: no such file\n',
+    });
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toBe(`token-refresher: cannot read ${tmpdir()}: it is a directory\n`);
+  });
+});
+
+describe('Function: firstJsonErrorOffset', () => {
+  it.each([
+    ['{"a": }', 6],
+    ['{"a": 1,}', 8],
+    ['[1, 2', 5],
+    ['', 0],
+    ['{"a": tru}', 9],
+    ['{"a": 01}', 7],
+    ['"\\x"', 2],
+    ['"\\u12G4"', 5],
+    ['{"a": 1} x', 9],
+    ['{"a":\n  "b\u0001"}', 10],
+  ])('finds the first bad character of %j at %i', (text, offset) => {
+    expect(firstJsonErrorOffset(text)).toBe(offset);
+  });
+
+  it('agrees with JSON.parse on validity for 2,000 mutations of the example configuration', async () => {
+    // Prepare: a deterministic generator, so a failure reproduces.
+    const { readFileSync } = await import('node:fs');
+    const source = readFileSync(EXAMPLE, 'utf8');
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const alphabet = '{}[],:"\\ 0-1e.tnfu\n';
+    let disagreements = 0;
+    let invalid = 0;
+
+    // Act
+    for (let i = 0; i < 2000; i += 1) {
+      const at = Math.floor(random() * source.length);
+      const insert = alphabet.charAt(Math.floor(random() * alphabet.length));
+      const mutated =
+        random() < 0.5
+          ? source.slice(0, at) + source.slice(at + 1)
+          : source.slice(0, at) + insert + source.slice(at);
+      let parses = true;
+      try {
+        JSON.parse(mutated);
+      } catch {
+        parses = false;
+        invalid += 1;
+      }
+      if ((firstJsonErrorOffset(mutated) === undefined) !== parses) disagreements += 1;
+    }
+
+    // Assess
+    expect(invalid).toBeGreaterThan(100);
+    expect(disagreements).toBe(0);
+  });
+});
