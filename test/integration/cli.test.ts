@@ -1,0 +1,343 @@
+/**
+ * The operator CLI against real parts: moto server (DynamoDB, Secrets Manager) and oidc-provider. The
+ * commands run in-process through `run()` in a working directory holding a local session file, as
+ * `npm start` writes it; one test spawns the real bin. Nothing printed may contain a token or secret.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { JsonSecrets } from '../../functions/aws/secrets.js';
+import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
+import { SecretsManagerTokenStore, tokenSecretName } from '../../functions/aws/token-store.js';
+import { run } from '../../functions/cli/main.js';
+import { writeLocalSession } from '../../functions/local/session.js';
+import { type MotoServer, startMoto } from '../support/moto.js';
+import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { provision } from '../support/resources.js';
+
+const TABLE = 'cli-state';
+const PREFIX = 'cli';
+const CC_SECRET = 'cc-secret-7f3a9d';
+const RT_SECRET = 'rt-secret-2b8e41';
+const WRONG_SECRET = 'not-the-secret-0c5d';
+const BIN = resolve('functions/cli/bin.mjs');
+
+interface Printed {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+describe('Operator CLI against moto server and oidc-provider', () => {
+  let moto: MotoServer;
+  let oauth: OAuthServer;
+  /** A working directory with a live session file (its pid is this test process). */
+  let cwd: string;
+  /** A working directory without one. */
+  let bare: string;
+  let configFile: string;
+  const printed: string[] = [];
+  const secretsSeen: string[] = [CC_SECRET, RT_SECRET, WRONG_SECRET];
+
+  async function cli(argv: string[], dir = cwd): Promise<Printed> {
+    let stdout = '';
+    let stderr = '';
+    const code = await run(argv, {
+      cwd: dir,
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: {},
+    });
+    printed.push(stdout, stderr);
+    return { code, stdout, stderr };
+  }
+
+  const tokens = () =>
+    new SecretsManagerTokenStore({ clientConfig: moto.clientConfig, secretPrefix: PREFIX });
+  const table = () => new DynamoDbStateTable({ clientConfig: moto.clientConfig, tableName: TABLE });
+
+  beforeAll(async () => {
+    [moto, oauth] = await Promise.all([
+      startMoto(),
+      startOAuthServer({
+        clients: [
+          {
+            clientId: 'svc',
+            clientSecret: CC_SECRET,
+            tokenEndpointAuthMethod: 'client_secret_basic',
+            grantTypes: ['client_credentials'],
+          },
+          {
+            clientId: 'app',
+            clientSecret: RT_SECRET,
+            tokenEndpointAuthMethod: 'client_secret_basic',
+            grantTypes: ['refresh_token'],
+          },
+        ],
+      }),
+    ]);
+    cwd = mkdtempSync(join(tmpdir(), 'cli-local-'));
+    bare = mkdtempSync(join(tmpdir(), 'cli-bare-'));
+    configFile = join(cwd, 'config.json');
+    const provider = (name: string, grant: string) => ({
+      name,
+      grant,
+      tokenUrl: oauth.tokenUrl,
+      requestTimeout: 5,
+    });
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        secretPrefix: PREFIX,
+        providers: [
+          provider('cc', 'client_credentials'),
+          provider('rt', 'refresh_token'),
+          provider('bad', 'client_credentials'),
+        ],
+      }),
+    );
+    writeLocalSession(
+      {
+        pid: process.pid,
+        awsEndpoint: moto.endpoint,
+        region: moto.clientConfig.region,
+        tableName: TABLE,
+        secretPrefix: PREFIX,
+        configFile,
+        readUrl: 'http://127.0.0.1:9/',
+        startedAt: new Date().toISOString(),
+      },
+      cwd,
+    );
+  });
+
+  afterAll(async () => {
+    // Leak scan over everything any test printed.
+    secretsSeen.push(...oauth.issuedTokens.map((token) => token.value));
+    const all = printed.join('\n');
+    for (const secret of secretsSeen) expect(all).not.toContain(secret);
+    await Promise.all([moto?.stop(), oauth?.stop()]);
+  });
+
+  beforeEach(async () => {
+    await moto.reset();
+    secretsSeen.push(...oauth.issuedTokens.map((token) => token.value));
+    const refreshToken = await oauth.seedRefreshToken({ clientId: 'app' });
+    secretsSeen.push(refreshToken);
+    await provision({
+      clientConfig: moto.clientConfig,
+      tableName: TABLE,
+      secretPrefix: PREFIX,
+      credentials: {
+        cc: { clientId: 'svc', clientSecret: CC_SECRET },
+        rt: { clientId: 'app', clientSecret: RT_SECRET, refreshToken },
+        bad: { clientId: 'svc', clientSecret: WRONG_SECRET },
+      },
+    });
+  });
+
+  it('shows every provider as never refreshed, then the refreshed one as ok', async () => {
+    // Act
+    const before = await cli(['status']);
+    const refreshed = await cli(['refresh', 'cc']);
+    const after = await cli(['status']);
+    const json = await cli(['status', '--json']);
+
+    // Assess
+    expect(before.code).toBe(0);
+    expect(before.stderr).toBe(
+      `target: local emulator at ${moto.endpoint} (npm start, pid ${process.pid}; table ${TABLE})\n`,
+    );
+    expect(
+      before.stdout
+        .split('\n')
+        .slice(1, 4)
+        .map((line) => line.split(/\s{2,}/).slice(0, 2)),
+    ).toEqual([
+      ['cc', 'never refreshed'],
+      ['rt', 'never refreshed'],
+      ['bad', 'never refreshed'],
+    ]);
+
+    expect(refreshed.code).toBe(0);
+    const token = (await tokens().readCurrent('cc')).token;
+    expect(refreshed.stdout).toBe(
+      `refreshed cc: generation 1, expires ${token?.expiresAt} (in ${refreshed.stdout.match(/\(in (.+)\)/)?.[1]})\n`,
+    );
+    expect(after.stdout.split('\n')[1]).toMatch(/^cc\s+ok\s+(59m \d+s|1h 0m)\s+\d+s ago\s+-\s+0\s+-\s+in /);
+
+    const shown = JSON.parse(json.stdout) as { providers: Record<string, unknown>[] };
+    expect(shown.providers[0]).toMatchObject({
+      provider: 'cc',
+      state: 'ok',
+      tokenExpiresAt: token?.expiresAt,
+      consecutiveFailures: 0,
+      leaseOwner: null,
+      fence: 1,
+    });
+  });
+
+  it('stores the rotated refresh token of a refresh_token provider and says so', async () => {
+    // Act
+    const result = await cli(['refresh', 'rt']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^refreshed rt: generation 1, .*; the rotated refresh token was stored\n$/);
+    expect(oauth.tokenRequests.refresh_token).toBeGreaterThan(0);
+  });
+
+  it('exits 1 on refused credentials with the permanent code, the engine detail and what to do', async () => {
+    // Act
+    const result = await cli(['refresh', 'bad']);
+    const status = await cli(['status']);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.split('\n');
+    expect(lines[1]).toBe('refresh of bad failed: invalid_client (permanent)');
+    expect(lines[2]).toMatch(/^ {2}detail: .*invalid_client/);
+    expect(lines[3]).toBe(
+      '  what to do: the client id or secret was refused: fix them in the credentials secret cli/bad/credentials, ' +
+        'then run: token-refresher refresh bad',
+    );
+    expect(status.stdout.split('\n')[3]).toMatch(
+      /^bad\s+needs attention\s+-\s+never\s+invalid_client \(permanent\)\s+1\s+-\s+when forced$/,
+    );
+  });
+
+  it('revokes a token: readers find none, the old version is AWSPREVIOUS, and a later refresh restores one', async () => {
+    // Prepare
+    await cli(['refresh', 'cc']);
+    const old = await tokens().readCurrent('cc');
+
+    // Act
+    const revoked = await cli(['revoke', 'cc']);
+    const afterRevoke = await tokens().readCurrent('cc');
+    const raw = await new JsonSecrets({ clientConfig: moto.clientConfig }).readCurrent(
+      tokenSecretName(PREFIX, 'cc'),
+    );
+    const secrets = new SecretsManagerClient(moto.clientConfig);
+    const described = await secrets.send(
+      new DescribeSecretCommand({ SecretId: tokenSecretName(PREFIX, 'cc') }),
+    );
+    secrets.destroy();
+    const stateAfterRevoke = await table().read('cc');
+    const status = await cli(['status']);
+    const again = await cli(['revoke', 'cc']);
+    const refreshed = await cli(['refresh', 'cc']);
+
+    // Assess
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout).toContain(
+      `revoked the token of cc (generation 1, expiring ${old.token?.expiresAt})`,
+    );
+    expect(revoked.stdout).toContain(
+      `the old version ${old.versionId} stays in the secret's history as AWSPREVIOUS`,
+    );
+    expect(revoked.stdout).toContain('If the token leaked, revoke it at the provider too.');
+
+    expect(afterRevoke.token).toBeUndefined();
+    expect(afterRevoke.versionId).not.toBe(old.versionId);
+    expect(raw.value).toEqual({ status: 'revoked', revokedAt: expect.any(String) });
+    expect(described.VersionIdsToStages?.[old.versionId]).toEqual(['AWSPREVIOUS']);
+    expect(stateAfterRevoke).not.toHaveProperty('tokenExpiresAt');
+    expect(stateAfterRevoke?.nextRefreshAt).toBeLessThanOrEqual(Date.now());
+    expect(status.stdout.split('\n')[1]).toMatch(/^cc\s+no token\s+-\s+.*\s+due$/);
+
+    expect(again).toMatchObject({ code: 0 });
+    expect(again.stdout).toMatch(/^nothing to revoke: cli\/cc\/token holds no token/);
+
+    expect(refreshed.code).toBe(0);
+    expect(refreshed.stdout).toMatch(/^refreshed cc: generation 2,/);
+    expect((await tokens().readCurrent('cc')).token).toMatchObject({ provider: 'cc', generation: 2 });
+  });
+
+  it('revokes with --json, without printing the token', async () => {
+    // Prepare
+    await cli(['refresh', 'cc']);
+
+    // Act
+    const result = await cli(['revoke', 'cc', '--json']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      target: 'local',
+      status: 'revoked',
+      provider: 'cc',
+      secretId: 'cli/cc/token',
+      revokedGeneration: 1,
+      stateUpdated: true,
+    });
+  });
+
+  it('names the configured providers for an unknown one, for every command', async () => {
+    for (const command of ['refresh', 'revoke']) {
+      // Act
+      const result = await cli([command, 'nope']);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr.split('\n')[1]).toBe(
+        'token-refresher: unknown provider "nope"; configured: cc, rt, bad',
+      );
+    }
+  });
+
+  it('works with --endpoint, --table and --config from a directory without a session', async () => {
+    // Act
+    const missing = await cli(['status', '--endpoint', moto.endpoint], bare);
+    const result = await cli(
+      ['refresh', 'cc', '--endpoint', moto.endpoint, '--table', TABLE, '--config', configFile],
+      bare,
+    );
+
+    // Assess
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(
+      'token-refresher: --endpoint needs --table and --config (the emulator has no stack outputs to read them from)\n',
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe(`target: local emulator at ${moto.endpoint} (--endpoint; table ${TABLE})\n`);
+    expect((await tokens().readCurrent('cc')).token?.generation).toBe(1);
+  });
+
+  it('runs as a real process through the bin, with the right exit codes and no metrics on stdout', async () => {
+    // Act
+    const spawnCli = (argv: string[]) =>
+      new Promise<Printed>((resolvePrinted, reject) => {
+        const child = spawn(process.execPath, [BIN, ...argv], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+        child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+        child.once('error', reject);
+        child.once('close', (code) => {
+          printed.push(stdout, stderr);
+          resolvePrinted({ code: code ?? -1, stdout, stderr });
+        });
+      });
+    const help = await spawnCli(['--help']);
+    const usage = await spawnCli([]);
+    const refreshed = await spawnCli(['refresh', 'cc']);
+    const unknown = await spawnCli(['refresh', 'nope']);
+
+    // Assess
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: token-refresher <command>/);
+    expect(help.stderr).toBe('');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/^token-refresher: no command given\n\nUsage:/);
+    expect(refreshed.code).toBe(0);
+    expect(refreshed.stdout).toMatch(/^refreshed cc: generation 1, expires \S+ \(in [^)]+\)\n$/);
+    expect(refreshed.stderr).toBe(
+      `target: local emulator at ${moto.endpoint} (npm start, pid ${process.pid}; table ${TABLE})\n`,
+    );
+    expect(unknown.code).toBe(1);
+  });
+});
