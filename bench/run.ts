@@ -1,0 +1,174 @@
+/**
+ * `npm run bench`: runs the five benchmarks of issue #6 one after another against one moto server,
+ * prints their figures as they go, and writes `bench/RESULTS.md` (date, machine, Node and moto
+ * versions, one section per benchmark).
+ *
+ * `npm run bench -- --quick`: fewer processes and iterations (for a try-out; RESULTS.md says so).
+ * `npm run bench -- --only=1,4`: run some benchmarks and print them; RESULTS.md is not written.
+ *
+ * Benchmarks print figures; they never fail on a time. They are not part of `npm test`.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { cpus, type as osType, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startMoto } from '../functions/local/moto.js';
+import { coldStart } from './cold-start.js';
+import { consumerFetches } from './consumer-fetches.js';
+import type { BenchContext, Benchmark } from './lib/context.js';
+import { markdownTable, type Section, say } from './lib/report.js';
+import { refreshCost } from './refresh-cost.js';
+import { scale } from './scale.js';
+import { warmRead } from './warm-read.js';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const RESULTS_PATH = join(BENCH_DIR, 'RESULTS.md');
+
+/** In the issue's order; 5 uses the call counts and durations measured by 4. */
+const BENCHMARKS: readonly (readonly [number, Benchmark])[] = [
+  [1, consumerFetches],
+  [2, coldStart],
+  [3, warmRead],
+  [4, refreshCost],
+  [5, scale],
+];
+
+interface Options {
+  readonly quick: boolean;
+  readonly only: ReadonlySet<number> | undefined;
+}
+
+function parseArguments(args: readonly string[]): Options {
+  let quick = false;
+  let only: Set<number> | undefined;
+  for (const arg of args) {
+    if (arg === '--quick') quick = true;
+    else if (arg.startsWith('--only=')) {
+      only = new Set(
+        arg
+          .slice('--only='.length)
+          .split(',')
+          .map((part) => Number(part.trim())),
+      );
+      const unknown = [...only].filter((number) => !BENCHMARKS.some(([known]) => known === number));
+      if (unknown.length > 0) throw new Error(`--only: no benchmark ${unknown.join(', ')}; they are 1 to 5`);
+    } else {
+      throw new Error(`Unknown argument ${JSON.stringify(arg)}; use --quick and/or --only=1,2,...`);
+    }
+  }
+  return { quick, only };
+}
+
+function motoVersion(): string {
+  try {
+    return execFileSync('python3', ['-c', 'import moto; print(moto.__version__)'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+function gitCommit(): string | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      cwd: BENCH_DIR,
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', '.'], {
+      encoding: 'utf8',
+      cwd: BENCH_DIR,
+    });
+    return dirty.trim() === '' ? commit : `${commit} (bench/ with uncommitted changes)`;
+  } catch {
+    return undefined;
+  }
+}
+
+function machine(): { readonly rows: readonly (readonly [string, string])[] } {
+  const cpu = cpus();
+  const commit = gitCommit();
+  return {
+    rows: [
+      ['CPU', `${cpu[0]?.model.trim() ?? 'unknown'} × ${cpu.length} cores`],
+      ['Memory', `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`],
+      ['OS', `${osType()} ${release()} (${process.platform}/${process.arch})`],
+      ['Node.js', process.version],
+      ['moto', motoVersion()],
+      ...(commit === undefined ? [] : ([['Commit', commit]] as const)),
+    ],
+  };
+}
+
+function renderResults(sections: readonly Section[], options: Options, totalSeconds: number): string {
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench${options.quick ? ' -- --quick' : ''}\` (bench/run.ts) on ${date}; do not edit by hand. ` +
+      'Benchmarks print figures and never fail on a time; every count below is taken at the emulator or the OAuth server, ' +
+      'never from a mock.',
+    '',
+    ...(options.quick
+      ? [
+          '> **Quick mode**: fewer processes and iterations than the issue asks for. Run `npm run bench` for the real figures.',
+          '',
+        ]
+      : []),
+    markdownTable({ head: ['Machine', ''], rows: machine().rows }),
+    '',
+    `Total run time: ${totalSeconds.toFixed(0)} s.`,
+    '',
+  ];
+  for (const section of sections) {
+    lines.push(`## ${section.title}`, '');
+    for (const paragraph of section.method) lines.push(paragraph, '');
+    for (const table of section.tables) lines.push(markdownTable(table), '');
+    for (const paragraph of section.notes) lines.push(paragraph, '');
+    if (section.seconds !== undefined) lines.push(`_Run time: ${section.seconds.toFixed(0)} s._`, '');
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+async function main(): Promise<void> {
+  const options = parseArguments(process.argv.slice(2));
+  const started = performance.now();
+  say(`token-refresher benchmarks${options.quick ? ' (quick mode)' : ''}: starting moto server…`);
+  const moto = await startMoto();
+  // The default SDK chain (Powertools' default providers, child processes) finds moto through these.
+  Object.assign(process.env, moto.env);
+  const context: BenchContext = { moto, quick: options.quick, shared: {} };
+  const sections: Section[] = [];
+  try {
+    for (const [number, benchmark] of BENCHMARKS) {
+      if (options.only !== undefined && !options.only.has(number)) continue;
+      await moto.reset();
+      const benchStarted = performance.now();
+      const section = await benchmark(context);
+      const seconds = (performance.now() - benchStarted) / 1000;
+      say(`  (benchmark ${number}: ${seconds.toFixed(1)} s)`);
+      say();
+      sections.push({ ...section, seconds });
+    }
+  } finally {
+    await moto.stop();
+  }
+  const totalSeconds = (performance.now() - started) / 1000;
+  if (options.only === undefined) {
+    writeFileSync(RESULTS_PATH, renderResults(sections, options, totalSeconds));
+    say(`Wrote ${RESULTS_PATH} (${totalSeconds.toFixed(0)} s in total).`);
+  } else {
+    say(`Done in ${totalSeconds.toFixed(0)} s; --only given, so ${RESULTS_PATH} was not written.`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `Benchmark run failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);
