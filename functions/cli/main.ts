@@ -144,7 +144,14 @@ async function refresh(target: Target, provider: string, options: CliOptions, io
 async function revoke(target: Target, provider: string, options: CliOptions, io: Io): Promise<ExitCode> {
   const outcome = await revokeToken(target, provider, io.clock);
   if (options.json) {
-    const { state: _state, ...shown } = outcome as typeof outcome & { state?: unknown };
+    // The state item is shown only as what matters here: a permanent failure blocks the next run.
+    const shown =
+      outcome.status === 'revoked'
+        ? (({ state, ...rest }) => ({
+            ...rest,
+            blockedBy: state?.lastErrorPermanent ? (state.lastErrorCode ?? 'unknown') : null,
+          }))(outcome)
+        : outcome;
     io.out(JSON.stringify({ target: target.kind, ...shown }, null, 2));
   } else {
     for (const line of describeRevoke(outcome)) io.out(line);

@@ -273,7 +273,9 @@ describe('Operator CLI against moto server and oidc-provider', () => {
       secretId: 'cli/cc/token',
       revokedGeneration: 1,
       stateUpdated: true,
+      blockedBy: null,
     });
+    expect(JSON.parse(result.stdout)).not.toHaveProperty('state');
   });
 
   it('names the configured providers for an unknown one, for every command', async () => {

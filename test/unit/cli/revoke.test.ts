@@ -148,3 +148,34 @@ describe('Function: revokeToken', () => {
     expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 0);
   });
 });
+
+describe('Function: describeRevoke', () => {
+  it('warns that a permanent failure blocks the next scheduled run', () => {
+    // Act
+    const lines = describeRevoke({
+      status: 'revoked',
+      provider: 'crm',
+      secretId: 'tr/crm/token',
+      revokedAt: '2026-03-01T12:00:00.000Z',
+      versionId: 'v2',
+      previousVersionId: 'v1',
+      revokedGeneration: 3,
+      revokedExpiresAt: '2026-03-01T12:30:00.000Z',
+      stateUpdated: true,
+      state: {
+        provider: 'crm',
+        fence: 3,
+        consecutiveFailures: 1,
+        lastErrorCode: 'invalid_grant',
+        lastErrorPermanent: true,
+      },
+    });
+
+    // Assess
+    expect(lines).toContain(
+      '  WARNING: crm is blocked by a permanent failure (invalid_grant): no scheduled run refreshes it; fix the ' +
+        'cause, then run token-refresher refresh crm',
+    );
+    expect(lines.join('\n')).not.toContain('next token: at the next scheduled run');
+  });
+});
