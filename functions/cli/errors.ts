@@ -9,6 +9,11 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** How to get AWS credentials, for the messages when there are none or AWS rejects them. */
+export const CREDENTIALS_HINT =
+  'provide AWS credentials: set AWS_PROFILE to a configured profile (aws configure), run ' +
+  '`aws sso login --profile <name>` for an SSO profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY';
+
 /** An operation failed in a way the operator can act on; the message says how. */
 export class CliError extends Error {
   override readonly name: string = 'CliError';

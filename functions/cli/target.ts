@@ -24,7 +24,7 @@ import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
 import { LOCAL_AWS_CREDENTIALS, readLocalSession } from '../local/session.js';
 import type { CliOptions } from './args.js';
-import { CliError, EXIT } from './errors.js';
+import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
 
 /** Output keys of the `TokenRefresher` stack (infra/stack.ts) the CLI reads. */
 export const STACK_OUTPUTS = {
@@ -54,11 +54,6 @@ export interface TargetContext {
   readonly cwd: string;
   readonly env: Env;
 }
-
-/** How to get AWS credentials, for the message when there are none. */
-export const CREDENTIALS_HINT =
-  'provide AWS credentials: set AWS_PROFILE to a configured profile (aws configure), run ' +
-  '`aws sso login --profile <name>` for an SSO profile, or set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY';
 
 /** The deployment the CLI operates on. Values a command does not need are never looked up. */
 export type Target = LocalTarget | AwsTarget;
