@@ -346,7 +346,7 @@ export async function coldStart(context: BenchContext): Promise<Section> {
         `on-demand refresh, which most containers never run) adds ${fixed(lambdaClientMs)} ms on its own, and zod with all its ` +
         `locales is ${int(zodBytes(oursExternal))} of our ${int(oursExternal?.size ?? 0)} bytes (the configuration and token ` +
         'record schemas use a handful of zod features). Loading the Lambda client lazily, on the first on-demand refresh, and ' +
-        'importing zod without its locales (e.g. `zod/mini`, or a locale-free entry) would close most of the gap.',
+        'importing zod without its locales (e.g. `zod/mini`) are the two levers these figures point at.',
       "With the SDK bundled both start faster than with it external: esbuild's single file is cheaper to load than the SDK's many " +
         'files in node_modules. On Lambda the runtime\'s SDK is also many files, so "SDK external" is the realistic row.',
       `Source maps as deployed (\`NODE_OPTIONS=--enable-source-maps\` with the .map file) change our time to first response by ` +

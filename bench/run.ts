@@ -80,7 +80,11 @@ function gitCommit(): string | undefined {
       encoding: 'utf8',
       cwd: BENCH_DIR,
     });
-    return dirty.trim() === '' ? commit : `${commit} (bench/ with uncommitted changes)`;
+    const files = dirty
+      .split('\n')
+      .map((line) => line.slice(3).trim())
+      .filter((file) => file !== '');
+    return files.length === 0 ? commit : `${commit} + uncommitted changes to ${files.slice(0, 3).join(', ')}`;
   } catch {
     return undefined;
   }
