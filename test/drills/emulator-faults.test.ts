@@ -1,0 +1,472 @@
+/**
+ * Drill 4, emulator faults (issue #6). An HTTP proxy in front of moto answers one call of the refresh
+ * protocol with a throttling error or a 5xx (see `aws-fault-proxy.ts`); the refresh handler's SDK
+ * clients point at the proxy. Each protocol step that calls AWS is hit, for both grants, in three
+ * modes:
+ *
+ * - `surfaced`: `maxAttempts: 1`, the fault replaces the call: the handler's own error path is seen.
+ * - `absorbed`: the default retries (3 attempts), the fault replaces the call once: it must be absorbed
+ *   within the invocation (refreshed, one provider call).
+ * - `applied`: the default retries, the service applies the call and the answer is a 5xx anyway (a
+ *   500 may hide an applied write): the retry must be idempotent.
+ *
+ * Per scenario a token exists and is due (5 min left). Asserted: the fault fired once; the handler's
+ * result and the state item carry the expected error code; no lost token (a valid token is stored at
+ * every point); at most one provider call per invocation and none once a newer token is stored; the
+ * scheduler (a tick every 30 s) gets a newer token; the lease is free at the end; no refresh-token
+ * reuse. One combination loses a rotating refresh token (see {@link KNOWN_LOSSES}); it is asserted as
+ * detected.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readReadEnvironment } from '../../functions/core/env.js';
+import type { RefreshResult, TokenRecord } from '../../functions/core/types.js';
+import { composeReadHandler } from '../../functions/read/app.js';
+import {
+  inProcessRefreshTrigger,
+  type RefreshHandler,
+  refreshHandlerFromEnvironment,
+} from '../../functions/refresh/app.js';
+import { type AwsFaultKind, type AwsFaultProxy, startAwsFaultProxy } from './aws-fault-proxy.js';
+import {
+  CLIENTS,
+  CREDENTIALS,
+  DrillClock,
+  type DrillParts,
+  inspect,
+  iterations,
+  LONG_MODE,
+  MINUTE,
+  MODE,
+  refreshEnvironment,
+  reportDrill,
+  resetWorld,
+  reuseDetections,
+  startDrillParts,
+} from './support.js';
+
+const RUNS = iterations(1, 3);
+const TICK_MS = 30_000;
+const LEASE_MS = 30_000;
+
+type Grant = 'cc' | 'rotating';
+type Mode = 'surfaced' | 'absorbed' | 'applied';
+
+const endsWith = (suffix: string) => (body: Readonly<Record<string, unknown>>) =>
+  typeof body.SecretId === 'string' && body.SecretId.endsWith(suffix);
+const condition = (clause: string) => (body: Readonly<Record<string, unknown>>) =>
+  typeof body.ConditionExpression === 'string' && body.ConditionExpression.includes(clause);
+
+interface StepSpec {
+  readonly step: string;
+  readonly target: string;
+  readonly when?: (body: Readonly<Record<string, unknown>>) => boolean;
+  readonly grants: readonly Grant[];
+  /** `surfaced` mode: the code of the failed invocation (`refreshed`: it still succeeds). */
+  readonly surfacedCode: 'dynamodb_unavailable' | 'secrets_manager_unavailable' | 'refreshed';
+  /** `surfaced` mode: whether the provider was called before the fault. */
+  readonly surfacedCalled: boolean;
+}
+
+/** Every AWS call of the protocol, in order (ARCHITECTURE.md, "The refresh protocol"). */
+const STEPS: readonly StepSpec[] = [
+  {
+    step: 'state read (GetItem)',
+    target: 'DynamoDB_20120810.GetItem',
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'dynamodb_unavailable',
+    surfacedCalled: false,
+  },
+  {
+    step: 'lease acquire (UpdateItem)',
+    target: 'DynamoDB_20120810.UpdateItem',
+    when: condition('attribute_not_exists(leaseOwner)'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'dynamodb_unavailable',
+    surfacedCalled: false,
+  },
+  {
+    step: 'token double-check (GetSecretValue)',
+    target: 'secretsmanager.GetSecretValue',
+    when: endsWith('/token'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: false,
+  },
+  {
+    step: 'credentials read (GetSecretValue)',
+    target: 'secretsmanager.GetSecretValue',
+    when: endsWith('/credentials'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: false,
+  },
+  {
+    step: 'refresh-token put (PutSecretValue)',
+    target: 'secretsmanager.PutSecretValue',
+    when: endsWith('/credentials'),
+    grants: ['rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: true,
+  },
+  {
+    step: 'refresh-token stage move (UpdateSecretVersionStage)',
+    target: 'secretsmanager.UpdateSecretVersionStage',
+    when: endsWith('/credentials'),
+    grants: ['rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: true,
+  },
+  {
+    step: 'token put (PutSecretValue)',
+    target: 'secretsmanager.PutSecretValue',
+    when: endsWith('/token'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: true,
+  },
+  {
+    step: 'token stage move (UpdateSecretVersionStage)',
+    target: 'secretsmanager.UpdateSecretVersionStage',
+    when: endsWith('/token'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCalled: true,
+  },
+  {
+    // The engine logs a failed release and returns the refresh; the lease expires on its own.
+    step: 'record and release (UpdateItem)',
+    target: 'DynamoDB_20120810.UpdateItem',
+    when: condition('leaseOwner = :owner'),
+    grants: ['cc', 'rotating'],
+    surfacedCode: 'refreshed',
+    surfacedCalled: true,
+  },
+];
+
+/**
+ * A rotated refresh token that could not be written to the credentials secret (after the SDK's own
+ * attempts) is gone: the engine records a transient failure and the next attempt replays the spent
+ * one, which revokes the grant. Asserted as detected (permanent `invalid_grant`, the last token kept);
+ * see the drill report for the fix proposed (keep retrying that write for the rest of the lease).
+ */
+const KNOWN_LOSSES: ReadonlySet<string> = new Set([
+  'rotating/surfaced/refresh-token put (PutSecretValue)',
+  'rotating/surfaced/refresh-token stage move (UpdateSecretVersionStage)',
+]);
+
+const KINDS: Record<Mode, readonly AwsFaultKind[]> = {
+  surfaced: ['throttling', 'http500', 'http503'],
+  absorbed: ['throttling', 'http500', 'http503'],
+  // A throttled call is not applied; only a 5xx may hide an applied call.
+  applied: ['http500', 'http503'],
+};
+
+/** CI: one kind per step, rotating through the kinds; long mode: every kind. */
+function kindsFor(mode: Mode, stepIndex: number): readonly AwsFaultKind[] {
+  const kinds = KINDS[mode];
+  return LONG_MODE ? kinds : [kinds[stepIndex % kinds.length] as AwsFaultKind];
+}
+
+interface ScenarioRecord {
+  readonly grant: Grant;
+  readonly mode: Mode;
+  readonly step: string;
+  readonly kind: AwsFaultKind;
+  readonly faultyResult: string;
+  readonly providerCalls: number;
+  readonly knownLoss: boolean;
+  readonly problems: readonly string[];
+}
+
+describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, through a proxy in front of moto (${MODE} mode)`, () => {
+  let parts: DrillParts;
+  let proxy: AwsFaultProxy;
+  const clock = new DrillClock();
+  const records: ScenarioRecord[] = [];
+  const providers = () => [
+    { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
+    { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
+  ];
+
+  beforeAll(async () => {
+    parts = await startDrillParts({ clients: [CLIENTS.cc, CLIENTS.rotating] });
+    proxy = await startAwsFaultProxy(parts.moto.endpoint);
+  });
+
+  afterAll(async () => {
+    await proxy?.stop();
+    await parts?.stop();
+  });
+
+  const handler = (endpoint: string, maxAttempts?: number): RefreshHandler =>
+    refreshHandlerFromEnvironment(refreshEnvironment(providers()), {
+      clientConfig: {
+        ...parts.moto.clientConfig,
+        endpoint,
+        ...(maxAttempts === undefined ? {} : { maxAttempts }),
+      },
+      clock,
+    });
+  const tick = async (refresh: RefreshHandler, provider: Grant) =>
+    (await refresh(
+      { provider },
+      { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => LEASE_MS },
+    )) as RefreshResult;
+  const injectedTotal = () => Object.values(proxy.injected).reduce((sum, count) => sum + count, 0);
+
+  async function scenario(
+    grant: Grant,
+    spec: StepSpec,
+    mode: Mode,
+    kind: AwsFaultKind,
+  ): Promise<ScenarioRecord> {
+    const problems: string[] = [];
+    const check = (ok: boolean, problem: string) => {
+      if (!ok) problems.push(problem);
+    };
+    const knownLoss = KNOWN_LOSSES.has(`${grant}/${mode}/${spec.step}`);
+    await resetWorld(parts, { [grant]: CREDENTIALS[grant] });
+    parts.secrets.addIssued(parts.oauth);
+    parts.oauth.resetCounters();
+    const view = inspect(parts.moto.clientConfig);
+    const healthy = handler(parts.moto.endpoint);
+    const faulty = handler(proxy.endpoint, mode === 'surfaced' ? 1 : undefined);
+    const validStored = async (): Promise<TokenRecord | undefined> => {
+      const token = await view.token(grant);
+      return token !== undefined && Date.parse(token.expiresAt) > clock.now() ? token : undefined;
+    };
+
+    // A token that is due: 1 h lifetime, 4 min 59 s left.
+    const setup = await tick(healthy, grant);
+    check(setup.status === 'refreshed', `the setup refresh ended ${setup.status}`);
+    const before = await view.token(grant);
+    if (before === undefined) throw new Error('no token after the setup refresh');
+    clock.advance(Date.parse(before.expiresAt) - 5 * MINUTE + 1_000 - clock.now());
+
+    // The faulty invocation.
+    const injectedBefore = injectedTotal();
+    const callsBefore = parts.oauth.tokenRequests.total;
+    proxy.inject({
+      target: spec.target,
+      ...(spec.when ? { when: spec.when } : {}),
+      kind,
+      times: 1,
+      applied: mode === 'applied',
+    });
+    const faulty1 = await tick(faulty, grant);
+    proxy.clear();
+    const faultyCalls = parts.oauth.tokenRequests.total - callsBefore;
+    check(
+      injectedTotal() - injectedBefore === 1,
+      `the fault fired ${injectedTotal() - injectedBefore} times`,
+    );
+    check(faultyCalls <= 1, `the faulty invocation made ${faultyCalls} provider calls`);
+
+    const expected = expectedOutcome(spec, mode);
+    const faultyOutcome = faulty1.status === 'failed' ? faulty1.code : faulty1.status;
+    check(
+      faultyOutcome === expected.status,
+      `the faulty invocation ended ${faultyOutcome}, expected ${expected.status}`,
+    );
+    check(
+      faultyCalls === (expected.called ? 1 : 0),
+      `the faulty invocation made ${faultyCalls} provider calls`,
+    );
+    if (faulty1.status === 'failed' && faulty1.attempted) {
+      const state = await view.state(grant);
+      check(
+        state?.lastErrorCode === faulty1.code,
+        `the state records ${state?.lastErrorCode}, not ${faulty1.code}`,
+      );
+    }
+    check((await validStored()) !== undefined, 'no valid token stored after the faulty invocation');
+
+    // The scheduler onward, with the same (now healthy) container.
+    let ticks = 0;
+    let last: RefreshResult = faulty1;
+    let newer = await view.token(grant);
+    while ((newer?.generation ?? 0) <= before.generation && ticks < 10) {
+      if (last.status === 'failed' && last.permanent) break;
+      clock.advance(TICK_MS);
+      ticks += 1;
+      const callsAtTick = parts.oauth.tokenRequests.total;
+      last = await tick(faulty, grant);
+      check(parts.oauth.tokenRequests.total - callsAtTick <= 1, 'an invocation called the provider twice');
+      check((await validStored()) !== undefined, `no valid token stored at tick ${ticks}`);
+      newer = await view.token(grant);
+    }
+
+    // Provider calls from the faulty invocation to the recovery (not the verification below).
+    let providerCalls = parts.oauth.tokenRequests.total - callsBefore;
+    if (knownLoss) {
+      check(
+        last.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
+        `expected the replay of the spent refresh token to end in a permanent invalid_grant, got ${JSON.stringify(last)}`,
+      );
+      check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
+      check(
+        (await view.token(grant))?.accessToken === before.accessToken,
+        'the last valid token was not kept',
+      );
+    } else {
+      check(
+        (newer?.generation ?? 0) > before.generation,
+        `no newer token after ${ticks} ticks (${JSON.stringify(last)})`,
+      );
+      // Past any lease: nothing is due, nobody calls the provider, the lease ends free.
+      clock.advance(LEASE_MS + 1_000);
+      const callsAtEnd = parts.oauth.tokenRequests.total;
+      const settled = await tick(faulty, grant);
+      check(settled.status === 'fresh', `a tick after the recovery ended ${settled.status}`);
+      check(parts.oauth.tokenRequests.total === callsAtEnd, 'a call after a newer token was stored');
+      check(reuseDetections(parts.oauth) === 0, 'a refresh token was replayed');
+      providerCalls = parts.oauth.tokenRequests.total - callsBefore;
+      if (grant === 'rotating') {
+        const forced = (await faulty(
+          { provider: grant, force: true },
+          {
+            awsRequestId: randomUUID(),
+            getRemainingTimeInMillis: () => LEASE_MS,
+          },
+        )) as RefreshResult;
+        check(
+          forced.status === 'refreshed',
+          `the stored refresh token was refused (${JSON.stringify(forced)})`,
+        );
+      }
+    }
+    const state = await view.state(grant);
+    check(
+      state?.leaseOwner === undefined || (state.leaseExpiresAt ?? 0) <= clock.now(),
+      'the lease is still held at the end',
+    );
+    parts.secrets.addIssued(parts.oauth);
+    const record: ScenarioRecord = {
+      grant,
+      mode,
+      step: spec.step,
+      kind,
+      faultyResult: faultyOutcome,
+      providerCalls,
+      knownLoss,
+      problems,
+    };
+    records.push(record);
+    return record;
+  }
+
+  describe.each(['surfaced', 'absorbed', 'applied'] as const)('mode %s', (mode) => {
+    describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {
+      const cases = STEPS.flatMap((spec, index) =>
+        spec.grants.includes(grant)
+          ? kindsFor(mode, index).map(
+              (kind) =>
+                [
+                  spec.step,
+                  kind,
+                  KNOWN_LOSSES.has(`${grant}/${mode}/${spec.step}`)
+                    ? 'the rotated refresh token is lost: detected as a permanent invalid_grant, last token kept'
+                    : `${expectedOutcome(spec, mode).status}; no lost token, no duplicate call, recovery, lease free`,
+                  spec,
+                ] as const,
+            )
+          : [],
+      );
+      it.each(cases)('%s fails with %s → %s', async (_step, kind, _outcome, spec) => {
+        // Act
+        const runs: ScenarioRecord[] = [];
+        for (let run = 0; run < RUNS; run += 1) runs.push(await scenario(grant, spec, mode, kind));
+
+        // Assess
+        expect(runs.flatMap((run) => run.problems)).toEqual([]);
+      });
+    });
+  });
+
+  it('a consumer with a cached token keeps it while GetSecretValue is throttled', async () => {
+    // Prepare: a read container that has read the token once.
+    await resetWorld(parts, { cc: CREDENTIALS.cc });
+    const refresh = handler(parts.moto.endpoint);
+    const read = composeReadHandler(
+      readReadEnvironment({
+        PROVIDERS_CONFIG: refreshEnvironment(providers()).PROVIDERS_CONFIG,
+        REFRESH_FUNCTION_NAME: 'in-process',
+      }),
+      {
+        clientConfig: { ...parts.moto.clientConfig, endpoint: proxy.endpoint, maxAttempts: 1 },
+        clock,
+        trigger: inProcessRefreshTrigger(refresh, LEASE_MS),
+      },
+    );
+    await tick(refresh, 'cc');
+    const first = (await read({ provider: 'cc' })) as { accessToken: string; expiresAt: string };
+    // Past the cache's margin (30 s before expiry): the next read goes to Secrets Manager.
+    clock.advance(Date.parse(first.expiresAt) - 20_000 - clock.now());
+    proxy.inject({ target: 'secretsmanager.GetSecretValue', kind: 'throttling', times: 1 });
+
+    // Act
+    const during = (await read({ provider: 'cc' })) as { accessToken?: string; expiresIn?: number };
+    proxy.clear();
+
+    // Assess
+    expect(during.accessToken).toBe(first.accessToken);
+    expect(during.expiresIn).toBeGreaterThan(0);
+    expect(proxy.injected['secretsmanager.GetSecretValue']).toBeGreaterThan(0);
+    parts.secrets.addIssued(parts.oauth);
+  });
+
+  it('reports the figures, and never logged a token or secret (runs last)', () => {
+    // Prepare
+    parts.secrets.addIssued(parts.oauth);
+
+    // Act
+    const { scanned, leaked } = parts.secrets.scan(parts.output.text());
+
+    // Assess
+    for (const mode of ['surfaced', 'absorbed', 'applied'] as const) {
+      for (const grant of ['cc', 'rotating'] as const) {
+        const cell = records.filter((record) => record.mode === mode && record.grant === grant);
+        reportDrill(`emulator-fault mode=${mode} provider=${grant}`, {
+          scenarios: cell.length,
+          faultsInjected: cell.length,
+          outcomes: [
+            ...new Set(cell.map((record) => `${shortStep(record.step)}:${record.faultyResult}`)),
+          ].join(','),
+          providerCalls: cell.reduce((sum, record) => sum + record.providerCalls, 0),
+          grantLost: cell.filter((record) => record.knownLoss).length,
+          failures: cell.filter((record) => record.problems.length > 0).length,
+        });
+      }
+    }
+    reportDrill('emulator-fault total', {
+      scenarios: records.length,
+      faultsInjected: Object.values(proxy.injected).reduce((sum, count) => sum + count, 0),
+      failures: records.filter((record) => record.problems.length > 0).length,
+      grantLostRuns: records.filter((record) => record.knownLoss).length,
+    });
+    reportDrill('emulator-fault secrets-in-logs', { valuesScanned: scanned, hits: leaked.length });
+    expect(records.filter((record) => record.problems.length > 0)).toEqual([]);
+    expect(leaked).toEqual([]);
+  });
+});
+
+/** What the faulty invocation ends with, and whether it called the provider. */
+function expectedOutcome(spec: StepSpec, mode: Mode): { status: string; called: boolean } {
+  switch (mode) {
+    case 'surfaced':
+      return { status: spec.surfacedCode, called: spec.surfacedCalled };
+    case 'absorbed':
+      return { status: 'refreshed', called: true };
+    case 'applied':
+      // The acquire was applied, so the retry finds the lease taken (by this very invocation) and
+      // backs off as if another holder had it; the next tick after the lease's end refreshes.
+      return spec.step.startsWith('lease acquire')
+        ? { status: 'in-progress', called: false }
+        : { status: 'refreshed', called: true };
+  }
+}
+
+function shortStep(step: string): string {
+  return step.replace(/ \(.*\)$/, '').replace(/ /g, '-');
+}
