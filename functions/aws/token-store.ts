@@ -1,7 +1,7 @@
 /**
  * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { TokenStore } from '../core/ports.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';

@@ -2,7 +2,7 @@
  * The provider configuration: one zod schema shared by the CDK app (synth time) and the Lambdas
  * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;

@@ -3,7 +3,7 @@
  * provider, run the engine once, log the result once, flush metrics. Clients are built once per
  * container here, never inside the core.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
