@@ -108,7 +108,7 @@ const RESULT_STATUSES: ReadonlySet<string> = new Set([
 async function invokeRefreshFunction(target: AwsTarget, provider: string): Promise<RefreshOutcome> {
   const functionName = await target.refreshFunctionName();
   // One attempt: a retried Invoke would queue a second refresh behind the first.
-  const client = createLambdaClient({ ...target.clientConfig, maxAttempts: 1 });
+  const client = await createLambdaClient({ ...target.clientConfig, maxAttempts: 1 });
   let response: InvokeCommandOutput;
   try {
     response = await client.send(

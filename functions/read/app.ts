@@ -5,7 +5,7 @@
  * token, never a stack trace to the caller.
  */
 import { createLogger } from '../aws/logger.js';
-import { createLambdaClient, LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
+import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
 import { createSecretsManagerClient } from '../aws/secrets.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import { AccessPolicy } from '../core/access.js';
@@ -242,7 +242,7 @@ export function composeReadHandler(
   const trigger =
     options.trigger ??
     new LambdaRefreshTrigger({
-      client: createLambdaClient(clientConfig),
+      clientConfig,
       functionName: environment.refreshFunctionName,
     });
   const reader = new TokenReader({
