@@ -44,7 +44,7 @@ import {
   startDrillParts,
 } from './support.js';
 
-const GENERATIONS = iterations(8, 100);
+const GENERATIONS = iterations(5, 100);
 const SKEWS = [-2 * MINUTE, 0, 2 * MINUTE] as const;
 const TICK_MS = 30_000;
 const LEASE_MS = 30_000;
