@@ -35,7 +35,7 @@ export default defineConfig({
         test: {
           name: 'drills',
           include: ['test/drills/**/*.test.ts'],
-          testTimeout: process.env.DRILLS_LONG === '1' ? 60 * 60_000 : 10 * 60_000,
+          testTimeout: process.env.DRILLS_LONG === '1' ? 60 * 60_000 : 5 * 60_000,
           hookTimeout: 60_000,
         },
       },
