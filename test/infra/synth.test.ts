@@ -106,8 +106,11 @@ describe('Synthesis', () => {
       expect(config.providers).toHaveLength(30);
     }
     expect(sources.refresh).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
-    // The read function invokes the refresh function (on-demand refresh) and reads secrets.
-    expect(sources.read).toMatch(/from ?"@aws-sdk\/client-lambda"/);
+    // The read function reads secrets, and loads the Lambda client (on-demand refresh) only when it
+    // first needs it, never at cold start; it never loads DynamoDB.
     expect(sources.read).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
+    expect(sources.read).toMatch(/import\("@aws-sdk\/client-lambda"\)/);
+    expect(sources.read).not.toMatch(/from ?"@aws-sdk\/client-lambda"/);
+    expect(sources.read).not.toContain('@aws-sdk/client-dynamodb');
   });
 });
