@@ -14,7 +14,7 @@
  *    product classifies as permanent (a malformed 2xx, an unusable `expires_in`) stop all calls until
  *    an operator forces a refresh: the drill asserts that, and that the forced refresh recovers.
  *
- * "30 s stall": the provider's `requestTimeout` is 1 s, so a 30 s stall is a timeout and the drill never
+ * "30 s stall": the provider's `requestTimeout` is 2 s, so a 30 s stall is a timeout and the drill never
  * waits 30 s. The rotating provider gets a stall that never answers instead: a server that completes a
  * refresh after the client gave up has rotated the refresh token into the void (the crash drill's
  * inherent loss), which is not what this drill is about.
@@ -105,14 +105,14 @@ const FAULTS: readonly FaultCase[] = [
     permanent: false,
   },
   {
-    label: '30 s stall (request timeout 1 s)',
+    label: '30 s stall (request timeout 2 s)',
     fault: { kind: 'delay', ms: 30_000 },
     grants: ['cc'],
     code: 'timeout',
     permanent: false,
   },
   {
-    label: 'stall that never answers (request timeout 1 s)',
+    label: 'stall that never answers (request timeout 2 s)',
     fault: { kind: 'delay', ms: Number.POSITIVE_INFINITY },
     grants: ['rotating'],
     code: 'timeout',
@@ -204,8 +204,8 @@ describe(`Drill: provider faults in front of oidc-provider (${MODE} mode, ${RUNS
   const clock = new DrillClock();
   const figures: ScenarioFigures[] = [];
   const providers = () => [
-    { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 1 },
-    { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 1 },
+    { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 2 },
+    { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 2 },
   ];
 
   beforeAll(async () => {
