@@ -14,8 +14,9 @@
  *
  * Variants: `first` (no token yet, the secret holds its placeholder) and `due` (a token is due).
  *
- * Two cells are an inherent loss of a rotating refresh token, not a defect of the protocol, and are
- * asserted as such (see {@link KNOWN_LOSSES}).
+ * Two cells lose the rotating refresh token (the grant is revoked at the next refresh); they are
+ * asserted as detected and contained (see {@link KNOWN_LOSSES}): one is inherent to rotation, the
+ * other could be recovered by the product.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
