@@ -1,12 +1,28 @@
 /**
  * The credentials secret of a provider (`<prefix>/<provider>/credentials`, or an existing secret):
  * `{ clientId, clientSecret?, refreshToken? }` plus free string fields, read by the refresh function
- * only. A rotated refresh token is written back with compare-and-swap.
+ * only. A rotated refresh token is written back with compare-and-swap, and recovered when a refresh
+ * died between its `PutSecretValue` and its stage move (see {@link SecretsManagerCredentialsStore.read}).
  */
 import { CredentialsError } from '../core/errors.js';
-import type { CredentialsStore } from '../core/ports.js';
+import type { CredentialsRecovery, CredentialsStore } from '../core/ports.js';
 import type { Credentials, CurrentCredentials } from '../core/types.js';
-import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  clientRequestTokenFor,
+  JsonSecrets,
+  type JsonSecretVersion,
+  type SecretsManagerAdapterOptions,
+} from './secrets.js';
+
+/**
+ * How many lease generations back an unfinished write is looked for. Every acquisition takes one
+ * generation, and holders that fail before reading the credentials (an outage) take them too; 1,000
+ * is days of failing 5-minute runs, and costs about a millisecond of hashing, only when a pending
+ * version is found that is not current.
+ */
+export const RECOVERY_LOOKBACK_GENERATIONS = 1_000;
 
 export interface SecretsManagerCredentialsStoreOptions extends SecretsManagerAdapterOptions {
   /** Prefix of the default secret names: `<secretPrefix>/<provider>/credentials`. */
@@ -39,15 +55,34 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
   }
 
   /**
-   * Read the `AWSCURRENT` credentials: a JSON object whose values are all strings.
+   * Read the current credentials: a JSON object whose values are all strings.
+   *
+   * With `recovery` (grants that rotate a refresh token), an unfinished write of an earlier holder is
+   * finished first. The credentials write is `PutSecretValue` (`AWSPENDING`) and then the move of
+   * `AWSCURRENT`; a holder killed between the two (or whose move failed for the rest of its lease)
+   * leaves the provider's newest refresh token in `AWSPENDING` while `AWSCURRENT` holds the spent one,
+   * which the provider would take as reuse and answer by revoking the grant. So the read starts at
+   * `AWSPENDING`:
+   *
+   * - it also holds `AWSCURRENT` (every finished write leaves it so): that is the value; one call.
+   * - no version holds it (nothing written by us yet): read `AWSCURRENT`; two calls.
+   * - it is elsewhere: read `AWSCURRENT` too, and if the pending version's id is the one an earlier
+   *   generation's write *from this current version* gets ({@link clientRequestTokenFor}), move
+   *   `AWSCURRENT` to it (compare-and-swap) and use it. Anything else there (an operator re-seeded the
+   *   secret after our last write, or a write that lost its compare-and-swap) is ignored.
+   *
    * @throws CredentialsError `credentials_not_set` when the secret holds its placeholder, no JSON, or
    *   JSON of another shape; the message names the secret and the expected shape, never a value.
    * @throws StoreError when the secret does not exist or Secrets Manager fails
+   * @throws WriteConflictError when `AWSCURRENT` moved while an unfinished write was being finished
    */
-  async read(provider: string): Promise<CurrentCredentials> {
+  async read(provider: string, recovery?: CredentialsRecovery): Promise<CurrentCredentials> {
     const secretId = this.#secretIdFor(provider);
-    const { versionId, value } = await this.#secrets.readCurrent(secretId);
-    const problem = credentialsProblem(value);
+    const read: JsonSecretVersion & { readonly recoveredGeneration?: number } =
+      recovery === undefined
+        ? await this.#secrets.readCurrent(secretId)
+        : await this.#readFinishingWrite(secretId, provider, recovery.fence);
+    const problem = credentialsProblem(read.value);
     if (problem !== undefined) {
       throw new CredentialsError(
         `The credentials secret "${secretId}" of provider "${provider}" ${problem}; put a JSON object ` +
@@ -55,7 +90,26 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
         'credentials_not_set',
       );
     }
-    return { versionId, credentials: value as Credentials };
+    return {
+      versionId: read.versionId,
+      credentials: read.value as Credentials,
+      ...(read.recoveredGeneration === undefined ? {} : { recoveredGeneration: read.recoveredGeneration }),
+    };
+  }
+
+  async #readFinishingWrite(
+    secretId: string,
+    provider: string,
+    fence: number,
+  ): Promise<JsonSecretVersion & { readonly recoveredGeneration?: number }> {
+    const pending = await this.#secrets.readStage(secretId, AWSPENDING);
+    if (pending?.stages.includes(AWSCURRENT)) return pending;
+    const current = await this.#secrets.readCurrent(secretId);
+    if (pending === undefined || pending.versionId === current.versionId) return current;
+    const generation = generationOfWrite(provider, current.versionId, pending.versionId, fence);
+    if (generation === undefined || credentialsProblem(pending.value) !== undefined) return current;
+    await this.#secrets.moveCurrent(secretId, pending.versionId, current.versionId);
+    return { versionId: pending.versionId, value: pending.value, recoveredGeneration: generation };
   }
 
   /**
@@ -67,6 +121,7 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
     readonly fence: number;
     readonly credentials: Credentials;
     readonly expectedVersionId: string;
+    readonly resume?: boolean;
   }): Promise<string> {
     return this.#secrets.compareAndSwap({
       secretId: this.#secretIdFor(input.provider),
@@ -78,8 +133,32 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
         expectedVersionId: input.expectedVersionId,
       }),
       expectedVersionId: input.expectedVersionId,
+      ...(input.resume ? { resume: true } : {}),
     });
   }
+}
+
+/**
+ * The generation (lease fence, below `beforeFence`) whose credentials write starting from
+ * `fromVersionId` produces version `versionId`, or `undefined` when no recent one does.
+ */
+function generationOfWrite(
+  provider: string,
+  fromVersionId: string,
+  versionId: string,
+  beforeFence: number,
+): number | undefined {
+  const oldest = Math.max(1, beforeFence - RECOVERY_LOOKBACK_GENERATIONS);
+  for (let fence = beforeFence - 1; fence >= oldest; fence -= 1) {
+    const token = clientRequestTokenFor({
+      purpose: 'credentials',
+      provider,
+      fence,
+      expectedVersionId: fromVersionId,
+    });
+    if (token === versionId) return fence;
+  }
+  return undefined;
 }
 
 /**

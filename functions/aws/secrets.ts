@@ -19,7 +19,9 @@
  * Emulator difference (moto 5.2.1): repeating a *completed* write (same token, same value) while its
  * version still holds `AWSPENDING` makes moto re-create the version with `AWSPENDING` only, which
  * drops `AWSCURRENT` from the secret; AWS ignores such a request. Retries *within* one write (the SDK
- * retrying `PutSecretValue` before the move, or the move itself) behave the same on both.
+ * retrying `PutSecretValue` before the move, or the move itself) behave the same on both. A caller
+ * that repeats a whole write after a failure passes `resume`, which first looks the version up and
+ * skips what is already done, so it never repeats a completed write.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -63,6 +65,12 @@ export interface JsonSecretVersion {
   readonly value: unknown;
 }
 
+/** A version read by staging label or id, with all the labels it holds. */
+export interface LabelledJsonSecretVersion extends JsonSecretVersion {
+  /** The staging labels on this version (`AWSCURRENT`, `AWSPENDING`, …). */
+  readonly stages: readonly string[];
+}
+
 export interface CompareAndSwapInput {
   /** Name or ARN. */
   readonly secretId: string;
@@ -75,6 +83,11 @@ export interface CompareAndSwapInput {
    * that has no version at all.
    */
   readonly expectedVersionId: string | undefined;
+  /**
+   * An earlier attempt of this same write (same token, same value) failed and may have been applied
+   * in part: look the version up first (one `GetSecretValue`) and skip the steps already done.
+   */
+  readonly resume?: boolean;
 }
 
 /**
@@ -193,11 +206,31 @@ export class JsonSecrets {
    * @throws StoreError (see {@link translateSecretsManagerError})
    */
   async readCurrent(secretId: string): Promise<JsonSecretVersion> {
-    let output: { VersionId?: string; SecretString?: string };
+    const { versionId, value } = await this.#read(secretId, { VersionStage: AWSCURRENT });
+    return { versionId, value };
+  }
+
+  /**
+   * Read the version holding `stage`, with its labels; `undefined` when no version holds it (or the
+   * secret does not exist: {@link readCurrent} says which, with the right error).
+   * @throws StoreError (see {@link translateSecretsManagerError})
+   */
+  async readStage(secretId: string, stage: string): Promise<LabelledJsonSecretVersion | undefined> {
     try {
-      output = await this.#client.send(
-        new GetSecretValueCommand({ SecretId: secretId, VersionStage: AWSCURRENT }),
-      );
+      return await this.#read(secretId, { VersionStage: stage });
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
+      throw error;
+    }
+  }
+
+  async #read(
+    secretId: string,
+    version: { readonly VersionStage: string } | { readonly VersionId: string },
+  ): Promise<LabelledJsonSecretVersion> {
+    let output: { VersionId?: string; SecretString?: string; VersionStages?: string[] };
+    try {
+      output = await this.#client.send(new GetSecretValueCommand({ SecretId: secretId, ...version }));
     } catch (error) {
       throw translateSecretsManagerError(error, 'GetSecretValue', secretId);
     }
@@ -208,7 +241,21 @@ export class JsonSecrets {
         'transient',
       );
     }
-    return { versionId: output.VersionId, value: parseJson(output.SecretString) };
+    return {
+      versionId: output.VersionId,
+      value: parseJson(output.SecretString),
+      stages: output.VersionStages ?? [],
+    };
+  }
+
+  /** The labels of version `versionId`, or `undefined` when there is no such version. */
+  async #stagesOf(secretId: string, versionId: string): Promise<readonly string[] | undefined> {
+    try {
+      return (await this.#read(secretId, { VersionId: versionId })).stages;
+    } catch (error) {
+      if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -220,6 +267,16 @@ export class JsonSecrets {
    */
   async compareAndSwap(input: CompareAndSwapInput): Promise<string> {
     const { secretId, clientRequestToken, expectedVersionId } = input;
+    if (input.resume) {
+      // A version id is never reused with another value (ResourceExistsException), so an existing
+      // version with this id holds this write's value.
+      const stages = await this.#stagesOf(secretId, clientRequestToken);
+      if (stages?.includes(AWSCURRENT)) return clientRequestToken;
+      if (stages !== undefined) {
+        await this.moveCurrent(secretId, clientRequestToken, expectedVersionId);
+        return clientRequestToken;
+      }
+    }
     let put: { VersionId?: string; VersionStages?: string[] };
     try {
       put = await this.#client.send(
@@ -249,6 +306,20 @@ export class JsonSecrets {
     // AWSCURRENT to it by itself), or the retry of a write whose move already happened.
     if (put.VersionStages?.includes(AWSCURRENT)) return versionId;
 
+    await this.moveCurrent(secretId, versionId, expectedVersionId);
+    return versionId;
+  }
+
+  /**
+   * Move `AWSCURRENT` to `versionId`, only from `expectedVersionId` (the compare of compare-and-swap).
+   * @throws WriteConflictError when `AWSCURRENT` is no longer on `expectedVersionId`
+   * @throws StoreError (see {@link translateSecretsManagerError})
+   */
+  async moveCurrent(
+    secretId: string,
+    versionId: string,
+    expectedVersionId: string | undefined,
+  ): Promise<void> {
     try {
       await this.#client.send(
         new UpdateSecretVersionStageCommand({
@@ -267,7 +338,7 @@ export class JsonSecrets {
       // staging label AWSCURRENT"; moto: "Version stage AWSCURRENT not found in version <id>". Find out
       // where the label is rather than trusting a message.
       const current = await this.#currentVersionId(secretId);
-      if (current === versionId) return versionId; // a retried move that had already succeeded
+      if (current === versionId) return; // a retried move that had already succeeded
       if (current !== expectedVersionId) {
         throw new WriteConflictError(
           `${AWSCURRENT} of secret "${secretId}" moved from version ${expectedVersionId ?? '(none)'} to ` +
@@ -278,7 +349,6 @@ export class JsonSecrets {
       // The label is where we expected it, so the rejection was about something else.
       throw translateSecretsManagerError(error, 'UpdateSecretVersionStage', secretId);
     }
-    return versionId;
   }
 
   async #currentVersionId(secretId: string): Promise<string | undefined> {

@@ -5,7 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from './config.js';
-import { LeaseLostError, ProviderError, type RefresherError, toRefresherError } from './errors.js';
+import {
+  LeaseLostError,
+  ProviderError,
+  type RefresherError,
+  StoreError,
+  toRefresherError,
+} from './errors.js';
 import {
   type Clock,
   type CredentialsStore,
@@ -32,6 +38,12 @@ import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './
 export const WRITE_RESERVE_MS = 5_000;
 /** A permanently failed provider is not called again until forced; its next check is this far out. */
 export const PERMANENT_FAILURE_RECHECK_MS = 24 * 60 * 60_000;
+/** First pause before repeating a failed write of a rotated refresh token; doubles per attempt. */
+export const CREDENTIALS_RETRY_BASE_MS = 250;
+/** Longest pause between attempts of that write. */
+export const CREDENTIALS_RETRY_MAX_PAUSE_MS = 4_000;
+/** No attempt of that write starts with less lease than this left (room for the attempt itself). */
+export const CREDENTIALS_RETRY_MIN_LEASE_MS = 2_000;
 
 export interface RefreshEngineOptions {
   readonly tokens: TokenStore;
@@ -46,6 +58,8 @@ export interface RefreshEngineOptions {
   readonly scheduler?: NextRunScheduler;
   /** A number in [0, 1) for backoff jitter. Default `Math.random`. */
   readonly random?: () => number;
+  /** Waits between attempts of a write; injected so that tests do not sleep. Default: a timer. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RefreshInput {
@@ -74,10 +88,12 @@ export interface OnDemandRefresh {
 export class RefreshEngine {
   readonly #options: RefreshEngineOptions;
   readonly #random: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
 
   constructor(options: RefreshEngineOptions) {
     this.#options = options;
     this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /** Run the protocol once for one provider. Never throws for provider or store failures. */
@@ -180,7 +196,17 @@ export class RefreshEngine {
           return { status: 'fresh', provider, reason: verdict.reason, expiresAt: current.token.expiresAt };
         }
       }
-      const credentials = await this.#options.credentials.read(provider);
+      // A grant that rotates its refresh token first finishes a write an earlier holder left undone.
+      const credentials = await this.#options.credentials.read(
+        provider,
+        config.grant === 'refresh_token' ? { fence } : undefined,
+      );
+      if (credentials.recoveredGeneration !== undefined) {
+        logger.warn('Finished storing the rotated refresh token of an interrupted refresh', {
+          provider,
+          interruptedGeneration: credentials.recoveredGeneration,
+        });
+      }
 
       // 4. Call the provider, but only while the lease still covers the whole call: a paused holder
       // must not replay a refresh token a newer holder has rotated (OAuth 2.0 Security BCP §4.14).
@@ -209,12 +235,15 @@ export class RefreshEngine {
       const refreshTokenRotated =
         issued.refreshToken !== undefined && issued.refreshToken !== credentials.credentials.refreshToken;
       if (refreshTokenRotated) {
-        await this.#options.credentials.write({
-          provider,
-          fence,
-          credentials: { ...credentials.credentials, refreshToken: issued.refreshToken },
-          expectedVersionId: credentials.versionId,
-        });
+        await this.#writeRotatedCredentials(
+          {
+            provider,
+            fence,
+            credentials: { ...credentials.credentials, refreshToken: issued.refreshToken },
+            expectedVersionId: credentials.versionId,
+          },
+          leaseExpiresAt,
+        );
       }
 
       // 5b. Compare-and-swap write: fails instead of overwriting if a newer holder wrote meanwhile.
@@ -267,6 +296,49 @@ export class RefreshEngine {
       };
     } catch (thrown) {
       return this.#recordFailure(provider, owner, lease, toRefresherError(thrown), current);
+    }
+  }
+
+  /**
+   * Store a rotated refresh token, repeating the write after transient failures while the lease
+   * lasts. This write cannot be done again later: the provider spent the old refresh token when it
+   * issued this one, and a refresh token that never reaches the secret revokes the grant at the next
+   * refresh. (A failed token write, by contrast, costs one more provider call after backoff.) Each
+   * repeat resumes the same write, so a part already applied is not applied twice.
+   */
+  async #writeRotatedCredentials(
+    input: Parameters<CredentialsStore['write']>[0],
+    leaseExpiresAt: number,
+  ): Promise<void> {
+    const { clock, logger, credentials } = this.#options;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await credentials.write(attempt === 1 ? input : { ...input, resume: true });
+        if (attempt > 1) {
+          logger.info('Stored the rotated refresh token after retrying', {
+            provider: input.provider,
+            attempt,
+          });
+        }
+        return;
+      } catch (error) {
+        const failure = toRefresherError(error);
+        const pauseMs = Math.min(
+          CREDENTIALS_RETRY_BASE_MS * 2 ** (attempt - 1),
+          CREDENTIALS_RETRY_MAX_PAUSE_MS,
+        );
+        const leaseLeftAfterPause = leaseExpiresAt - clock.now() - pauseMs;
+        // Only an unavailable store is worth repeating; a lost compare-and-swap stays lost.
+        const retryable = failure instanceof StoreError && failure.kind === 'transient';
+        if (!retryable || leaseLeftAfterPause < CREDENTIALS_RETRY_MIN_LEASE_MS) throw error;
+        logger.warn('Could not store the rotated refresh token; retrying while the lease lasts', {
+          provider: input.provider,
+          attempt,
+          errorCode: failure.code,
+          retryInMs: pauseMs,
+        });
+        await this.#sleep(pauseMs);
+      }
     }
   }
 

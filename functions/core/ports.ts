@@ -70,18 +70,31 @@ export interface TokenStore {
 
 /** The credentials secret `<prefix>/<provider>/credentials` (or an existing one). */
 export interface CredentialsStore {
-  /** Read the current credentials. Throws `CredentialsError` if the secret holds no usable JSON. */
-  read(provider: string): Promise<CurrentCredentials>;
+  /**
+   * Read the current credentials. Throws `CredentialsError` if the secret holds no usable JSON.
+   * With `recovery`, first finish a write of a rotated refresh token that an earlier lease generation
+   * started but did not finish (it died, or its write kept failing): that refresh token is the
+   * provider's newest, and the current one is spent.
+   */
+  read(provider: string, recovery?: CredentialsRecovery): Promise<CurrentCredentials>;
   /**
    * Replace the credentials (a rotated refresh token) with compare-and-swap from `expectedVersionId`.
-   * Throws `WriteConflictError` when the secret changed meanwhile (an operator re-seeded it).
+   * Throws `WriteConflictError` when the secret changed meanwhile (an operator re-seeded it). The
+   * same input with `resume` repeats the write after a failure, skipping what was already applied.
    */
   write(input: {
     readonly provider: string;
     readonly fence: number;
     readonly credentials: Credentials;
     readonly expectedVersionId: string;
+    readonly resume?: boolean;
   }): Promise<string>;
+}
+
+/** What a holder that may finish an earlier generation's credentials write tells the store. */
+export interface CredentialsRecovery {
+  /** The reader's lease generation: only writes of earlier generations are finished. */
+  readonly fence: number;
 }
 
 /** What a successful refresh records, in the same write that releases the lease. */

@@ -54,6 +54,11 @@ export interface Credentials {
 export interface CurrentCredentials {
   readonly versionId: string;
   readonly credentials: Credentials;
+  /**
+   * Set when the read finished an earlier holder's unfinished write of a rotated refresh token: the
+   * lease generation that had written it.
+   */
+  readonly recoveredGeneration?: number;
 }
 
 /** One provider's item in the state/lock table. Times are epoch ms. */

@@ -146,6 +146,8 @@ export interface ComposeRefreshOptions {
   readonly logger?: Logger;
   readonly scheduler?: NextRunScheduler;
   readonly providerFor?: (config: ProviderConfig) => Provider;
+  /** The engine's wait between attempts of a write (tests move their clock instead). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** Build the real handler from a validated environment (the deployed function, the local runner). */
@@ -197,6 +199,7 @@ export function composeRefreshHandler(
     metrics,
     logger,
     ...(scheduler === undefined ? {} : { scheduler }),
+    ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
   });
   return createRefreshHandler({ engine, providers, logger, publishMetrics: () => metrics.publish() });
 }

@@ -14,9 +14,10 @@
  *
  * Variants: `first` (no token yet, the secret holds its placeholder) and `due` (a token is due).
  *
- * Two cells lose the rotating refresh token (the grant is revoked at the next refresh); they are
- * asserted as detected and contained (see {@link KNOWN_LOSSES}): one is inherent to rotation, the
- * other could be recovered by the product.
+ * One cell loses the rotating refresh token (the grant is revoked at the next refresh), inherently to
+ * rotation; it is asserted as detected and contained (see {@link KNOWN_LOSSES}). A holder killed
+ * inside the refresh token's write (after its `PutSecretValue`) is recovered from: the next holder
+ * finishes that write from `AWSPENDING` before it calls the provider.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,7 +62,8 @@ const STEPS = [
     recoveryCalls: 1,
   },
   // Inside the refresh-token write (PutSecretValue done, AWSCURRENT not moved): not in the issue's
-  // list, added because it is the other place where a rotated refresh token can be lost.
+  // list, added because the next holder must finish that write (the new refresh token is only in
+  // AWSPENDING) before it calls the provider, or it would replay the spent one.
   { step: 'after-refresh-token-put', grants: ['rotating'], providerCallBeforeCrash: true, recoveryCalls: 1 },
   {
     step: 'after-refresh-token-write',
@@ -86,15 +88,8 @@ type Step = (typeof STEPS)[number]['step'];
  * arrived, the replay works). What the product must do then, and does, is asserted: the failure is
  * `invalid_grant`, permanent (alarm at once, no more calls), the last access token is kept and served
  * until it expires, and the lease is released.
- *
- * `after-refresh-token-put` could be recovered (the new refresh token sits in the credentials
- * secret's AWSPENDING version, whose id the next holder can compute from the previous fence); the
- * product does not do that today, see the drill report.
  */
-const KNOWN_LOSSES: ReadonlySet<string> = new Set([
-  'rotating/after-provider-response',
-  'rotating/after-refresh-token-put',
-]);
+const KNOWN_LOSSES: ReadonlySet<string> = new Set(['rotating/after-provider-response']);
 
 interface RunRecord {
   readonly grant: Grant;
@@ -366,7 +361,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
       return {
         ...ports,
         credentials: {
-          read: (provider) => credentials.read(provider),
+          read: (provider, recovery) => credentials.read(provider, recovery),
           write: async (input) => {
             await credentials.write(input);
             return hang(reached);

@@ -9,6 +9,9 @@
  *   within the invocation (refreshed, one provider call).
  * - `applied`: the default retries, the service applies the call and the answer is a 5xx anyway (a
  *   500 may hide an applied write): the retry must be idempotent.
+ * - `persistent` (the rotated refresh token's writes only): `maxAttempts: 1`, the call fails every
+ *   time for the whole invocation, so the engine's own repeats of that write run out with the lease
+ *   (its pauses move the drill clock instead of sleeping).
  *
  * Per scenario a token exists and is due (5 min left). Asserted: the fault fired once; the handler's
  * result and the state item carry the expected error code; no lost token (a valid token is stored at
@@ -50,7 +53,7 @@ const TICK_MS = 30_000;
 const LEASE_MS = 30_000;
 
 type Grant = 'cc' | 'rotating';
-type Mode = 'surfaced' | 'absorbed' | 'applied';
+type Mode = 'surfaced' | 'absorbed' | 'applied' | 'persistent';
 
 const endsWith = (suffix: string) => (body: Readonly<Record<string, unknown>>) =>
   typeof body.SecretId === 'string' && body.SecretId.endsWith(suffix);
@@ -66,6 +69,8 @@ interface StepSpec {
   readonly surfacedCode: 'dynamodb_unavailable' | 'secrets_manager_unavailable' | 'refreshed';
   /** `surfaced` mode: whether the provider was called before the fault. */
   readonly surfacedCalled: boolean;
+  /** A write of the rotated refresh token: the engine repeats it, and `persistent` mode applies. */
+  readonly refreshTokenWrite?: true;
 }
 
 /** Every AWS call of the protocol, in order (ARCHITECTURE.md, "The refresh protocol"). */
@@ -101,21 +106,24 @@ const STEPS: readonly StepSpec[] = [
     surfacedCode: 'secrets_manager_unavailable',
     surfacedCalled: false,
   },
+  // A single failure of the refresh token's write is repeated by the engine within the invocation.
   {
     step: 'refresh-token put (PutSecretValue)',
     target: 'secretsmanager.PutSecretValue',
     when: endsWith('/credentials'),
     grants: ['rotating'],
-    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCode: 'refreshed',
     surfacedCalled: true,
+    refreshTokenWrite: true,
   },
   {
     step: 'refresh-token stage move (UpdateSecretVersionStage)',
     target: 'secretsmanager.UpdateSecretVersionStage',
     when: endsWith('/credentials'),
     grants: ['rotating'],
-    surfacedCode: 'secrets_manager_unavailable',
+    surfacedCode: 'refreshed',
     surfacedCalled: true,
+    refreshTokenWrite: true,
   },
   {
     step: 'token put (PutSecretValue)',
@@ -145,29 +153,32 @@ const STEPS: readonly StepSpec[] = [
 ];
 
 /**
- * A rotated refresh token that could not be written to the credentials secret (after the SDK's own
- * attempts) is gone: the engine records a transient failure and the next attempt replays the spent
- * one, which revokes the grant. Asserted as detected (permanent `invalid_grant`, the last token kept);
- * see the drill report for the fix proposed (keep retrying that write for the rest of the lease).
+ * A rotated refresh token whose `PutSecretValue` fails for the whole lease (every repeat of the
+ * engine's) exists nowhere but in the dead invocation: the engine records a transient failure and the
+ * next attempt replays the spent one, which revokes the grant. Asserted as detected (permanent
+ * `invalid_grant`, the last token kept). When the put was applied and only the stage move keeps
+ * failing, the next holder finishes the write from `AWSPENDING` and nothing is lost.
  */
-const KNOWN_LOSSES: ReadonlySet<string> = new Set([
-  'rotating/surfaced/refresh-token put (PutSecretValue)',
-  'rotating/surfaced/refresh-token stage move (UpdateSecretVersionStage)',
-]);
+const KNOWN_LOSSES: ReadonlySet<string> = new Set(['rotating/persistent/refresh-token put (PutSecretValue)']);
 
 const KINDS: Record<Mode, readonly AwsFaultKind[]> = {
   surfaced: ['throttling', 'http500', 'http503'],
   absorbed: ['throttling', 'http500', 'http503'],
   // A throttled call is not applied; only a 5xx may hide an applied call.
   applied: ['http500', 'http503'],
+  persistent: ['http503', 'throttling'],
 };
+/** `persistent` mode: more failures than the engine can make in one lease. */
+const PERSISTENT_TIMES = 1_000;
 
 /**
  * CI: the `surfaced` mode for both grants, the retry modes for the rotating grant only (its steps are a
- * superset of client_credentials'), one fault kind per step rotating through the kinds. Long mode:
- * every grant, mode and kind, {@link RUNS} times.
+ * superset of client_credentials'), one fault kind per step rotating through the kinds; `persistent`
+ * on the rotating grant's two refresh-token writes. Long mode: every grant, mode and kind, {@link RUNS}
+ * times.
  */
 function grantsFor(mode: Mode): readonly Grant[] {
+  if (mode === 'persistent') return ['rotating'];
   return LONG_MODE || mode === 'surfaced' ? ['cc', 'rotating'] : ['rotating'];
 }
 
@@ -184,6 +195,7 @@ interface ScenarioRecord {
   readonly faultyResult: string;
   readonly providerCalls: number;
   readonly knownLoss: boolean;
+  readonly faultsFired: number;
   readonly problems: readonly string[];
 }
 
@@ -215,6 +227,8 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
         ...(maxAttempts === undefined ? {} : { maxAttempts }),
       },
       clock,
+      // The engine's pauses between repeats of a write move the drill clock (and so eat the lease).
+      sleep: async (ms) => clock.advance(ms),
     });
   const tick = async (refresh: RefreshHandler, provider: Grant) =>
     (await refresh(
@@ -239,7 +253,7 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     parts.oauth.resetCounters();
     const view = inspect(parts.moto.clientConfig);
     const healthy = handler(parts.moto.endpoint);
-    const faulty = handler(proxy.endpoint, mode === 'surfaced' ? 1 : undefined);
+    const faulty = handler(proxy.endpoint, mode === 'surfaced' || mode === 'persistent' ? 1 : undefined);
     const validStored = async (): Promise<TokenRecord | undefined> => {
       const token = await view.token(grant);
       return token !== undefined && Date.parse(token.expiresAt) > clock.now() ? token : undefined;
@@ -259,16 +273,14 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
       target: spec.target,
       ...(spec.when ? { when: spec.when } : {}),
       kind,
-      times: 1,
+      times: mode === 'persistent' ? PERSISTENT_TIMES : 1,
       applied: mode === 'applied',
     });
     const faulty1 = await tick(faulty, grant);
     proxy.clear();
     const faultyCalls = parts.oauth.tokenRequests.total - callsBefore;
-    check(
-      injectedTotal() - injectedBefore === 1,
-      `the fault fired ${injectedTotal() - injectedBefore} times`,
-    );
+    const fired = injectedTotal() - injectedBefore;
+    check(mode === 'persistent' ? fired > 1 : fired === 1, `the fault fired ${fired} times`);
     check(faultyCalls <= 1, `the faulty invocation made ${faultyCalls} provider calls`);
 
     const expected = expectedOutcome(spec, mode);
@@ -358,16 +370,17 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
       faultyResult: faultyOutcome,
       providerCalls,
       knownLoss,
+      faultsFired: fired,
       problems,
     };
     records.push(record);
     return record;
   }
 
-  describe.each(['surfaced', 'absorbed', 'applied'] as const)('mode %s', (mode) => {
+  describe.each(['surfaced', 'absorbed', 'applied', 'persistent'] as const)('mode %s', (mode) => {
     describe.each(grantsFor(mode))('provider %s', (grant) => {
       const cases = STEPS.flatMap((spec, index) =>
-        spec.grants.includes(grant)
+        spec.grants.includes(grant) && (mode !== 'persistent' || spec.refreshTokenWrite)
           ? kindsFor(mode, index).map(
               (kind) =>
                 [
@@ -432,13 +445,13 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     const { scanned, leaked } = parts.secrets.scan(parts.output.text());
 
     // Assess
-    for (const mode of ['surfaced', 'absorbed', 'applied'] as const) {
+    for (const mode of ['surfaced', 'absorbed', 'applied', 'persistent'] as const) {
       for (const grant of ['cc', 'rotating'] as const) {
         const cell = records.filter((record) => record.mode === mode && record.grant === grant);
         if (cell.length === 0) continue;
         reportDrill(`emulator-fault mode=${mode} provider=${grant}`, {
           scenarios: cell.length,
-          faultsInjected: cell.length,
+          faultsInjected: cell.reduce((sum, record) => sum + record.faultsFired, 0),
           outcomes: [
             ...new Set(cell.map((record) => `${shortStep(record.step)}:${record.faultyResult}`)),
           ].join(','),
@@ -467,6 +480,8 @@ function expectedOutcome(spec: StepSpec, mode: Mode): { status: string; called: 
       return { status: spec.surfacedCode, called: spec.surfacedCalled };
     case 'absorbed':
       return { status: 'refreshed', called: true };
+    case 'persistent':
+      return { status: 'secrets_manager_unavailable', called: true };
     case 'applied':
       // The acquire was applied, so the retry finds the lease taken (by this very invocation) and
       // backs off as if another holder had it; the next tick after the lease's end refreshes.
