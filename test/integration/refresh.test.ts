@@ -362,6 +362,31 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
     expect(oauth.tokenRequests.total).toBe(2);
   });
 
+  it("uses an operator's re-seed, not the AWSPENDING version an earlier rotation left behind", async () => {
+    // Prepare: a rotation leaves AWSPENDING and AWSCURRENT on our version; a re-seed with
+    // put-secret-value (no stages, as the console and CLI do) moves AWSCURRENT alone.
+    const rotated = await refresh('rotating', true);
+    const reseeded = await oauth.seedRefreshToken({ clientId: 'app-rotating' });
+    seededRefreshTokens.push(reseeded);
+    await putCredentials(moto.clientConfig, `${PREFIX}/rotating/credentials`, {
+      clientId: 'app-rotating',
+      clientSecret: SECRET_ROTATING,
+      refreshToken: reseeded,
+      note: 're-seeded',
+    });
+    const callsBefore = oauth.tokenRequests.refresh_token;
+
+    // Act
+    const forced = await refresh('rotating', true);
+
+    // Assess: the refresh presented the re-seeded token (the stored credentials keep its extra field).
+    expect(rotated).toMatchObject({ status: 'refreshed', refreshTokenRotated: true });
+    expect(forced).toMatchObject({ status: 'refreshed', refreshTokenRotated: true });
+    expect(oauth.tokenRequests.refresh_token - callsBefore).toBe(1);
+    expect(await storedCredentials('rotating')).toMatchObject({ note: 're-seeded' });
+    expect(oauth.tokenResponses.filter((response) => response.errorDetail !== undefined)).toEqual([]);
+  });
+
   it('keeps the latest rotated refresh token through 20 consecutive refreshes without reuse', async () => {
     // Act
     const results: RefreshResult[] = [];

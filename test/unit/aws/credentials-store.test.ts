@@ -8,9 +8,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { SecretsManagerCredentialsStore } from '../../../functions/aws/credentials-store.js';
+import {
+  RECOVERY_LOOKBACK_GENERATIONS,
+  SecretsManagerCredentialsStore,
+} from '../../../functions/aws/credentials-store.js';
 import { clientRequestTokenFor } from '../../../functions/aws/secrets.js';
 import { CredentialsError, StoreError } from '../../../functions/core/errors.js';
+import { awsError } from './helpers.js';
 
 const SECRET_ID = 'token-refresher/acme/credentials';
 const EXISTING_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:acme-oauth-AbCdEf';
@@ -125,6 +129,169 @@ describe('Class: SecretsManagerCredentialsStore', () => {
       // Assess
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ code: 'secret_not_found', kind: 'permanent' });
+    });
+  });
+
+  describe('Method: read, with recovery (a grant that rotates its refresh token)', () => {
+    const CURRENT = { clientId: 'client-1', clientSecret: CLIENT_SECRET, refreshToken: REFRESH_TOKEN };
+    const ROTATED = { ...CURRENT, refreshToken: 'rotated-refresh-token-4d5e6f' };
+    /** The version id generation `fence`'s write from OLD_VERSION gets. */
+    const writtenBy = (fence: number, from = OLD_VERSION) =>
+      clientRequestTokenFor({ purpose: 'credentials', provider: 'acme', fence, expectedVersionId: from });
+    const stage = (VersionStage: string) => ({ SecretId: SECRET_ID, VersionStage });
+
+    it('reads AWSPENDING alone when it is also AWSCURRENT (every finished write leaves it so)', async () => {
+      // Prepare
+      secretsManager.on(GetSecretValueCommand).resolves({
+        VersionId: OLD_VERSION,
+        VersionStages: ['AWSCURRENT', 'AWSPENDING'],
+        SecretString: JSON.stringify(CURRENT),
+      });
+
+      // Act
+      const current = await store.read('acme', { fence: 12 });
+
+      // Assess
+      expect(current).toStrictEqual({ versionId: OLD_VERSION, credentials: CURRENT });
+      expect(secretsManager).toReceiveCommandExactlyOnceWith(GetSecretValueCommand, stage('AWSPENDING'));
+      expect(secretsManager).toReceiveCommandTimes(GetSecretValueCommand, 1);
+    });
+
+    it('reads AWSCURRENT when no version holds AWSPENDING (seeded by the operator, never written)', async () => {
+      // Prepare
+      secretsManager
+        .on(GetSecretValueCommand, stage('AWSPENDING'))
+        .rejects(new ResourceNotFoundException({ message: "can't find staging label", $metadata: {} }))
+        .on(GetSecretValueCommand, stage('AWSCURRENT'))
+        .resolves({
+          VersionId: OLD_VERSION,
+          VersionStages: ['AWSCURRENT'],
+          SecretString: JSON.stringify(CURRENT),
+        });
+
+      // Act
+      const current = await store.read('acme', { fence: 12 });
+
+      // Assess
+      expect(current).toStrictEqual({ versionId: OLD_VERSION, credentials: CURRENT });
+      expect(secretsManager).not.toReceiveCommand(UpdateSecretVersionStageCommand);
+    });
+
+    it.each([1, 11, 5])(
+      'finishes the write of generation %i (AWSPENDING holds its version from the current one) and returns it',
+      async (fence) => {
+        // Prepare
+        secretsManager
+          .on(GetSecretValueCommand, stage('AWSPENDING'))
+          .resolves({
+            VersionId: writtenBy(fence),
+            VersionStages: ['AWSPENDING'],
+            SecretString: JSON.stringify(ROTATED),
+          })
+          .on(GetSecretValueCommand, stage('AWSCURRENT'))
+          .resolves({
+            VersionId: OLD_VERSION,
+            VersionStages: ['AWSCURRENT'],
+            SecretString: JSON.stringify(CURRENT),
+          })
+          .on(UpdateSecretVersionStageCommand)
+          .resolves({});
+
+        // Act
+        const current = await store.read('acme', { fence: 12 });
+
+        // Assess
+        expect(current).toStrictEqual({
+          versionId: writtenBy(fence),
+          credentials: ROTATED,
+          recoveredGeneration: fence,
+        });
+        expect(secretsManager.commandCalls(UpdateSecretVersionStageCommand)[0]?.args[0].input).toStrictEqual({
+          SecretId: SECRET_ID,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: writtenBy(fence),
+          RemoveFromVersionId: OLD_VERSION,
+        });
+      },
+    );
+
+    it.each([
+      ['an operator re-seeded the secret after our last write', '44444444-4444-4444-8444-444444444444', 12],
+      ['the write started from another version (it lost its compare-and-swap)', writtenBy(11, 'another'), 12],
+      ['the write is of this generation, not an earlier one', writtenBy(12), 12],
+      [
+        `the write is more than ${RECOVERY_LOOKBACK_GENERATIONS} generations old`,
+        writtenBy(1),
+        RECOVERY_LOOKBACK_GENERATIONS + 2,
+      ],
+    ] as const)('keeps AWSCURRENT and moves nothing when %s', async (_case, pendingVersion, fence) => {
+      // Prepare
+      secretsManager
+        .on(GetSecretValueCommand, stage('AWSPENDING'))
+        .resolves({
+          VersionId: pendingVersion,
+          VersionStages: ['AWSPENDING'],
+          SecretString: JSON.stringify(ROTATED),
+        })
+        .on(GetSecretValueCommand, stage('AWSCURRENT'))
+        .resolves({
+          VersionId: OLD_VERSION,
+          VersionStages: ['AWSCURRENT'],
+          SecretString: JSON.stringify(CURRENT),
+        });
+
+      // Act
+      const current = await store.read('acme', { fence });
+
+      // Assess
+      expect(current).toStrictEqual({ versionId: OLD_VERSION, credentials: CURRENT });
+      expect(secretsManager).not.toReceiveCommand(UpdateSecretVersionStageCommand);
+    });
+
+    it('keeps AWSCURRENT when the unfinished version does not hold usable credentials', async () => {
+      // Prepare
+      secretsManager
+        .on(GetSecretValueCommand, stage('AWSPENDING'))
+        .resolves({ VersionId: writtenBy(11), VersionStages: ['AWSPENDING'], SecretString: 'not json' })
+        .on(GetSecretValueCommand, stage('AWSCURRENT'))
+        .resolves({
+          VersionId: OLD_VERSION,
+          VersionStages: ['AWSCURRENT'],
+          SecretString: JSON.stringify(CURRENT),
+        });
+
+      // Act
+      const current = await store.read('acme', { fence: 12 });
+
+      // Assess
+      expect(current.versionId).toBe(OLD_VERSION);
+      expect(secretsManager).not.toReceiveCommand(UpdateSecretVersionStageCommand);
+    });
+
+    it('throws a transient error (and uses neither version) when finishing the write fails', async () => {
+      // Prepare
+      secretsManager
+        .on(GetSecretValueCommand, stage('AWSPENDING'))
+        .resolves({
+          VersionId: writtenBy(11),
+          VersionStages: ['AWSPENDING'],
+          SecretString: JSON.stringify(ROTATED),
+        })
+        .on(GetSecretValueCommand, stage('AWSCURRENT'))
+        .resolves({
+          VersionId: OLD_VERSION,
+          VersionStages: ['AWSCURRENT'],
+          SecretString: JSON.stringify(CURRENT),
+        })
+        .on(UpdateSecretVersionStageCommand)
+        .rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
+
+      // Act
+      const error = await store.read('acme', { fence: 12 }).catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toMatchObject({ code: 'secrets_manager_unavailable', kind: 'transient' });
+      expect(JSON.stringify(error)).not.toContain(REFRESH_TOKEN);
     });
   });
 

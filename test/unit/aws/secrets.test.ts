@@ -344,6 +344,153 @@ describe('Class: JsonSecrets', () => {
       expect(error).toBeInstanceOf(StoreError);
       expect(error).toMatchObject({ code: 'secrets_manager_unavailable', kind: 'transient' });
     });
+
+    describe('with resume (repeating a write after a failure)', () => {
+      const versionOf = (stages: string[]) => ({
+        VersionId: NEW_VERSION,
+        VersionStages: stages,
+        SecretString: JSON.stringify(input.value),
+      });
+
+      it('puts and moves as usual when the earlier attempt left no version', async () => {
+        // Prepare
+        secretsManager
+          .on(GetSecretValueCommand)
+          .rejects(new ResourceNotFoundException({ message: 'no such version', $metadata: {} }))
+          .on(PutSecretValueCommand)
+          .resolves({ VersionId: NEW_VERSION, VersionStages: ['AWSPENDING'] })
+          .on(UpdateSecretVersionStageCommand)
+          .resolves({});
+
+        // Act
+        const versionId = await secrets.compareAndSwap({ ...input, resume: true });
+
+        // Assess
+        expect(versionId).toBe(NEW_VERSION);
+        expect(secretsManager.commandCalls(GetSecretValueCommand)[0]?.args[0].input).toStrictEqual({
+          SecretId: SECRET_ID,
+          VersionId: NEW_VERSION,
+        });
+        expect(secretsManager).toReceiveCommandTimes(PutSecretValueCommand, 1);
+        expect(secretsManager).toReceiveCommandWith(UpdateSecretVersionStageCommand, {
+          MoveToVersionId: NEW_VERSION,
+          RemoveFromVersionId: OLD_VERSION,
+        });
+      });
+
+      it('only moves AWSCURRENT when the earlier attempt put the version but did not move the label', async () => {
+        // Prepare
+        secretsManager
+          .on(GetSecretValueCommand)
+          .resolves(versionOf(['AWSPENDING']))
+          .on(UpdateSecretVersionStageCommand)
+          .resolves({});
+
+        // Act
+        const versionId = await secrets.compareAndSwap({ ...input, resume: true });
+
+        // Assess
+        expect(versionId).toBe(NEW_VERSION);
+        expect(secretsManager).not.toReceiveCommand(PutSecretValueCommand);
+        expect(secretsManager.commandCalls(UpdateSecretVersionStageCommand)[0]?.args[0].input).toStrictEqual({
+          SecretId: SECRET_ID,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: NEW_VERSION,
+          RemoveFromVersionId: OLD_VERSION,
+        });
+      });
+
+      it('does nothing more when the earlier attempt completed (never repeats a completed put)', async () => {
+        // Prepare
+        secretsManager.on(GetSecretValueCommand).resolves(versionOf(['AWSPENDING', 'AWSCURRENT']));
+
+        // Act
+        const versionId = await secrets.compareAndSwap({ ...input, resume: true });
+
+        // Assess
+        expect(versionId).toBe(NEW_VERSION);
+        expect(secretsManager).not.toReceiveCommand(PutSecretValueCommand);
+        expect(secretsManager).not.toReceiveCommand(UpdateSecretVersionStageCommand);
+      });
+
+      it('throws WriteConflictError when the label moved elsewhere since the earlier attempt', async () => {
+        // Prepare
+        secretsManager
+          .on(GetSecretValueCommand, { VersionId: NEW_VERSION })
+          .resolves(versionOf(['AWSPENDING']))
+          .on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' })
+          .resolves({ VersionId: OTHER_VERSION, SecretString: '{}' })
+          .on(UpdateSecretVersionStageCommand)
+          .rejects(new InvalidParameterException({ message: 'not on that version', $metadata: {} }));
+
+        // Act
+        const error = await secrets
+          .compareAndSwap({ ...input, resume: true })
+          .catch((caught: unknown) => caught);
+
+        // Assess
+        expect(error).toBeInstanceOf(WriteConflictError);
+      });
+
+      it('throws a transient StoreError when the lookup itself fails', async () => {
+        // Prepare
+        secretsManager.on(GetSecretValueCommand).rejects(awsError('InternalServiceError', 'boom', 500));
+
+        // Act
+        const error = await secrets
+          .compareAndSwap({ ...input, resume: true })
+          .catch((caught: unknown) => caught);
+
+        // Assess
+        expect(error).toMatchObject({ code: 'secrets_manager_unavailable', kind: 'transient' });
+        expect(secretsManager).not.toReceiveCommand(PutSecretValueCommand);
+      });
+    });
+  });
+
+  describe('Method: readStage', () => {
+    it('returns the version holding the stage with all its labels', async () => {
+      // Prepare
+      secretsManager.on(GetSecretValueCommand).resolves({
+        VersionId: NEW_VERSION,
+        VersionStages: ['AWSPENDING'],
+        SecretString: '{"a":"b"}',
+      });
+
+      // Act
+      const pending = await secrets.readStage(SECRET_ID, 'AWSPENDING');
+
+      // Assess
+      expect(pending).toStrictEqual({ versionId: NEW_VERSION, value: { a: 'b' }, stages: ['AWSPENDING'] });
+      expect(secretsManager).toReceiveCommandExactlyOnceWith(GetSecretValueCommand, {
+        SecretId: SECRET_ID,
+        VersionStage: 'AWSPENDING',
+      });
+    });
+
+    it('returns undefined when no version holds the stage', async () => {
+      // Prepare
+      secretsManager
+        .on(GetSecretValueCommand)
+        .rejects(new ResourceNotFoundException({ message: "can't find staging label", $metadata: {} }));
+
+      // Act
+      const pending = await secrets.readStage(SECRET_ID, 'AWSPENDING');
+
+      // Assess
+      expect(pending).toBeUndefined();
+    });
+
+    it('throws a transient StoreError when throttled', async () => {
+      // Prepare
+      secretsManager.on(GetSecretValueCommand).rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
+
+      // Act
+      const error = await secrets.readStage(SECRET_ID, 'AWSPENDING').catch((caught: unknown) => caught);
+
+      // Assess
+      expect(error).toMatchObject({ code: 'secrets_manager_unavailable', kind: 'transient' });
+    });
   });
 });
 

@@ -1,7 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
-import { RefreshEngine } from '../../../functions/core/engine.js';
-import { CredentialsError, ProviderError } from '../../../functions/core/errors.js';
+import { CREDENTIALS_RETRY_MIN_LEASE_MS, RefreshEngine } from '../../../functions/core/engine.js';
+import {
+  CredentialsError,
+  ProviderError,
+  StoreError,
+  WriteConflictError,
+} from '../../../functions/core/errors.js';
 import { METRIC_NAMES } from '../../../functions/core/ports.js';
 import { sha256Hex } from '../../../functions/core/token-hash.js';
 import {
@@ -38,8 +43,11 @@ describe('Class: RefreshEngine', () => {
   let metrics: RecordingMetrics;
   let logger: RecordingLogger;
   let engine: RefreshEngine;
+  /** The engine's pauses between attempts of a write; they move the fake clock. */
+  let pauses: number[];
 
   beforeEach(() => {
+    pauses = [];
     clock = new FakeClock();
     secrets = new FakeSecrets();
     tokens = new FakeTokenStore(secrets);
@@ -63,6 +71,10 @@ describe('Class: RefreshEngine', () => {
       metrics,
       logger,
       random: () => 0.5,
+      sleep: async (ms) => {
+        pauses.push(ms);
+        clock.advance(ms);
+      },
     });
   });
 
@@ -276,6 +288,125 @@ describe('Class: RefreshEngine', () => {
       });
       const writes = secrets.calls.filter((call) => call.startsWith('write'));
       expect(writes).toEqual(['write test/acme/credentials', 'write test/acme/token']);
+    });
+
+    describe('a rotated refresh token that cannot be stored at once', () => {
+      const rotating = () =>
+        provider.answerNext(() => ({
+          accessToken: 'a1',
+          tokenType: 'Bearer',
+          expiresInSeconds: 3600,
+          refreshToken: 'rotated-refresh-token',
+        }));
+      const unavailable = () =>
+        new StoreError(
+          'Secrets Manager PutSecretValue failed (ThrottlingException)',
+          'secrets_manager_unavailable',
+          'transient',
+        );
+
+      it('repeats the write (resuming it) after transient failures and then refreshes', async () => {
+        // Prepare
+        rotating();
+        credentials.failNextWrites.push(unavailable(), unavailable());
+
+        // Act
+        const result = await run();
+
+        // Assess
+        expect(result).toMatchObject({ status: 'refreshed', refreshTokenRotated: true });
+        expect(provider.requests).toHaveLength(1);
+        expect(credentials.credentials('acme').refreshToken).toBe('rotated-refresh-token');
+        expect(credentials.writes.map((write) => write.resume ?? false)).toEqual([false, true, true]);
+        expect(
+          new Set(credentials.writes.map((write) => `${write.fence}/${write.expectedVersionId}`)).size,
+        ).toBe(1);
+        expect(pauses).toEqual([250, 500]);
+        expect(tokens.token('acme')?.accessToken).toBe('a1');
+        expect(logger.lines.filter((entry) => entry.level === 'warn')).toHaveLength(2);
+      });
+
+      it('stops repeating when the lease runs out, fails transiently and writes no access token', async () => {
+        // Prepare
+        rotating();
+        credentials.failNextWrites.push(...Array.from({ length: 100 }, unavailable));
+        const startedAt = clock.now();
+
+        // Act
+        const result = await run({ remainingTimeMs: 30_000 });
+
+        // Assess
+        expect(result).toMatchObject({
+          status: 'failed',
+          code: 'secrets_manager_unavailable',
+          permanent: false,
+        });
+        expect(pauses).toEqual([250, 500, 1_000, 2_000, 4_000, 4_000, 4_000, 4_000, 4_000, 4_000]);
+        // Every attempt started with at least the minimum lease left; the next pause would not leave it.
+        const lastAttemptAt = startedAt + pauses.reduce((sum, pause) => sum + pause, 0);
+        expect(startedAt + 30_000 - lastAttemptAt).toBeGreaterThanOrEqual(CREDENTIALS_RETRY_MIN_LEASE_MS);
+        expect(startedAt + 30_000 - lastAttemptAt - 4_000).toBeLessThan(CREDENTIALS_RETRY_MIN_LEASE_MS);
+        expect(credentials.writes).toHaveLength(11);
+        expect(tokens.token('acme')).toBeUndefined();
+        expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+      });
+
+      it.each([
+        ['a lost compare-and-swap', () => new WriteConflictError('AWSCURRENT moved')],
+        [
+          'a permanent store error',
+          () => new StoreError('Access denied', 'secrets_manager_access_denied', 'permanent'),
+        ],
+      ])('does not repeat the write after %s', async (_case, failure) => {
+        // Prepare
+        rotating();
+        credentials.failNextWrites.push(failure());
+
+        // Act
+        const result = await run();
+
+        // Assess
+        expect(result).toMatchObject({ status: 'failed' });
+        expect(credentials.writes).toHaveLength(1);
+        expect(pauses).toEqual([]);
+      });
+    });
+
+    it('asks the credentials store to finish an earlier unfinished write for refresh_token only', async () => {
+      // Prepare
+      secrets.seed(FakeTokenStore.secretId('other'), { status: 'pending' });
+      secrets.seed(FakeCredentialsStore.secretId('other'), {
+        clientId: 'client-2',
+        clientSecret: CLIENT_SECRET,
+      });
+
+      // Act
+      const results = [
+        await run(),
+        await run({ cfg: config({ name: 'other', grant: 'client_credentials' }) }),
+      ];
+
+      // Assess: the refresh_token read carries the lease generation; client_credentials never rotates.
+      expect(results.map((result) => result.status)).toEqual(['refreshed', 'refreshed']);
+      expect(credentials.reads).toStrictEqual([{ fence: 1 }, undefined]);
+    });
+
+    it("says so in the log when the read finished an interrupted refresh's write", async () => {
+      // Prepare
+      credentials.recoverNext = 7;
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'refreshed' });
+      expect(logger.lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: 'Finished storing the rotated refresh token of an interrupted refresh',
+          attributes: expect.objectContaining({ provider: 'acme', interruptedGeneration: 7 }),
+        }),
+      );
     });
 
     it('keeps the old refresh token when the server does not return one', async () => {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { WriteConflictError } from '../../../functions/core/errors.js';
 import type {
   Clock,
+  CredentialsRecovery,
   CredentialsStore,
   Logger,
   MetricName,
@@ -100,15 +101,34 @@ export class FakeTokenStore implements TokenStore {
 }
 
 export class FakeCredentialsStore implements CredentialsStore {
+  /** The `recovery` argument of every read. */
+  readonly reads: Array<CredentialsRecovery | undefined> = [];
+  /** Every write's input (`resume` tells a repeat). */
+  readonly writes: Array<Parameters<CredentialsStore['write']>[0]> = [];
+  /** Errors the next writes throw, in order, instead of writing. */
+  readonly failNextWrites: Error[] = [];
+  /** When set, the next read reports that it finished this generation's unfinished write. */
+  recoverNext: number | undefined;
+
   constructor(readonly secrets: FakeSecrets) {}
   static secretId(provider: string): string {
     return `test/${provider}/credentials`;
   }
-  async read(provider: string): Promise<CurrentCredentials> {
+  async read(provider: string, recovery?: CredentialsRecovery): Promise<CurrentCredentials> {
+    this.reads.push(recovery);
     const { versionId, value } = this.secrets.read(FakeCredentialsStore.secretId(provider));
-    return { versionId, credentials: value as Credentials };
+    const recoveredGeneration = this.recoverNext;
+    this.recoverNext = undefined;
+    return {
+      versionId,
+      credentials: value as Credentials,
+      ...(recoveredGeneration === undefined ? {} : { recoveredGeneration }),
+    };
   }
   async write(input: Parameters<CredentialsStore['write']>[0]): Promise<string> {
+    this.writes.push(input);
+    const failure = this.failNextWrites.shift();
+    if (failure !== undefined) throw failure;
     return this.secrets.compareAndSwap(
       FakeCredentialsStore.secretId(input.provider),
       input.credentials,
