@@ -206,7 +206,7 @@ export function hintFor(
     case 'malformed_response':
     case 'invalid_lifetime':
     case 'unsupported_token_type':
-      return `the token endpoint's answer was not a usable token: check tokenUrl (and the response paths of an http provider), ${again}`;
+      return `the token endpoint's answer was not a usable token (the refresher retries with backoff): if it lasts, check tokenUrl (and the response paths of an http provider), ${again}`;
     case 'secret_not_found':
       return 'a secret of this provider does not exist: deploy the stack, or fix credentialsSecretArn in the configuration';
     case 'table_not_found':

@@ -222,16 +222,9 @@ export class RefreshEngine {
         signal: AbortSignal.timeout(requestTimeoutMs),
       });
       const issuedAt = clock.now();
-      const expiry = resolveExpiry(issued, config.expectedLifetime, issuedAt);
-      if (!expiry.ok) {
-        throw new ProviderError(
-          `The token endpoint returned an unusable token: ${expiry.reason}`,
-          'invalid_lifetime',
-          'permanent',
-        );
-      }
 
-      // 5a. A rotated refresh token is stored before anything else: the old one is now spent.
+      // 5a. A rotated refresh token is stored before anything else, even when the access token turns
+      // out unusable: the old refresh token is now spent.
       const refreshTokenRotated =
         issued.refreshToken !== undefined && issued.refreshToken !== credentials.credentials.refreshToken;
       if (refreshTokenRotated) {
@@ -243,6 +236,14 @@ export class RefreshEngine {
             expectedVersionId: credentials.versionId,
           },
           leaseExpiresAt,
+        );
+      }
+      const expiry = resolveExpiry(issued, config.expectedLifetime, issuedAt);
+      if (!expiry.ok) {
+        throw new ProviderError(
+          `The token endpoint returned an unusable token: ${expiry.reason}`,
+          'invalid_lifetime',
+          'transient',
         );
       }
 

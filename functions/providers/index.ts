@@ -16,8 +16,8 @@
  * | `oauth_<error>` (`[a-z0-9_]`, ≤ 64) | transient for 5xx/429/408, else permanent | unknown `error` string |
  * | `rate_limited` | transient | 429 without error body; `retryAfterSeconds` from `Retry-After` |
  * | `http_<status>` | transient for 5xx and 408, permanent for other 4xx and 3xx | no error body |
- * | `malformed_response` | permanent | 2xx that is not a JSON object, or lacks the token |
- * | `invalid_lifetime` | permanent | `expires_in` not a number in (0, 1 year]; expiry date not in (now, now + 1 year] |
+ * | `malformed_response` | transient | 2xx that is not a JSON object, or lacks the token |
+ * | `invalid_lifetime` | transient | `expires_in` not a number (or digit string) in (0, 1 year]; expiry date not in (now, now + 1 year] |
  * | `unsupported_token_type` | permanent | OAuth `token_type` other than Bearer/DPoP (RFC 6749 §7.1) |
  * | `network_error` | transient | fetch rejected (refused, reset, DNS, body cut short) |
  * | `timeout` | transient | the abort signal fired, before the response or while reading the body |

@@ -102,18 +102,30 @@ function describeValue(value: unknown): string {
   return `a${typeof value === 'object' ? 'n' : ''} ${typeof value}`;
 }
 
+/**
+ * Transient, like a garbled body: the endpoint answered, but not with a token we can keep. Backoff
+ * and the failure alarm apply; a later healthy answer recovers without an operator.
+ */
 function invalidLifetime(message: string, status: number): ProviderError {
-  return new ProviderError(message, 'invalid_lifetime', 'permanent', { status });
+  return new ProviderError(message, 'invalid_lifetime', 'transient', { status });
 }
 
 /**
+ * Whole seconds written as a JSON string, as Microsoft Entra ID's v1 endpoint and Azure's managed
+ * identity endpoint send `expires_in` and `expires_on` (`"3599"`): digits only, no sign, no fraction.
+ */
+const DECIMAL_SECONDS = /^\d{1,12}$/;
+
+/**
  * A lifetime in seconds (`expires_in`): absent (`undefined`/`null`) is fine; otherwise a finite JSON
- * number in (0, 1 year]. Strings such as `"3600"` are refused: a server that gets the type wrong may
- * get the unit wrong too.
- * @throws ProviderError `invalid_lifetime` (permanent)
+ * number, or a string of decimal digits (see {@link DECIMAL_SECONDS}), in (0, 1 year].
+ * @throws ProviderError `invalid_lifetime` (transient)
  */
 export function checkLifetimeSeconds(value: unknown, field: string, status: number): number | undefined {
   if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && DECIMAL_SECONDS.test(value)) {
+    return checkLifetimeSeconds(Number(value), field, status);
+  }
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_LIFETIME_SECONDS) {
     throw invalidLifetime(
       `"${field}" must be a positive number of seconds, at most 1 year (got ${describeValue(value)}; HTTP ${status})`,
@@ -126,10 +138,11 @@ export function checkLifetimeSeconds(value: unknown, field: string, status: numb
 const ISO_8601_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
- * An absolute expiry: an ISO-8601 date-time with a zone, or a JSON number of epoch seconds. It must lie
- * after `now` and at most 1 year ahead. Absent (`undefined`/`null`) is fine.
+ * An absolute expiry: an ISO-8601 date-time with a zone, or epoch seconds as a JSON number or a string
+ * of decimal digits. It must lie after `now` and at most 1 year ahead. Absent (`undefined`/`null`) is
+ * fine.
  * @returns epoch ms.
- * @throws ProviderError `invalid_lifetime` (permanent)
+ * @throws ProviderError `invalid_lifetime` (transient)
  */
 export function checkExpiresAt(
   value: unknown,
@@ -141,6 +154,8 @@ export function checkExpiresAt(
   let expiresAt: number;
   if (typeof value === 'number' && Number.isFinite(value)) {
     expiresAt = value * 1000;
+  } else if (typeof value === 'string' && DECIMAL_SECONDS.test(value)) {
+    expiresAt = Number(value) * 1000;
   } else if (typeof value === 'string' && ISO_8601_DATE_TIME.test(value)) {
     expiresAt = Date.parse(value);
   } else {
@@ -257,12 +272,17 @@ export function classifyErrorResponse(
   });
 }
 
-/** A 2xx answer that is not a usable token. */
+/**
+ * A 2xx answer that is not a usable token. Transient: a truncated body, a proxy's or maintenance
+ * page's HTML with 200 are passing faults, and stopping every refresh until an operator steps in would
+ * let the token expire. A lasting cause (a wrong `accessTokenPath`) fires the failure alarm all the
+ * same, with calls spaced by the backoff (at most every 15 minutes).
+ */
 export function malformedResponse(message: string, status: number): ProviderError {
   return new ProviderError(
     `Token endpoint answered HTTP ${status} but ${message}`,
     'malformed_response',
-    'permanent',
+    'transient',
     {
       status,
     },

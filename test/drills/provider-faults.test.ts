@@ -9,10 +9,12 @@
  * 3. The metrics the alarms are built on must be in the EMF output: `RefreshFailed` with the single
  *    dimension `provider` (the refresh-failures alarm) and `SecondsToExpiry` falling below the stale
  *    alarm's threshold (half the 5 min lead) before the token expired.
- * 4. The fault is cleared. Transient faults: no provider call before the backoff's `retryAt` (and not
- *    before `Retry-After`), and the first tick after it refreshes with exactly one call. Faults the
- *    product classifies as permanent (a malformed 2xx, an unusable `expires_in`) stop all calls until
- *    an operator forces a refresh: the drill asserts that, and that the forced refresh recovers.
+ * 4. The fault is cleared. Transient faults (every fault here, including a malformed 2xx and an
+ *    unusable `expires_in`): no provider call before the backoff's `retryAt` (and not before
+ *    `Retry-After`), and the first tick after it refreshes with exactly one call. A fault classified
+ *    permanent would stop all calls until an operator forces a refresh: the drill asserts that, and
+ *    that the forced refresh recovers. Faults the product accepts (a JSON token as text/plain, whole
+ *    seconds as a string) are listed to show what a consumer then gets.
  *
  * "30 s stall": the provider's `requestTimeout` is 2 s, so a 30 s stall is a timeout and the drill never
  * waits 30 s. The rotating provider gets a stall that never answers instead: a server that completes a
@@ -123,14 +125,14 @@ const FAULTS: readonly FaultCase[] = [
     fault: json('{"access_token":"drill-truncated-token-5e0b'),
     grants: ['cc', 'rotating'],
     code: 'malformed_response',
-    permanent: true,
+    permanent: false,
   },
   {
     label: 'wrong content type (a 200 HTML page)',
     fault: { kind: 'body', status: 200, contentType: 'text/html', body: '<html><body>Sign in</body></html>' },
     grants: ['cc', 'rotating'],
     code: 'malformed_response',
-    permanent: true,
+    permanent: false,
   },
   {
     // Accepted by design (functions/providers/oauth.ts): a JSON object is read whatever the
@@ -149,7 +151,7 @@ const FAULTS: readonly FaultCase[] = [
     fault: json('{"access_token":"drill-zero-lifetime-token-1c8e","token_type":"Bearer","expires_in":0}'),
     grants: ['cc', 'rotating'],
     code: 'invalid_lifetime',
-    permanent: true,
+    permanent: false,
   },
   {
     label: 'expires_in -1',
@@ -158,15 +160,28 @@ const FAULTS: readonly FaultCase[] = [
     ),
     grants: ['cc', 'rotating'],
     code: 'invalid_lifetime',
-    permanent: true,
+    permanent: false,
   },
   {
+    // Accepted: whole seconds as a string of digits, as Microsoft Entra ID v1 sends them.
     label: 'expires_in "3600" (a string)',
     fault: json(
       '{"access_token":"drill-string-lifetime-token-93ab","token_type":"Bearer","expires_in":"3600"}',
     ),
     grants: ['cc', 'rotating'],
-    code: 'invalid_lifetime',
+  },
+  {
+    // Not a fault of the issue's list: the one permanent answer here, so the drill keeps proving that
+    // a permanent failure stops the calls and that an operator's forced refresh recovers.
+    label: '400 invalid_client (credentials refused)',
+    fault: {
+      kind: 'body',
+      status: 400,
+      contentType: 'application/json',
+      body: '{"error":"invalid_client","error_description":"client authentication failed"}',
+    },
+    grants: ['cc'],
+    code: 'invalid_client',
     permanent: true,
   },
   {
@@ -174,7 +189,7 @@ const FAULTS: readonly FaultCase[] = [
     fault: json('{"access_token":"drill-huge-lifetime-token-6b72","token_type":"Bearer","expires_in":1e12}'),
     grants: ['cc', 'rotating'],
     code: 'invalid_lifetime',
-    permanent: true,
+    permanent: false,
   },
 ];
 

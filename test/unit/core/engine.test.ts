@@ -544,7 +544,7 @@ describe('Class: RefreshEngine', () => {
       expect(metrics.values(METRIC_NAMES.refreshFailed)).toEqual([1, 1]);
     });
 
-    it('treats a token with a lifetime of 0 as a permanent provider error and stores nothing', async () => {
+    it('treats a token with a lifetime of 0 as a transient provider error and stores no access token', async () => {
       // Prepare
       provider.answerNext(() => ({ accessToken: 'zero', tokenType: 'Bearer', expiresInSeconds: 0 }));
 
@@ -552,7 +552,25 @@ describe('Class: RefreshEngine', () => {
       const result = await run();
 
       // Assess
-      expect(result).toMatchObject({ status: 'failed', code: 'invalid_lifetime', permanent: true });
+      expect(result).toMatchObject({ status: 'failed', code: 'invalid_lifetime', permanent: false });
+      expect(tokens.token('acme')).toBeUndefined();
+    });
+
+    it('still stores the rotated refresh token when the access token has an unusable lifetime', async () => {
+      // Prepare
+      provider.answerNext(() => ({
+        accessToken: 'zero',
+        tokenType: 'Bearer',
+        expiresInSeconds: 0,
+        refreshToken: 'rotated-with-a-bad-token',
+      }));
+
+      // Act
+      const result = await run();
+
+      // Assess: the old refresh token is spent; the next attempt must present the new one.
+      expect(result).toMatchObject({ status: 'failed', code: 'invalid_lifetime' });
+      expect(credentials.credentials('acme').refreshToken).toBe('rotated-with-a-bad-token');
       expect(tokens.token('acme')).toBeUndefined();
     });
 

@@ -88,16 +88,32 @@ describe('Function: parseHttpTokenResponse', () => {
       );
 
     // Assess
-    expect(act).toThrow(expect.objectContaining({ code: 'invalid_lifetime', kind: 'permanent' }));
+    expect(act).toThrow(expect.objectContaining({ code: 'invalid_lifetime', kind: 'transient' }));
   });
 
-  it('throws invalid_lifetime naming the path when the lifetime is a string', () => {
+  it('throws invalid_lifetime naming the path when the lifetime is a string that is not whole seconds', () => {
     // Act
     const act = () =>
-      parseHttpTokenResponse(raw({ data: { token: 'tok-1', ttl: '900' } }), PATHS, { now: NOW });
+      parseHttpTokenResponse(raw({ data: { token: 'tok-1', ttl: '15 min' } }), PATHS, { now: NOW });
 
     // Assess
     expect(act).toThrow('"data.ttl" must be a positive number of seconds, at most 1 year');
+  });
+
+  it('reads a lifetime written as a string of digits, and an expiry as a string of epoch seconds', () => {
+    // Act
+    const fromLifetime = parseHttpTokenResponse(raw({ data: { token: 'tok-1', ttl: '900' } }), PATHS, {
+      now: NOW,
+    });
+    const fromExpiry = parseHttpTokenResponse(
+      raw({ token: 'tok-1', expires_on: String(NOW / 1000 + 600) }),
+      { tokenPath: 'token', expiresAtPath: 'expires_on' },
+      { now: NOW },
+    );
+
+    // Assess
+    expect(fromLifetime).toMatchObject({ accessToken: 'tok-1', expiresInSeconds: 900 });
+    expect(fromExpiry).toMatchObject({ accessToken: 'tok-1', expiresAt: NOW + 600_000 });
   });
 
   it.each([
@@ -109,7 +125,7 @@ describe('Function: parseHttpTokenResponse', () => {
     const act = () => parseHttpTokenResponse(response, PATHS, { now: NOW });
 
     // Assess
-    expect(act).toThrow(expect.objectContaining({ code: 'malformed_response', kind: 'permanent' }));
+    expect(act).toThrow(expect.objectContaining({ code: 'malformed_response', kind: 'transient' }));
   });
 
   it.each([

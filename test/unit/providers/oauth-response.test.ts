@@ -122,11 +122,27 @@ describe('Function: parseOAuthTokenResponse', () => {
     });
   });
 
+  describe('lifetimes as strings', () => {
+    it('reads expires_in written as a string of digits, as Microsoft Entra ID v1 sends it', () => {
+      // Prepare
+      const response = json({ access_token: 'at-1', token_type: 'Bearer', expires_in: '3599' });
+
+      // Act
+      const token = parseOAuthTokenResponse(response, { now: NOW });
+
+      // Assess
+      expect(token).toMatchObject({ accessToken: 'at-1', expiresInSeconds: 3599 });
+    });
+  });
+
   describe('invalid lifetimes', () => {
     it.each([
       ['0', 0],
       ['negative', -60],
-      ['a string', '3600'],
+      ['a string with a unit', '3600s'],
+      ['a string with a fraction', '3600.5'],
+      ['a negative string', '-60'],
+      ['the string "0"', '0'],
       ['the string "NaN"', 'NaN'],
       ['huge (1e12)', 1e12],
       ['one second over 1 year', 31_536_001],
@@ -140,7 +156,7 @@ describe('Function: parseOAuthTokenResponse', () => {
 
       // Assess
       expect(error.code).toBe('invalid_lifetime');
-      expect(error.kind).toBe('permanent');
+      expect(error.kind).toBe('transient');
       expect(error.details.status).toBe(200);
       expect(error.message).toContain(LIFETIME_MESSAGE);
     });
@@ -192,7 +208,7 @@ describe('Function: parseOAuthTokenResponse', () => {
 
       // Assess
       expect(error.code).toBe('malformed_response');
-      expect(error.kind).toBe('permanent');
+      expect(error.kind).toBe('transient');
       expect(error.details.status).toBe(200);
     });
 
@@ -432,6 +448,7 @@ describe('Function: checkExpiresAt', () => {
     ['an ISO-8601 string with Z', '2025-06-01T13:00:00Z', NOW + 3_600_000],
     ['an ISO-8601 string with an offset', '2025-06-01T15:00:00.500+02:00', NOW + 3_600_500],
     ['epoch seconds', NOW / 1000 + 600, NOW + 600_000],
+    ['epoch seconds as a string of digits (Azure expires_on)', String(NOW / 1000 + 600), NOW + 600_000],
   ])('accepts %s', (_label, value, expected) => {
     // Act
     const expiresAt = checkExpiresAt(value, 'expires_at', 200, NOW);
@@ -454,6 +471,6 @@ describe('Function: checkExpiresAt', () => {
     const act = () => checkExpiresAt(value, 'expires_at', 200, NOW);
 
     // Assess
-    expect(act).toThrow(expect.objectContaining({ code: 'invalid_lifetime', kind: 'permanent' }));
+    expect(act).toThrow(expect.objectContaining({ code: 'invalid_lifetime', kind: 'transient' }));
   });
 });
