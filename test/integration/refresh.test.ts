@@ -270,7 +270,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
         'a truncated JSON body',
         { kind: 'body', status: 200, contentType: 'application/json', body: '{"access_tok' },
         'malformed_response',
-        true,
+        false,
       ],
       [
         'expires_in of 0',
@@ -281,6 +281,17 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
           body: '{"access_token":"x0","token_type":"Bearer","expires_in":0}',
         },
         'invalid_lifetime',
+        false,
+      ],
+      [
+        'an invalid_client error',
+        {
+          kind: 'body',
+          status: 401,
+          contentType: 'application/json',
+          body: '{"error":"invalid_client"}',
+        },
+        'invalid_client',
         true,
       ],
     ] as const)('keeps the old token and records %s as %s', async (_label, fault, code, permanent) => {
