@@ -247,8 +247,8 @@ export class DynamoDbStateTable implements StateTable {
             ':ttl': { N: String(this.#ttlSeconds(now, now)) },
           },
         };
-      case 'observed':
-        return {
+      case 'observed': {
+        const observed = {
           set: [
             'tokenExpiresAt = :tokenExpiresAt',
             'nextRefreshAt = :nextRefreshAt',
@@ -263,6 +263,18 @@ export class DynamoDbStateTable implements StateTable {
             ':ttl': { N: String(this.#ttlSeconds(now, record.tokenExpiresAt)) },
           },
         };
+        if (record.recoveredAt === undefined) return observed;
+        // The token was issued after the last failure: the streak ended, as after a success.
+        return {
+          set: [...observed.set, 'lastSuccessAt = :recoveredAt', 'consecutiveFailures = :zero'],
+          remove: [...remove, 'lastErrorCode', 'lastErrorPermanent'],
+          values: {
+            ...observed.values,
+            ':recoveredAt': { N: String(record.recoveredAt) },
+            ':zero': { N: '0' },
+          },
+        };
+      }
     }
   }
 

@@ -179,11 +179,16 @@ export class RefreshEngine {
           minAgeMs: config.onDemandRefreshInterval * 1000,
         });
         if (verdict !== undefined) {
+          // A token issued after the last recorded failure means a holder refreshed but could not
+          // record it (its lease was taken over, or its release failed): the failure streak is over.
+          const recovered =
+            lease.consecutiveFailures > 0 && lease.lastErrorAt !== undefined && issuedAt > lease.lastErrorAt;
           await this.#release(provider, owner, fence, {
             outcome: 'observed',
             tokenExpiresAt: expiresAt,
             nextRefreshAt: dueAt,
             tokenVersionId: current.versionId,
+            ...(recovered ? { recoveredAt: issuedAt } : {}),
           });
           this.#emitSecondsToExpiry(provider, expiresAt, clock.now());
           if (verdict.status === 'throttled') {

@@ -119,6 +119,11 @@ export interface ObservedRecord {
   readonly tokenExpiresAt: number;
   readonly nextRefreshAt: number;
   readonly tokenVersionId: string;
+  /**
+   * When the observed token was issued, if after the last recorded failure: the failure streak ended
+   * then (a holder refreshed but could not record it), so the record also ends it, as a success does.
+   */
+  readonly recoveredAt?: number;
 }
 
 export type ReleaseRecord = SuccessRecord | FailureRecord | ObservedRecord;

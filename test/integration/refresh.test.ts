@@ -337,6 +337,45 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
     });
   });
 
+  it('ends a failure streak when it finds a token that another holder wrote but could not record', async () => {
+    // Prepare: a failure is recorded; then a holder writes a token and dies before its release.
+    await refresh('cc-basic');
+    offsetMs += 56 * MINUTE;
+    oauth.setFault({ kind: 'status', status: 503, times: 1 });
+    const failed = await refresh('cc-basic');
+    const current = await tokens().readCurrent('cc-basic');
+    if (current.token === undefined) throw new Error('no token after the first refresh');
+    const issuedAt = clock.now() + 1_000;
+    await tokens().write({
+      provider: 'cc-basic',
+      fence: 99,
+      token: {
+        ...current.token,
+        accessToken: 'written-by-a-holder-that-died',
+        issuedAt: new Date(issuedAt).toISOString(),
+        expiresAt: new Date(issuedAt + 60 * MINUTE).toISOString(),
+        generation: 99,
+      },
+      expectedVersionId: current.versionId,
+    });
+    offsetMs += MINUTE;
+    const callsBefore = oauth.tokenRequests.total;
+
+    // Act
+    const observed = await refresh('cc-basic');
+    offsetMs += MINUTE;
+    const later = await refresh('cc-basic');
+
+    // Assess
+    expect(failed).toMatchObject({ status: 'failed', code: 'http_503' });
+    expect(observed).toMatchObject({ status: 'fresh', reason: 'refreshed-by-other' });
+    expect(later).toMatchObject({ status: 'fresh', reason: 'not-due' });
+    expect(oauth.tokenRequests.total).toBe(callsBefore);
+    const state = await table().read('cc-basic');
+    expect(state).toMatchObject({ consecutiveFailures: 0, lastSuccessAt: issuedAt });
+    expect(state?.lastErrorCode).toBeUndefined();
+  });
+
   it('treats invalid_grant as permanent: no further provider calls until forced', async () => {
     // Prepare: a refresh token the server never issued.
     await putCredentials(moto.clientConfig, `${PREFIX}/rotating/credentials`, {

@@ -342,6 +342,39 @@ describe('Class: DynamoDbStateTable', () => {
       });
     });
 
+    it('also ends the failure streak when the observed token was issued after the last failure', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+      const tokenExpiresAt = NOW + 60 * MINUTE;
+
+      // Act
+      await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: {
+          outcome: 'observed',
+          tokenExpiresAt,
+          nextRefreshAt: NOW,
+          tokenVersionId: VERSION,
+          recoveredAt: NOW - MINUTE,
+        },
+      });
+
+      // Assess
+      const input = dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+      expect(input?.UpdateExpression).toBe(
+        'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, tokenVersionId = :tokenVersionId, ' +
+          '#ttl = :ttl, lastSuccessAt = :recoveredAt, consecutiveFailures = :zero ' +
+          'REMOVE leaseOwner, leaseExpiresAt, lastErrorCode, lastErrorPermanent',
+      );
+      expect(input?.ExpressionAttributeValues).toMatchObject({
+        ':recoveredAt': { N: String(NOW - MINUTE) },
+        ':zero': { N: '0' },
+      });
+    });
+
     it('returns false when the lease was lost meanwhile (ConditionalCheckFailedException)', async () => {
       // Prepare
       dynamoDb

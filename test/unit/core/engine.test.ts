@@ -248,6 +248,49 @@ describe('Class: RefreshEngine', () => {
       expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
     });
 
+    it.each([
+      ['after', 1_000, { consecutiveFailures: 0 }, 'fresh'],
+      ['before', -60_000, { consecutiveFailures: 1, lastErrorCode: 'http_503' }, 'failed'],
+    ] as const)(
+      'ends a failure streak when the token it finds was issued %s the last failure, or keeps it',
+      async (_when, issuedOffsetMs, expectedState, laterStatus) => {
+        // Prepare: a transient failure is recorded; then a token appears that no holder recorded
+        // (its writer's lease was taken over, or its release failed).
+        provider.answerNext(() => {
+          throw new ProviderError('Token endpoint answered HTTP 503', 'http_503', 'transient', {
+            status: 503,
+          });
+        });
+        await run();
+        const failedAt = clock.now();
+        clock.advance(MINUTE); // past the backoff
+        secrets.seed(FakeTokenStore.secretId('acme'), {
+          provider: 'acme',
+          accessToken: 'written-unrecorded',
+          tokenType: 'Bearer',
+          expiresAt: new Date(clock.now() + 3600_000).toISOString(),
+          issuedAt: new Date(failedAt + issuedOffsetMs).toISOString(),
+          generation: 2,
+        });
+
+        // Act
+        const observed = await run();
+        clock.advance(MINUTE);
+        const later = await run();
+
+        // Assess: the status views and every later run report what is true.
+        expect(observed).toMatchObject({ status: 'fresh', reason: 'refreshed-by-other' });
+        expect(provider.requests).toHaveLength(1);
+        expect(state.items.get('acme')).toMatchObject(expectedState);
+        expect(later.status).toBe(laterStatus);
+        if (laterStatus === 'fresh') {
+          expect(state.items.get('acme')?.lastSuccessAt).toBe(failedAt + issuedOffsetMs);
+          expect(state.items.get('acme')?.lastErrorCode).toBeUndefined();
+          expect(state.items.get('acme')?.lastErrorPermanent).toBeUndefined();
+        }
+      },
+    );
+
     it('fails with write_conflict and keeps the newer token when a newer holder wrote during the call', async () => {
       // Prepare: while our provider call runs, a newer holder writes a token.
       provider.answerNext(() => {

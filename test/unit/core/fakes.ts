@@ -197,13 +197,17 @@ function applyRecord(item: ProviderState, record: ReleaseRecord, now: number): P
         nextRefreshAt: record.nextRefreshAt,
         consecutiveFailures: item.consecutiveFailures + 1,
       };
-    case 'observed':
-      return {
+    case 'observed': {
+      const observed = {
         ...item,
         tokenExpiresAt: record.tokenExpiresAt,
         nextRefreshAt: record.nextRefreshAt,
         tokenVersionId: record.tokenVersionId,
       };
+      if (record.recoveredAt === undefined) return observed;
+      const { lastErrorCode: _code, lastErrorPermanent: _permanent, ...rest } = observed;
+      return { ...rest, lastSuccessAt: record.recoveredAt, consecutiveFailures: 0 };
+    }
   }
 }
 
