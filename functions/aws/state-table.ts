@@ -78,6 +78,11 @@ export class DynamoDbStateTable implements StateTable {
 
   /**
    * Take the lease if free or expired, incrementing the fence in the same write.
+   *
+   * A write that DynamoDB applied but answered with a 5xx or a lost connection is retried by the SDK,
+   * and the retry then fails its condition against our own lease. The failed check returns the item
+   * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`): when it holds exactly this attempt's lease
+   * (same owner, same expiry), the lease is ours, at the fence the applied write gave it.
    * @returns the item after the write, or `undefined` when another holder's lease is live.
    */
   async acquire(input: {
@@ -110,6 +115,7 @@ export class DynamoDbStateTable implements StateTable {
             ':zero': { N: '0' },
           },
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       if (output.Attributes === undefined) {
@@ -121,8 +127,18 @@ export class DynamoDbStateTable implements StateTable {
       }
       return toProviderState(output.Attributes);
     } catch (error) {
-      // Lost the race: another holder's lease is live. Not an error.
-      if (isAwsError(error, 'ConditionalCheckFailedException')) return undefined;
+      if (isAwsError(error, 'ConditionalCheckFailedException')) {
+        const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+        if (
+          item?.leaseOwner?.S === input.owner &&
+          item.leaseExpiresAt?.N === String(input.leaseExpiresAt) &&
+          item.fence?.N !== undefined
+        ) {
+          return toProviderState(item); // our own write, applied before the SDK retried it
+        }
+        // Lost the race: another holder's lease is live. Not an error.
+        return undefined;
+      }
       throw this.#translate(error, 'UpdateItem');
     }
   }

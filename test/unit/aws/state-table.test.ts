@@ -179,8 +179,46 @@ describe('Class: DynamoDbStateTable', () => {
           ':zero': { N: '0' },
         },
         ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
     });
+
+    it.each([
+      ['its own lease (the SDK retried a write DynamoDB had applied)', 'req-2', NOW + 2 * MINUTE, 13],
+      [
+        'the same owner with another expiry (an earlier attempt of a retried Lambda event)',
+        'req-2',
+        NOW + MINUTE,
+        undefined,
+      ],
+      ['another holder', 'req-1', NOW + 2 * MINUTE, undefined],
+    ] as const)(
+      'on a failed condition, takes the lease only if the item holds %s',
+      async (_case, owner, expiresAt, fence) => {
+        // Prepare
+        dynamoDb.on(UpdateItemCommand).rejects(
+          new ConditionalCheckFailedException({
+            message: 'The conditional request failed',
+            $metadata: {},
+            Item: {
+              provider: { S: 'acme' },
+              leaseOwner: { S: owner },
+              leaseExpiresAt: { N: String(expiresAt) },
+              fence: { N: '13' },
+              consecutiveFailures: { N: '0' },
+            },
+          }),
+        );
+
+        // Act
+        const state = await table.acquire(input);
+
+        // Assess
+        expect(state?.fence).toBe(fence);
+        if (fence !== undefined)
+          expect(state).toMatchObject({ leaseOwner: 'req-2', leaseExpiresAt: NOW + 2 * MINUTE });
+      },
+    );
 
     it('returns undefined when another holder has a live lease (ConditionalCheckFailedException)', async () => {
       // Prepare
