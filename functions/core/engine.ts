@@ -15,11 +15,13 @@ import {
 import {
   type Clock,
   type CredentialsStore,
+  type EventPublisher,
   type Logger,
   METRIC_NAMES,
   type Metrics,
   type NextRunScheduler,
   type Provider,
+  type ProviderEvent,
   type ReleaseRecord,
   type StateTable,
   type TokenStore,
@@ -56,6 +58,8 @@ export interface RefreshEngineOptions {
   readonly logger: Logger;
   /** Schedules the next precise run; without it, the recurring schedule alone drives refreshes. */
   readonly scheduler?: NextRunScheduler;
+  /** Publishes state changes (failing, recovered, needs re-authorization); none without it. */
+  readonly events?: EventPublisher;
   /** A number in [0, 1) for backoff jitter. Default `Math.random`. */
   readonly random?: () => number;
   /** Waits between attempts of a write; injected so that tests do not sleep. Default: a timer. */
@@ -190,6 +194,7 @@ export class RefreshEngine {
             tokenVersionId: current.versionId,
             ...(recovered ? { recoveredAt: issuedAt } : {}),
           });
+          if (recovered) await this.#publishRecovered(provider, lease);
           this.#emitSecondsToExpiry(provider, expiresAt, clock.now());
           if (verdict.status === 'throttled') {
             logger.info('On-demand refresh refused: the reported token is too young', {
@@ -278,7 +283,8 @@ export class RefreshEngine {
         tokenVersionId: versionId,
       });
 
-      // 7. Metrics and the next precise run.
+      // 7. Metrics, events and the next precise run.
+      if (lease.consecutiveFailures > 0) await this.#publishRecovered(provider, lease);
       const finishedAt = clock.now();
       metrics.add(provider, METRIC_NAMES.refreshSucceeded, 'Count', 1);
       metrics.add(provider, METRIC_NAMES.refreshDuration, 'Milliseconds', finishedAt - startedAt);
@@ -384,6 +390,7 @@ export class RefreshEngine {
       consecutiveFailures,
       retryAt: permanent ? undefined : new Date(retryAt).toISOString(),
     });
+    await this.#publishFailureChange(provider, lease, error);
     if (!permanent) await this.#scheduleNext(provider, retryAt);
     return {
       status: 'failed',
@@ -393,6 +400,58 @@ export class RefreshEngine {
       ...(permanent ? {} : { retryAt: new Date(retryAt).toISOString() }),
       attempted: true,
     };
+  }
+
+  /**
+   * A failure that changes the provider's condition: healthy → failing, or → needs re-authorization
+   * (`invalid_grant`, unless the streak already ended on it). Later failures of a streak publish
+   * nothing.
+   */
+  async #publishFailureChange(provider: string, before: ProviderState, error: RefresherError): Promise<void> {
+    const occurredAt = new Date(this.#options.clock.now()).toISOString();
+    if (error.code === 'invalid_grant') {
+      if (before.consecutiveFailures > 0 && before.lastErrorCode === 'invalid_grant') return;
+      await this.#publish({
+        type: 'needs-reauthorization',
+        provider,
+        errorCode: 'invalid_grant',
+        occurredAt,
+      });
+      return;
+    }
+    if (before.consecutiveFailures > 0) return;
+    await this.#publish({
+      type: 'failing',
+      provider,
+      errorCode: error.code,
+      permanent: error.kind === 'permanent',
+      occurredAt,
+    });
+  }
+
+  /** A token was stored (by us, or observed from a holder that could not record it) after failures. */
+  async #publishRecovered(provider: string, before: ProviderState): Promise<void> {
+    await this.#publish({
+      type: 'recovered',
+      provider,
+      failedAttempts: before.consecutiveFailures,
+      ...(before.lastErrorCode === undefined ? {} : { lastErrorCode: before.lastErrorCode }),
+      occurredAt: new Date(this.#options.clock.now()).toISOString(),
+    });
+  }
+
+  /** Events are best effort: a failed publish is logged and never fails the refresh. */
+  async #publish(event: ProviderEvent): Promise<void> {
+    if (this.#options.events === undefined) return;
+    try {
+      await this.#options.events.publish(event);
+    } catch (error) {
+      this.#options.logger.warn('Could not publish the state-change event', {
+        provider: event.provider,
+        eventType: event.type,
+        errorCode: toRefresherError(error).code,
+      });
+    }
   }
 
   /** A failure before any lease was taken (the table itself failed): nothing to record. */

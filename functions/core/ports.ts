@@ -46,6 +46,45 @@ export const METRIC_NAMESPACE = 'TokenRefresher';
 /** The one dimension of every metric. */
 export const METRIC_DIMENSION = 'provider';
 
+/**
+ * A change of a provider's condition, published on changes only (ARCHITECTURE.md, "Events"): users
+ * route them to chat, tickets or automation; the alarms stay the paging path. Never carries a token,
+ * a refresh token or a credential.
+ */
+export type ProviderEvent =
+  | {
+      /** The provider was healthy and a refresh failed (not `invalid_grant`: see below). */
+      readonly type: 'failing';
+      readonly provider: string;
+      readonly errorCode: string;
+      /** Permanent: no provider call until an operator forces a refresh. */
+      readonly permanent: boolean;
+      readonly occurredAt: string;
+    }
+  | {
+      /** The provider refused the refresh token (`invalid_grant`): a person must re-seed it. */
+      readonly type: 'needs-reauthorization';
+      readonly provider: string;
+      readonly errorCode: 'invalid_grant';
+      readonly occurredAt: string;
+    }
+  | {
+      /** A token was stored after one or more failed refreshes. */
+      readonly type: 'recovered';
+      readonly provider: string;
+      /** Failed refreshes in the streak that just ended. */
+      readonly failedAttempts: number;
+      /** The error code of the streak's last failure. */
+      readonly lastErrorCode?: string;
+      readonly occurredAt: string;
+    };
+
+/** Where state-change events go (EventBridge in Lambda). */
+export interface EventPublisher {
+  /** Throws when the event could not be published; the engine logs that and goes on. */
+  publish(event: ProviderEvent): Promise<void>;
+}
+
 /** Where metrics go (EMF in Lambda). */
 export interface Metrics {
   add(provider: string, name: MetricName, unit: MetricUnit, value: number): void;

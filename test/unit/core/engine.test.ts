@@ -15,6 +15,7 @@ import {
   FakeSecrets,
   FakeStateTable,
   FakeTokenStore,
+  RecordingEvents,
   RecordingLogger,
   RecordingMetrics,
   ScriptedProvider,
@@ -45,9 +46,11 @@ describe('Class: RefreshEngine', () => {
   let engine: RefreshEngine;
   /** The engine's pauses between attempts of a write; they move the fake clock. */
   let pauses: number[];
+  let events: RecordingEvents;
 
   beforeEach(() => {
     pauses = [];
+    events = new RecordingEvents();
     clock = new FakeClock();
     secrets = new FakeSecrets();
     tokens = new FakeTokenStore(secrets);
@@ -71,6 +74,7 @@ describe('Class: RefreshEngine', () => {
       metrics,
       logger,
       random: () => 0.5,
+      events,
       sleep: async (ms) => {
         pauses.push(ms);
         clock.advance(ms);
@@ -283,6 +287,9 @@ describe('Class: RefreshEngine', () => {
         expect(provider.requests).toHaveLength(1);
         expect(state.items.get('acme')).toMatchObject(expectedState);
         expect(later.status).toBe(laterStatus);
+        expect(events.published.map((event) => event.type)).toEqual(
+          laterStatus === 'fresh' ? ['failing', 'recovered'] : ['failing'],
+        );
         if (laterStatus === 'fresh') {
           expect(state.items.get('acme')?.lastSuccessAt).toBe(failedAt + issuedOffsetMs);
           expect(state.items.get('acme')?.lastErrorCode).toBeUndefined();
@@ -684,6 +691,96 @@ describe('Class: RefreshEngine', () => {
       }
     });
   });
+  describe('Method: refresh (state-change events)', () => {
+    const fail = (code: string, kind: 'transient' | 'permanent') =>
+      provider.answerNext(() => {
+        throw new ProviderError(`Token endpoint refused: ${code}`, code, kind, { status: 400 });
+      });
+    const types = () => events.published.map((event) => event.type);
+
+    it('publishes failing once per streak and recovered when a token is stored again', async () => {
+      // Prepare
+      await run();
+      clock.advance(56 * MINUTE);
+      fail('http_503', 'transient');
+      fail('timeout', 'transient');
+
+      // Act: two failures, then a success (each after the backoff).
+      const first = await run();
+      clock.advance(MINUTE);
+      const second = await run();
+      clock.advance(5 * MINUTE);
+      const third = await run();
+
+      // Assess
+      expect([first.status, second.status, third.status]).toEqual(['failed', 'failed', 'refreshed']);
+      expect(events.published).toStrictEqual([
+        {
+          type: 'failing',
+          provider: 'acme',
+          errorCode: 'http_503',
+          permanent: false,
+          occurredAt: new Date(clock.now() - 6 * MINUTE).toISOString(),
+        },
+        {
+          type: 'recovered',
+          provider: 'acme',
+          failedAttempts: 2,
+          lastErrorCode: 'timeout',
+          occurredAt: new Date(clock.now()).toISOString(),
+        },
+      ]);
+    });
+
+    it('publishes needs-reauthorization for invalid_grant, also after another failure, and only once', async () => {
+      // Prepare
+      fail('http_503', 'transient');
+      fail('invalid_grant', 'permanent');
+      fail('invalid_grant', 'permanent');
+
+      // Act
+      await run();
+      clock.advance(MINUTE);
+      await run();
+      await run({ force: true });
+
+      // Assess
+      expect(types()).toEqual(['failing', 'needs-reauthorization']);
+      expect(events.published[1]).toMatchObject({ provider: 'acme', errorCode: 'invalid_grant' });
+    });
+
+    it('publishes nothing for a healthy refresh, a not-due tick or a lost lease', async () => {
+      // Act
+      await run();
+      await run();
+      clock.advance(56 * MINUTE);
+      await run();
+
+      // Assess
+      expect(events.published).toEqual([]);
+    });
+
+    it('still refreshes and logs a warning when publishing fails', async () => {
+      // Prepare
+      fail('invalid_client', 'permanent');
+      events.failNext = true;
+
+      // Act
+      const result = await run();
+
+      // Assess
+      expect(result).toMatchObject({ status: 'failed', code: 'invalid_client', permanent: true });
+      expect(logger.lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: 'Could not publish the state-change event',
+          attributes: expect.objectContaining({ provider: 'acme', eventType: 'failing' }),
+        }),
+      );
+      expect(logger.text()).not.toContain(CLIENT_SECRET);
+    });
+  });
+
   describe('Method: refresh (on demand)', () => {
     it('refreshes a token reported as refused when it is still the current one', async () => {
       // Prepare

@@ -8,11 +8,13 @@ import type {
   Clock,
   CredentialsRecovery,
   CredentialsStore,
+  EventPublisher,
   Logger,
   MetricName,
   Metrics,
   MetricUnit,
   Provider,
+  ProviderEvent,
   ReleaseRecord,
   StateTable,
   TokenStore,
@@ -137,6 +139,19 @@ export class FakeCredentialsStore implements CredentialsStore {
   }
   credentials(provider: string): Credentials {
     return this.secrets.valueOf(FakeCredentialsStore.secretId(provider)) as Credentials;
+  }
+}
+
+/** Records published events; `failNext` makes the next publish throw. */
+export class RecordingEvents implements EventPublisher {
+  readonly published: ProviderEvent[] = [];
+  failNext = false;
+  async publish(event: ProviderEvent): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('PutEvents failed');
+    }
+    this.published.push(event);
   }
 }
 
