@@ -21,6 +21,8 @@ export const ENV = {
   schedulerRoleArn: 'SCHEDULER_ROLE_ARN',
   /** The refresh function's own ARN, the target of the precise schedules (optional). */
   refreshFunctionArn: 'REFRESH_FUNCTION_ARN',
+  /** The EventBridge bus (name or ARN) for state-change events (optional: none without it). */
+  eventBusName: 'EVENT_BUS_NAME',
   /** Read function: the refresh function it invokes for on-demand refreshes (name or ARN). */
   refreshFunctionName: 'REFRESH_FUNCTION_NAME',
   /**
@@ -39,6 +41,8 @@ export interface RefreshEnvironment {
     readonly roleArn: string;
     readonly targetArn: string;
   };
+  /** The bus for state-change events; none are published without it. */
+  readonly eventBusName?: string;
 }
 
 /** Raised at cold start; the message names every missing or invalid variable. */
@@ -77,10 +81,12 @@ export function readRefreshEnvironment(
     throw new EnvironmentError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
   }
   const [group, roleArn, targetArn] = preciseValues;
+  const eventBusName = env[ENV.eventBusName]?.trim();
   return {
     tableName,
     config,
     ...(group && roleArn && targetArn ? { precise: { group, roleArn, targetArn } } : {}),
+    ...(eventBusName ? { eventBusName } : {}),
   };
 }
 

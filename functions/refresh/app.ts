@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
+import { EventBridgePublisher } from '../aws/events.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
 import { SchedulerNextRun } from '../aws/scheduler.js';
@@ -200,6 +201,15 @@ export function composeRefreshHandler(
     logger,
     ...(scheduler === undefined ? {} : { scheduler }),
     ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
+    ...(environment.eventBusName === undefined
+      ? {}
+      : {
+          events: new EventBridgePublisher({
+            eventBusName: environment.eventBusName,
+            deployment: secretPrefix,
+            clientConfig,
+          }),
+        }),
   });
   return createRefreshHandler({ engine, providers, logger, publishMetrics: () => metrics.publish() });
 }

@@ -20,6 +20,19 @@ describe('Function: readRefreshEnvironment', () => {
     expect(environment.tableName).toBe('state');
     expect(environment.config.providers[0]).toMatchObject({ name: 'acme', refreshBefore: 300 });
     expect(environment.precise).toBeUndefined();
+    expect(environment.eventBusName).toBeUndefined();
+  });
+
+  it('reads the event bus for state-change events when EVENT_BUS_NAME is set', () => {
+    // Act
+    const environment = readRefreshEnvironment({
+      TABLE_NAME: 'state',
+      PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+      EVENT_BUS_NAME: ' default ',
+    });
+
+    // Assess
+    expect(environment.eventBusName).toBe('default');
   });
 
   it('reads the configuration from a file relative to the task root', () => {
