@@ -14,6 +14,7 @@ import {
   aws_cloudwatch_actions as cloudwatchActions,
   Duration,
   aws_dynamodb as dynamodb,
+  aws_events as events,
   aws_iam as iam,
   aws_kms as kms,
   Lazy,
@@ -146,6 +147,13 @@ export interface TokenRefresherProps {
    * @default Duration.minutes(1)
    */
   readonly scheduleTimeWindow?: Duration;
+  /**
+   * The bus the refresh function publishes state-change events to, on changes only: `source`
+   * `token-refresher`, `detail-type` `Provider Failing`, `Provider Needs Reauthorization` or
+   * `Provider Recovered` (README, "State-change events"). `false`: no events.
+   * @default the account's default event bus
+   */
+  readonly eventBus?: events.IEventBus | false;
 }
 
 interface ProviderResources {
@@ -187,6 +195,8 @@ export class TokenRefresher extends Construct {
   readonly table: dynamodb.Table;
   /** The refresh Lambda. */
   readonly refreshFunction: nodejs.NodejsFunction;
+  /** The bus the state-change events go to; `undefined` when `eventBus: false`. */
+  readonly eventBus?: events.IEventBus;
   /** The refresh Lambda's log group. */
   readonly refreshLogGroup: logs.LogGroup;
   /**
@@ -302,6 +312,9 @@ export class TokenRefresher extends Construct {
 
     // Both functions parse the same configuration, delivered the same way (environment or bundle file).
     const delivery = configDelivery({ secretPrefix, providers: props.providers });
+    if (props.eventBus !== false) {
+      this.eventBus = props.eventBus ?? events.EventBus.fromEventBusName(this, 'DefaultEventBus', 'default');
+    }
 
     this.refreshFunction = bundledFunction(this, 'RefreshFunction', delivery, {
       functionName,
@@ -318,6 +331,8 @@ export class TokenRefresher extends Construct {
         [ENV.schedulerGroup]: this.scheduleGroup.scheduleGroupName,
         [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
         [ENV.refreshFunctionArn]: functionArn,
+        // The ARN, so that a bus in another account works as well as a name would here.
+        ...(this.eventBus === undefined ? {} : { [ENV.eventBusName]: this.eventBus.eventBusArn }),
       },
     });
 
@@ -1075,6 +1090,15 @@ export class TokenRefresher extends Construct {
         resources: [this.refreshLogGroup.logGroupArn],
       }),
     ];
+    if (this.eventBus !== undefined) {
+      statements.push(
+        new iam.PolicyStatement({
+          sid: 'StateChangeEvents',
+          actions: ['events:PutEvents'],
+          resources: [this.eventBus.eventBusArn],
+        }),
+      );
+    }
     for (const statement of statements) role.addToPrincipalPolicy(statement);
   }
 }

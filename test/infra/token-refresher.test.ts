@@ -1,4 +1,10 @@
-import { type Duration, aws_iam as iam, aws_lambda as lambda, Stack } from 'aws-cdk-lib';
+import {
+  type Duration,
+  aws_events as events,
+  aws_iam as iam,
+  aws_lambda as lambda,
+  Stack,
+} from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { PLACEHOLDER_SECRET_STRING } from '../../functions/aws/secrets.js';
@@ -13,6 +19,21 @@ const { stack, template } = built;
 const refresher = stack.refresher;
 const ref = (value: unknown) => stack.resolve(value);
 const keyArn = ref(refresher.encryptionKey.keyArn);
+/** The account's default event bus, where the state-change events go by default. */
+const defaultBusArn = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':events:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      ':event-bus/default',
+    ],
+  ],
+};
 
 describe('Class: TokenRefresher', () => {
   describe('State table', () => {
@@ -104,9 +125,11 @@ describe('Class: TokenRefresher', () => {
           ENV.schedulerGroup,
           ENV.schedulerRoleArn,
           ENV.refreshFunctionArn,
+          ENV.eventBusName,
           'NODE_OPTIONS',
         ].sort(),
       );
+      expect(variables[ENV.eventBusName]).toEqual(defaultBusArn);
       expect(variables[ENV.tableName]).toEqual(ref(refresher.table.tableName));
       expect(JSON.parse(variables[ENV.providersConfig] as string)).toEqual({
         secretPrefix: 'token-refresher',
@@ -129,6 +152,28 @@ describe('Class: TokenRefresher', () => {
         ],
       });
       expect(String(fn.Properties.FunctionName).length).toBeLessThanOrEqual(64);
+    });
+
+    it('sends the state-change events to a given bus, or to none with eventBus: false', () => {
+      const busArn = 'arn:aws:events:eu-west-1:123456789012:event-bus/ops';
+      const bus = events.EventBus.fromEventBusArn(new Stack(), 'Ops', busArn);
+      const custom = build({ refresher: { eventBus: bus } });
+      const none = build({ refresher: { eventBus: false } });
+
+      const customVariables = refreshFunctionProperties(custom.template).Environment.Variables;
+      const noneVariables = refreshFunctionProperties(none.template).Environment.Variables;
+      const sid = (statements: readonly { Sid?: string; Resource?: unknown }[]) =>
+        statements.find((statement) => statement.Sid === 'StateChangeEvents');
+
+      expect(customVariables[ENV.eventBusName]).toBe(busArn);
+      expect(
+        sid(policyOf(custom.stack.refresher.refreshFunction.role as iam.Role, custom.stack))?.Resource,
+      ).toBe(busArn);
+      expect(noneVariables[ENV.eventBusName]).toBeUndefined();
+      expect(
+        sid(policyOf(none.stack.refresher.refreshFunction.role as iam.Role, none.stack)),
+      ).toBeUndefined();
+      expect(none.stack.refresher.eventBus).toBeUndefined();
     });
 
     it('moves a configuration over 3 KB into a file in the bundle', () => {
@@ -286,6 +331,12 @@ describe('Class: TokenRefresher', () => {
           Effect: 'Allow',
           Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
           Resource: ref(refresher.refreshLogGroup.logGroupArn),
+        },
+        {
+          Sid: 'StateChangeEvents',
+          Effect: 'Allow',
+          Action: 'events:PutEvents',
+          Resource: defaultBusArn,
         },
       ]);
       // No managed policies (no AWSLambdaBasicExecutionRole with its log-group wildcard).
