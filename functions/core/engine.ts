@@ -11,6 +11,7 @@ import {
   type RefresherError,
   StoreError,
   toRefresherError,
+  WriteConflictError,
 } from './errors.js';
 import {
   type Clock,
@@ -183,19 +184,7 @@ export class RefreshEngine {
           minAgeMs: config.onDemandRefreshInterval * 1000,
         });
         if (verdict !== undefined) {
-          // A token issued after the last recorded failure means a holder refreshed but could not
-          // record it (its lease was taken over, or its release failed): the failure streak is over.
-          const recovered =
-            lease.consecutiveFailures > 0 && lease.lastErrorAt !== undefined && issuedAt > lease.lastErrorAt;
-          await this.#release(provider, owner, fence, {
-            outcome: 'observed',
-            tokenExpiresAt: expiresAt,
-            nextRefreshAt: dueAt,
-            tokenVersionId: current.versionId,
-            ...(recovered ? { recoveredAt: issuedAt } : {}),
-          });
-          if (recovered) await this.#publishRecovered(provider, lease);
-          this.#emitSecondsToExpiry(provider, expiresAt, clock.now());
+          await this.#releaseObserved(owner, lease, config, current.token, current.versionId);
           if (verdict.status === 'throttled') {
             logger.info('On-demand refresh refused: the reported token is too young', {
               provider,
@@ -267,12 +256,33 @@ export class RefreshEngine {
         ...(issued.scope === undefined ? {} : { scope: issued.scope }),
         generation: fence,
       };
-      const versionId = await this.#options.tokens.write({
-        provider,
-        fence,
-        token: record,
-        expectedVersionId: current.versionId,
-      });
+      let versionId: string;
+      try {
+        versionId = await this.#options.tokens.write({
+          provider,
+          fence,
+          token: record,
+          expectedVersionId: current.versionId,
+        });
+      } catch (error) {
+        // Another holder (one whose lease we took over, with a slow or skewed clock) stored a token
+        // meanwhile: the provider is fine and a fresh token is stored, so this is no failure.
+        const superseded = error instanceof WriteConflictError ? await this.#newerToken(provider) : undefined;
+        if (superseded?.token === undefined) throw error;
+        await this.#releaseObserved(owner, lease, config, superseded.token, superseded.versionId);
+        metrics.add(provider, METRIC_NAMES.leaseContended, 'Count', 1);
+        logger.info('Another refresh stored a newer token meanwhile; it stays and ours is dropped', {
+          provider,
+          generation: fence,
+          storedGeneration: superseded.token.generation,
+        });
+        return {
+          status: 'fresh',
+          provider,
+          reason: 'refreshed-by-other',
+          expiresAt: superseded.token.expiresAt,
+        };
+      }
 
       // 6. Record and release in one fenced write.
       const refreshAt = nextRefreshAt(config.refreshBefore, issuedAt, expiry.expiresAt);
@@ -351,6 +361,45 @@ export class RefreshEngine {
         });
         await this.#sleep(pauseMs);
       }
+    }
+  }
+
+  /**
+   * Release after finding a token another holder stored, recording it. A token issued after the last
+   * recorded failure means that holder refreshed but could not record it (its lease was taken over,
+   * or its release failed): the failure streak is over, and the record says so.
+   */
+  async #releaseObserved(
+    owner: string,
+    lease: ProviderState,
+    config: ProviderConfig,
+    token: TokenRecord,
+    versionId: string,
+  ): Promise<void> {
+    const provider = config.name;
+    const issuedAt = Date.parse(token.issuedAt);
+    const expiresAt = Date.parse(token.expiresAt);
+    const recovered =
+      lease.consecutiveFailures > 0 && lease.lastErrorAt !== undefined && issuedAt > lease.lastErrorAt;
+    await this.#release(provider, owner, lease.fence, {
+      outcome: 'observed',
+      tokenExpiresAt: expiresAt,
+      nextRefreshAt: nextRefreshAt(config.refreshBefore, issuedAt, expiresAt),
+      tokenVersionId: versionId,
+      ...(recovered ? { recoveredAt: issuedAt } : {}),
+    });
+    if (recovered) await this.#publishRecovered(provider, lease);
+    this.#emitSecondsToExpiry(provider, expiresAt, this.#options.clock.now());
+  }
+
+  /** After a lost compare-and-swap: the stored token, if it can still be served. */
+  async #newerToken(provider: string): Promise<CurrentToken | undefined> {
+    try {
+      const stored = await this.#options.tokens.readCurrent(provider);
+      const expiresAt = stored.token === undefined ? Number.NaN : Date.parse(stored.token.expiresAt);
+      return expiresAt - this.#options.clock.now() >= MIN_SERVED_VALIDITY_MS ? stored : undefined;
+    } catch {
+      return undefined; // the write's own error says more
     }
   }
 

@@ -212,7 +212,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
     expect((await table().read('cc-basic'))?.leaseOwner).toBeUndefined();
   });
 
-  it('gives a stale holder a write conflict and keeps the newer token', async () => {
+  it("refuses a stale holder's write (compare-and-swap), keeps the newer token and counts no failure", async () => {
     // Prepare: holder A pauses inside its provider call until released.
     let release: () => void = () => {};
     const paused = new Promise<void>((resolve) => {
@@ -244,7 +244,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
 
     // Assess
     expect(newer).toMatchObject({ status: 'refreshed', generation: 2 });
-    expect(staleResult).toMatchObject({ status: 'failed', code: 'write_conflict', attempted: true });
+    expect(staleResult).toMatchObject({ status: 'fresh', reason: 'refreshed-by-other' });
     expect(oauth.tokenRequests.total).toBe(2);
     expect(await storedToken('cc-basic')).toEqual(newerToken);
     expect(await table().read('cc-basic')).toMatchObject({ fence: 2, consecutiveFailures: 0 });

@@ -298,7 +298,37 @@ describe('Class: RefreshEngine', () => {
       },
     );
 
-    it('fails with write_conflict and keeps the newer token when a newer holder wrote during the call', async () => {
+    it('answers fresh, not failed, when another holder stored a servable token during the call', async () => {
+      // Prepare: while our provider call runs, a holder whose lease we took over stores its token.
+      provider.answerNext(() => {
+        secrets.seed(FakeTokenStore.secretId('acme'), {
+          provider: 'acme',
+          accessToken: 'newer',
+          tokenType: 'Bearer',
+          expiresAt: new Date(clock.now() + 3600_000).toISOString(),
+          issuedAt: new Date(clock.now()).toISOString(),
+          generation: 1,
+        });
+        return { accessToken: 'dropped', tokenType: 'Bearer', expiresInSeconds: 3600 };
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess: the newer token stays and is recorded; no failure is counted or reported.
+      expect(result).toMatchObject({ status: 'fresh', reason: 'refreshed-by-other' });
+      expect(tokens.token('acme')?.accessToken).toBe('newer');
+      expect(metrics.values(METRIC_NAMES.refreshFailed)).toEqual([]);
+      expect(metrics.values(METRIC_NAMES.leaseContended)).toEqual([1]);
+      expect(state.items.get('acme')).toMatchObject({
+        consecutiveFailures: 0,
+        tokenExpiresAt: clock.now() + 3600_000,
+      });
+      expect(state.items.get('acme')?.leaseOwner).toBeUndefined();
+      expect(events.published).toEqual([]);
+    });
+
+    it('fails with write_conflict and keeps the newer value when it is no servable token', async () => {
       // Prepare: while our provider call runs, a newer holder writes a token.
       provider.answerNext(() => {
         secrets.seed(FakeTokenStore.secretId('acme'), {
