@@ -298,6 +298,43 @@ describe('Synthesized stack × refresh handler against moto', () => {
       // Assess: every removal broke something.
       expect(outcomes).toEqual(Object.fromEntries(actions.map((action) => [action, true])));
     });
+
+    it('publishes the state-change event with these statements, and cannot without events:PutEvents', async () => {
+      // Prepare: a healthy refresh ends any failure streak; then the client secret is wrong, so the
+      // next refresh is the first failure of a streak: a "Provider Failing" event.
+      const good = { clientId: 'wired-cc', clientSecret: SECRET_CC };
+      const firstFailureAs = async (allowed: readonly PolicyStatement[]) => {
+        await putCredentials(moto.clientConfig, `${PREFIX}/cc/credentials`, good);
+        await refreshAs(statements);
+        await putCredentials(moto.clientConfig, `${PREFIX}/cc/credentials`, {
+          ...good,
+          clientSecret: 'not-the-client-secret',
+        });
+        try {
+          return await refreshAs(allowed);
+        } finally {
+          await putCredentials(moto.clientConfig, `${PREFIX}/cc/credentials`, good);
+        }
+      };
+      const withoutPutEvents = statements.flatMap((statement) => {
+        const remaining = ([statement.Action].flat() as string[]).filter(
+          (action) => action !== 'events:PutEvents',
+        );
+        return remaining.length === 0 ? [] : [{ ...statement, Action: remaining }];
+      });
+
+      // Act
+      const allowed = await firstFailureAs(statements);
+      const denied = await firstFailureAs(withoutPutEvents);
+
+      // Assess
+      const notPublished = 'Could not publish the state-change event';
+      expect(environment.EVENT_BUS_NAME).toMatch(/^arn:aws:events:[a-z0-9-]+:\d{12}:event-bus\/default$/);
+      expect(allowed.results[0]).toMatchObject({ status: 'failed', code: 'invalid_client' });
+      expect(allowed.warnings).not.toContain(notPublished);
+      expect(denied.results[0]).toMatchObject({ status: 'failed', code: 'invalid_client' });
+      expect(denied.warnings).toContain(notPublished);
+    });
   });
   describe('read function', () => {
     const urlGet = (provider: string, caller: string) => ({
