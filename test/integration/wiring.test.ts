@@ -8,7 +8,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../../functions/core/ports.js';
 import { type ReadHandler, readHandlerFromEnvironment, type UrlResponse } from '../../functions/read/app.js';
 import {
@@ -82,7 +82,15 @@ describe('Synthesized stack × refresh handler against moto', () => {
   const handlerAs = (clientConfig: AwsClientConfig, logger: Logger): RefreshHandler =>
     refreshHandlerFromEnvironment(environment, { clientConfig: { ...clientConfig, maxAttempts: 1 }, logger });
 
+  /** What the handlers write (logs, EMF): kept out of the test output, scanned for secrets at the end. */
+  const captured: string[] = [];
+
   beforeAll(async () => {
+    const capture = (chunk: unknown) => {
+      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+      return true;
+    };
+    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
     [moto, oauth] = await Promise.all([
       startMoto(),
       startOAuthServer({
@@ -220,7 +228,12 @@ describe('Synthesized stack × refresh handler against moto', () => {
   });
 
   afterAll(async () => {
+    vi.restoreAllMocks();
     await Promise.all([moto?.stop(), oauth?.stop()]);
+    const output = captured.join('');
+    for (const secret of [SECRET_CC, SECRET_RT, ...(oauth?.issuedTokens.map((token) => token.value) ?? [])]) {
+      if (output.includes(secret)) throw new Error("a secret or token reached the handlers' output");
+    }
   });
 
   it('starts with exactly the environment the template sets and refreshes both providers', async () => {
