@@ -294,7 +294,7 @@ export class RefreshEngine {
       });
 
       // 7. Metrics, events and the next precise run.
-      if (lease.consecutiveFailures > 0) await this.#publishRecovered(provider, lease);
+      if (released && lease.consecutiveFailures > 0) await this.#publishRecovered(provider, lease);
       const finishedAt = clock.now();
       metrics.add(provider, METRIC_NAMES.refreshSucceeded, 'Count', 1);
       metrics.add(provider, METRIC_NAMES.refreshDuration, 'Milliseconds', finishedAt - startedAt);
@@ -381,14 +381,15 @@ export class RefreshEngine {
     const expiresAt = Date.parse(token.expiresAt);
     const recovered =
       lease.consecutiveFailures > 0 && lease.lastErrorAt !== undefined && issuedAt > lease.lastErrorAt;
-    await this.#release(provider, owner, lease.fence, {
+    const released = await this.#release(provider, owner, lease.fence, {
       outcome: 'observed',
       tokenExpiresAt: expiresAt,
       nextRefreshAt: nextRefreshAt(config.refreshBefore, issuedAt, expiresAt),
       tokenVersionId: versionId,
       ...(recovered ? { recoveredAt: issuedAt } : {}),
     });
-    if (recovered) await this.#publishRecovered(provider, lease);
+    // Events follow the record: a holder whose lease was taken over leaves them to the newer one.
+    if (released && recovered) await this.#publishRecovered(provider, lease);
     this.#emitSecondsToExpiry(provider, expiresAt, this.#options.clock.now());
   }
 
@@ -419,7 +420,7 @@ export class RefreshEngine {
     const retryAt = permanent
       ? now + PERMANENT_FAILURE_RECHECK_MS
       : now + backoffDelayMs(consecutiveFailures, retryAfterSeconds, this.#random());
-    await this.#release(provider, owner, lease.fence, {
+    const released = await this.#release(provider, owner, lease.fence, {
       outcome: 'failure',
       errorCode: error.code,
       permanent,
@@ -439,7 +440,7 @@ export class RefreshEngine {
       consecutiveFailures,
       retryAt: permanent ? undefined : new Date(retryAt).toISOString(),
     });
-    await this.#publishFailureChange(provider, lease, error);
+    if (released) await this.#publishFailureChange(provider, lease, error);
     if (!permanent) await this.#scheduleNext(provider, retryAt);
     return {
       status: 'failed',

@@ -790,6 +790,24 @@ describe('Class: RefreshEngine', () => {
       expect(events.published).toEqual([]);
     });
 
+    it('leaves the event to the newer holder when its lease was taken over before the release', async () => {
+      // Prepare: while the provider call fails, another holder takes the lease over.
+      provider.answerNext(() => {
+        const item = state.items.get('acme');
+        if (item !== undefined)
+          state.items.set('acme', { ...item, leaseOwner: 'newer', fence: item.fence + 1 });
+        throw new ProviderError('Token endpoint answered HTTP 503', 'http_503', 'transient', { status: 503 });
+      });
+
+      // Act
+      const result = await run();
+
+      // Assess: the failure is reported to the caller, but not recorded and not published.
+      expect(result).toMatchObject({ status: 'failed', code: 'http_503' });
+      expect(state.items.get('acme')).toMatchObject({ leaseOwner: 'newer', consecutiveFailures: 0 });
+      expect(events.published).toEqual([]);
+    });
+
     it('still refreshes and logs a warning when publishing fails', async () => {
       // Prepare
       fail('invalid_client', 'permanent');
