@@ -19,8 +19,8 @@ import {
 /**
  * How many lease generations back an unfinished write is looked for. Every acquisition takes one
  * generation, and holders that fail before reading the credentials (an outage) take them too; 1,000
- * is days of failing 5-minute runs, and costs about a millisecond of hashing, only when a pending
- * version is found that is not current.
+ * is three days of failing 5-minute runs. The search hashes up to 1,000 candidate ids (5 ms measured
+ * on a busy 2-core machine), and only when `AWSPENDING` is found away from `AWSCURRENT`.
  */
 export const RECOVERY_LOOKBACK_GENERATIONS = 1_000;
 
