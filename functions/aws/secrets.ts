@@ -216,8 +216,19 @@ export class JsonSecrets {
    * @throws StoreError (see {@link translateSecretsManagerError})
    */
   async readStage(secretId: string, stage: string): Promise<LabelledJsonSecretVersion | undefined> {
+    return this.#readIfExists(secretId, { VersionStage: stage });
+  }
+
+  /**
+   * {@link #read}, with `undefined` for `ResourceNotFoundException`: no version has that label or id
+   * (or the secret does not exist).
+   */
+  async #readIfExists(
+    secretId: string,
+    version: { readonly VersionStage: string } | { readonly VersionId: string },
+  ): Promise<LabelledJsonSecretVersion | undefined> {
     try {
-      return await this.#read(secretId, { VersionStage: stage });
+      return await this.#read(secretId, version);
     } catch (error) {
       if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
       throw error;
@@ -250,12 +261,7 @@ export class JsonSecrets {
 
   /** The labels of version `versionId`, or `undefined` when there is no such version. */
   async #stagesOf(secretId: string, versionId: string): Promise<readonly string[] | undefined> {
-    try {
-      return (await this.#read(secretId, { VersionId: versionId })).stages;
-    } catch (error) {
-      if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
-      throw error;
-    }
+    return (await this.#readIfExists(secretId, { VersionId: versionId }))?.stages;
   }
 
   /**
@@ -351,14 +357,9 @@ export class JsonSecrets {
     }
   }
 
+  /** Where `AWSCURRENT` is; `undefined` when nobody holds the label. */
   async #currentVersionId(secretId: string): Promise<string | undefined> {
-    try {
-      return (await this.readCurrent(secretId)).versionId;
-    } catch (error) {
-      // No AWSCURRENT at all (ResourceNotFoundException on the stage): nobody holds the label.
-      if (error instanceof StoreError && error.code === 'secret_not_found') return undefined;
-      throw error;
-    }
+    return (await this.#readIfExists(secretId, { VersionStage: AWSCURRENT }))?.versionId;
   }
 }
 
