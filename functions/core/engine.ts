@@ -27,13 +27,7 @@ import {
   type StateTable,
   type TokenStore,
 } from './ports.js';
-import {
-  backoffDelayMs,
-  isStateDue,
-  MIN_SERVED_VALIDITY_MS,
-  nextRefreshAt,
-  resolveExpiry,
-} from './timing.js';
+import { backoffDelayMs, isServable, isStateDue, nextRefreshAt, resolveExpiry } from './timing.js';
 import { tokenMatchesHash } from './token-hash.js';
 import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
 
@@ -398,7 +392,7 @@ export class RefreshEngine {
     try {
       const stored = await this.#options.tokens.readCurrent(provider);
       const expiresAt = stored.token === undefined ? Number.NaN : Date.parse(stored.token.expiresAt);
-      return expiresAt - this.#options.clock.now() >= MIN_SERVED_VALIDITY_MS ? stored : undefined;
+      return isServable(expiresAt, this.#options.clock.now()) ? stored : undefined;
     } catch {
       return undefined; // the write's own error says more
     }
@@ -590,7 +584,7 @@ function keepVerdict(
   const { now, issuedAt, expiresAt, dueAt, minAgeMs } = times;
   if (onDemand === undefined)
     return now < dueAt ? { status: 'fresh', reason: 'refreshed-by-other' } : undefined;
-  const servable = expiresAt - now >= MIN_SERVED_VALIDITY_MS;
+  const servable = isServable(expiresAt, now);
   if (onDemand.rejectedTokenSha256 === undefined) {
     return servable ? { status: 'fresh', reason: 'still-valid' } : undefined;
   }

@@ -6,7 +6,7 @@
  */
 import { type RefresherError, toRefresherError } from './errors.js';
 import type { Clock, Logger, RefreshTrigger, TokenStore } from './ports.js';
-import { MIN_SERVED_VALIDITY_MS } from './timing.js';
+import { isServable, MIN_SERVED_VALIDITY_MS } from './timing.js';
 import { tokenMatchesHash } from './token-hash.js';
 import type { RefreshResult, TokenRecord } from './types.js';
 
@@ -223,14 +223,14 @@ export class TokenReader {
 
   #usable(token: TokenRecord | undefined): token is TokenRecord {
     if (token === undefined) return false;
-    return Date.parse(token.expiresAt) - this.#options.clock.now() >= MIN_SERVED_VALIDITY_MS;
+    return isServable(Date.parse(token.expiresAt), this.#options.clock.now());
   }
 
   #cached(provider: string): ServedToken | undefined {
     const entry = this.#cache.get(provider);
     if (entry === undefined) return undefined;
     const now = this.#options.clock.now();
-    if (entry.expiresAtMs - now < MIN_SERVED_VALIDITY_MS) {
+    if (!isServable(entry.expiresAtMs, now)) {
       this.#cache.delete(provider);
       return undefined;
     }

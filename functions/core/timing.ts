@@ -13,6 +13,11 @@ export const BACKOFF_MAX_MS = 15 * 60_000;
 export const RETRY_AFTER_MAX_MS = 60 * 60_000;
 /** A token with less validity left than this is neither served nor kept by an on-demand refresh. */
 export const MIN_SERVED_VALIDITY_MS = 5_000;
+
+/** Whether a token expiring at `expiresAt` may still be served at `now` (false for `NaN`). */
+export function isServable(expiresAt: number, now: number): boolean {
+  return expiresAt - now >= MIN_SERVED_VALIDITY_MS;
+}
 /** Tokens claiming a longer lifetime are a provider error, not a stored token. */
 export const MAX_TOKEN_LIFETIME_MS = 366 * 86_400_000;
 
