@@ -3,7 +3,11 @@
  * change, source `token-refresher`. The client is loaded on the first event, not at cold start:
  * changes are rare, and most invocations never publish one.
  */
-import type { EventBridgeClient, EventBridgeClientConfig } from '@aws-sdk/client-eventbridge';
+import type {
+  EventBridgeClient,
+  EventBridgeClientConfig,
+  PutEventsCommand as PutEventsCommandClass,
+} from '@aws-sdk/client-eventbridge';
 import { StoreError } from '../core/errors.js';
 import type { EventPublisher, ProviderEvent } from '../core/ports.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
@@ -32,14 +36,18 @@ export interface EventBridgePublisherOptions {
   readonly clientConfig?: EventBridgeClientConfig;
 }
 
+interface LoadedSdk {
+  readonly client: EventBridgeClient;
+  readonly PutEventsCommand: typeof PutEventsCommandClass;
+}
+
 /** {@link EventPublisher} on EventBridge. */
 export class EventBridgePublisher implements EventPublisher {
   readonly #options: EventBridgePublisherOptions;
-  #client: Promise<EventBridgeClient> | undefined;
+  #sdk: Promise<LoadedSdk> | undefined;
 
   constructor(options: EventBridgePublisherOptions) {
     this.#options = options;
-    if (options.client !== undefined) this.#client = Promise.resolve(options.client);
   }
 
   /**
@@ -49,8 +57,7 @@ export class EventBridgePublisher implements EventPublisher {
    *   also when EventBridge refused the entry (`FailedEntryCount`).
    */
   async publish(event: ProviderEvent): Promise<void> {
-    const { PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
-    const client = await this.#clientOnce();
+    const { client, PutEventsCommand } = await this.#loadSdk();
     let output: { FailedEntryCount?: number; Entries?: { ErrorCode?: string }[] };
     try {
       output = await client.send(
@@ -88,11 +95,14 @@ export class EventBridgePublisher implements EventPublisher {
     }
   }
 
-  #clientOnce(): Promise<EventBridgeClient> {
-    this.#client ??= import('@aws-sdk/client-eventbridge').then(
-      ({ EventBridgeClient }) =>
+  /** The SDK module, loaded once (on the first event), and the injected client or a new one. */
+  #loadSdk(): Promise<LoadedSdk> {
+    this.#sdk ??= import('@aws-sdk/client-eventbridge').then(({ EventBridgeClient, PutEventsCommand }) => ({
+      client:
+        this.#options.client ??
         new EventBridgeClient({ ...DEFAULT_CLIENT_CONFIG, ...this.#options.clientConfig }),
-    );
-    return this.#client;
+      PutEventsCommand,
+    }));
+    return this.#sdk;
   }
 }
