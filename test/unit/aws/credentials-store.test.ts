@@ -139,6 +139,17 @@ describe('Class: SecretsManagerCredentialsStore', () => {
     const writtenBy = (fence: number, from = OLD_VERSION) =>
       clientRequestTokenFor({ purpose: 'credentials', provider: 'acme', fence, expectedVersionId: from });
     const stage = (VersionStage: string) => ({ SecretId: SECRET_ID, VersionStage });
+    /** AWSPENDING on `pendingVersion` (default value ROTATED), AWSCURRENT on OLD_VERSION (CURRENT). */
+    const givenPendingAwayFromCurrent = (pendingVersion: string, pendingString = JSON.stringify(ROTATED)) =>
+      secretsManager
+        .on(GetSecretValueCommand, stage('AWSPENDING'))
+        .resolves({ VersionId: pendingVersion, VersionStages: ['AWSPENDING'], SecretString: pendingString })
+        .on(GetSecretValueCommand, stage('AWSCURRENT'))
+        .resolves({
+          VersionId: OLD_VERSION,
+          VersionStages: ['AWSCURRENT'],
+          SecretString: JSON.stringify(CURRENT),
+        });
 
     it('reads AWSPENDING alone when it is also AWSCURRENT (every finished write leaves it so)', async () => {
       // Prepare
@@ -181,21 +192,7 @@ describe('Class: SecretsManagerCredentialsStore', () => {
       'finishes the write of generation %i (AWSPENDING holds its version from the current one) and returns it',
       async (fence) => {
         // Prepare
-        secretsManager
-          .on(GetSecretValueCommand, stage('AWSPENDING'))
-          .resolves({
-            VersionId: writtenBy(fence),
-            VersionStages: ['AWSPENDING'],
-            SecretString: JSON.stringify(ROTATED),
-          })
-          .on(GetSecretValueCommand, stage('AWSCURRENT'))
-          .resolves({
-            VersionId: OLD_VERSION,
-            VersionStages: ['AWSCURRENT'],
-            SecretString: JSON.stringify(CURRENT),
-          })
-          .on(UpdateSecretVersionStageCommand)
-          .resolves({});
+        givenPendingAwayFromCurrent(writtenBy(fence)).on(UpdateSecretVersionStageCommand).resolves({});
 
         // Act
         const current = await store.read('acme', { fence: 12 });
@@ -226,19 +223,7 @@ describe('Class: SecretsManagerCredentialsStore', () => {
       ],
     ] as const)('keeps AWSCURRENT and moves nothing when %s', async (_case, pendingVersion, fence) => {
       // Prepare
-      secretsManager
-        .on(GetSecretValueCommand, stage('AWSPENDING'))
-        .resolves({
-          VersionId: pendingVersion,
-          VersionStages: ['AWSPENDING'],
-          SecretString: JSON.stringify(ROTATED),
-        })
-        .on(GetSecretValueCommand, stage('AWSCURRENT'))
-        .resolves({
-          VersionId: OLD_VERSION,
-          VersionStages: ['AWSCURRENT'],
-          SecretString: JSON.stringify(CURRENT),
-        });
+      givenPendingAwayFromCurrent(pendingVersion);
 
       // Act
       const current = await store.read('acme', { fence });
@@ -250,15 +235,7 @@ describe('Class: SecretsManagerCredentialsStore', () => {
 
     it('keeps AWSCURRENT when the unfinished version does not hold usable credentials', async () => {
       // Prepare
-      secretsManager
-        .on(GetSecretValueCommand, stage('AWSPENDING'))
-        .resolves({ VersionId: writtenBy(11), VersionStages: ['AWSPENDING'], SecretString: 'not json' })
-        .on(GetSecretValueCommand, stage('AWSCURRENT'))
-        .resolves({
-          VersionId: OLD_VERSION,
-          VersionStages: ['AWSCURRENT'],
-          SecretString: JSON.stringify(CURRENT),
-        });
+      givenPendingAwayFromCurrent(writtenBy(11), 'not json');
 
       // Act
       const current = await store.read('acme', { fence: 12 });
@@ -270,19 +247,7 @@ describe('Class: SecretsManagerCredentialsStore', () => {
 
     it('throws a transient error (and uses neither version) when finishing the write fails', async () => {
       // Prepare
-      secretsManager
-        .on(GetSecretValueCommand, stage('AWSPENDING'))
-        .resolves({
-          VersionId: writtenBy(11),
-          VersionStages: ['AWSPENDING'],
-          SecretString: JSON.stringify(ROTATED),
-        })
-        .on(GetSecretValueCommand, stage('AWSCURRENT'))
-        .resolves({
-          VersionId: OLD_VERSION,
-          VersionStages: ['AWSCURRENT'],
-          SecretString: JSON.stringify(CURRENT),
-        })
+      givenPendingAwayFromCurrent(writtenBy(11))
         .on(UpdateSecretVersionStageCommand)
         .rejects(awsError('ThrottlingException', 'Rate exceeded', 400));
 
