@@ -16,6 +16,7 @@ import type { RefreshResult } from '../../functions/core/types.js';
 import { refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { captureProcessOutput } from '../support/output.js';
 import { provision } from '../support/resources.js';
 
 const PREFIX = 'events-it';
@@ -76,12 +77,7 @@ describe('State-change events on EventBridge (moto) from the refresh handler', (
     await eventBridge.send(
       new PutTargetsCommand({ Rule: 'token-refresher-events', Targets: [{ Id: 'queue', Arn: queueArn }] }),
     );
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    captureProcessOutput(captured);
   });
 
   afterAll(async () => {

@@ -12,6 +12,7 @@ import { composeReadHandler, type ReadHandler, type UrlResponse } from '../../fu
 import { inProcessRefreshTrigger, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { captureProcessOutput } from '../support/output.js';
 import { provision } from '../support/resources.js';
 
 const TABLE = 'read-state';
@@ -126,12 +127,7 @@ describe('Read function against moto server and oidc-provider', () => {
         ],
       }),
     ]);
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    captureProcessOutput(captured);
   });
 
   afterAll(async () => {

@@ -15,6 +15,7 @@ import { createProvider } from '../../functions/providers/index.js';
 import { type RefreshHandler, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { captureProcessOutput } from '../support/output.js';
 import { provision, putCredentials } from '../support/resources.js';
 
 const TABLE = 'it-state';
@@ -103,12 +104,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
       }),
     ]);
     // Every log line and EMF document the handler writes, for the leak scan at the end.
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
-    vi.spyOn(process.stderr, 'write').mockImplementation(capture);
+    captureProcessOutput(captured);
   });
 
   afterAll(async () => {

@@ -20,6 +20,7 @@ import { build } from '../infra/support.js';
 import { createUserWithPolicy, type PolicyStatement } from '../support/iam.js';
 import { type AwsClientConfig, type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
+import { captureProcessOutput } from '../support/output.js';
 import { putCredentials } from '../support/resources.js';
 
 const ACCOUNT = '123456789012';
@@ -86,11 +87,7 @@ describe('Synthesized stack × refresh handler against moto', () => {
   const captured: string[] = [];
 
   beforeAll(async () => {
-    const capture = (chunk: unknown) => {
-      captured.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
-      return true;
-    };
-    vi.spyOn(process.stdout, 'write').mockImplementation(capture);
+    captureProcessOutput(captured, ['stdout']);
     [moto, oauth] = await Promise.all([
       startMoto(),
       startOAuthServer({
