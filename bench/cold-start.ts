@@ -19,11 +19,10 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { build, type Metafile } from 'esbuild';
-import { SecretsManagerTokenStore, tokenSecretName } from '../functions/aws/token-store.js';
 import type { BenchContext } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
+import { seedValidToken } from './lib/seed.js';
 import { bytes, fixed, int, median, quantile, ratio } from './lib/stats.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -138,27 +137,11 @@ export async function coldStart(context: BenchContext): Promise<Section> {
   for (const variant of VARIANTS) built.push(await bundle(variant));
 
   // A valid token for both handlers to serve.
-  const admin = new SecretsManagerClient(moto.clientConfig);
-  const created = await admin.send(
-    new CreateSecretCommand({
-      Name: tokenSecretName(PREFIX, PROVIDER),
-      SecretString: '{"status":"pending"}',
-    }),
-  );
-  admin.destroy();
-  const now = Date.now();
-  await new SecretsManagerTokenStore({ clientConfig: moto.clientConfig, secretPrefix: PREFIX }).write({
+  await seedValidToken({
+    clientConfig: moto.clientConfig,
+    secretPrefix: PREFIX,
     provider: PROVIDER,
-    fence: 1,
-    token: {
-      provider: PROVIDER,
-      accessToken: 'bench-cold-start-token',
-      tokenType: 'Bearer',
-      issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + 3_600_000).toISOString(),
-      generation: 1,
-    },
-    expectedVersionId: created.VersionId,
+    accessToken: 'bench-cold-start-token',
   });
 
   const environment: Record<string, string> = {

@@ -10,14 +10,13 @@
  * serialised as deployed, but written to a sink instead of the terminal (see `lib/capture.ts`).
  * The Powertools equivalent of benchmark 2 runs the same way, side by side.
  */
-import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretsManagerTokenStore, tokenSecretName } from '../functions/aws/token-store.js';
 import { readReadEnvironment } from '../functions/core/env.js';
 import type { RefreshTrigger } from '../functions/core/ports.js';
 import { composeReadHandler } from '../functions/read/app.js';
 import { sinkStdout } from './lib/capture.js';
 import { type BenchContext, silentLogger } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
+import { seedValidToken } from './lib/seed.js';
 import { fixed, int, mean, quantile, ratio } from './lib/stats.js';
 import { createPowertoolsReadHandler } from './powertools-read-app.js';
 
@@ -47,27 +46,11 @@ export async function warmRead(context: BenchContext): Promise<Section> {
   const requests = quick ? 5_000 : 50_000;
   say(`Benchmark 3: warm read throughput, in-process (${int(requests)} requests per handler)`);
 
-  const admin = new SecretsManagerClient(moto.clientConfig);
-  const created = await admin.send(
-    new CreateSecretCommand({
-      Name: tokenSecretName(PREFIX, PROVIDER),
-      SecretString: '{"status":"pending"}',
-    }),
-  );
-  admin.destroy();
-  const now = Date.now();
-  await new SecretsManagerTokenStore({ clientConfig: moto.clientConfig, secretPrefix: PREFIX }).write({
+  await seedValidToken({
+    clientConfig: moto.clientConfig,
+    secretPrefix: PREFIX,
     provider: PROVIDER,
-    fence: 1,
-    token: {
-      provider: PROVIDER,
-      accessToken: 'bench-warm-read-token',
-      tokenType: 'Bearer',
-      issuedAt: new Date(now).toISOString(),
-      expiresAt: new Date(now + 3_600_000).toISOString(),
-      generation: 1,
-    },
-    expectedVersionId: created.VersionId,
+    accessToken: 'bench-warm-read-token',
   });
 
   const environment = {
