@@ -16,6 +16,28 @@ export const MIN_SECRET_WRITE_INTERVAL_SECONDS = 600;
 /** The lead time is never less than this, whatever the config says. */
 export const MIN_REFRESH_BEFORE_SECONDS = 60;
 
+/**
+ * The shortest `expectedLifetime`: 60 s tokens exist (and a provider that omits `expires_in` must be
+ * describable, or its tokens are recorded as living longer than they do). Their lead time is half the
+ * lifetime, 30 s ({@link effectiveRefreshBefore}).
+ */
+export const MIN_EXPECTED_LIFETIME_SECONDS = 60;
+
+/** Default `requestTimeout` of the grants that can repeat a call safely. */
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 10;
+
+/**
+ * Default `requestTimeout` of `refresh_token` grants. A rotating call that times out cannot be
+ * repeated safely: the server may have rotated the refresh token after the client gave up, and
+ * replaying the spent one revokes the whole family (OAuth 2.0 Security BCP §4.14.2). A longer wait
+ * makes "outcome unknown" rarer; 30 s keeps the refresh function's timeout at its 60 s minimum.
+ */
+export const DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS = 30;
+
+/** `requestTimeout` bounds (seconds). */
+export const MIN_REQUEST_TIMEOUT_SECONDS = 1;
+export const MAX_REQUEST_TIMEOUT_SECONDS = 60;
+
 const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /**
@@ -74,13 +96,16 @@ const commonFields = {
   refreshBefore: durationSchema.default(300),
   /**
    * The lifetime the provider's tokens have. Used when a response has no `expires_in`, and at synth
-   * time to check the Secrets Manager write rate. Default 1 h.
+   * time to check the Secrets Manager write rate. Default 1 h; at least 60 s.
    */
   expectedLifetime: durationSchema.default(3600),
   /** The safety-net cadence of the recurring schedule. Default `rate(5 minutes)`. */
   schedule: scheduleSchema.default('rate(5 minutes)'),
-  /** Timeout of one call to the token endpoint. Default 10 s; between 1 s and 60 s. */
-  requestTimeout: durationSchema.default(10),
+  /**
+   * Timeout of one call to the token endpoint. Default 10 s (30 s for `refresh_token`, see
+   * {@link DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS}); between 1 s and 60 s.
+   */
+  requestTimeout: durationSchema.default(DEFAULT_REQUEST_TIMEOUT_SECONDS),
   /** IAM role ARNs allowed to read this provider's token through the read function. */
   consumers: z.array(roleArnSchema).default([]),
   /**
@@ -112,6 +137,8 @@ export const clientCredentialsProviderSchema = z.object({
 /** `refresh_token`: RFC 6749 §6, rotation-aware. */
 export const refreshTokenProviderSchema = z.object({
   ...commonFields,
+  /** Default 30 s: a timed-out rotating call cannot be repeated safely (see the constant). */
+  requestTimeout: durationSchema.default(DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS),
   grant: z.literal('refresh_token'),
   ...oauthFields,
 });
@@ -166,18 +193,21 @@ export const providerConfigSchema = z
         message: `is ${provider.refreshBefore} s; it must be at least ${MIN_REFRESH_BEFORE_SECONDS} s`,
       });
     }
-    if (provider.expectedLifetime < 2 * MIN_REFRESH_BEFORE_SECONDS) {
+    if (provider.expectedLifetime < MIN_EXPECTED_LIFETIME_SECONDS) {
       ctx.addIssue({
         code: 'custom',
         path: ['expectedLifetime'],
-        message: `is ${provider.expectedLifetime} s; it must be at least ${2 * MIN_REFRESH_BEFORE_SECONDS} s`,
+        message: `is ${provider.expectedLifetime} s; it must be at least ${MIN_EXPECTED_LIFETIME_SECONDS} s`,
       });
     }
-    if (provider.requestTimeout < 1 || provider.requestTimeout > 60) {
+    if (
+      provider.requestTimeout < MIN_REQUEST_TIMEOUT_SECONDS ||
+      provider.requestTimeout > MAX_REQUEST_TIMEOUT_SECONDS
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['requestTimeout'],
-        message: `is ${provider.requestTimeout} s; it must be between 1 s and 60 s`,
+        message: `is ${provider.requestTimeout} s; it must be between ${MIN_REQUEST_TIMEOUT_SECONDS} s and ${MAX_REQUEST_TIMEOUT_SECONDS} s`,
       });
     }
     if (provider.onDemandRefreshInterval < 10 || provider.onDemandRefreshInterval > 3600) {
@@ -275,18 +305,43 @@ export function parseRefresherConfig(input: unknown, source = 'configuration'): 
 }
 
 /**
- * Problems that only matter when tokens are stored in Secrets Manager: a write interval below
- * {@link MIN_SECRET_WRITE_INTERVAL_SECONDS}. Returned as messages (the synth step fails on them).
+ * The deploy-only check: problems that only matter when tokens are stored in Secrets Manager on AWS
+ * (`cdk synth` refuses them; `npm start`, the CLI and the functions do not apply this check). One
+ * message per provider whose write interval is below {@link MIN_SECRET_WRITE_INTERVAL_SECONDS}, with
+ * only the fixes that work for that provider.
  */
 export function secretsManagerWriteRateProblems(config: RefresherConfig): string[] {
   return config.providers.flatMap((provider, index) => {
-    const lead = effectiveRefreshBefore(provider.refreshBefore, provider.expectedLifetime);
-    const interval = provider.expectedLifetime - lead;
+    const lifetime = provider.expectedLifetime;
+    const lead = effectiveRefreshBefore(provider.refreshBefore, lifetime);
+    const interval = lifetime - lead;
     if (interval >= MIN_SECRET_WRITE_INTERVAL_SECONDS) return [];
     return [
       `providers[${index}] (${provider.name}): tokens would be written every ${interval} s ` +
-        `(expectedLifetime ${provider.expectedLifetime} s − refreshBefore ${lead} s); Secrets Manager allows about one write ` +
-        `every ${MIN_SECRET_WRITE_INTERVAL_SECONDS} s per secret. Fix: lower refreshBefore, or request longer-lived tokens from the provider.`,
+        `(expectedLifetime ${lifetime} s − effective refreshBefore ${lead} s); Secrets Manager allows about one ` +
+        `write every ${MIN_SECRET_WRITE_INTERVAL_SECONDS} s per secret. ${writeRateFixes(provider.refreshBefore, lifetime)}`,
     ];
   });
+}
+
+/** The fixes of a write-rate problem that the user can actually apply, in order of preference. */
+function writeRateFixes(refreshBefore: number, lifetime: number): string {
+  const fixes: string[] = [];
+  // The lead can only go down to min(60 s, lifetime / 2); lowering refreshBefore helps only if that
+  // floor already leaves a long enough interval.
+  const largestLead = lifetime - MIN_SECRET_WRITE_INTERVAL_SECONDS;
+  if (largestLead >= effectiveRefreshBefore(MIN_REFRESH_BEFORE_SECONDS, lifetime)) {
+    fixes.push(
+      `set refreshBefore to at most ${largestLead} s (it is ${refreshBefore} s; less lead leaves less time to retry a failed refresh)`,
+    );
+  }
+  const shortestLifetime = MIN_SECRET_WRITE_INTERVAL_SECONDS + MIN_REFRESH_BEFORE_SECONDS;
+  fixes.push(
+    `request longer-lived tokens from the provider (at least ${shortestLifetime} s with refreshBefore ${MIN_REFRESH_BEFORE_SECONDS} s)`,
+    `if the provider's tokens really live longer than ${lifetime} s, set expectedLifetime to their real lifetime`,
+  );
+  return (
+    `Fix: ${fixes.join('; or ')}. Tokens refreshed more often need a token store other than Secrets ` +
+    'Manager: a DynamoDB token store is planned (issue 16), not available yet.'
+  );
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
+  effectiveRefreshBefore,
   parseRefresherConfig,
   secretsManagerWriteRateProblems,
 } from '../../../functions/core/config.js';
@@ -56,6 +57,37 @@ describe('Function: parseRefresherConfig', () => {
     });
     expect(config.providers[1]?.refreshBefore).toBe(600);
     expect(config.providers[2]).toMatchObject({ request: { method: 'POST', headers: {} } });
+  });
+
+  it('gives refresh_token grants a 30 s request timeout by default, the other grants 10 s', () => {
+    // Act
+    const config = parseRefresherConfig(valid);
+    const explicit = parseRefresherConfig({
+      providers: [{ ...valid.providers[1], requestTimeout: '5s' }],
+    });
+
+    // Assess: a timed-out rotating call cannot be repeated safely, so it waits longer.
+    expect(config.providers.map((provider) => [provider.grant, provider.requestTimeout])).toEqual([
+      ['client_credentials', 10],
+      ['refresh_token', 30],
+      ['http', 10],
+    ]);
+    expect(explicit.providers[0]?.requestTimeout).toBe(5);
+    expect(problemsOf({ providers: [{ ...valid.providers[1], requestTimeout: '61s' }] })).toEqual([
+      'providers[0] (crm).requestTimeout: is 61 s; it must be between 1 s and 60 s',
+    ]);
+  });
+
+  it('accepts an expectedLifetime of 60 s (refreshed 30 s before expiry) and rejects less', () => {
+    // Act
+    const config = parseRefresherConfig({ providers: [{ ...valid.providers[0], expectedLifetime: '1m' }] });
+
+    // Assess
+    expect(config.providers[0]?.expectedLifetime).toBe(60);
+    expect(effectiveRefreshBefore(config.providers[0]?.refreshBefore ?? 0, 60)).toBe(30);
+    expect(problemsOf({ providers: [{ ...valid.providers[0], expectedLifetime: 59 }] })).toEqual([
+      'providers[0] (github).expectedLifetime: is 59 s; it must be at least 60 s',
+    ]);
   });
 
   it('names the provider and field of every problem in one error', () => {
@@ -147,5 +179,62 @@ describe('Function: secretsManagerWriteRateProblems', () => {
         }),
       )[0],
     ).toContain('written every 420 s');
+  });
+
+  it('offers a lower refreshBefore only when it can fix the interval, with the largest value that does', () => {
+    // Prepare
+    const problemFor = (expectedLifetime: number, refreshBefore: number) =>
+      secretsManagerWriteRateProblems(
+        parseRefresherConfig({ providers: [{ ...valid.providers[0], expectedLifetime, refreshBefore }] }),
+      )[0] ?? '';
+
+    // Act
+    const fourteenMinutes = problemFor(840, 300);
+    const elevenMinutes = problemFor(660, 300);
+    const justUnder = problemFor(659, 60);
+    const oneMinute = problemFor(60, 60);
+
+    // Assess
+    expect(fourteenMinutes).toContain('set refreshBefore to at most 240 s (it is 300 s;');
+    expect(elevenMinutes).toContain('set refreshBefore to at most 60 s');
+    for (const problem of [justUnder, oneMinute]) {
+      expect(problem).not.toContain('refreshBefore to');
+      expect(problem).toContain('request longer-lived tokens from the provider (at least 660 s');
+      expect(problem).toContain('set expectedLifetime to their real lifetime');
+      expect(problem).toContain('a DynamoDB token store is planned (issue 16), not available yet');
+    }
+    expect(oneMinute).toContain(
+      'tokens would be written every 30 s (expectedLifetime 60 s − effective refreshBefore 30 s)',
+    );
+  });
+
+  it('never offers a refreshBefore that leaves the problem in place', () => {
+    // Prepare: every lifetime from 1 to 12 minutes, with a lead of 1 to 10 minutes.
+    const offered: [lifetime: number, suggested: number][] = [];
+    for (let lifetime = 60; lifetime <= 720; lifetime += 1) {
+      for (const refreshBefore of [60, 120, 300, 600]) {
+        const problem = secretsManagerWriteRateProblems(
+          parseRefresherConfig({
+            providers: [{ ...valid.providers[0], expectedLifetime: lifetime, refreshBefore }],
+          }),
+        )[0];
+        const suggested = problem?.match(/set refreshBefore to at most (\d+) s/)?.[1];
+        if (suggested !== undefined) offered.push([lifetime, Number(suggested)]);
+      }
+    }
+
+    // Act: apply each suggestion.
+    const stillFailing = offered.filter(
+      ([lifetime, refreshBefore]) =>
+        secretsManagerWriteRateProblems(
+          parseRefresherConfig({
+            providers: [{ ...valid.providers[0], expectedLifetime: lifetime, refreshBefore }],
+          }),
+        ).length > 0,
+    );
+
+    // Assess
+    expect(offered.length).toBeGreaterThan(100);
+    expect(stillFailing).toEqual([]);
   });
 });

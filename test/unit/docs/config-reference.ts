@@ -25,7 +25,13 @@ export interface SchemaField {
   /** Neither optional nor defaulted: the user must write it. */
   readonly required: boolean;
   readonly hasDefault: boolean;
+  /** The default most of the schemas that have the field share. */
   readonly defaultValue?: unknown;
+  /**
+   * Grants whose default differs from {@link SchemaField.defaultValue} (`requestTimeout` of
+   * `refresh_token`); the table's default cell names each as `` `grant`: `value` ``.
+   */
+  readonly grantDefaults: ReadonlyMap<string, string | undefined>;
 }
 
 interface Unwrapped {
@@ -95,24 +101,53 @@ export function schemaFields(): Map<string, SchemaField> {
     ['refresh_token', refreshTokenProviderSchema],
     ['http', httpProviderSchema],
   ];
-  const fields = new Map<string, SchemaField>();
+  const seen = new Map<string, { field: WalkedField; defaults: Map<string, unknown> }>();
   for (const [scope, schema] of sources) {
     for (const field of walkObject(schema)) {
-      const known = fields.get(field.path);
+      const known = seen.get(field.path);
       if (known === undefined) {
-        fields.set(field.path, { ...field, appliesTo: new Set([scope]) });
+        seen.set(field.path, { field, defaults: new Map([[scope, field.defaultValue]]) });
         continue;
       }
-      if (
-        known.required !== field.required ||
-        !Object.is(render(known.defaultValue), render(field.defaultValue))
-      ) {
-        throw new Error(`"${field.path}" differs between grants; the table has one row per field`);
+      if (known.field.required !== field.required || known.field.hasDefault !== field.hasDefault) {
+        throw new Error(
+          `"${field.path}" is required in one grant and not in another; the table cannot say so`,
+        );
       }
-      fields.set(field.path, { ...known, appliesTo: new Set([...known.appliesTo, scope]) });
+      known.defaults.set(scope, field.defaultValue);
     }
   }
+  const fields = new Map<string, SchemaField>();
+  for (const [path, { field, defaults }] of seen) {
+    const common = mostCommon([...defaults.values()].map(render));
+    const grantDefaults = new Map(
+      [...defaults]
+        .map(([scope, value]) => [scope, render(value)] as const)
+        .filter(([, rendered]) => rendered !== common),
+    );
+    const defaultValue = [...defaults.values()].find((value) => render(value) === common);
+    fields.set(path, {
+      path,
+      appliesTo: new Set(defaults.keys()),
+      required: field.required,
+      hasDefault: field.hasDefault,
+      ...(field.hasDefault ? { defaultValue } : {}),
+      grantDefaults,
+    });
+  }
   return fields;
+}
+
+/** The value that occurs most often (the first of equals). */
+function mostCommon<T>(values: readonly T[]): T | undefined {
+  const counts = new Map<T, number>();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  let best: T | undefined;
+  let bestCount = 0;
+  for (const [value, count] of counts) {
+    if (count > bestCount) [best, bestCount] = [value, count];
+  }
+  return best;
 }
 
 /** A default as the table writes it: strings bare, numbers as digits, anything else as JSON. */
@@ -128,6 +163,7 @@ export interface TableRow {
   readonly field: string;
   readonly appliesTo: string;
   readonly defaultCell: string;
+  readonly meaning: string;
   readonly line: string;
 }
 
@@ -170,13 +206,13 @@ export function configurationTable(markdown: string): { rows: TableRow[]; proble
   const problems: string[] = [];
   for (const line of lines.slice(header + 2)) {
     if (!line.startsWith('|')) break;
-    const [first = '', appliesTo = '', defaultCell = ''] = cells(line);
+    const [first = '', appliesTo = '', defaultCell = '', ...rest] = cells(line);
     const name = /^`([^`]+)`$/.exec(first)?.[1];
     if (name === undefined) {
       problems.push(`configuration table row without a backticked field name in the first column: ${line}`);
       continue;
     }
-    rows.push({ field: name, appliesTo, defaultCell, line });
+    rows.push({ field: name, appliesTo, defaultCell, meaning: rest.join('|'), line });
   }
   return { rows, problems };
 }
@@ -239,12 +275,42 @@ export function configurationReferenceProblems(
           `\`${row.field}\` defaults to \`${expected}\` in the schema, but the table's default column says "${row.defaultCell}"`,
         );
       }
+      problems.push(...grantDefaultProblems(row, field));
     } else if (field.required && !says) {
       problems.push(
         `\`${row.field}\` is required in the schema; the table's default column must say "required"`,
       );
     } else if (!field.required && says) {
       problems.push(`\`${row.field}\` is optional in the schema, but the table says "${row.defaultCell}"`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * A field whose default differs per grant: the row (its default or meaning cell; the default cell
+ * keeps the common default alone) names each exception as `` `grant`: `value` ``, and names no other.
+ */
+function grantDefaultProblems(row: TableRow, field: SchemaField): string[] {
+  const text = `${row.defaultCell} | ${row.meaning}`;
+  const documented = new Map(
+    [...text.matchAll(/`([a-z_]+)`: `([^`]*)`/g)]
+      .filter((match) => (GRANTS as readonly string[]).includes(match[1] ?? ''))
+      .map((match) => [match[1] ?? '', match[2]]),
+  );
+  const problems: string[] = [];
+  for (const [grant, value] of field.grantDefaults) {
+    if (documented.get(grant) !== value) {
+      problems.push(
+        `\`${row.field}\` defaults to \`${value}\` for \`${grant}\` in the schema; its row must say "\`${grant}\`: \`${value}\`"`,
+      );
+    }
+  }
+  for (const grant of documented.keys()) {
+    if (!field.grantDefaults.has(grant)) {
+      problems.push(
+        `\`${row.field}\` has no default of its own for \`${grant}\` in the schema, but its row names one`,
+      );
     }
   }
   return problems;
