@@ -8,10 +8,11 @@
  * @module
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** AWS SDK v3 client configuration pointing at a moto server (spread it into any `new XxxClient(...)`). */
@@ -25,6 +26,13 @@ export interface AwsClientConfig {
 export interface StartMotoOptions {
   /** How long to wait for the server to answer HTTP before giving up. Default 20 000 ms. */
   startupTimeoutMs?: number;
+  /**
+   * Keep the emulated secrets and tables in this JSON file: read at start, rewritten after every
+   * request that may change them (`serialized_moto.py --state-file`). The file is mode 0600 and its
+   * directory 0700; it holds secret values. {@link startMoto} fails when the file exists but cannot be
+   * read back (it is never overwritten then), and when only plain `moto_server` can run.
+   */
+  stateFile?: string;
 }
 
 /** Result of {@link MotoServer.resetAuth}. */
@@ -39,6 +47,13 @@ export interface MotoServer {
   readonly endpoint: string;
   /** TCP port the server listens on. */
   readonly port: number;
+  /**
+   * `serialised`: through `serialized_moto.py` (one request at a time, Secrets Manager staging labels as
+   * on AWS, optional state file); `plain`: bare `moto_server`, when no Python next to it can import moto.
+   */
+  readonly launcher: 'serialised' | 'plain';
+  /** Whether emulated state was read back from {@link StartMotoOptions.stateFile}. */
+  readonly restoredState: boolean;
   /** AWS SDK v3 client config: `{ endpoint, region: 'us-east-1', credentials: testing/testing }`. */
   readonly clientConfig: AwsClientConfig;
   /**
@@ -85,6 +100,11 @@ export interface MotoServer {
 const HOST = '127.0.0.1';
 const REGION = 'us-east-1';
 const NOT_INSTALLED_EXIT_CODE = 127;
+/** The launcher's exit code when a state file was asked for but only plain moto_server can run. */
+const NO_LAUNCHER_EXIT_CODE = 125;
+/** serialized_moto.py's exit code when the state file exists but cannot be read back. */
+const STATE_FILE_EXIT_CODE = 3;
+const PLAIN_WARNING = 'warning: no Python next to moto_server can import moto; running moto_server unserialised';
 const MAX_START_ATTEMPTS = 3;
 const OUTPUT_TAIL_CHARS = 8_192;
 
@@ -96,11 +116,29 @@ const OUTPUT_TAIL_CHARS = 8_192;
 const LAUNCHER_SCRIPT = `
 exec 3<&0
 command -v moto_server >/dev/null 2>&1 || exit ${NOT_INSTALLED_EXIT_CODE}
-# Prefer the serialising launcher (atomic conditional writes, as on AWS) where python3 can import moto.
-if python3 -c 'import moto.server' >/dev/null 2>&1; then
-  python3 "$2" -H ${HOST} -p "$1" </dev/null &
+# Prefer the launcher (atomic conditional writes and staging labels as on AWS, state file) with a Python
+# that can import moto: moto_server's own interpreter (its #! line; a pipx install has no other), else
+# python3.
+python=
+interpreter=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v moto_server)" 2>/dev/null)
+case "$interpreter" in *python*) ;; *) interpreter= ;; esac
+for candidate in "$interpreter" python3; do
+  if [ -n "$candidate" ] && $candidate -c 'import moto.server' >/dev/null 2>&1; then
+    python=$candidate
+    break
+  fi
+done
+if [ -n "$python" ]; then
+  if [ -n "$3" ]; then
+    $python "$2" -H ${HOST} -p "$1" --state-file "$3" </dev/null &
+  else
+    $python "$2" -H ${HOST} -p "$1" </dev/null &
+  fi
+elif [ -n "$3" ]; then
+  echo "error: no Python next to moto_server can import moto, so the emulator state cannot be kept" >&2
+  exit ${NO_LAUNCHER_EXIT_CODE}
 else
-  echo "warning: python3 cannot import moto; running moto_server unserialised" >&2
+  echo "${PLAIN_WARNING}" >&2
   moto_server -H ${HOST} -p "$1" </dev/null &
 fi
 moto=$!
@@ -125,6 +163,8 @@ const TARGET_PATTERN = /"x-amz-target":\s*"([^"]+)"/gi;
  */
 export async function startMoto(options: StartMotoOptions = {}): Promise<MotoServer> {
   const timeoutMs = options.startupTimeoutMs ?? 20_000;
+  const stateFile = options.stateFile === undefined ? undefined : resolve(options.stateFile);
+  const restoredState = stateFile !== undefined && existsSync(stateFile);
   const workDir = await mkdtemp(join(tmpdir(), 'moto-harness-'));
   const recordingPath = join(workDir, 'recording.jsonl');
   // moto's download-recording fails with HTTP 500 until the file exists.
@@ -134,8 +174,8 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     for (let attempt = 1; ; attempt++) {
       const port = await findFreePort();
       try {
-        const launched = await launch(port, recordingPath, timeoutMs);
-        return createHandle(launched, port, workDir);
+        const launched = await launch(port, recordingPath, timeoutMs, stateFile);
+        return createHandle(launched, port, workDir, restoredState);
       } catch (error) {
         // Another process may have grabbed the port between our probe and moto's bind: retry.
         if (attempt < MAX_START_ATTEMPTS && error instanceof PortInUseError) continue;
@@ -152,13 +192,20 @@ class PortInUseError extends Error {}
 
 interface LaunchedProcess {
   child: ChildProcess;
+  launcher: 'serialised' | 'plain';
   closed: Promise<void>;
   killGroup: (signal: NodeJS.Signals) => void;
   onProcessExit: () => void;
 }
 
-async function launch(port: number, recordingPath: string, timeoutMs: number): Promise<LaunchedProcess> {
-  const child = spawn('sh', ['-c', LAUNCHER_SCRIPT, 'moto-launcher', String(port), SERIALISED_LAUNCHER], {
+async function launch(
+  port: number,
+  recordingPath: string,
+  timeoutMs: number,
+  stateFile: string | undefined,
+): Promise<LaunchedProcess> {
+  const args = [String(port), SERIALISED_LAUNCHER, stateFile ?? ''];
+  const child = spawn('sh', ['-c', LAUNCHER_SCRIPT, 'moto-launcher', ...args], {
     // Own process group, so stop() can signal moto, the shell and the watchdog at once.
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -218,13 +265,18 @@ async function launch(port: number, recordingPath: string, timeoutMs: number): P
       if (exitCode === NOT_INSTALLED_EXIT_CODE) {
         return fail('moto_server was not found on PATH. Install it with: pip install "moto[server]"');
       }
+      if (exitCode === STATE_FILE_EXIT_CODE || exitCode === NO_LAUNCHER_EXIT_CODE) {
+        // The launcher's own message says what to do; no port retry.
+        return fail(`moto_server could not start with the state file ${stateFile}`);
+      }
       if (/address already in use/i.test(outputTail)) {
         return fail(`moto_server could not bind port ${port}`, PortInUseError);
       }
       return fail(`moto_server exited during startup with code ${exitCode}`);
     }
     if (await answersHttp(endpoint)) {
-      return { child, closed, killGroup, onProcessExit };
+      const launcher = outputTail.includes(PLAIN_WARNING) ? 'plain' : 'serialised';
+      return { child, launcher, closed, killGroup, onProcessExit };
     }
     if (Date.now() > deadline) {
       return fail(`moto_server did not answer on ${endpoint} within ${timeoutMs} ms`);
@@ -233,7 +285,12 @@ async function launch(port: number, recordingPath: string, timeoutMs: number): P
   }
 }
 
-function createHandle(launched: LaunchedProcess, port: number, workDir: string): MotoServer {
+function createHandle(
+  launched: LaunchedProcess,
+  port: number,
+  workDir: string,
+  restoredState: boolean,
+): MotoServer {
   const endpoint = `http://${HOST}:${port}`;
   let stopping: Promise<void> | undefined;
 
@@ -249,6 +306,8 @@ function createHandle(launched: LaunchedProcess, port: number, workDir: string):
   return {
     endpoint,
     port,
+    launcher: launched.launcher,
+    restoredState,
     clientConfig: {
       endpoint,
       region: REGION,
@@ -292,8 +351,9 @@ function createHandle(launched: LaunchedProcess, port: number, workDir: string):
 
     stop() {
       stopping ??= (async () => {
-        // moto keeps all state in memory, so there is nothing to shut down gracefully; SIGTERM takes
-        // python/werkzeug over a second to honour. Closing stdin also fires the watchdog as a fallback.
+        // Nothing to shut down gracefully: moto keeps its state in memory, and a state file is already
+        // written after every change; SIGTERM takes python/werkzeug over a second to honour. Closing
+        // stdin also fires the watchdog as a fallback.
         launched.child.stdin?.end();
         launched.killGroup('SIGKILL');
         // 'close' fires once every process holding moto's stdout/stderr pipes has died.

@@ -5,7 +5,7 @@
  * behind a Function-URL-shaped endpoint, and a live status view. Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDbStateTable } from '../aws/state-table.js';
@@ -20,6 +20,13 @@ import {
 } from '../refresh/app.js';
 import { type MotoServer, startMoto } from './moto.js';
 import { type OAuthServer, startOAuthServer } from './oauth-server.js';
+import {
+  LOCAL_DIRECTORY,
+  LOCAL_STATE_FILE,
+  PRIVATE_FILE_MODE,
+  preparePrivateDirectory,
+  provisionMissing,
+} from './persistence.js';
 import { CALLER_HEADER, LOCAL_CALLER_ROLE, type ReadServer, startReadServer } from './read-server.js';
 import { provision } from './resources.js';
 import { LocalScheduler, ratePeriodSeconds } from './scheduler.js';
@@ -66,6 +73,7 @@ class LocalLogger implements Logger {
     appendFileSync(
       this.file,
       `${JSON.stringify({ time: new Date().toISOString(), level, message, ...attributes })}\n`,
+      { mode: PRIVATE_FILE_MODE },
     );
   }
   debug(message: string, attributes?: Record<string, unknown>): void {
@@ -105,8 +113,9 @@ function describeResult(result: RefreshHandlerResult): string {
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalService> {
   const cwd = options.cwd ?? process.cwd();
   const out = options.out ?? process.stdout;
-  const dir = join(cwd, '.token-refresher');
-  mkdirSync(dir, { recursive: true });
+  const dir = join(cwd, LOCAL_DIRECTORY);
+  // 0700, files 0600: the emulator's state file holds refresh tokens and client secrets.
+  preparePrivateDirectory(dir);
   // EMF lines are for CloudWatch; locally they would only flood the terminal.
   process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 
@@ -115,7 +124,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    const moto: MotoServer = await startMoto();
+    // Real providers keep the emulated secrets and table across restarts; the demo starts afresh (its
+    // OAuth server forgets its clients and tokens on exit).
+    const persistent = options.configFile !== undefined;
+    const moto: MotoServer = await startMoto(persistent ? { stateFile: join(cwd, LOCAL_STATE_FILE) } : {});
     stops.push(() => moto.stop());
 
     let oauth: OAuthServer | undefined;
@@ -177,8 +189,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     }
 
     const configFile = join(dir, 'config.json');
-    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
-    await provision({
+    writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
+    // A restored emulator keeps its table and secrets (a rotated refresh token, the state item);
+    // only what a changed configuration adds is created.
+    await (persistent ? provisionMissing : provision)({
       clientConfig: moto.clientConfig,
       tableName: LOCAL_TABLE_NAME,
       secretPrefix: config.secretPrefix,
@@ -248,6 +262,9 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       [
         'token-refresher — local mode (127.0.0.1 only)',
         `  AWS emulator (moto):  ${moto.endpoint}`,
+        persistent
+          ? `  emulated state:       ${moto.restoredState ? 'restored from' : 'kept in'} ${LOCAL_STATE_FILE} (secrets and table; delete it to start afresh)`
+          : '  emulated state:       starts empty and is not kept (demo providers)',
         oauth === undefined
           ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${options.configFile})`
           : `  demo OAuth server:    ${oauth.issuer} (${options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
@@ -258,7 +275,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
         ...(oauth === undefined
           ? [
               `  credentials: fill each ${config.secretPrefix}/<provider>/credentials on the emulator, e.g.`,
-              `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
+              `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_DEFAULT_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
               `    aws secretsmanager put-secret-value --secret-id ${config.secretPrefix}/${example}/credentials --secret-string file://creds.json`,
               `    then: npx token-refresher refresh ${example}`,
             ]
