@@ -103,10 +103,13 @@ until 30 s before its expiry: revoke it at the provider too if it leaked.`,
     argument: 'file',
     usage: `Usage: token-refresher validate-config <file> [--json]
 
-Validates a configuration file with the schema cdk synth and the functions use, plus the Secrets
-Manager write-rate check. Prints "OK: N providers (names)" or every problem on its own line, naming
-the provider and the field. Exit code 1 when there are problems, 2 when the file cannot be read or is
-not JSON.`,
+Validates a configuration file with the rules npm start, this CLI, the functions and cdk synth all
+apply (the schema). Prints "OK: N providers (names)" or every problem on its own line, naming the
+provider and the field. Then, in its own section, the deploy check that only cdk synth and cdk deploy
+apply: the Secrets Manager write rate (local mode does not need it).
+
+Exit codes: 0 valid, and the deploy check passes; 1 the schema refuses the file; 2 the file cannot be
+read or is not JSON; 3 valid for npm start and the functions, but cdk synth refuses it (deploy check).`,
   },
 };
 

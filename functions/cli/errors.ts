@@ -4,8 +4,11 @@
  * refresh token or a secret.
  */
 
-/** Exit codes: 0 success, 1 the operation failed, 2 the command line or an input file is unusable. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/**
+ * Exit codes: 0 success, 1 the operation failed, 2 the command line or an input file is unusable,
+ * 3 (`validate-config` only) the configuration is valid but the deploy check refuses it.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, deployCheck: 3 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 

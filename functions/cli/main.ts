@@ -71,12 +71,14 @@ async function runCommand(
   io: Io,
 ): Promise<ExitCode> {
   if (command === 'validate-config') {
-    const { describeValidation, validateConfigFile } = await import('./validate-config.js');
+    const { describeValidation, validateConfigFile, validationExitCode } = await import(
+      './validate-config.js'
+    );
     const file = resolve(io.cwd, argument ?? '');
     const outcome = validateConfigFile(file);
     if (options.json) io.out(JSON.stringify(outcome, null, 2));
     else for (const line of describeValidation(outcome)) io.out(line);
-    return outcome.ok ? EXIT.ok : EXIT.failed;
+    return validationExitCode(outcome);
   }
 
   const { resolveTarget } = await import('./target.js');

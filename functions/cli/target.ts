@@ -11,7 +11,6 @@
  *
  * Explicit flags (`--table`, `--secret-prefix`, `--config`, `--refresh-function`) win in both modes.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
   CloudFormationClient,
@@ -21,7 +20,8 @@ import {
 } from '@aws-sdk/client-cloudformation';
 import { credentialsSecretName } from '../aws/credentials-store.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
-import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
+import { ConfigError, type RefresherConfig } from '../core/config.js';
+import { ConfigFileError, loadConfigFile } from '../core/config-file.js';
 import { LOCAL_AWS_CREDENTIALS, readLocalSession } from '../local/session.js';
 import type { CliOptions } from './args.js';
 import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
@@ -88,29 +88,15 @@ interface TargetNames {
   credentialsSecretOf(provider: string): Promise<string>;
 }
 
-/** Read and validate a configuration file; messages name the file and every problem. */
-export function loadConfigFile(path: string): RefresherConfig {
-  let text: string;
+/**
+ * Read and validate a configuration file with the loader `npm start` uses (the same rules); messages
+ * name the file and every problem. An unreadable or non-JSON file is a usage error (exit 2).
+ */
+export function readConfig(path: string): RefresherConfig {
   try {
-    text = readFileSync(path, 'utf8');
+    return loadConfigFile(path);
   } catch (error) {
-    throw new CliError(
-      `cannot read the configuration ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-      EXIT.usage,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CliError(
-      `the configuration ${path} is not valid JSON; see token-refresher validate-config ${path}`,
-      EXIT.usage,
-    );
-  }
-  try {
-    return parseRefresherConfig(json, `configuration ${path}`);
-  } catch (error) {
+    if (error instanceof ConfigFileError) throw new CliError(error.message, EXIT.usage);
     if (error instanceof ConfigError) throw new CliError(error.message);
     throw error;
   }
@@ -122,7 +108,7 @@ export function loadConfigFile(path: string): RefresherConfig {
  */
 export async function resolveTarget(options: CliOptions, context: TargetContext): Promise<Target> {
   const configFromFlag =
-    options.config === undefined ? undefined : loadConfigFile(resolve(context.cwd, options.config));
+    options.config === undefined ? undefined : readConfig(resolve(context.cwd, options.config));
   const configPath = options.config === undefined ? undefined : resolve(context.cwd, options.config);
 
   if (options.endpoint !== undefined) {
@@ -150,7 +136,7 @@ export async function resolveTarget(options: CliOptions, context: TargetContext)
 
   const session = options.aws ? undefined : readLocalSession(context.cwd);
   if (session !== undefined) {
-    const config = configFromFlag ?? loadConfigFile(session.configFile);
+    const config = configFromFlag ?? readConfig(session.configFile);
     return localTarget({
       endpoint: session.awsEndpoint,
       region: options.region ?? session.region,

@@ -1,14 +1,30 @@
 /**
- * `token-refresher validate-config <file>`: the configuration schema (`parseRefresherConfig`, the one
- * `cdk synth` and the functions use) plus the Secrets Manager write-rate check.
+ * `token-refresher validate-config <file>`: the rules every part applies — the configuration schema
+ * through {@link loadConfigFile}, the loader `npm start` and the other commands use, so a file this
+ * command accepts is one they accept — and, reported apart, the deploy check: the Secrets Manager
+ * write rate, which only `cdk synth`/`cdk deploy` enforce.
  */
-import { readFileSync } from 'node:fs';
-import { ConfigError, parseRefresherConfig, secretsManagerWriteRateProblems } from '../core/config.js';
-import { CliError, EXIT } from './errors.js';
+import { ConfigError, secretsManagerWriteRateProblems } from '../core/config.js';
+import { ConfigFileError, loadConfigFile } from '../core/config-file.js';
+import { CliError, EXIT, type ExitCode } from './errors.js';
+
+/** The deploy-only check: `cdk synth` refuses a configuration with problems here; local mode does not. */
+export interface DeployCheck {
+  readonly ok: boolean;
+  readonly problems: readonly string[];
+}
 
 export type ValidationOutcome =
-  | { readonly ok: true; readonly file: string; readonly providers: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly file: string;
+      readonly providers: readonly string[];
+      readonly deployCheck: DeployCheck;
+    }
   | { readonly ok: false; readonly file: string; readonly problems: readonly string[] };
+
+/** What `cdk synth` says of the deploy check, in the human output and the README. */
+export const DEPLOY_CHECK_LABEL = 'deploy check (cdk synth and cdk deploy only)';
 
 /**
  * Validate a configuration file.
@@ -16,153 +32,47 @@ export type ValidationOutcome =
  *   column and offset of the first JSON error.
  */
 export function validateConfigFile(path: string): ValidationOutcome {
-  let text: string;
+  let config: ReturnType<typeof loadConfigFile>;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'error');
-    throw new CliError(`cannot read ${path}: ${reason}`, EXIT.usage);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`${path} is not valid JSON: ${describeJsonError(text, error as Error)}`, EXIT.usage);
-  }
-  let config: ReturnType<typeof parseRefresherConfig>;
-  try {
-    config = parseRefresherConfig(json, path);
+    config = loadConfigFile(path);
   } catch (error) {
     if (error instanceof ConfigError) return { ok: false, file: path, problems: error.problems };
+    if (error instanceof ConfigFileError) throw new CliError(error.message, EXIT.usage);
     throw error;
   }
-  const problems = secretsManagerWriteRateProblems(config);
-  if (problems.length > 0) return { ok: false, file: path, problems };
-  return { ok: true, file: path, providers: config.providers.map((provider) => provider.name) };
+  const deployProblems = secretsManagerWriteRateProblems(config);
+  return {
+    ok: true,
+    file: path,
+    providers: config.providers.map((provider) => provider.name),
+    deployCheck: { ok: deployProblems.length === 0, problems: deployProblems },
+  };
 }
 
-/** Human lines: `OK: N providers (names)`, or one problem per line. */
+/**
+ * Exit code: 0 valid everywhere; 1 the schema refuses it (nothing will run it); 3 it is valid for
+ * `npm start`, the CLI and the functions, but `cdk synth` refuses it ({@link EXIT.deployCheck}).
+ */
+export function validationExitCode(outcome: ValidationOutcome): ExitCode {
+  if (!outcome.ok) return EXIT.failed;
+  return outcome.deployCheck.ok ? EXIT.ok : EXIT.deployCheck;
+}
+
+/** Human lines: the schema's verdict, then the deploy check in its own section. */
 export function describeValidation(outcome: ValidationOutcome): string[] {
-  if (outcome.ok) {
-    const count = outcome.providers.length;
-    return [`OK: ${count} provider${count === 1 ? '' : 's'} (${outcome.providers.join(', ')})`];
+  const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+  if (!outcome.ok) {
+    return [
+      `${outcome.file}: ${plural(outcome.problems.length, 'problem')}`,
+      ...outcome.problems.map((problem) => `  - ${problem}`),
+    ];
   }
+  const count = outcome.providers.length;
+  const valid = `OK: ${plural(count, 'provider')} (${outcome.providers.join(', ')})`;
+  if (outcome.deployCheck.ok) return [valid, `${DEPLOY_CHECK_LABEL}: OK`];
   return [
-    `${outcome.file}: ${outcome.problems.length} problem${outcome.problems.length === 1 ? '' : 's'}`,
-    ...outcome.problems.map((problem) => `  - ${problem}`),
+    `${valid}; valid for npm start, the CLI and the functions`,
+    `${DEPLOY_CHECK_LABEL}: ${plural(outcome.deployCheck.problems.length, 'problem')}; cdk synth refuses this configuration`,
+    ...outcome.deployCheck.problems.map((problem) => `  - ${problem}`),
   ];
-}
-
-/**
- * `line 3, column 5 (offset 27): Expected ',' or '}' after property value in JSON`. V8's messages
- * give an offset for some errors and none for others (it changes between Node versions), so the
- * offset is found by {@link firstJsonErrorOffset} instead.
- */
-export function describeJsonError(text: string, error: Error): string {
-  const offset = firstJsonErrorOffset(text);
-  const message = error.message.replace(/ at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '');
-  if (offset === undefined) return message;
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  const column = offset - before.lastIndexOf('\n');
-  return `line ${line}, column ${column} (offset ${offset}): ${message}`;
-}
-
-/**
- * The offset of the first character that makes `text` invalid JSON (RFC 8259), `text.length` when
- * it ends too early, or `undefined` when it is valid. A small recursive-descent scanner; it builds
- * no values.
- */
-export function firstJsonErrorOffset(text: string): number | undefined {
-  let at = 0;
-  class Stop {
-    constructor(readonly offset: number) {}
-  }
-  const fail = (offset = at): never => {
-    throw new Stop(offset);
-  };
-  const skipSpace = () => {
-    while (at < text.length && ' \t\n\r'.includes(text.charAt(at))) at += 1;
-  };
-  const expectChar = (char: string) => {
-    if (text.charAt(at) !== char) fail();
-    at += 1;
-  };
-  const scanString = () => {
-    expectChar('"');
-    for (;;) {
-      if (at >= text.length) fail();
-      const char = text.charAt(at);
-      if (char === '"') break;
-      if (char.charCodeAt(0) < 0x20) fail();
-      if (char !== '\\') {
-        at += 1;
-        continue;
-      }
-      const escaped = text.charAt(at + 1);
-      if (escaped === 'u') {
-        for (let i = 2; i <= 5; i += 1) if (!/[0-9a-fA-F]/.test(text.charAt(at + i))) fail(at + i);
-        at += 6;
-      } else if (escaped !== '' && '"\\/bfnrt'.includes(escaped)) {
-        at += 2;
-      } else {
-        fail(at + 1);
-      }
-    }
-    at += 1;
-  };
-  const scanNumber = () => {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(at));
-    if (match === null) fail();
-    at += match?.[0].length ?? 0;
-  };
-  const scanList = (close: string, item: () => void) => {
-    at += 1;
-    skipSpace();
-    if (text.charAt(at) === close) {
-      at += 1;
-      return;
-    }
-    for (;;) {
-      item();
-      skipSpace();
-      if (text.charAt(at) !== ',') break;
-      at += 1;
-    }
-    expectChar(close);
-  };
-  const scanValue = (depth: number): void => {
-    if (depth > 512) fail();
-    skipSpace();
-    const char = text.charAt(at);
-    if (char === '{') {
-      scanList('}', () => {
-        skipSpace();
-        scanString();
-        skipSpace();
-        expectChar(':');
-        scanValue(depth + 1);
-      });
-    } else if (char === '[') {
-      scanList(']', () => scanValue(depth + 1));
-    } else if (char === '"') {
-      scanString();
-    } else if (/[tfn]/.test(char)) {
-      const word = char === 't' ? 'true' : char === 'f' ? 'false' : 'null';
-      for (const letter of word) expectChar(letter);
-    } else {
-      scanNumber();
-    }
-  };
-  try {
-    scanValue(0);
-    skipSpace();
-    if (at < text.length) fail();
-    return undefined;
-  } catch (error) {
-    if (error instanceof Stop) return Math.min(error.offset, text.length);
-    throw error;
-  }
 }

@@ -5,11 +5,12 @@
  * behind a Function-URL-shaped endpoint, and a live status view. Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDbStateTable } from '../aws/state-table.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
+import { loadConfigFile } from '../core/config-file.js';
 import type { Logger } from '../core/ports.js';
 import type { Credentials } from '../core/types.js';
 import { readHandlerFromEnvironment, type UrlResponse } from '../read/app.js';
@@ -177,14 +178,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
         refreshToken: await started.seedRefreshToken({ clientId: 'demo-rt' }),
       };
     } else {
-      const path = resolve(cwd, options.configFile);
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(path, 'utf8'));
-      } catch (error) {
-        throw new Error(`Cannot read the configuration ${path}: ${(error as Error).message}`);
-      }
-      config = parseRefresherConfig(json, path);
+      // The loader validate-config and the CLI use: the same rules, the same messages.
+      config = loadConfigFile(resolve(cwd, options.configFile));
       for (const provider of config.providers) credentials[provider.name] = undefined;
     }
 

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../functions/cli/main.js';
-import { firstJsonErrorOffset } from '../../../functions/cli/validate-config.js';
+import { ConfigError } from '../../../functions/core/config.js';
+import { firstJsonErrorOffset, loadConfigFile } from '../../../functions/core/config-file.js';
 
 const EXAMPLE = resolve('config/example.json');
 
@@ -35,7 +36,9 @@ describe('Command: validate-config', () => {
     // Assess
     expect(result).toEqual({
       code: 0,
-      stdout: 'OK: 3 providers (github-app, salesforce, billing-api)\n',
+      stdout:
+        'OK: 3 providers (github-app, salesforce, billing-api)\n' +
+        'deploy check (cdk synth and cdk deploy only): OK\n',
       stderr: '',
     });
   });
@@ -72,8 +75,8 @@ describe('Command: validate-config', () => {
     ]);
   });
 
-  it('reports the Secrets Manager write-rate problem of a valid schema', async () => {
-    // Prepare: 15-minute tokens refreshed 10 minutes early: a write every 5 minutes.
+  it('reports the write rate apart, as the deploy check, with exit code 3 and a fix that works', async () => {
+    // Prepare: 15-minute tokens refreshed 10 minutes early: a write every 7.5 minutes.
     const path = file(
       'fast.json',
       JSON.stringify({
@@ -93,8 +96,77 @@ describe('Command: validate-config', () => {
     const result = await cli(['validate-config', path]);
 
     // Assess
-    expect(result.code).toBe(1);
-    expect(result.stdout).toContain('providers[0] (fast): tokens would be written every 450 s');
+    expect(result.code).toBe(3);
+    const lines = result.stdout.split('\n');
+    expect(lines.slice(0, 2)).toEqual([
+      'OK: 1 provider (fast); valid for npm start, the CLI and the functions',
+      'deploy check (cdk synth and cdk deploy only): 1 problem; cdk synth refuses this configuration',
+    ]);
+    expect(lines[2]).toMatch(
+      /^ {2}- providers\[0\] \(fast\): tokens would be written every 450 s .*Fix: set refreshBefore to at most 300 s/,
+    );
+  });
+
+  it('accepts 60-second tokens as npm start does, and never suggests a refreshBefore below 60 s', async () => {
+    // Prepare: a provider without expires_in whose tokens live 60 s.
+    const path = file(
+      'short.json',
+      JSON.stringify({
+        providers: [
+          {
+            name: 'short',
+            grant: 'refresh_token',
+            tokenUrl: 'https://auth.example.com/token',
+            expectedLifetime: '60s',
+            refreshBefore: '1m',
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const result = await cli(['validate-config', path]);
+
+    // Assess: valid (exit 3, not 1); the hints are ones the user can apply.
+    expect(result.code).toBe(3);
+    expect(loadConfigFile(path).providers[0]?.expectedLifetime).toBe(60);
+    expect(result.stdout).toContain('tokens would be written every 30 s');
+    expect(result.stdout).not.toMatch(/lower refreshBefore|refreshBefore to at most/);
+    expect(result.stdout).toContain('request longer-lived tokens from the provider');
+    expect(result.stdout).toContain('a DynamoDB token store is planned (issue 16), not available yet');
+  });
+
+  it('applies the rules of npm start: a file is valid for one exactly when it is for the other, with the same problems', async () => {
+    // Prepare: files that npm start's loader (loadConfigFile) accepts and refuses.
+    const provider = { name: 'p', grant: 'client_credentials', tokenUrl: 'https://a.example.com/t' };
+    const files = [
+      { providers: [provider] },
+      { providers: [{ ...provider, expectedLifetime: 60 }] },
+      { providers: [{ ...provider, expectedLifetime: 59 }] },
+      { providers: [{ ...provider, refreshBefore: 30, requestTimeout: 90 }] },
+      { providers: [{ ...provider, grant: 'refresh_token', expectedLifetime: '2m' }] },
+      { providers: [] },
+    ].map((config, index) => file(`rules-${index}.json`, JSON.stringify(config)));
+
+    // Act
+    const verdicts = await Promise.all(
+      files.map(async (path) => {
+        let startProblems: readonly string[] = [];
+        try {
+          loadConfigFile(path);
+        } catch (error) {
+          if (!(error instanceof ConfigError)) throw error;
+          startProblems = error.problems;
+        }
+        const result = await cli(['validate-config', path, '--json']);
+        const outcome = JSON.parse(result.stdout) as { ok: boolean; problems?: string[] };
+        return { startProblems, validateProblems: outcome.problems ?? [], code: result.code };
+      }),
+    );
+
+    // Assess
+    expect(verdicts.map((verdict) => verdict.code)).toEqual([0, 3, 1, 1, 3, 1]);
+    for (const verdict of verdicts) expect(verdict.validateProblems).toEqual(verdict.startProblems);
   });
 
   it('prints machine-readable outcomes with --json', async () => {
@@ -107,6 +179,7 @@ describe('Command: validate-config', () => {
       ok: true,
       file: EXAMPLE,
       providers: ['github-app', 'salesforce', 'billing-api'],
+      deployCheck: { ok: true, problems: [] },
     });
     expect(JSON.parse(bad.stdout)).toMatchObject({
       ok: false,
