@@ -67,7 +67,8 @@ export class SchedulerNextRun implements NextRunScheduler {
       Target: {
         Arn: this.#options.targetArn,
         RoleArn: this.#options.roleArn,
-        Input: JSON.stringify({ provider }),
+        // The trigger tells the run that this one-time schedule is used up (see RefreshInput.precise).
+        Input: JSON.stringify({ provider, trigger: 'precise' }),
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       },
     };

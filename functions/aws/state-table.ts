@@ -12,6 +12,7 @@
  * | `lastSuccessAt` | N | release (success) |
  * | `lastErrorAt`, `lastErrorCode`, `lastErrorPermanent` | N, S, BOOL | release (failure); a success removes code and flag and keeps `lastErrorAt` as history |
  * | `consecutiveFailures` | N | acquire (`if_not_exists` 0), release (+1 or 0) |
+ * | `preciseRunFor` | N | release (success, failure: set when the precise run was armed, removed otherwise), recordPreciseRun |
  * | `ttl` | N, epoch **seconds** | release: `max(now, tokenExpiresAt)` + `ttlDays` |
  *
  * `ttl` lets DynamoDB delete the item of a provider that was removed from the config; an active
@@ -154,7 +155,10 @@ export class DynamoDbStateTable implements StateTable {
     readonly now: number;
     readonly record: ReleaseRecord;
   }): Promise<boolean> {
-    const { set, remove, values } = this.#releaseUpdate(input.now, input.record);
+    const { set, remove, values } = withPreciseRun(
+      this.#releaseUpdate(input.now, input.record),
+      input.record,
+    );
     try {
       await this.#client.send(
         new UpdateItemCommand({
@@ -201,6 +205,32 @@ export class DynamoDbStateTable implements StateTable {
           ConditionExpression: 'attribute_exists(provider)',
           UpdateExpression: 'SET nextRefreshAt = :now REMOVE tokenExpiresAt, tokenVersionId',
           ExpressionAttributeValues: { ':now': { N: String(input.now) } },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+      throw this.#translate(error, 'UpdateItem');
+    }
+  }
+
+  /**
+   * Record that the precise run is armed for `nextRefreshAt`. No lease: the condition alone keeps a
+   * slow caller from marking a newer `nextRefreshAt` as armed.
+   */
+  async recordPreciseRun(input: {
+    readonly provider: string;
+    readonly nextRefreshAt: number;
+  }): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: input.provider } },
+          // Still the refresh time the run was armed for (this also fails on a missing item).
+          ConditionExpression: 'nextRefreshAt = :nextRefreshAt',
+          UpdateExpression: 'SET preciseRunFor = :nextRefreshAt',
+          ExpressionAttributeValues: { ':nextRefreshAt': { N: String(input.nextRefreshAt) } },
         }),
       );
       return true;
@@ -353,6 +383,7 @@ export function toProviderState(item: Item): ProviderState {
     lastErrorPermanent: readBoolean(item, 'lastErrorPermanent'),
     consecutiveFailures: readNumber(item, 'consecutiveFailures') ?? 0,
     tokenVersionId: readString(item, 'tokenVersionId'),
+    preciseRunFor: readNumber(item, 'preciseRunFor'),
   };
   // Absent attributes stay absent (not `key: undefined`), so the state compares and logs cleanly.
   return Object.fromEntries(
@@ -389,6 +420,23 @@ function invalidAttribute(item: Item, name: string, type: string): StoreError {
     'state_item_invalid',
     'permanent',
   );
+}
+
+/**
+ * A success or failure says whether the precise run is armed for its `nextRefreshAt`; an observed
+ * token (another holder's) leaves the attribute as that holder wrote it.
+ */
+function withPreciseRun(
+  update: { set: string[]; remove: string[]; values: Record<string, AttributeValue> },
+  record: ReleaseRecord,
+): { set: string[]; remove: string[]; values: Record<string, AttributeValue> } {
+  if (record.outcome === 'observed') return update;
+  if (record.preciseRunFor === undefined) return { ...update, remove: [...update.remove, 'preciseRunFor'] };
+  return {
+    ...update,
+    set: [...update.set, 'preciseRunFor = :preciseRunFor'],
+    values: { ...update.values, ':preciseRunFor': { N: String(record.preciseRunFor) } },
+  };
 }
 
 /** A DynamoDB client with {@link DEFAULT_CLIENT_CONFIG}; `config` wins over the defaults. */

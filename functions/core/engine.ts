@@ -23,13 +23,22 @@ import {
   type NextRunScheduler,
   type Provider,
   type ProviderEvent,
+  REAUTHORIZATION_CODES,
   type ReleaseRecord,
   type StateTable,
   type TokenStore,
 } from './ports.js';
-import { backoffDelayMs, isServable, isStateDue, nextRefreshAt, resolveExpiry } from './timing.js';
+import {
+  backoffDelayMs,
+  EARLY_RUN_TOLERANCE_MS,
+  isServable,
+  isStateDue,
+  isTokenDue,
+  nextRefreshAt,
+  resolveExpiry,
+} from './timing.js';
 import { tokenMatchesHash } from './token-hash.js';
-import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
+import type { CurrentToken, IssuedToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
 
 /** Time kept back from the lease for the writes after the provider call. */
 export const WRITE_RESERVE_MS = 5_000;
@@ -65,6 +74,11 @@ export interface RefreshInput {
   readonly config: ProviderConfig;
   /** Skip the due checks (an operator's refresh, or clearing a permanent failure). */
   readonly force?: boolean;
+  /**
+   * This run is the precise one-time schedule firing (its payload says `"trigger": "precise"`): that
+   * schedule is gone now, so a run that finds the token not yet due arms it again.
+   */
+  readonly precise?: boolean;
   /** Time left in this invocation; the lease ends with it, so a timed-out holder's lease ends too. */
   readonly remainingTimeMs: number;
   /** Lease owner id; default a random UUID. The Lambda request id makes logs easy to follow. */
@@ -113,6 +127,8 @@ export class RefreshEngine {
       if (state.lastErrorPermanent) {
         this.#emitSecondsToExpiry(provider, state.tokenExpiresAt, startedAt);
         metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
+        // Keeps the permanent-failure alarm in alarm for as long as the provider stays blocked.
+        metrics.add(provider, METRIC_NAMES.refreshFailedPermanent, 'Count', 1);
         return {
           status: 'failed',
           provider,
@@ -123,6 +139,8 @@ export class RefreshEngine {
       }
       if (!isStateDue(state, startedAt)) {
         this.#emitSecondsToExpiry(provider, state.tokenExpiresAt, startedAt);
+        if (input.onDemand === undefined)
+          await this.#ensurePreciseRun(state, startedAt, input.precise === true);
         if (state.consecutiveFailures > 0) {
           // Backing off after a transient failure: report it, but do not count a new failure.
           return {
@@ -210,10 +228,30 @@ export class RefreshEngine {
             `(${requestTimeoutMs} ms) plus ${WRITE_RESERVE_MS} ms for the writes; not calling the provider`,
         );
       }
-      const issued = await this.#options.providerFor(config).requestToken({
-        credentials: credentials.credentials,
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      });
+      let issued: IssuedToken;
+      try {
+        issued = await this.#options.providerFor(config).requestToken({
+          credentials: credentials.credentials,
+          signal: AbortSignal.timeout(requestTimeoutMs),
+        });
+      } catch (error) {
+        // 5a, for an answer that rotated the refresh token but is unusable otherwise: the refresh
+        // token sent is spent, so the new one is stored before the failure is recorded.
+        const rotated = error instanceof ProviderError ? error.rotatedRefreshToken : undefined;
+        if (rotated !== undefined && rotated !== credentials.credentials.refreshToken) {
+          await this.#writeRotatedCredentials(
+            {
+              provider,
+              fence,
+              credentials: { ...credentials.credentials, refreshToken: rotated },
+              expectedVersionId: credentials.versionId,
+            },
+            leaseExpiresAt,
+          );
+          logger.warn('Stored the rotated refresh token of an otherwise unusable answer', { provider });
+        }
+        throw error;
+      }
       const issuedAt = clock.now();
 
       // 5a. A rotated refresh token is stored before anything else, even when the access token turns
@@ -278,22 +316,24 @@ export class RefreshEngine {
         };
       }
 
-      // 6. Record and release in one fenced write.
+      // 6. Record and release in one fenced write. The next precise run (step 7) is armed first, so
+      // that the record says whether it is.
       const refreshAt = nextRefreshAt(config.refreshBefore, issuedAt, expiry.expiresAt);
+      const armed = await this.#scheduleNext(provider, refreshAt);
       const released = await this.#release(provider, owner, fence, {
         outcome: 'success',
         tokenExpiresAt: expiry.expiresAt,
         nextRefreshAt: refreshAt,
         tokenVersionId: versionId,
+        ...(armed ? { preciseRunFor: refreshAt } : {}),
       });
 
-      // 7. Metrics, events and the next precise run.
+      // 7. Metrics and events.
       if (released && lease.consecutiveFailures > 0) await this.#publishRecovered(provider, lease);
       const finishedAt = clock.now();
       metrics.add(provider, METRIC_NAMES.refreshSucceeded, 'Count', 1);
       metrics.add(provider, METRIC_NAMES.refreshDuration, 'Milliseconds', finishedAt - startedAt);
       this.#emitSecondsToExpiry(provider, expiry.expiresAt, finishedAt);
-      await this.#scheduleNext(provider, refreshAt);
       logger.info('Token refreshed', {
         provider,
         trigger: triggerOf(input),
@@ -414,13 +454,17 @@ export class RefreshEngine {
     const retryAt = permanent
       ? now + PERMANENT_FAILURE_RECHECK_MS
       : now + backoffDelayMs(consecutiveFailures, retryAfterSeconds, this.#random());
+    const armed = !permanent && (await this.#scheduleNext(provider, retryAt));
     const released = await this.#release(provider, owner, lease.fence, {
       outcome: 'failure',
       errorCode: error.code,
       permanent,
       nextRefreshAt: retryAt,
+      ...(armed ? { preciseRunFor: retryAt } : {}),
     });
     metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
+    metrics.add(provider, METRIC_NAMES.consecutiveFailures, 'Count', consecutiveFailures);
+    if (permanent) metrics.add(provider, METRIC_NAMES.refreshFailedPermanent, 'Count', 1);
     const currentExpiresAt =
       current?.token === undefined ? lease.tokenExpiresAt : Date.parse(current.token.expiresAt);
     this.#emitSecondsToExpiry(provider, currentExpiresAt, now);
@@ -435,7 +479,6 @@ export class RefreshEngine {
       retryAt: permanent ? undefined : new Date(retryAt).toISOString(),
     });
     if (released) await this.#publishFailureChange(provider, lease, error);
-    if (!permanent) await this.#scheduleNext(provider, retryAt);
     return {
       status: 'failed',
       provider,
@@ -453,12 +496,13 @@ export class RefreshEngine {
    */
   async #publishFailureChange(provider: string, before: ProviderState, error: RefresherError): Promise<void> {
     const occurredAt = new Date(this.#options.clock.now()).toISOString();
-    if (error.code === 'invalid_grant') {
-      if (before.consecutiveFailures > 0 && before.lastErrorCode === 'invalid_grant') return;
+    const reauthorization = REAUTHORIZATION_CODES.find((code) => code === error.code);
+    if (reauthorization !== undefined) {
+      if (before.consecutiveFailures > 0 && before.lastErrorCode === reauthorization) return;
       await this.#publish({
         type: 'needs-reauthorization',
         provider,
-        errorCode: 'invalid_grant',
+        errorCode: reauthorization,
         occurredAt,
       });
       return;
@@ -543,17 +587,57 @@ export class RefreshEngine {
     }
   }
 
-  async #scheduleNext(provider: string, at: number): Promise<void> {
-    if (this.#options.scheduler === undefined) return;
+  /** Arm the precise one-time run at `at`. @returns whether it is armed. */
+  async #scheduleNext(provider: string, at: number): Promise<boolean> {
+    if (this.#options.scheduler === undefined) return false;
     try {
       await this.#options.scheduler.scheduleAt(provider, at);
+      return true;
     } catch (error) {
-      // The recurring schedule remains the safety net; a failed precise schedule only costs latency.
+      // The state keeps saying "not armed", so the next run that finds the token not due arms it;
+      // until then the recurring schedule remains the safety net.
       this.#options.logger.warn('Could not schedule the next precise run', {
         provider,
         errorCode: toRefresherError(error).code,
       });
+      return false;
     }
+  }
+
+  /**
+   * A run that finds the token not due makes sure the precise run is armed for `nextRefreshAt`: one
+   * scheduler call and one state write, only when it is not (arming failed, a refresh ran without a
+   * scheduler, or this run was the precise one and so used it up). A precise run that arrived early
+   * beyond {@link EARLY_RUN_TOLERANCE_MS} (its scheduler's clock is ahead of ours) is armed again late
+   * by as much as it was early, so the skew does not bring it back early again; never later than
+   * halfway from `nextRefreshAt` to the token's expiry.
+   */
+  async #ensurePreciseRun(state: ProviderState, now: number, precise: boolean): Promise<void> {
+    const { scheduler, state: table, logger } = this.#options;
+    const dueAt = state.nextRefreshAt;
+    if (scheduler === undefined || dueAt === undefined || state.lastErrorPermanent) return;
+    const armedForDue = state.preciseRunFor === dueAt;
+    if (armedForDue && !precise) return;
+    let at = dueAt;
+    if (armedForDue && precise) {
+      const latest = state.tokenExpiresAt === undefined ? dueAt : (dueAt + state.tokenExpiresAt) / 2;
+      at = Math.max(dueAt, Math.min(dueAt + (dueAt - now), latest));
+    }
+    if (!(await this.#scheduleNext(state.provider, at))) return;
+    try {
+      await table.recordPreciseRun({ provider: state.provider, nextRefreshAt: dueAt });
+    } catch (error) {
+      // Only costs one more arming call at the next run.
+      logger.warn('Could not record the re-armed precise run', {
+        provider: state.provider,
+        errorCode: toRefresherError(error).code,
+      });
+    }
+    logger.info('Re-armed the precise run', {
+      provider: state.provider,
+      at: new Date(at).toISOString(),
+      reason: armedForDue ? 'arrived-early' : 'not-armed',
+    });
   }
 
   #emitSecondsToExpiry(provider: string, tokenExpiresAt: number | undefined, now: number): void {
@@ -583,7 +667,7 @@ function keepVerdict(
 ): KeepVerdict | undefined {
   const { now, issuedAt, expiresAt, dueAt, minAgeMs } = times;
   if (onDemand === undefined)
-    return now < dueAt ? { status: 'fresh', reason: 'refreshed-by-other' } : undefined;
+    return isTokenDue(dueAt, now) ? undefined : { status: 'fresh', reason: 'refreshed-by-other' };
   const servable = isServable(expiresAt, now);
   if (onDemand.rejectedTokenSha256 === undefined) {
     return servable ? { status: 'fresh', reason: 'still-valid' } : undefined;

@@ -35,15 +35,53 @@ export class ProviderError extends RefresherError {
       readonly status?: number;
       /** Seconds the server asked us to wait (`Retry-After`). */
       readonly retryAfterSeconds?: number;
+      /**
+       * The request may have reached the server although no answer came back (a timeout, a
+       * connection lost after sending): whatever the server did with it is unknown.
+       */
+      readonly outcomeUnknown?: boolean;
+      /**
+       * A new refresh token found in a 2xx answer that was unusable otherwise: the server rotated,
+       * so the refresh token sent is spent and this one must be stored all the same.
+       */
+      readonly rotatedRefreshToken?: string;
       readonly cause?: unknown;
     } = {},
   ) {
     super(message, code, kind, { cause: details.cause });
-    // `cause` lives on the error itself (non-enumerable), never in the enumerable `details`.
-    const { cause: _cause, ...visible } = details;
+    // `cause` lives on the error itself (non-enumerable), never in the enumerable `details`; the
+    // rotated refresh token lives in a private field, which no logger or serialiser can reach.
+    const { cause: _cause, rotatedRefreshToken, ...visible } = details;
     this.details = visible;
+    this.#rotatedRefreshToken = rotatedRefreshToken;
   }
-  readonly details: { readonly status?: number; readonly retryAfterSeconds?: number };
+  readonly details: {
+    readonly status?: number;
+    readonly retryAfterSeconds?: number;
+    readonly outcomeUnknown?: boolean;
+  };
+  readonly #rotatedRefreshToken: string | undefined;
+
+  /** The refresh token a 2xx answer carried besides its unusable parts (see the constructor). */
+  get rotatedRefreshToken(): string | undefined {
+    return this.#rotatedRefreshToken;
+  }
+
+  /** The same error without a rotated refresh token. */
+  withoutRotatedRefreshToken(): ProviderError {
+    if (this.#rotatedRefreshToken === undefined) return this;
+    return new ProviderError(this.message, this.code, this.kind, { ...this.details, cause: this.cause });
+  }
+
+  /** The same error, carrying the rotated refresh token of the answer it came from. */
+  withRotatedRefreshToken(refreshToken: string | undefined): ProviderError {
+    if (refreshToken === undefined) return this;
+    return new ProviderError(this.message, this.code, this.kind, {
+      ...this.details,
+      rotatedRefreshToken: refreshToken,
+      cause: this.cause,
+    });
+  }
 }
 
 /**

@@ -36,6 +36,10 @@ export const METRIC_NAMES = {
   secondsToExpiry: 'SecondsToExpiry',
   refreshDuration: 'RefreshDuration',
   leaseContended: 'LeaseContended',
+  /** At every recorded failed attempt: the provider's consecutive failures after it (1, 2, ...). */
+  consecutiveFailures: 'ConsecutiveFailures',
+  /** 1 when a refresh fails permanently, and again at every run while that failure blocks refreshes. */
+  refreshFailedPermanent: 'RefreshFailedPermanent',
 } as const;
 
 export type MetricName = (typeof METRIC_NAMES)[keyof typeof METRIC_NAMES];
@@ -62,10 +66,13 @@ export type ProviderEvent =
       readonly occurredAt: string;
     }
   | {
-      /** The provider refused the refresh token (`invalid_grant`): a person must re-seed it. */
+      /**
+       * The provider refused the refresh token (`invalid_grant`), or a rotating refresh got no
+       * answer (`rotation_outcome_unknown`): a person must force a refresh or re-seed the token.
+       */
       readonly type: 'needs-reauthorization';
       readonly provider: string;
-      readonly errorCode: 'invalid_grant';
+      readonly errorCode: ReauthorizationCode;
       readonly occurredAt: string;
     }
   | {
@@ -78,6 +85,10 @@ export type ProviderEvent =
       readonly lastErrorCode?: string;
       readonly occurredAt: string;
     };
+
+/** The error codes after which only a person can bring a refresh-token grant back. */
+export const REAUTHORIZATION_CODES = ['invalid_grant', 'rotation_outcome_unknown'] as const;
+export type ReauthorizationCode = (typeof REAUTHORIZATION_CODES)[number];
 
 /** Where state-change events go (EventBridge in Lambda). */
 export interface EventPublisher {
@@ -142,6 +153,8 @@ export interface SuccessRecord {
   readonly tokenExpiresAt: number;
   readonly nextRefreshAt: number;
   readonly tokenVersionId: string;
+  /** Set when the precise run was armed for `nextRefreshAt` (see {@link ProviderState.preciseRunFor}). */
+  readonly preciseRunFor?: number;
 }
 
 /** What a failed refresh records. */
@@ -150,6 +163,8 @@ export interface FailureRecord {
   readonly errorCode: string;
   readonly permanent: boolean;
   readonly nextRefreshAt: number;
+  /** Set when the precise run was armed for `nextRefreshAt` (see {@link ProviderState.preciseRunFor}). */
+  readonly preciseRunFor?: number;
 }
 
 /** Another holder refreshed already (found at the double-check): record what was observed. */
@@ -192,6 +207,11 @@ export interface StateTable {
     readonly now: number;
     readonly record: ReleaseRecord;
   }): Promise<boolean>;
+  /**
+   * Record that the precise run is armed for `nextRefreshAt`, without a lease, only while the item's
+   * `nextRefreshAt` is still that value. @returns false when it moved meanwhile (nothing written).
+   */
+  recordPreciseRun(input: { readonly provider: string; readonly nextRefreshAt: number }): Promise<boolean>;
 }
 
 /** Schedules the next precise run of a provider (a one-time schedule). Optional. */

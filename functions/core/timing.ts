@@ -36,13 +36,29 @@ export function nextRefreshAt(refreshBeforeSeconds: number, issuedAt: number, ex
 }
 
 /**
+ * A run that arrives this much before a token's refresh time counts as due. A precise one-time run is
+ * set for exactly that time, and timers fire early: node's `setTimeout` by up to 1 ms, a scheduler
+ * whose clock is ahead of the function's by its skew. Such a run must refresh, not answer "not due"
+ * and leave the token to lapse until the next recurring tick. 5 s is far below the shortest lead
+ * (30 s, for a 60 s token), so refreshing that early costs nothing.
+ */
+export const EARLY_RUN_TOLERANCE_MS = 5_000;
+
+/** Whether a token whose refresh time is `dueAt` is due at `now` (see {@link EARLY_RUN_TOLERANCE_MS}). */
+export function isTokenDue(dueAt: number, now: number): boolean {
+  return now + EARLY_RUN_TOLERANCE_MS >= dueAt;
+}
+
+/**
  * The cheap check (protocol step 1): due when there is no state, or when `nextRefreshAt` (the refresh
  * time after a success, the end of the backoff after a failure) has come. A state that has neither a
- * token nor a backoff (an interrupted first refresh) is due.
+ * token nor a backoff (an interrupted first refresh) is due. The early tolerance applies to a token's
+ * refresh time only: the end of a backoff (which may be a server's `Retry-After`) is kept exactly.
  */
 export function isStateDue(state: ProviderState | undefined, now: number): boolean {
   if (state?.nextRefreshAt === undefined) return true;
-  return now >= state.nextRefreshAt;
+  if (state.consecutiveFailures > 0) return now >= state.nextRefreshAt;
+  return isTokenDue(state.nextRefreshAt, now);
 }
 
 /**

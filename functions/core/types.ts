@@ -77,6 +77,12 @@ export interface ProviderState {
   readonly lastErrorPermanent?: boolean;
   readonly consecutiveFailures: number;
   readonly tokenVersionId?: string;
+  /**
+   * The `nextRefreshAt` for which the precise one-time run was last armed. Differs from
+   * `nextRefreshAt` when arming failed or a refresh ran without a scheduler (an operator's CLI run):
+   * the next run that finds the token not due arms it then.
+   */
+  readonly preciseRunFor?: number;
 }
 
 /** What a refresh invocation ended with. */

@@ -15,7 +15,7 @@ import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError, ProviderError, RefresherError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
-import { createRedactor, quoteServerText } from './redact.js';
+import { createRedactor, quoteServerText, type Redactor } from './redact.js';
 import {
   checkLifetimeSeconds,
   classifyErrorResponse,
@@ -54,6 +54,25 @@ export function parseOAuthTokenResponse(response: RawResponse, context: ParseCon
   if (!isSuccessStatus(status)) throw classifyErrorResponse(response, body, { now, redact });
   if (body === undefined) throw malformedResponse('the body is not JSON', status);
   if (!isJsonObject(body)) throw malformedResponse('the body is not a JSON object', status);
+
+  // A new refresh token is taken before anything else is checked: a server that rotated has spent
+  // the refresh token sent, so the new one must reach the engine even when the rest is unusable
+  // (the engine stores it, then records the failure).
+  const rotated =
+    typeof body.refresh_token === 'string' && body.refresh_token !== '' ? body.refresh_token : undefined;
+  try {
+    return validateTokenFields(body, { status, now, redact, response });
+  } catch (error) {
+    throw error instanceof ProviderError ? error.withRotatedRefreshToken(rotated) : error;
+  }
+}
+
+/** The §5.1 members of a 2xx JSON object answer. */
+function validateTokenFields(
+  body: Record<string, unknown>,
+  context: { status: number; now: number; redact: Redactor; response: RawResponse },
+): IssuedToken {
+  const { status, now, redact, response } = context;
 
   const accessToken = body.access_token;
   if (typeof accessToken !== 'string' || accessToken === '') {

@@ -1,6 +1,7 @@
 /** The `refresh_token` grant (RFC 6749 §6), rotation-aware. */
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
+import { ProviderError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
 import {
@@ -23,10 +24,20 @@ export function parseRefreshTokenResponse(
   response: RawResponse,
   context: ParseContext & { readonly sentRefreshToken: string },
 ): IssuedToken {
-  const { refreshToken, ...token } = parseOAuthTokenResponse(response, {
-    ...context,
-    sensitive: [...(context.sensitive ?? []), context.sentRefreshToken],
-  });
+  let parsed: IssuedToken;
+  try {
+    parsed = parseOAuthTokenResponse(response, {
+      ...context,
+      sensitive: [...(context.sensitive ?? []), context.sentRefreshToken],
+    });
+  } catch (error) {
+    // The same refresh token sent back is no rotation: nothing new to store.
+    if (error instanceof ProviderError && error.rotatedRefreshToken === context.sentRefreshToken) {
+      throw error.withoutRotatedRefreshToken();
+    }
+    throw error;
+  }
+  const { refreshToken, ...token } = parsed;
   return refreshToken === undefined || refreshToken === context.sentRefreshToken
     ? token
     : { ...token, refreshToken };
@@ -52,21 +63,48 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
     const clientAuth = clientAuthentication(config, clientSecret);
     const additionalParameters = new URLSearchParams();
     if (config.scope !== undefined) additionalParameters.set('scope', config.scope);
-    const response = await sendTokenRequest({
-      config,
-      clientId,
-      signal: input.signal,
-      fetch: this.fetch,
-      send: ({ as, client, options }) =>
-        oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, {
-          ...options,
-          additionalParameters,
-        }),
-    });
+    let response: RawResponse;
+    try {
+      response = await sendTokenRequest({
+        config,
+        clientId,
+        signal: input.signal,
+        fetch: this.fetch,
+        send: ({ as, client, options }) =>
+          oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, {
+            ...options,
+            additionalParameters,
+          }),
+      });
+    } catch (error) {
+      throw rotationOutcomeUnknown(error);
+    }
     return parseRefreshTokenResponse(response, {
       now: this.clock.now(),
       sensitive: credentialValues(credentials),
       sentRefreshToken: refreshToken,
     });
   }
+}
+
+/**
+ * A refresh_token request that may have reached the server but got no answer (a timeout, a
+ * connection lost after sending) becomes `rotation_outcome_unknown`, permanent: the server may have
+ * rotated the refresh token into the void, and a strict server (OAuth 2.0 Security BCP §4.14.2)
+ * revokes the whole grant, access tokens included, when the spent one is replayed. So nothing
+ * replays it automatically: the current access token keeps being served until it expires, the
+ * failure pages at once, and an operator decides (a forced refresh replays the refresh token once,
+ * which works when the server never processed the call or grants a reuse period; docs/runbook).
+ * Errors with a known outcome (an HTTP answer, a refused connection) pass through unchanged.
+ */
+export function rotationOutcomeUnknown(error: unknown): unknown {
+  if (!(error instanceof ProviderError) || error.details.outcomeUnknown !== true) return error;
+  return new ProviderError(
+    `The refresh_token request got no answer (${error.code}) but may have reached the token endpoint, ` +
+      'which may have rotated the refresh token; not replaying it automatically. Force a refresh to ' +
+      'try the stored refresh token once, or re-seed it',
+    'rotation_outcome_unknown',
+    'permanent',
+    { ...error.details, cause: error },
+  );
 }

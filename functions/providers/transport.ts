@@ -23,9 +23,25 @@ function isAbortError(error: unknown): boolean {
 }
 
 /**
+ * Failures that happen before a byte of the request leaves: no connection was made, so the server
+ * cannot have acted on it (undici's and node's codes).
+ */
+const NOT_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_INVALID_URL',
+]);
+
+/**
  * What a failed fetch or body read becomes: `timeout` when the signal fired (or the fetch itself gave
  * up with an abort), `network_error` otherwise (fetch rejects with a `TypeError` for refused or reset
- * connections, DNS failures and bodies cut short). Both are transient.
+ * connections, DNS failures and bodies cut short). Both are transient. Both say whether the server
+ * may have acted on the request (`outcomeUnknown`): a grant that rotates its refresh token must not
+ * replay it blindly then.
  */
 export function toTransportError(error: unknown, signal: AbortSignal): ProviderError {
   if (error instanceof ProviderError) return error;
@@ -35,15 +51,17 @@ export function toTransportError(error: unknown, signal: AbortSignal): ProviderE
       'timeout',
       'transient',
       {
+        outcomeUnknown: true,
         cause: signal.aborted ? signal.reason : error,
       },
     );
   }
+  const detail = failureDetail(error);
   return new ProviderError(
-    `Token endpoint request failed: network error (${failureDetail(error)})`,
+    `Token endpoint request failed: network error (${detail})`,
     'network_error',
     'transient',
-    { cause: error },
+    { outcomeUnknown: !NOT_SENT_CODES.has(detail), cause: error },
   );
 }
 

@@ -29,13 +29,15 @@ import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
 
 /**
- * The refresh event: `{ "provider": "<name>" }` from EventBridge Scheduler, optionally `"force": true`
- * (an operator), or `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function).
+ * The refresh event: `{ "provider": "<name>" }` from EventBridge Scheduler (`"trigger": "precise"`
+ * from the one-time schedule of the next precise run), optionally `"force": true` (an operator), or
+ * `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function).
  */
 export const refreshEventSchema = z
   .object({
     provider: z.string().min(1, 'must name a provider'),
     force: z.boolean().optional(),
+    trigger: z.enum(['schedule', 'precise']).optional(),
     onDemand: z
       .strictObject({
         rejectedTokenSha256: z
@@ -106,6 +108,7 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
       const result = await options.engine.refresh({
         config,
         force: parsed.data.force ?? false,
+        precise: parsed.data.trigger === 'precise',
         ...(parsed.data.onDemand === undefined ? {} : { onDemand: parsed.data.onDemand }),
         remainingTimeMs: context.getRemainingTimeInMillis(),
         ...(context.awsRequestId === undefined ? {} : { owner: context.awsRequestId }),

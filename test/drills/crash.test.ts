@@ -342,6 +342,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
             return lease === undefined ? undefined : hang(reached);
           },
           release: (input) => state.release(input),
+          recordPreciseRun: (input) => state.recordPreciseRun(input),
         },
       };
     case 'after-provider-response':
@@ -375,6 +376,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
           read: (provider) => state.read(provider),
           acquire: (input) => state.acquire(input),
           release: (input) => (input.record.outcome === 'success' ? hang(reached) : state.release(input)),
+          recordPreciseRun: (input) => state.recordPreciseRun(input),
         },
       };
     // The token and credentials writes are one adapter call each (PutSecretValue, then

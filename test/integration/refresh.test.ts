@@ -493,7 +493,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
       ActionAfterCompletion: 'DELETE',
       Target: {
         Arn: 'arn:aws:lambda:us-east-1:123456789012:function:it-refresh',
-        Input: '{"provider":"cc-basic"}',
+        Input: '{"provider":"cc-basic","trigger":"precise"}',
       },
     });
     expect(afterSecond.ScheduleExpression).toBe(dueAt(second));
@@ -543,9 +543,11 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
       documents.flatMap((doc) => doc._aws.CloudWatchMetrics.flatMap((m) => m.Metrics.map((x) => x.Name))),
     );
     expect([...names].sort()).toEqual([
+      'ConsecutiveFailures',
       'LeaseContended',
       'RefreshDuration',
       'RefreshFailed',
+      'RefreshFailedPermanent',
       'RefreshSucceeded',
       'SecondsToExpiry',
     ]);

@@ -79,7 +79,9 @@ describe('Synthesized stack × refresh handler against moto', () => {
   let readEnvironment: Record<string, string>;
   let readStatements: PolicyStatement[];
 
-  const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 30_000 });
+  // The deployed refresh function's timeout with a refresh_token provider: its 30 s default request
+  // timeout + 5 s write reserve + 25 s (infra refreshTimeout).
+  const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 });
   const handlerAs = (clientConfig: AwsClientConfig, logger: Logger): RefreshHandler =>
     refreshHandlerFromEnvironment(environment, { clientConfig: { ...clientConfig, maxAttempts: 1 }, logger });
 

@@ -22,7 +22,7 @@ const expectedInput = {
   Target: {
     Arn: 'arn:aws:lambda:us-east-1:123456789012:function:refresh',
     RoleArn: 'arn:aws:iam::123456789012:role/scheduler',
-    Input: '{"provider":"github"}',
+    Input: '{"provider":"github","trigger":"precise"}',
     RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
   },
 };

@@ -284,6 +284,7 @@ describe('Class: DynamoDbStateTable', () => {
           tokenExpiresAt,
           nextRefreshAt: NOW + 55 * MINUTE,
           tokenVersionId: VERSION,
+          preciseRunFor: NOW + 55 * MINUTE,
         },
       });
 
@@ -293,9 +294,10 @@ describe('Class: DynamoDbStateTable', () => {
         ...guard,
         UpdateExpression:
           'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, lastSuccessAt = :now, ' +
-          'tokenVersionId = :tokenVersionId, consecutiveFailures = :zero, #ttl = :ttl ' +
+          'tokenVersionId = :tokenVersionId, consecutiveFailures = :zero, #ttl = :ttl, preciseRunFor = :preciseRunFor ' +
           'REMOVE leaseOwner, leaseExpiresAt, lastErrorCode, lastErrorPermanent',
         ExpressionAttributeValues: {
+          ':preciseRunFor': { N: String(NOW + 55 * MINUTE) },
           ':tokenExpiresAt': { N: String(tokenExpiresAt) },
           ':nextRefreshAt': { N: String(NOW + 55 * MINUTE) },
           ':now': { N: String(NOW) },
@@ -306,6 +308,30 @@ describe('Class: DynamoDbStateTable', () => {
           ':owner': { S: 'req-2' },
           ':fence': { N: '13' },
         },
+      });
+    });
+
+    it('records that the precise run is armed only while nextRefreshAt is still the one it was armed for', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .resolvesOnce({})
+        .rejectsOnce(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act
+      const recorded = await table.recordPreciseRun({ provider: 'acme', nextRefreshAt: NOW });
+      const moved = await table.recordPreciseRun({ provider: 'acme', nextRefreshAt: NOW });
+
+      // Assess
+      expect([recorded, moved]).toEqual([true, false]);
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        TableName: 'token-refresher-state',
+        Key: { provider: { S: 'acme' } },
+        ConditionExpression: 'nextRefreshAt = :nextRefreshAt',
+        UpdateExpression: 'SET preciseRunFor = :nextRefreshAt',
+        ExpressionAttributeValues: { ':nextRefreshAt': { N: String(NOW) } },
       });
     });
 
@@ -329,7 +355,7 @@ describe('Class: DynamoDbStateTable', () => {
         UpdateExpression:
           'SET lastErrorAt = :now, lastErrorCode = :errorCode, lastErrorPermanent = :permanent, ' +
           'nextRefreshAt = :nextRefreshAt, consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one, ' +
-          '#ttl = :ttl REMOVE leaseOwner, leaseExpiresAt',
+          '#ttl = :ttl REMOVE leaseOwner, leaseExpiresAt, preciseRunFor',
         ExpressionAttributeValues: {
           ':now': { N: String(NOW) },
           ':errorCode': { S: 'invalid_grant' },

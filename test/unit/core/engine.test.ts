@@ -159,10 +159,10 @@ describe('Class: RefreshEngine', () => {
       provider.answerNext(() => ({ accessToken: 'short', tokenType: 'Bearer', expiresInSeconds: 240 }));
       await run();
 
-      // Act
-      clock.advance(119_000);
+      // Act: due at 120 s; a run up to 5 s early counts as due (EARLY_RUN_TOLERANCE_MS).
+      clock.advance(114_999);
       const early = await run();
-      clock.advance(1_000);
+      clock.advance(1);
       const due = await run();
 
       // Assess
@@ -413,7 +413,7 @@ describe('Class: RefreshEngine', () => {
         const startedAt = clock.now();
 
         // Act
-        const result = await run({ remainingTimeMs: 30_000 });
+        const result = await run({ remainingTimeMs: 30_000, cfg: config({ requestTimeout: '10s' }) });
 
         // Assess
         expect(result).toMatchObject({

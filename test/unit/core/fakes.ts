@@ -185,9 +185,24 @@ export class FakeStateTable implements StateTable {
     const item = this.items.get(input.provider);
     if (item === undefined || item.leaseOwner !== input.owner || item.fence !== input.fence) return false;
     const { leaseOwner: _owner, leaseExpiresAt: _expires, ...rest } = item;
-    this.items.set(input.provider, applyRecord(rest, input.record, input.now));
+    this.items.set(input.provider, withPreciseRun(applyRecord(rest, input.record, input.now), input.record));
     return true;
   }
+
+  async recordPreciseRun(input: Parameters<StateTable['recordPreciseRun']>[0]): Promise<boolean> {
+    this.calls.push('recordPreciseRun');
+    const item = this.items.get(input.provider);
+    if (item === undefined || item.nextRefreshAt !== input.nextRefreshAt) return false;
+    this.items.set(input.provider, { ...item, preciseRunFor: input.nextRefreshAt });
+    return true;
+  }
+}
+
+/** What a success or failure says about the precise run; an observed token leaves it alone. */
+function withPreciseRun(item: ProviderState, record: ReleaseRecord): ProviderState {
+  if (record.outcome === 'observed') return item;
+  const { preciseRunFor: _previous, ...rest } = item;
+  return record.preciseRunFor === undefined ? rest : { ...rest, preciseRunFor: record.preciseRunFor };
 }
 
 function applyRecord(item: ProviderState, record: ReleaseRecord, now: number): ProviderState {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BACKOFF_MAX_MS,
   backoffDelayMs,
+  EARLY_RUN_TOLERANCE_MS,
   isStateDue,
   RETRY_AFTER_MAX_MS,
   refreshLeadMs,
@@ -42,8 +43,15 @@ describe('Function: isStateDue', () => {
       tokenExpiresAt: NOW + HOUR,
       nextRefreshAt: NOW + 1000,
     };
-    expect(isStateDue(state, NOW + 999)).toBe(false);
+    expect(isStateDue(state, NOW + 1000 - EARLY_RUN_TOLERANCE_MS - 1)).toBe(false);
+    expect(isStateDue(state, NOW + 1000 - EARLY_RUN_TOLERANCE_MS)).toBe(true);
     expect(isStateDue(state, NOW + 1000)).toBe(true);
+  });
+
+  it('keeps the end of a backoff exactly: no early tolerance for a retry after failures', () => {
+    const state = { provider: 'a', fence: 2, consecutiveFailures: 1, nextRefreshAt: NOW + 120_000 };
+    expect(isStateDue(state, NOW + 119_999)).toBe(false);
+    expect(isStateDue(state, NOW + 120_000)).toBe(true);
   });
 });
 
