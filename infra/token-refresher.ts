@@ -50,6 +50,12 @@ import {
 import { WRITE_RESERVE_MS } from '../functions/core/engine.js';
 import { ENV } from '../functions/core/env.js';
 import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../functions/core/ports.js';
+import {
+  DEFAULT_FAILURE_ALARM_ATTEMPTS,
+  failureGapBoundSeconds,
+  failureStreakBoundSeconds,
+  lookbackPeriods,
+} from './alarm-windows.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const REFRESH_ENTRY = join(REPO_ROOT, 'functions', 'refresh', 'handler.ts');
@@ -68,6 +74,15 @@ export const PROVIDERS_CONFIG_FILE_NAME = 'providers-config.json';
 export const MAX_EXACT_SECRET_ARNS_PROVIDERS = 20;
 /** The period of every alarm. */
 const ALARM_PERIOD = Duration.minutes(5);
+/**
+ * The engine's failure metrics (issue #11), by name until `METRIC_NAMES` lists them:
+ * `ConsecutiveFailures` (at every recorded failed attempt, the provider's streak after it) and
+ * `RefreshFailedPermanent` (1 at a permanent failure, and again at every run it blocks).
+ */
+const FAILURE_METRIC_NAMES = {
+  consecutiveFailures: 'ConsecutiveFailures',
+  refreshFailedPermanent: 'RefreshFailedPermanent',
+} as const;
 /** Lambda's limit on the total size of a function's environment variables (keys and values). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 /**
@@ -130,6 +145,26 @@ export interface TokenRefresherProps {
    */
   readonly readLatencyAlarmThreshold?: Duration;
   /**
+   * The refresh failures alarm ({@link TokenRefresher.refreshFailuresAlarm}) fires when a provider's
+   * refresh has failed this many times in a row (`ConsecutiveFailures` ≥ this, any provider), so that
+   * one transient failure the backoff recovers from pages nobody. Permanent failures page at once
+   * through {@link TokenRefresher.permanentFailureAlarm}, whatever this says.
+   *
+   * How soon: after the k-th failure the engine backs off 30 s × 2^(k−1) with equal jitter (between
+   * half and all of it, capped at 15 min), and the precise retry fires within EventBridge Scheduler's
+   * 60-second precision. From the start of the first failed attempt, the 3rd consecutive failure is
+   * therefore recorded after at most 3 × `requestTimeout` + (30 s + 60 s) + (60 s + 60 s): 240 s with
+   * the default 10 s request timeout, about 2 minutes typically (mean jitter, calls that fail fast).
+   * That is inside the default 5-minute lead time (`refreshBefore`), and CloudWatch adds its own
+   * delay (log ingestion, evaluation every minute) before the page. A `Retry-After` lengthens the
+   * backoff; a provider whose streak outlasts its lead time is caught by its staleness alarm (the
+   * backstop). `failureStreakBoundSeconds` in `infra/alarm-windows.ts` computes the bound.
+   *
+   * A positive whole number; 1 pages at every failed attempt.
+   * @default 3
+   */
+  readonly failureAlarmAttempts?: number;
+  /**
    * The staleness alarm of a provider fires when `SecondsToExpiry` falls below this many seconds.
    *
    * In normal operation a token is replaced when `SecondsToExpiry` reaches the provider's effective
@@ -178,13 +213,13 @@ interface ProviderResources {
  * Resources per provider (4): a token secret, a credentials secret (none when `credentialsSecretArn`
  * is given), a recurring schedule and a staleness alarm.
  *
- * Shared resources (27, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
+ * Shared resources (28, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
  * given): the key, the state table, the dead-letter queue and its policy, the schedule group, the
  * scheduler role and its policy, the alarm topic and its policy, the dashboard; the refresh path (its
- * role and policy, log group, function, and the failures, errors, throttles and dead-letter alarms);
- * the read path (its role and policy, log group, function, Function URL, and the errors, URL 5xx,
- * throttles and latency alarms). The read path adds nothing per provider: 100 providers synthesize to
- * 427 resources, under CloudFormation's 500.
+ * role and policy, log group, function, and the permanent failure, refresh failures, errors,
+ * throttles and dead-letter alarms); the read path (its role and policy, log group, function,
+ * Function URL, and the errors, URL 5xx, throttles and latency alarms). The read path adds nothing
+ * per provider: 100 providers synthesize to 428 resources, under CloudFormation's 500.
  */
 export class TokenRefresher extends Construct {
   /** The validated configuration (defaults applied). */
@@ -227,8 +262,18 @@ export class TokenRefresher extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   /** Every alarm of the construct sends here. */
   readonly alarmTopic: sns.ITopic;
-  /** Fires when any provider records a failed refresh. */
+  /**
+   * Fires when a provider's refreshes keep failing: `failureAlarmAttempts` (default 3) failed attempts
+   * in a row (`ConsecutiveFailures`, any provider), and stays in ALARM while the streak lasts. Before
+   * issue #11 it fired at any single failure; one transient failure no longer pages.
+   */
   readonly refreshFailuresAlarm: cloudwatch.Alarm;
+  /**
+   * Fires at once when any provider's refresh fails permanently (`RefreshFailedPermanent`: e.g.
+   * `invalid_grant`, `invalid_client`, `credentials_not_set`, `rotation_outcome_unknown`), and stays in
+   * ALARM while the failure blocks the provider's refreshes (each scheduled run reports it again).
+   */
+  readonly permanentFailureAlarm: cloudwatch.Alarm;
   /** The CloudWatch dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -401,15 +446,9 @@ export class TokenRefresher extends Construct {
       );
     }
 
-    this.refreshFailuresAlarm = anyInPeriodAlarm(this, 'RefreshFailuresAlarm', {
-      alarmDescription:
-        'A token refresh failed (RefreshFailed >= 1 in 5 minutes, any provider). The current token stays ' +
-        'until it expires. What to do: find the provider and error code in the dashboard and in the refresh ' +
-        'function logs ("Refresh failed; the current token is kept", field errorCode); a permanent failure (credentials_not_set, ' +
-        'invalid_client, invalid_grant) needs the credentials secret fixed, then an invocation with ' +
-        '{"provider":"<name>","force":true}. Transient failures retry with backoff.',
-      metric: this.metricRefreshFailures(),
-    });
+    const attempts = props.failureAlarmAttempts ?? DEFAULT_FAILURE_ALARM_ATTEMPTS;
+    this.permanentFailureAlarm = this.#addPermanentFailureAlarm(props);
+    this.refreshFailuresAlarm = this.#addRefreshFailuresAlarm(attempts);
     const errorsAlarm = anyInPeriodAlarm(this, 'RefreshFunctionErrorsAlarm', {
       alarmDescription:
         'The refresh function failed to run (Lambda Errors >= 1 in 5 minutes): an init failure (invalid ' +
@@ -438,6 +477,7 @@ export class TokenRefresher extends Construct {
     });
     const readAlarms = this.#addReadAlarms(props.readLatencyAlarmThreshold ?? Duration.seconds(3));
     const alarms = [
+      this.permanentFailureAlarm,
       this.refreshFailuresAlarm,
       errorsAlarm,
       throttlesAlarm,
@@ -461,6 +501,20 @@ export class TokenRefresher extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Seconds to expiry by provider (minimum)',
             left: [this.#byProvider('MIN', METRIC_NAMES.secondsToExpiry)],
+            width: 12,
+          }),
+        ],
+        // One Metrics Insights query per graph: GetMetricData takes one query per request.
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Consecutive failures by provider (maximum)',
+            left: [this.#byProvider('MAX', FAILURE_METRIC_NAMES.consecutiveFailures)],
+            leftAnnotations: [{ value: attempts, label: 'Refresh failures alarm' }],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Permanent failures by provider (runs blocked)',
+            left: [this.#byProvider('SUM', FAILURE_METRIC_NAMES.refreshFailedPermanent)],
             width: 12,
           }),
         ],
@@ -576,6 +630,28 @@ export class TokenRefresher extends Construct {
   }
 
   /**
+   * `ConsecutiveFailures` (Maximum, 5 minutes): a provider's streak of failed attempts, emitted at each
+   * failed attempt (none on success). With a provider: that provider's metric. Without: a Metrics
+   * Insights query of the maximum over every provider (what {@link refreshFailuresAlarm} watches).
+   */
+  metricConsecutiveFailures(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    const name = FAILURE_METRIC_NAMES.consecutiveFailures;
+    if (provider !== undefined) return this.#providerMetric(provider, name, 'Maximum', props);
+    return this.#allProviders('MAX', name, 'Consecutive failures (all providers, maximum)', props);
+  }
+
+  /**
+   * `RefreshFailedPermanent` (Sum, 5 minutes): 1 at a permanent failure and at every run it blocks.
+   * With a provider: that provider's metric. Without: a Metrics Insights query summing every provider
+   * (what {@link permanentFailureAlarm} watches).
+   */
+  metricPermanentFailures(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
+    const name = FAILURE_METRIC_NAMES.refreshFailedPermanent;
+    if (provider !== undefined) return this.#providerMetric(provider, name, 'Sum', props);
+    return this.#allProviders('SUM', name, 'Permanent failures (all providers)', props);
+  }
+
+  /**
    * `SecondsToExpiry` (Minimum, 5 minutes): emitted at every run, so a missing datapoint means no run.
    * With a provider: that provider's metric. Without: a Metrics Insights query of the minimum over
    * every provider.
@@ -619,8 +695,13 @@ export class TokenRefresher extends Construct {
     });
   }
 
+  /**
+   * A Metrics Insights query aggregating one engine metric over every provider. Of the
+   * `MetricOptions`, a query honours `period`, `label` and `color` (statistic, unit, dimensions and
+   * account do not apply to it).
+   */
   #allProviders(
-    aggregate: 'SUM' | 'MIN',
+    aggregate: 'SUM' | 'MIN' | 'MAX',
     metricName: string,
     label: string,
     props: cloudwatch.MetricOptions,
@@ -628,12 +709,79 @@ export class TokenRefresher extends Construct {
     return new cloudwatch.MathExpression({
       expression: `SELECT ${aggregate}(${metricName}) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`,
       usingMetrics: {},
-      label,
+      label: props.label ?? label,
       period: props.period ?? ALARM_PERIOD,
+      ...(props.color === undefined ? {} : { color: props.color }),
     });
   }
 
-  #byProvider(aggregate: 'SUM' | 'MIN', metricName: string): cloudwatch.MathExpression {
+  /**
+   * The permanent-failure alarm: any `RefreshFailedPermanent` pages at once. The engine reports a
+   * blocked provider again at every run of its recurring schedule, so the alarm looks back over the
+   * longest gap between two runs of any provider (interval plus flexible window: 2 periods for the
+   * default `rate(5 minutes)`) and stays in ALARM until that long after the last blocked run.
+   */
+  #addPermanentFailureAlarm(props: TokenRefresherProps): cloudwatch.Alarm {
+    const windowSeconds = (props.scheduleTimeWindow ?? Duration.minutes(1)).toSeconds();
+    const periods = Math.max(
+      ...this.config.providers.map((config) =>
+        lookbackPeriods(scheduleIntervalSeconds(config.schedule) + windowSeconds),
+      ),
+    );
+    return new cloudwatch.Alarm(this, 'PermanentFailureAlarm', {
+      alarmDescription:
+        'A token refresh failed permanently (RefreshFailedPermanent >= 1, any provider): invalid_grant, ' +
+        'invalid_client, unauthorized_client, credentials_not_set, credentials_invalid or ' +
+        'rotation_outcome_unknown. The provider is not retried until someone acts; its current token ' +
+        `stays until it expires. The alarm stays in ALARM while the provider is blocked, and for ${periods * 5} ` +
+        'minutes after. What to do: find the provider and code (npx token-refresher status, or the refresh ' +
+        'function logs "Refresh failed; the current token is kept", field errorCode), fix the credentials ' +
+        'secret or the configuration (README, Troubleshooting), then force a refresh with ' +
+        '{"provider":"<name>","force":true}.',
+      metric: this.metricPermanentFailures(),
+      threshold: 1,
+      evaluationPeriods: periods,
+      datapointsToAlarm: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  /**
+   * The refresh failures alarm: `ConsecutiveFailures` ≥ `attempts` (any provider). Its datapoints come
+   * only at failed attempts, up to the 15-minute backoff cap apart in a long outage, so the alarm looks
+   * back over that gap (4 periods) and stays in ALARM while the streak lasts, instead of returning to OK
+   * between two attempts and paging again at the next.
+   */
+  #addRefreshFailuresAlarm(attempts: number): cloudwatch.Alarm {
+    const longestCall = Math.max(...this.config.providers.map((config) => config.requestTimeout));
+    const periods = lookbackPeriods(failureGapBoundSeconds(longestCall));
+    const within = Math.ceil(
+      Math.max(
+        ...this.config.providers.map((config) => failureStreakBoundSeconds(attempts, config.requestTimeout)),
+      ) / 60,
+    );
+    return new cloudwatch.Alarm(this, 'RefreshFailuresAlarm', {
+      alarmDescription:
+        `Token refreshes keep failing: a provider failed ${attempts} attempts in a row (ConsecutiveFailures ` +
+        `>= ${attempts}; the attempts come within about ${within} minutes of the first, with backoff). The ` +
+        'current token is kept until it expires. A single failure that the retry fixes does not page; ' +
+        `the alarm stays in ALARM while the failures go on, and for ${periods * 5} minutes after the last. What ` +
+        'to do: find the provider and code (npx token-refresher status, or the refresh function logs ' +
+        '"Refresh failed; the current token is kept", fields errorCode and consecutiveFailures); transient ' +
+        'codes (http_5xx, timeout, network_error, rate_limited) are the provider or the network: check its ' +
+        'status and the time left (SecondsToExpiry); fix what is ours, then force a refresh with ' +
+        '{"provider":"<name>","force":true}.',
+      metric: this.metricConsecutiveFailures(),
+      threshold: attempts,
+      evaluationPeriods: periods,
+      datapointsToAlarm: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
+  #byProvider(aggregate: 'SUM' | 'MIN' | 'MAX', metricName: string): cloudwatch.MathExpression {
     return new cloudwatch.MathExpression({
       expression:
         `SELECT ${aggregate}(${metricName}) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION}) ` +
@@ -1134,6 +1282,13 @@ function validateProps(scope: Construct, props: TokenRefresherProps): RefresherC
   }
   if (props.staleThreshold !== undefined && !(props.staleThreshold > 0)) {
     problems.push(`staleThreshold: is ${props.staleThreshold}; it must be a positive number of seconds`);
+  }
+  const attempts = props.failureAlarmAttempts;
+  if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
+    problems.push(
+      `failureAlarmAttempts: is ${attempts}; it must be a positive whole number of consecutive failed ` +
+        'attempts (1 pages at every failure; the default 3 lets the retries fix a passing failure)',
+    );
   }
   const latency = props.readLatencyAlarmThreshold;
   if (

@@ -539,8 +539,8 @@ describe('Class: TokenRefresher (read path)', () => {
       }
     });
 
-    it('has 8 shared alarms plus one staleness alarm per provider', () => {
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 8 + 3);
+    it('has 9 shared alarms plus one staleness alarm per provider', () => {
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 9 + 3);
     });
   });
 

@@ -450,20 +450,21 @@ describe('Class: TokenRefresher', () => {
       ).toEqual([42, 42, 42]);
     });
 
-    it('alarms on a refresh failure of any provider through a Metrics Insights query', () => {
-      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Metrics: [
-          Match.objectLike({
-            Expression: `SELECT SUM(${METRIC_NAMES.refreshFailed}) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`,
-            Period: 300,
-          }),
-        ],
-        Threshold: 1,
-        EvaluationPeriods: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        AlarmActions: actions,
-        AlarmDescription: Match.stringLikeRegexp('What to do'),
-      });
+    it('alarms on refresh failures of any provider through Metrics Insights queries', () => {
+      // Permanent failures page at once, transient ones when they persist (failure-alarms.test.ts).
+      for (const [expression, threshold] of [
+        [`SELECT SUM(RefreshFailedPermanent) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`, 1],
+        [`SELECT MAX(ConsecutiveFailures) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`, 3],
+      ] as const) {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Metrics: [Match.objectLike({ Expression: expression, Period: 300 })],
+          Threshold: threshold,
+          DatapointsToAlarm: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          AlarmActions: actions,
+          AlarmDescription: Match.stringLikeRegexp('What to do'),
+        });
+      }
     });
 
     it('alarms on refresh function errors, throttles and DLQ messages', () => {
@@ -484,8 +485,8 @@ describe('Class: TokenRefresher', () => {
           AlarmDescription: Match.stringLikeRegexp('What to do'),
         });
       }
-      // 4 of the refresh path, 4 of the read path (read-path.test.ts), 3 staleness alarms.
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 4 + 3);
+      // 5 of the refresh path, 4 of the read path (read-path.test.ts), 3 staleness alarms.
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 5 + 4 + 3);
     });
 
     it('sends to an encrypted, SSL-only topic and subscribes alarmEmail', () => {

@@ -7,12 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
@@ -239,6 +240,73 @@ describe('Emulator parity with AWS (moto through the launcher)', () => {
     expect(repeated.VersionStages).toEqual(expect.arrayContaining(['AWSCURRENT', 'AWSPENDING']));
     await expect(differing).rejects.toMatchObject({ name: 'ResourceExistsException' });
     expect(await labelsOf(secrets, TOKEN_SECRET)).toEqual(before);
+  });
+});
+
+describe("The launcher's state file", () => {
+  it('keeps every secret version and table item written before a SIGKILL', async () => {
+    // Prepare
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'moto-state-')), 'nested', 'state.json');
+    const first = await startMoto({ stateFile });
+    const secrets = new SecretsManagerClient({ ...first.clientConfig, maxAttempts: 1 });
+    await provision({
+      clientConfig: first.clientConfig,
+      tableName: TABLE,
+      secretPrefix: PREFIX,
+      credentials: { rotating: { ...CLIENT, refreshToken: 'first' } },
+    });
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: CREDENTIALS_SECRET,
+        SecretString: JSON.stringify({ ...CLIENT, refreshToken: 'second' }),
+      }),
+    );
+    const labels = await labelsOf(secrets, CREDENTIALS_SECRET);
+    secrets.destroy();
+    const dynamodb = new DynamoDBClient({ ...first.clientConfig, maxAttempts: 1 });
+    const item = {
+      provider: { S: 'rotating' },
+      fence: { N: '7' },
+      note: { M: { binary: { B: Uint8Array.of(0, 1) } } },
+    };
+    await dynamodb.send(new PutItemCommand({ TableName: TABLE, Item: item }));
+    dynamodb.destroy();
+
+    // Act: stop() kills the emulator with SIGKILL; nothing is written on the way out.
+    await first.stop();
+    const second = await startMoto({ stateFile });
+    const restored = new SecretsManagerClient({ ...second.clientConfig, maxAttempts: 1 });
+    const plain = await restored.send(new GetSecretValueCommand({ SecretId: CREDENTIALS_SECRET }));
+    const restoredLabels = await labelsOf(restored, CREDENTIALS_SECRET);
+    const dynamodbAfter = new DynamoDBClient({ ...second.clientConfig, maxAttempts: 1 });
+    const restoredItem = await dynamodbAfter.send(
+      new GetItemCommand({ TableName: TABLE, Key: { provider: { S: 'rotating' } } }),
+    );
+    dynamodbAfter.destroy();
+    restored.destroy();
+    await second.stop();
+
+    // Assess
+    expect(first.restoredState).toBe(false);
+    expect(second.restoredState).toBe(true);
+    expect(JSON.parse(plain.SecretString ?? '{}')).toMatchObject({ refreshToken: 'second' });
+    expect(restoredLabels).toEqual(labels);
+    expect(restoredItem.Item).toEqual(item);
+    expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+    expect(statSync(join(stateFile, '..')).mode & 0o777).toBe(0o700);
+  });
+
+  it('refuses to start on a state file it cannot read back, and leaves the file as it was', async () => {
+    // Prepare
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'moto-state-')), 'state.json');
+    writeFileSync(stateFile, '{"format": 1, "secretsmanager": [', { mode: 0o600 });
+
+    // Act
+    const started = startMoto({ stateFile });
+
+    // Assess
+    await expect(started).rejects.toThrow(/cannot restore the emulator state from .*state\.json/);
+    expect(readFileSync(stateFile, 'utf8')).toBe('{"format": 1, "secretsmanager": [');
   });
 });
 

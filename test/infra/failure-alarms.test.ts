@@ -1,0 +1,481 @@
+/**
+ * The refresh-failure alarms (issue #11): a permanent failure pages at once and keeps the alarm in
+ * ALARM while the provider is blocked; transient failures page only once `failureAlarmAttempts` of
+ * them come in a row. Template assertions, and the synthesized alarms evaluated against EMF lines
+ * printed by the real metrics adapter (test/infra/alarm-evaluation.ts models CloudWatch's evaluation).
+ *
+ * The EMF datapoints follow the engine's contract for the two metrics (ConsecutiveFailures at every
+ * recorded failed attempt with the streak so far; RefreshFailedPermanent 1 at a permanent failure and
+ * at every run it blocks), timed with the engine's own backoff function.
+ */
+import { Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EmfMetrics } from '../../functions/aws/metrics.js';
+import { ConfigError, effectiveRefreshBefore } from '../../functions/core/config.js';
+import { METRIC_NAMES, type MetricName, type MetricUnit } from '../../functions/core/ports.js';
+import { BACKOFF_MAX_MS, backoffDelayMs } from '../../functions/core/timing.js';
+import {
+  failureGapBoundSeconds,
+  failureStreakBoundSeconds,
+  lookbackPeriods,
+  SCHEDULER_PRECISION_SECONDS,
+} from '../../infra/alarm-windows.js';
+import { TokenRefresher } from '../../infra/token-refresher.js';
+import { captureProcessOutput } from '../support/output.js';
+import {
+  type AlarmState,
+  type EmfDatapoint,
+  evaluateAlarm,
+  type InsightsAlarmProperties,
+  parseEmf,
+  transitions,
+} from './alarm-evaluation.js';
+import { build, logicalIds, PROVIDERS } from './support.js';
+
+/** The engine's metric names for the two failure metrics (issue #11). */
+const CONSECUTIVE_FAILURES = 'ConsecutiveFailures';
+const REFRESH_FAILED_PERMANENT = 'RefreshFailedPermanent';
+const PERMANENT_QUERY = `SELECT SUM(${REFRESH_FAILED_PERMANENT}) FROM SCHEMA("TokenRefresher", provider)`;
+const PERSISTENT_QUERY = `SELECT MAX(${CONSECUTIVE_FAILURES}) FROM SCHEMA("TokenRefresher", provider)`;
+
+const MINUTE = 60_000;
+/** A moment on a period boundary, so that scenarios start at the same place in a period every run. */
+const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+const built = build();
+const { stack, template } = built;
+const refresher = stack.refresher;
+const actions = [stack.resolve(refresher.alarmTopic.topicArn)];
+
+/** The properties of the alarm whose construct id is `id`. */
+function alarmProperties(from: typeof template, id: string): InsightsAlarmProperties {
+  const [logicalId] = logicalIds(from, 'AWS::CloudWatch::Alarm').filter((candidate) =>
+    candidate.startsWith(`Refresher${id}`),
+  );
+  if (logicalId === undefined) throw new Error(`no alarm ${id}`);
+  return from.toJSON().Resources[logicalId].Properties as InsightsAlarmProperties;
+}
+
+describe('Refresh failure alarms', () => {
+  describe('Template', () => {
+    it('pages at once on a permanent failure of any provider, and looks back over the longest gap between two scheduled runs', () => {
+      // Assess: the providers' longest gap is billing's rate(10 minutes) plus the 1-minute window, 11
+      // minutes: 3 periods.
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: [
+          {
+            Id: Match.anyValue(),
+            Expression: PERMANENT_QUERY,
+            Period: 300,
+            Label: Match.anyValue(),
+            ReturnData: true,
+          },
+        ],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: actions,
+        OKActions: actions,
+        AlarmDescription: Match.stringLikeRegexp(
+          'failed permanently.*invalid_grant.*rotation_outcome_unknown.*What to do',
+        ),
+      });
+    });
+
+    it('pages on 3 consecutive failures of any provider by default, and looks back over the longest backoff', () => {
+      // Assess: 15 min backoff cap + 60 s Scheduler precision + the 45 s longest request: 4 periods.
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Metrics: [
+          {
+            Id: Match.anyValue(),
+            Expression: PERSISTENT_QUERY,
+            Period: 300,
+            Label: Match.anyValue(),
+            ReturnData: true,
+          },
+        ],
+        Threshold: 3,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 4,
+        DatapointsToAlarm: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: actions,
+        OKActions: actions,
+        AlarmDescription: Match.stringLikeRegexp('failed 3 attempts in a row.*What to do'),
+      });
+    });
+
+    it('keeps the logical id of RefreshFailuresAlarm and adds PermanentFailureAlarm; nothing alarms on a single RefreshFailed', () => {
+      // Assess: the ids CloudFormation knows (an alarm whose id changes is replaced under a new name).
+      const ids = logicalIds(template, 'AWS::CloudWatch::Alarm');
+      expect(ids).toContain('RefresherRefreshFailuresAlarm72D0CFA7');
+      expect(ids).toContain('RefresherPermanentFailureAlarm71D32AED');
+      expect(stack.getLogicalId(refresher.refreshFailuresAlarm.node.defaultChild as never)).toBe(
+        'RefresherRefreshFailuresAlarm72D0CFA7',
+      );
+      const expressions = Object.values(template.findResources('AWS::CloudWatch::Alarm')).flatMap((alarm) =>
+        (alarm.Properties.Metrics ?? []).map((metric: { Expression: string }) => metric.Expression),
+      );
+      expect(
+        expressions.filter((expression) => expression.includes(`(${METRIC_NAMES.refreshFailed})`)),
+      ).toEqual([]);
+    });
+
+    it('honours failureAlarmAttempts, and a permanent alarm of rate(5 minutes) providers looks back 2 periods', () => {
+      // Prepare
+      const { template: other } = build({
+        providers: PROVIDERS.filter((provider) => provider.name !== 'billing'),
+        refresher: { failureAlarmAttempts: 5 },
+      });
+
+      // Assess
+      expect(alarmProperties(other, 'RefreshFailuresAlarm')).toMatchObject({
+        Threshold: 5,
+        EvaluationPeriods: 4,
+        DatapointsToAlarm: 1,
+      });
+      expect(alarmProperties(other, 'RefreshFailuresAlarm').Metrics[0]?.Expression).toBe(PERSISTENT_QUERY);
+      expect(alarmProperties(other, 'PermanentFailureAlarm')).toMatchObject({
+        Threshold: 1,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 1,
+      });
+    });
+
+    it('exposes both metrics, per provider and over all providers', () => {
+      const perProvider = (metric: unknown) =>
+        stack.resolve((metric as { toMetricConfig(): unknown }).toMetricConfig());
+      expect(perProvider(refresher.metricConsecutiveFailures('github'))).toMatchObject({
+        metricStat: {
+          namespace: 'TokenRefresher',
+          metricName: CONSECUTIVE_FAILURES,
+          dimensions: [{ name: 'provider', value: 'github' }],
+          statistic: 'Maximum',
+        },
+      });
+      expect(perProvider(refresher.metricPermanentFailures('github'))).toMatchObject({
+        metricStat: { metricName: REFRESH_FAILED_PERMANENT, statistic: 'Sum' },
+      });
+      expect(perProvider(refresher.metricConsecutiveFailures(undefined, { label: 'Streak' }))).toMatchObject({
+        mathExpression: { expression: PERSISTENT_QUERY },
+        renderingProperties: { label: 'Streak' },
+      });
+      expect(perProvider(refresher.metricPermanentFailures())).toMatchObject({
+        mathExpression: { expression: PERMANENT_QUERY },
+      });
+      expect(() => refresher.metricConsecutiveFailures('nope')).toThrow(/unknown provider "nope"/);
+    });
+
+    it('graphs both metrics by provider on the dashboard, with the alarm threshold', () => {
+      // Prepare: the body is a Fn::Join of JSON text and tokens; tokens become a placeholder string.
+      const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+      if (dashboard === undefined) throw new Error('no dashboard');
+      const join = dashboard.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] };
+      const parts = join['Fn::Join'][1];
+      const body = JSON.parse(parts.map((part) => (typeof part === 'string' ? part : 'TOKEN')).join('')) as {
+        widgets: {
+          properties: {
+            title?: string;
+            metrics?: [{ expression: string }][];
+            annotations?: { horizontal?: { value: number; label: string }[] };
+          };
+        }[];
+      };
+      const widget = (title: string) =>
+        body.widgets.find((candidate) => candidate.properties.title === title);
+
+      // Assess
+      const streak = widget('Consecutive failures by provider (maximum)')?.properties;
+      expect(streak?.metrics?.map(([metric]) => metric.expression)).toEqual([
+        `${PERSISTENT_QUERY} GROUP BY provider`,
+      ]);
+      expect(streak?.annotations?.horizontal).toEqual([
+        expect.objectContaining({ value: 3, label: 'Refresh failures alarm' }),
+      ]);
+      expect(
+        widget('Permanent failures by provider (runs blocked)')?.properties.metrics?.map(
+          ([metric]) => metric.expression,
+        ),
+      ).toEqual([`${PERMANENT_QUERY} GROUP BY provider`]);
+    });
+  });
+
+  describe('Validation of failureAlarmAttempts', () => {
+    it.each([0, -1, 2.5, Number.NaN])('refuses %s, naming the construct and the prop', (attempts) => {
+      let thrown: unknown;
+      try {
+        new TokenRefresher(new Stack(), 'Tokens', {
+          providers: PROVIDERS,
+          failureAlarmAttempts: attempts,
+        });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(ConfigError);
+      expect((thrown as ConfigError).message).toMatch(/^Default\/Tokens: invalid TokenRefresher props:/);
+      expect((thrown as ConfigError).problems).toEqual([
+        `failureAlarmAttempts: is ${attempts}; it must be a positive whole number of consecutive failed ` +
+          'attempts (1 pages at every failure; the default 3 lets the retries fix a passing failure)',
+      ]);
+    });
+
+    it('accepts 1 (every failed attempt pages)', () => {
+      const { template: other } = build({ refresher: { failureAlarmAttempts: 1 } });
+      expect(alarmProperties(other, 'RefreshFailuresAlarm').Threshold).toBe(1);
+    });
+  });
+
+  describe('Timing of the default', () => {
+    it('records the 3rd consecutive failure within the default 5-minute lead time', () => {
+      // Prepare: the default lead of a provider with the default lifetime.
+      const lead = effectiveRefreshBefore(300, 3600);
+
+      // Act: the bound, and a replay of the worst case with the engine's backoff.
+      const bound = failureStreakBoundSeconds(3, 10);
+      const worst = streakTimes({ attempts: 3, callMs: 10_000, random: 1, lateMs: 60_000 });
+
+      // Assess: 3 × 10 s calls + (30 s + 60 s) + (60 s + 60 s) = 240 s; about 2 minutes typically.
+      expect(bound).toBe(240);
+      expect(worst.at(-1)).toBe(T0 + bound * 1000);
+      expect(bound).toBeLessThan(lead);
+      const typical = streakTimes({ attempts: 3, callMs: 1_000, random: 0.5, lateMs: 30_000 });
+      expect(((typical.at(-1) ?? 0) - T0) / 1000).toBe(130.5);
+      // The refresh_token grants' 30 s default request timeout reaches the 300 s lead time exactly;
+      // there, a timed-out call is rotation_outcome_unknown, a permanent failure that pages at once.
+      expect(failureStreakBoundSeconds(3, 30)).toBe(300);
+    });
+
+    it('looks back over the longest gap between two failures of a streak', () => {
+      expect(failureGapBoundSeconds(10)).toBe(BACKOFF_MAX_MS / 1000 + SCHEDULER_PRECISION_SECONDS + 10);
+      expect(lookbackPeriods(failureGapBoundSeconds(60))).toBe(4);
+      expect(lookbackPeriods(failureGapBoundSeconds(1))).toBe(4);
+      expect(lookbackPeriods(360)).toBe(2);
+      expect(lookbackPeriods(0)).toBe(1);
+      expect(lookbackPeriods(24 * 3600)).toBe(36);
+    });
+  });
+
+  describe('Evaluated against EMF datapoints', () => {
+    let output: string[];
+
+    beforeEach(() => {
+      vi.stubEnv('POWERTOOLS_DEV', undefined);
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', undefined);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      output = [];
+      captureProcessOutput(output, ['stdout']);
+    });
+
+    afterEach(() => {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+      vi.unstubAllEnvs();
+    });
+
+    const persistent = () => alarmProperties(template, 'RefreshFailuresAlarm');
+    const permanent = () => alarmProperties(template, 'PermanentFailureAlarm');
+    const states = (alarm: InsightsAlarmProperties, until = T0 + 3 * 60 * MINUTE) =>
+      evaluateAlarm(alarm, parseEmf(output.join('')), { from: T0, to: until });
+    const pagedAt = (entries: readonly { at: number; state: AlarmState }[]) =>
+      entries.find((entry) => entry.state === 'ALARM')?.at;
+
+    it('does not page for one transient failure that the retry fixes, nor for two', () => {
+      // Act: github fails once (503) and the retry succeeds; later salesforce fails twice in a row.
+      const [failure] = failStreak('github', { attempts: 1, callMs: 300, random: 1, lateMs: 60_000 });
+      succeed('github', (failure ?? T0) + 31_000);
+      const second = failStreak('salesforce', {
+        start: T0 + 60 * MINUTE,
+        attempts: 2,
+        callMs: 10_000,
+        random: 1,
+        lateMs: 60_000,
+      });
+      succeed('salesforce', (second.at(-1) ?? T0) + 121_000);
+
+      // Assess
+      expect(points(CONSECUTIVE_FAILURES)).toEqual([1, 1, 2]);
+      expect(transitions(states(persistent()))).toEqual([{ at: T0, state: 'OK' }]);
+      expect(transitions(states(permanent()))).toEqual([{ at: T0, state: 'OK' }]);
+    });
+
+    it('pages at the 3rd failure in a row, within a minute of it, before the token is due to expire', () => {
+      // Act: worst case: the top of the jitter, the Scheduler a full minute late, 10 s calls.
+      const failures = failStreak('github', { attempts: 3, callMs: 10_000, random: 1, lateMs: 60_000 });
+
+      // Assess: the alarm's minute-by-minute evaluation sees the datapoint of value 3.
+      const third = failures[2] ?? Number.NaN;
+      const paged = pagedAt(states(persistent())) ?? Number.NaN;
+      expect(third - T0).toBe(240_000);
+      expect(paged).toBeGreaterThan(third);
+      expect(paged - third).toBeLessThanOrEqual(MINUTE);
+      // The token was due at T0 with a 300 s lead: the page comes before it expires (CloudWatch's
+      // ingestion delay, not modelled, comes on top).
+      expect(paged - T0).toBeLessThanOrEqual(300_000);
+    });
+
+    it('pages at failureAlarmAttempts: 4 in a row do not page with 5, the 5th does', () => {
+      // Prepare
+      const alarm = alarmProperties(
+        build({ refresher: { failureAlarmAttempts: 5 } }).template,
+        'RefreshFailuresAlarm',
+      );
+
+      // Act
+      const failures = failStreak('github', { attempts: 5, callMs: 1_000, random: 0.5, lateMs: 30_000 });
+
+      // Assess: evaluated on the datapoints up to the 4th failure, then on all of them.
+      const beforeFifth = (failures[4] ?? Number.NaN) - 1;
+      expect(pagedAt(states(alarm, beforeFifth))).toBeUndefined();
+      expect(pagedAt(states(alarm))).toBeGreaterThan(failures[4] ?? Number.NaN);
+    });
+
+    it('stays in ALARM through a 3-hour outage whatever the jitter, and returns to OK 4 periods after the recovery', () => {
+      for (const random of [0, 1]) {
+        // Prepare
+        output.length = 0;
+
+        // Act: a provider failing at every attempt for 2 h 50 min, then recovering.
+        const failures = failStreak('github', {
+          attempts: Number.POSITIVE_INFINITY,
+          until: T0 + 170 * MINUTE,
+          callMs: 10_000,
+          random,
+          lateMs: 60_000,
+        });
+        const last = failures.at(-1) ?? Number.NaN;
+        succeed('github', last + BACKOFF_MAX_MS);
+
+        // Assess: one page, one OK; never back to OK while the streak lasts (no repeated pages).
+        const changes = transitions(states(persistent(), T0 + 240 * MINUTE));
+        expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
+        expect(changes[1]?.at).toBeGreaterThan(failures[2] ?? Number.NaN);
+        expect(changes[2]?.at).toBeGreaterThan(last);
+        expect((changes[2]?.at ?? Number.NaN) - last).toBeLessThanOrEqual(4 * 5 * MINUTE + MINUTE);
+        expect(failures.length).toBeGreaterThan(10);
+      }
+    });
+
+    it('pages at once on a permanent failure, stays in ALARM while blocked, and returns to OK after the fix', () => {
+      // Act: invalid_grant for github and billing at T0 + 2 min. github is fixed after 30 min; billing
+      // (rate(10 minutes)) stays blocked until 2 h, so from then on its runs alone hold the alarm.
+      const failedAt = T0 + 2 * MINUTE;
+      const fixedAt = T0 + 120 * MINUTE;
+      blocked('github', failedAt, failedAt + 30 * MINUTE, 5);
+      blocked('billing', failedAt, fixedAt, 10);
+
+      // Assess: one page, within a minute; one OK, within 3 periods of the last blocked run.
+      const changes = transitions(states(permanent()));
+      expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
+      expect(changes[1]?.at).toBe(failedAt + MINUTE);
+      expect(changes[2]?.at).toBeGreaterThan(fixedAt - 11 * MINUTE);
+      expect(changes[2]?.at).toBeLessThanOrEqual(fixedAt + 3 * 5 * MINUTE);
+      // One failed attempt each: the persistent-failure alarm stays quiet.
+      expect(transitions(states(persistent()))).toEqual([{ at: T0, state: 'OK' }]);
+    });
+
+    it('holds the permanent alarm of rate(5 minutes) providers with 2 periods', () => {
+      // Prepare
+      const alarm = alarmProperties(
+        build({ providers: PROVIDERS.filter((provider) => provider.name !== 'billing') }).template,
+        'PermanentFailureAlarm',
+      );
+
+      // Act
+      const failedAt = T0 + 2 * MINUTE;
+      blocked('github', failedAt, T0 + 120 * MINUTE, 5);
+
+      // Assess
+      const changes = transitions(states(alarm));
+      expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
+      expect(changes[1]?.at).toBe(failedAt + MINUTE);
+    });
+
+    /**
+     * A permanent failure at `from`, then a blocked run at every recurring tick until the fix and a
+     * forced refresh at `until`. The ticks fall alternately at the start and at the end of the 1-minute
+     * flexible window: gaps of up to the interval plus a minute, the longest there are.
+     */
+    function blocked(provider: string, from: number, until: number, intervalMinutes: number): void {
+      emit(provider, from, [
+        [METRIC_NAMES.refreshFailed, 'Count', 1],
+        [CONSECUTIVE_FAILURES, 'Count', 1],
+        [REFRESH_FAILED_PERMANENT, 'Count', 1],
+      ]);
+      for (let tick = 1; ; tick += 1) {
+        const at = from + tick * intervalMinutes * MINUTE + (tick % 2 === 0 ? 0 : 59_999);
+        if (at >= until) break;
+        emit(provider, at, [
+          [METRIC_NAMES.refreshFailed, 'Count', 1],
+          [REFRESH_FAILED_PERMANENT, 'Count', 1],
+        ]);
+      }
+      succeed(provider, until);
+    }
+
+    /** Publish `metrics` for `provider` as one EMF document stamped `at`, as the handler does. */
+    function emit(provider: string, at: number, metrics: readonly [string, MetricUnit, number][]): void {
+      vi.setSystemTime(at);
+      const emf = new EmfMetrics();
+      // The engine's names for the two failure metrics are not in MetricName until the engine emits them.
+      for (const [name, unit, value] of metrics) emf.add(provider, name as MetricName, unit, value);
+      emf.publish();
+    }
+
+    /** A successful refresh: what the engine emits for it (never a failure metric). */
+    function succeed(provider: string, at: number): void {
+      emit(provider, at, [
+        [METRIC_NAMES.refreshSucceeded, 'Count', 1],
+        [METRIC_NAMES.secondsToExpiry, 'Seconds', 3600],
+      ]);
+    }
+
+    /** A streak of transient failures (see {@link streakTimes}), each emitted as the engine does. */
+    function failStreak(provider: string, options: StreakOptions): number[] {
+      const times = streakTimes(options);
+      times.forEach((at, index) => {
+        emit(provider, at, [
+          [METRIC_NAMES.refreshFailed, 'Count', 1],
+          [CONSECUTIVE_FAILURES, 'Count', index + 1],
+          [METRIC_NAMES.secondsToExpiry, 'Seconds', 120],
+        ]);
+      });
+      return times;
+    }
+
+    /** The values of one metric, in the order they were printed. */
+    function points(name: string): number[] {
+      return parseEmf(output.join(''))
+        .filter((point: EmfDatapoint) => point.name === name)
+        .map((point) => point.value);
+    }
+  });
+});
+
+interface StreakOptions {
+  /** When the first attempt starts. Default {@link T0}. */
+  readonly start?: number;
+  readonly attempts: number;
+  /** Stop before this time (for an unbounded `attempts`). */
+  readonly until?: number;
+  /** How long each failing call lasts. */
+  readonly callMs: number;
+  /** The jitter's random number (1: the top of the jitter). */
+  readonly random: number;
+  /** How late the precise run fires after the backoff ends (EventBridge Scheduler: up to 60 s). */
+  readonly lateMs: number;
+}
+
+/** When each failure of a streak is recorded: call, backoff (the engine's function), Scheduler delay. */
+function streakTimes(options: StreakOptions): number[] {
+  const times: number[] = [];
+  let at = (options.start ?? T0) + options.callMs;
+  for (let failures = 1; failures <= options.attempts && at < (options.until ?? Number.POSITIVE_INFINITY); ) {
+    times.push(at);
+    at += backoffDelayMs(failures, undefined, options.random) + options.lateMs + options.callMs;
+    failures += 1;
+  }
+  return times;
+}
