@@ -14,8 +14,12 @@ AWSCURRENT. AWS documents instead (PutSecretValue, UpdateSecretVersionStage API 
 - whenever AWSCURRENT moves, AWSPREVIOUS moves to the version AWSCURRENT was removed from; other
   labels of that version (e.g. AWSPENDING) stay where they are.
 
+- a PutSecretValue whose ClientRequestToken names an existing version with the same value succeeds
+  and does nothing (moto re-creates such a version when it is labelled AWSPENDING, dropping its
+  AWSCURRENT: a repeated finished write of the refresh engine).
+
 The patches below keep moto's own code and rewrite only where the default version and AWSPREVIOUS
-go. The moto installation on disk is not changed.
+go, and that one idempotency check. The moto installation on disk is not changed.
 """
 
 from typing import Any
