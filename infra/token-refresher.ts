@@ -74,15 +74,6 @@ export const PROVIDERS_CONFIG_FILE_NAME = 'providers-config.json';
 export const MAX_EXACT_SECRET_ARNS_PROVIDERS = 20;
 /** The period of every alarm. */
 const ALARM_PERIOD = Duration.minutes(5);
-/**
- * The engine's failure metrics (issue #11), by name until `METRIC_NAMES` lists them:
- * `ConsecutiveFailures` (at every recorded failed attempt, the provider's streak after it) and
- * `RefreshFailedPermanent` (1 at a permanent failure, and again at every run it blocks).
- */
-const FAILURE_METRIC_NAMES = {
-  consecutiveFailures: 'ConsecutiveFailures',
-  refreshFailedPermanent: 'RefreshFailedPermanent',
-} as const;
 /** Lambda's limit on the total size of a function's environment variables (keys and values). */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 /**
@@ -153,12 +144,15 @@ export interface TokenRefresherProps {
    * How soon: after the k-th failure the engine backs off 30 s × 2^(k−1) with equal jitter (between
    * half and all of it, capped at 15 min), and the precise retry fires within EventBridge Scheduler's
    * 60-second precision. From the start of the first failed attempt, the 3rd consecutive failure is
-   * therefore recorded after at most 3 × `requestTimeout` + (30 s + 60 s) + (60 s + 60 s): 240 s with
-   * the default 10 s request timeout, about 2 minutes typically (mean jitter, calls that fail fast).
-   * That is inside the default 5-minute lead time (`refreshBefore`), and CloudWatch adds its own
-   * delay (log ingestion, evaluation every minute) before the page. A `Retry-After` lengthens the
-   * backoff; a provider whose streak outlasts its lead time is caught by its staleness alarm (the
-   * backstop). `failureStreakBoundSeconds` in `infra/alarm-windows.ts` computes the bound.
+   * therefore recorded at most 3 × `requestTimeout` + (30 s + 60 s) + (60 s + 60 s) later: 240 s with
+   * the default 10 s request timeout, about 2 minutes typically (mean jitter, calls that fail fast);
+   * `failureStreakBoundSeconds` in `infra/alarm-windows.ts` computes it. The first attempt comes at
+   * the due time, the lead time (`refreshBefore`, default 5 min) before expiry, give or take the
+   * Scheduler's minute. So with the defaults the page typically comes with about half the lead time
+   * left; in the worst case (top of the jitter, every run a full minute late, calls that time out, then
+   * CloudWatch's log ingestion and one-minute evaluation) it comes around the token's expiry. `2`
+   * (at most 150 s after the first attempt) or a longer `refreshBefore` buys margin. A `Retry-After`
+   * lengthens the backoff; the provider's staleness alarm stays the backstop.
    *
    * A positive whole number; 1 pages at every failed attempt.
    * @default 3
@@ -508,13 +502,13 @@ export class TokenRefresher extends Construct {
         [
           new cloudwatch.GraphWidget({
             title: 'Consecutive failures by provider (maximum)',
-            left: [this.#byProvider('MAX', FAILURE_METRIC_NAMES.consecutiveFailures)],
+            left: [this.#byProvider('MAX', METRIC_NAMES.consecutiveFailures)],
             leftAnnotations: [{ value: attempts, label: 'Refresh failures alarm' }],
             width: 12,
           }),
           new cloudwatch.GraphWidget({
             title: 'Permanent failures by provider (runs blocked)',
-            left: [this.#byProvider('SUM', FAILURE_METRIC_NAMES.refreshFailedPermanent)],
+            left: [this.#byProvider('SUM', METRIC_NAMES.refreshFailedPermanent)],
             width: 12,
           }),
         ],
@@ -635,7 +629,7 @@ export class TokenRefresher extends Construct {
    * Insights query of the maximum over every provider (what {@link refreshFailuresAlarm} watches).
    */
   metricConsecutiveFailures(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
-    const name = FAILURE_METRIC_NAMES.consecutiveFailures;
+    const name = METRIC_NAMES.consecutiveFailures;
     if (provider !== undefined) return this.#providerMetric(provider, name, 'Maximum', props);
     return this.#allProviders('MAX', name, 'Consecutive failures (all providers, maximum)', props);
   }
@@ -646,7 +640,7 @@ export class TokenRefresher extends Construct {
    * (what {@link permanentFailureAlarm} watches).
    */
   metricPermanentFailures(provider?: string, props: cloudwatch.MetricOptions = {}): cloudwatch.IMetric {
-    const name = FAILURE_METRIC_NAMES.refreshFailedPermanent;
+    const name = METRIC_NAMES.refreshFailedPermanent;
     if (provider !== undefined) return this.#providerMetric(provider, name, 'Sum', props);
     return this.#allProviders('SUM', name, 'Permanent failures (all providers)', props);
   }
@@ -730,14 +724,14 @@ export class TokenRefresher extends Construct {
     );
     return new cloudwatch.Alarm(this, 'PermanentFailureAlarm', {
       alarmDescription:
-        'A token refresh failed permanently (RefreshFailedPermanent >= 1, any provider): invalid_grant, ' +
-        'invalid_client, unauthorized_client, credentials_not_set, credentials_invalid or ' +
-        'rotation_outcome_unknown. The provider is not retried until someone acts; its current token ' +
-        `stays until it expires. The alarm stays in ALARM while the provider is blocked, and for ${periods * 5} ` +
-        'minutes after. What to do: find the provider and code (npx token-refresher status, or the refresh ' +
-        'function logs "Refresh failed; the current token is kept", field errorCode), fix the credentials ' +
-        'secret or the configuration (README, Troubleshooting), then force a refresh with ' +
-        '{"provider":"<name>","force":true}.',
+        'A token refresh failed permanently (RefreshFailedPermanent >= 1, any provider): a failure retrying ' +
+        'cannot fix, e.g. invalid_grant, invalid_client, credentials_not_set, rotation_outcome_unknown, another ' +
+        'HTTP 4xx, or a secret the function cannot read. The provider is not called again until someone ' +
+        'forces a refresh; its current token is served until it expires. The alarm stays in ALARM while the ' +
+        `provider is blocked (each scheduled run reports it again), and up to ${periods * 5} minutes after. ` +
+        'What to do: find the provider and code (npx token-refresher status, or the refresh function logs ' +
+        '"Refresh failed; the current token is kept", field errorCode), fix the credentials secret or the ' +
+        'configuration (README, Troubleshooting), then force a refresh with {"provider":"<name>","force":true}.',
       metric: this.metricPermanentFailures(),
       threshold: 1,
       evaluationPeriods: periods,
@@ -764,13 +758,13 @@ export class TokenRefresher extends Construct {
     return new cloudwatch.Alarm(this, 'RefreshFailuresAlarm', {
       alarmDescription:
         `Token refreshes keep failing: a provider failed ${attempts} attempts in a row (ConsecutiveFailures ` +
-        `>= ${attempts}; the attempts come within about ${within} minutes of the first, with backoff). The ` +
-        'current token is kept until it expires. A single failure that the retry fixes does not page; ' +
-        `the alarm stays in ALARM while the failures go on, and for ${periods * 5} minutes after the last. What ` +
+        `>= ${attempts}, any provider; with the backoff, the attempts span at most about ${within} minutes). ` +
+        'One failure that the retry fixes does not page. The current token is served until it expires. The ' +
+        `alarm stays in ALARM while the failures go on, and up to ${periods * 5} minutes after the last. What ` +
         'to do: find the provider and code (npx token-refresher status, or the refresh function logs ' +
         '"Refresh failed; the current token is kept", fields errorCode and consecutiveFailures); transient ' +
-        'codes (http_5xx, timeout, network_error, rate_limited) are the provider or the network: check its ' +
-        'status and the time left (SecondsToExpiry); fix what is ours, then force a refresh with ' +
+        'codes (http_5xx, timeout, network_error, rate_limited) mean the provider or the network: check its ' +
+        'status page and the time left (SecondsToExpiry); fix what is ours, then force a refresh with ' +
         '{"provider":"<name>","force":true}.',
       metric: this.metricConsecutiveFailures(),
       threshold: attempts,

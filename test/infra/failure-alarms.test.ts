@@ -12,8 +12,10 @@ import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EmfMetrics } from '../../functions/aws/metrics.js';
-import { ConfigError, effectiveRefreshBefore } from '../../functions/core/config.js';
-import { METRIC_NAMES, type MetricName, type MetricUnit } from '../../functions/core/ports.js';
+import { ConfigError, effectiveRefreshBefore, providerConfigSchema } from '../../functions/core/config.js';
+import { RefreshEngine } from '../../functions/core/engine.js';
+import { ProviderError } from '../../functions/core/errors.js';
+import { METRIC_NAMES, type MetricName, type MetricUnit, type Provider } from '../../functions/core/ports.js';
 import { BACKOFF_MAX_MS, backoffDelayMs } from '../../functions/core/timing.js';
 import {
   failureGapBoundSeconds,
@@ -24,6 +26,13 @@ import {
 import { TokenRefresher } from '../../infra/token-refresher.js';
 import { captureProcessOutput } from '../support/output.js';
 import {
+  FakeCredentialsStore,
+  FakeSecrets,
+  FakeStateTable,
+  FakeTokenStore,
+  RecordingLogger,
+} from '../unit/core/fakes.js';
+import {
   type AlarmState,
   type EmfDatapoint,
   evaluateAlarm,
@@ -33,9 +42,8 @@ import {
 } from './alarm-evaluation.js';
 import { build, logicalIds, PROVIDERS } from './support.js';
 
-/** The engine's metric names for the two failure metrics (issue #11). */
-const CONSECUTIVE_FAILURES = 'ConsecutiveFailures';
-const REFRESH_FAILED_PERMANENT = 'RefreshFailedPermanent';
+const CONSECUTIVE_FAILURES = METRIC_NAMES.consecutiveFailures;
+const REFRESH_FAILED_PERMANENT = METRIC_NAMES.refreshFailedPermanent;
 const PERMANENT_QUERY = `SELECT SUM(${REFRESH_FAILED_PERMANENT}) FROM SCHEMA("TokenRefresher", provider)`;
 const PERSISTENT_QUERY = `SELECT MAX(${CONSECUTIVE_FAILURES}) FROM SCHEMA("TokenRefresher", provider)`;
 
@@ -416,11 +424,10 @@ describe('Refresh failure alarms', () => {
     }
 
     /** Publish `metrics` for `provider` as one EMF document stamped `at`, as the handler does. */
-    function emit(provider: string, at: number, metrics: readonly [string, MetricUnit, number][]): void {
+    function emit(provider: string, at: number, metrics: readonly [MetricName, MetricUnit, number][]): void {
       vi.setSystemTime(at);
       const emf = new EmfMetrics();
-      // The engine's names for the two failure metrics are not in MetricName until the engine emits them.
-      for (const [name, unit, value] of metrics) emf.add(provider, name as MetricName, unit, value);
+      for (const [name, unit, value] of metrics) emf.add(provider, name, unit, value);
       emf.publish();
     }
 
@@ -453,6 +460,173 @@ describe('Refresh failure alarms', () => {
     }
   });
 });
+
+describe('Refresh failure alarms, driven by the refresh engine', () => {
+  // The engine itself (fakes for the stores, the real EMF adapter), run by a model of the two
+  // schedules: the recurring one (rate(5 minutes), fired at the end of its 1-minute window) and the
+  // precise one-time run, fired a full minute late (EventBridge Scheduler's 60 s precision). The
+  // jitter takes its top value. github's token is due at T0 and expires at T0 + 5 min.
+  const config = providerConfigSchema.parse({
+    name: 'github',
+    grant: 'client_credentials',
+    tokenUrl: 'https://auth.example.com/oauth2/token',
+  });
+  let output: string[];
+
+  beforeEach(() => {
+    vi.stubEnv('POWERTOOLS_DEV', undefined);
+    vi.stubEnv('POWERTOOLS_METRICS_DISABLED', undefined);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    output = [];
+    captureProcessOutput(output, ['stdout']);
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
+
+  /**
+   * Run the engine from T0 − 1 h to `until`. `answer(at)` is what the token endpoint does at `at`:
+   * `undefined` for a token, else the error it fails with. `forceAt`: an operator's forced refresh.
+   */
+  async function drive(options: {
+    readonly answer: (at: number) => ProviderError | undefined;
+    readonly until: number;
+    readonly forceAt?: number;
+  }): Promise<{ readonly at: number; readonly status: string }[]> {
+    const secrets = new FakeSecrets();
+    secrets.seed(FakeTokenStore.secretId('github'), { status: 'pending' });
+    secrets.seed(FakeCredentialsStore.secretId('github'), { clientId: 'client-1', clientSecret: 'secret-1' });
+    // The first run (T0 − 55 min) gets a token; later calls get what `answer` says for their time.
+    const provider: Provider = {
+      requestToken: async () => {
+        const now = Date.now();
+        const error = now === T0 - 55 * MINUTE ? undefined : options.answer(now);
+        if (error !== undefined) throw error;
+        return { accessToken: `token-${now}`, tokenType: 'Bearer', expiresInSeconds: 3600 };
+      },
+    };
+    let precise: number | undefined;
+    const metrics = new EmfMetrics();
+    const engine = new RefreshEngine({
+      tokens: new FakeTokenStore(secrets),
+      credentials: new FakeCredentialsStore(secrets),
+      state: new FakeStateTable(),
+      providerFor: () => provider,
+      clock: { now: () => Date.now() },
+      metrics,
+      logger: new RecordingLogger(),
+      scheduler: {
+        scheduleAt: async (_provider, at) => {
+          precise = at;
+        },
+      },
+      random: () => 0.999_999,
+    });
+    // The first token, 1 h long, issued at T0 − 55 min: due at T0 (5 min lead).
+    let at = T0 - 55 * MINUTE;
+    let nextTick = Math.floor(at / (5 * MINUTE)) * 5 * MINUTE + 5 * MINUTE + 59_000;
+    let forced = options.forceAt === undefined;
+    const runs: { at: number; status: string }[] = [];
+    const run = async (input: { precise?: boolean; force?: boolean }) => {
+      vi.setSystemTime(at);
+      const result = await engine.refresh({ config, remainingTimeMs: 60_000, ...input });
+      metrics.publish();
+      runs.push({ at, status: result.status });
+    };
+    await run({ force: true });
+    while (at < options.until) {
+      const preciseAt = precise === undefined ? Number.POSITIVE_INFINITY : precise + 60_000;
+      const forceAt = forced ? Number.POSITIVE_INFINITY : (options.forceAt ?? Number.POSITIVE_INFINITY);
+      at = Math.min(preciseAt, nextTick, forceAt);
+      if (at === forceAt) {
+        forced = true;
+        await run({ force: true });
+      } else if (at === preciseAt) {
+        precise = undefined;
+        await run({ precise: true });
+      } else {
+        nextTick += 5 * MINUTE;
+        await run({});
+      }
+    }
+    return runs;
+  }
+
+  const states = (id: string, until: number) =>
+    evaluateAlarm(alarmProperties(template, id), parseEmf(output.join('')), {
+      from: T0 - 60 * MINUTE,
+      to: until,
+    });
+  const consecutive = () =>
+    parseEmf(output.join(''))
+      .filter((point) => point.name === METRIC_NAMES.consecutiveFailures)
+      .map((point) => point.value);
+
+  it('does not page when one 503 is fixed by the retry', async () => {
+    // Act: the endpoint fails for 2 minutes from T0: the due run (T0 + 1 min) fails, its retry works.
+    const until = T0 + 60 * MINUTE;
+    const runs = await drive({
+      answer: (at) => (at >= T0 && at < T0 + 2 * MINUTE ? serviceUnavailable() : undefined),
+      until,
+    });
+
+    // Assess
+    expect(runs.filter((run) => run.at >= T0 && run.at < T0 + 5 * MINUTE).map((run) => run.status)).toEqual([
+      'failed',
+      'refreshed',
+    ]);
+    expect(consecutive()).toEqual([1]);
+    expect(transitions(states('RefreshFailuresAlarm', until)).map((change) => change.state)).toEqual(['OK']);
+    expect(transitions(states('PermanentFailureAlarm', until)).map((change) => change.state)).toEqual(['OK']);
+  });
+
+  it('pages once when the endpoint stays down, by the token expiry at worst, and clears after it recovers', async () => {
+    // Act: the endpoint is down from T0 for 1 h.
+    const until = T0 + 150 * MINUTE;
+    await drive({
+      answer: (at) => (at >= T0 && at < T0 + 60 * MINUTE ? serviceUnavailable() : undefined),
+      until,
+    });
+
+    // Assess: one ALARM (no repeated pages between the ever longer backoffs), then OK.
+    const changes = transitions(states('RefreshFailuresAlarm', until));
+    expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
+    expect(consecutive().slice(0, 3)).toEqual([1, 2, 3]);
+    // Worst case (every run a full minute late, the top of the jitter): the attempts at T0 + 59 s,
+    // + 149 s and + 269 s; the alarm evaluates the third at T0 + 5 min, when the token expires.
+    expect((changes[1]?.at ?? Number.NaN) - T0).toBeLessThanOrEqual(5 * MINUTE);
+    expect(transitions(states('PermanentFailureAlarm', until)).map((change) => change.state)).toEqual(['OK']);
+  });
+
+  it('pages at once on invalid_grant, stays in ALARM while blocked, and clears after the forced refresh', async () => {
+    // Act: the grant is refused from T0 until the operator fixes it and forces a refresh at T0 + 90 min.
+    const forceAt = T0 + 90 * MINUTE;
+    const until = T0 + 150 * MINUTE;
+    await drive({
+      answer: (at) =>
+        at >= T0 && at < forceAt
+          ? new ProviderError('invalid_grant', 'invalid_grant', 'permanent')
+          : undefined,
+      until,
+      forceAt,
+    });
+
+    // Assess
+    const changes = transitions(states('PermanentFailureAlarm', until));
+    expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
+    expect((changes[1]?.at ?? Number.NaN) - T0).toBeLessThanOrEqual(2 * MINUTE);
+    expect(changes[2]?.at).toBeGreaterThan(forceAt);
+    expect((changes[2]?.at ?? Number.NaN) - forceAt).toBeLessThanOrEqual(3 * 5 * MINUTE);
+    expect(transitions(states('RefreshFailuresAlarm', until)).map((change) => change.state)).toEqual(['OK']);
+  });
+});
+
+function serviceUnavailable(): ProviderError {
+  return new ProviderError('Token endpoint answered HTTP 503', 'http_503', 'transient', { status: 503 });
+}
 
 interface StreakOptions {
   /** When the first attempt starts. Default {@link T0}. */
