@@ -198,7 +198,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     const logger = new LocalLogger(join(dir, 'local.log'), (text) => view.event(text));
     const clientConfig = { ...moto.clientConfig, maxAttempts: 2 };
     let invocation = 0;
+    // The scheduler follows the state table, so a refresh from elsewhere (the CLI) re-arms the precise run.
+    const stateTable = new DynamoDbStateTable({ clientConfig, tableName: LOCAL_TABLE_NAME });
     const scheduler = new LocalScheduler({
+      readNextRefreshAt: async (provider) => (await stateTable.read(provider))?.nextRefreshAt,
       fire: async (provider, reason) => {
         invocation += 1;
         const deadline = Date.now() + LOCAL_INVOCATION_MS;

@@ -13,6 +13,7 @@ import { JsonSecrets } from '../../functions/aws/secrets.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore, tokenSecretName } from '../../functions/aws/token-store.js';
 import { run } from '../../functions/cli/main.js';
+import { LocalScheduler } from '../../functions/local/scheduler.js';
 import { writeLocalSession } from '../../functions/local/session.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
@@ -137,6 +138,38 @@ describe('Operator CLI against moto server and oidc-provider', () => {
         bad: { clientId: 'svc', clientSecret: WRONG_SECRET },
       },
     });
+  });
+
+  it("moves a running local scheduler's precise run to the due time its refresh stored", async () => {
+    // Prepare: npm start's scheduler, following this table, with a precise run armed at the old time.
+    const state = table();
+    const fired: string[] = [];
+    const scheduler = new LocalScheduler({
+      fire: async (provider, reason) => {
+        fired.push(`${provider} ${reason}`);
+      },
+      readNextRefreshAt: async (provider) => (await state.read(provider))?.nextRefreshAt,
+      followIntervalMs: 100,
+    });
+    scheduler.startRecurring('cc', 3600);
+    const oldRun = Date.now() + 5 * 60_000;
+    await scheduler.scheduleAt('cc', oldRun);
+
+    // Act: the CLI refreshes with its own handler, which knows nothing of that scheduler.
+    const refreshed = await cli(['refresh', 'cc']);
+    const stored = (await state.read('cc'))?.nextRefreshAt;
+    const deadline = Date.now() + 5_000;
+    while (scheduler.preciseRunOf('cc') !== stored && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const preciseRun = scheduler.preciseRunOf('cc');
+    scheduler.stop();
+
+    // Assess: an hour-long token is due 5 minutes before it expires, not at the old time.
+    expect(refreshed.code).toBe(0);
+    expect(stored).toBeGreaterThan(oldRun + 50 * 60_000);
+    expect(preciseRun).toBe(stored);
+    expect(fired).toEqual(['cc schedule']);
   });
 
   it('shows every provider as never refreshed, then the refreshed one as ok', async () => {
