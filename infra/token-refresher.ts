@@ -757,7 +757,7 @@ export class TokenRefresher extends Construct {
     );
     return new cloudwatch.Alarm(this, 'RefreshFailuresAlarm', {
       alarmDescription:
-        `Token refreshes keep failing: a provider failed ${attempts} attempts in a row (ConsecutiveFailures ` +
+        `Token refreshes keep failing: a provider failed ${attempts === 1 ? 'an attempt' : `${attempts} attempts in a row`} (ConsecutiveFailures ` +
         `>= ${attempts}, any provider; with the backoff, the attempts span at most about ${within} minutes). ` +
         'One failure that the retry fixes does not page. The current token is served until it expires. The ' +
         `alarm stays in ALARM while the failures go on, and up to ${periods * 5} minutes after the last. What ` +

@@ -232,7 +232,12 @@ describe('Refresh failure alarms', () => {
 
     it('accepts 1 (every failed attempt pages)', () => {
       const { template: other } = build({ refresher: { failureAlarmAttempts: 1 } });
-      expect(alarmProperties(other, 'RefreshFailuresAlarm').Threshold).toBe(1);
+      expect(alarmProperties(other, 'RefreshFailuresAlarm')).toMatchObject({
+        Threshold: 1,
+        AlarmDescription: expect.stringMatching(
+          /^Token refreshes keep failing: a provider failed an attempt \(/,
+        ),
+      });
     });
   });
 
