@@ -16,12 +16,15 @@ import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import { type ProviderConfig, parseRefresherConfig } from '../../functions/core/config.js';
-import { RefreshEngine } from '../../functions/core/engine.js';
+import { RefreshEngine, type RefreshEngineOptions } from '../../functions/core/engine.js';
 import type {
   Clock,
   CredentialsStore,
+  EventPublisher,
   Logger,
+  NextRunScheduler,
   Provider,
+  ProviderEvent,
   StateTable,
   TokenStore,
 } from '../../functions/core/ports.js';
@@ -30,6 +33,11 @@ import { createProvider } from '../../functions/providers/index.js';
 import { type AwsClientConfig, type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthClientOptions, type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
 import { provision } from '../support/resources.js';
+import {
+  type StartStrictOAuthServerOptions,
+  type StrictOAuthServer,
+  startStrictOAuthServer,
+} from '../support/strict-oauth-server.js';
 
 /** `DRILLS_LONG=1`: the long mode with more iterations. */
 export const LONG_MODE = process.env.DRILLS_LONG === '1';
@@ -341,8 +349,111 @@ export function realPorts(clientConfig: AwsClientConfig & { maxAttempts?: number
   };
 }
 
-/** An engine from ports (the crash drill decorates some of them first). */
-export function engineFrom(ports: RealPorts, clock: Clock): RefreshEngine {
+/** An engine from ports (the crash drill decorates some of them first), with optional extras. */
+export function engineFrom(
+  ports: RealPorts,
+  clock: Clock,
+  extras: Pick<RefreshEngineOptions, 'scheduler' | 'events' | 'sleep' | 'random'> = {},
+): RefreshEngine {
   const { tokens, credentials, state, providerFor, metrics, logger } = ports;
-  return new RefreshEngine({ tokens, credentials, state, providerFor, clock, metrics, logger });
+  return new RefreshEngine({ tokens, credentials, state, providerFor, clock, metrics, logger, ...extras });
+}
+
+/**
+ * The state-change events the engine published, in order. The EventBridge adapter and its routing
+ * have their own integration test (`test/integration/events.test.ts`); the drills look at what is
+ * published.
+ */
+export class RecordedEvents implements EventPublisher {
+  readonly events: ProviderEvent[] = [];
+
+  async publish(event: ProviderEvent): Promise<void> {
+    this.events.push(event);
+  }
+
+  /** The events so far, without `occurredAt` (for comparisons), and forget them. */
+  take(): Omit<ProviderEvent, 'occurredAt'>[] {
+    return this.events.splice(0).map(({ occurredAt: _occurredAt, ...event }) => event);
+  }
+}
+
+/**
+ * The precise one-time schedule as EventBridge Scheduler keeps it: one per provider, replaced by every
+ * `scheduleAt`, gone once it fired. The drill decides when (and how early) it fires.
+ */
+export class RecordingScheduler implements NextRunScheduler {
+  readonly #pending = new Map<string, number>();
+  /** Every call, in order. */
+  readonly calls: { readonly provider: string; readonly at: number }[] = [];
+
+  async scheduleAt(provider: string, at: number): Promise<void> {
+    this.calls.push({ provider, at });
+    this.#pending.set(provider, at);
+  }
+
+  /** When the provider's one-time schedule is set for, if it exists. */
+  pending(provider: string): number | undefined {
+    return this.#pending.get(provider);
+  }
+
+  /** The schedule fires: it is deleted (`ActionAfterCompletion: DELETE`). */
+  fired(provider: string): void {
+    this.#pending.delete(provider);
+  }
+}
+
+/** moto and the strict rotating OAuth server (issue #11) for one drill file. */
+export interface StrictDrillParts {
+  readonly moto: MotoServer;
+  readonly strict: StrictOAuthServer;
+  readonly output: CapturedOutput;
+  readonly secrets: SecretRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startStrictDrillParts(
+  options: StartStrictOAuthServerOptions,
+): Promise<StrictDrillParts> {
+  const [moto, strict] = await Promise.all([startMoto(), startStrictOAuthServer(options)]);
+  const output = new CapturedOutput();
+  output.start();
+  const secrets = new SecretRegistry();
+  secrets.add(...options.clients.map((client) => client.clientSecret));
+  return {
+    moto,
+    strict,
+    output,
+    secrets,
+    async stop() {
+      vi.restoreAllMocks();
+      await Promise.all([moto.stop(), strict.stop()]);
+    },
+  };
+}
+
+/**
+ * Wipe moto, clear the strict server's faults and counters, and create the table and secrets again.
+ * A `refreshToken: 'seed'` field is replaced by the first refresh token of a new family.
+ */
+export async function resetStrictWorld(
+  parts: StrictDrillParts,
+  credentials: Readonly<Record<string, Credentials>>,
+): Promise<Record<string, Credentials>> {
+  await parts.moto.reset();
+  parts.strict.clearFaults();
+  parts.strict.resetCounters();
+  const resolved: Record<string, Credentials> = {};
+  for (const [provider, entry] of Object.entries(credentials)) {
+    resolved[provider] =
+      entry.refreshToken === 'seed' && entry.clientId !== undefined
+        ? { ...entry, refreshToken: parts.strict.seedFamily(entry.clientId) }
+        : entry;
+  }
+  await provision({
+    clientConfig: parts.moto.clientConfig,
+    tableName: TABLE,
+    secretPrefix: PREFIX,
+    credentials: resolved,
+  });
+  return resolved;
 }
