@@ -104,7 +104,8 @@ const NOT_INSTALLED_EXIT_CODE = 127;
 const NO_LAUNCHER_EXIT_CODE = 125;
 /** serialized_moto.py's exit code when the state file exists but cannot be read back. */
 const STATE_FILE_EXIT_CODE = 3;
-const PLAIN_WARNING = 'warning: no Python next to moto_server can import moto; running moto_server unserialised';
+const PLAIN_WARNING =
+  'warning: no Python next to moto_server can import moto; running moto_server unserialised';
 const MAX_START_ATTEMPTS = 3;
 const OUTPUT_TAIL_CHARS = 8_192;
 
