@@ -451,9 +451,12 @@ export class RefreshEngine {
     const permanent = error.kind === 'permanent';
     const consecutiveFailures = lease.consecutiveFailures + 1;
     const retryAfterSeconds = error instanceof ProviderError ? error.details.retryAfterSeconds : undefined;
+    const currentExpiresAt =
+      current?.token === undefined ? lease.tokenExpiresAt : Date.parse(current.token.expiresAt);
+    const validityLeftMs = currentExpiresAt === undefined ? undefined : currentExpiresAt - now;
     const retryAt = permanent
       ? now + PERMANENT_FAILURE_RECHECK_MS
-      : now + backoffDelayMs(consecutiveFailures, retryAfterSeconds, this.#random());
+      : now + backoffDelayMs(consecutiveFailures, retryAfterSeconds, this.#random(), validityLeftMs);
     const armed = !permanent && (await this.#scheduleNext(provider, retryAt));
     const released = await this.#release(provider, owner, lease.fence, {
       outcome: 'failure',
@@ -465,8 +468,6 @@ export class RefreshEngine {
     metrics.add(provider, METRIC_NAMES.refreshFailed, 'Count', 1);
     metrics.add(provider, METRIC_NAMES.consecutiveFailures, 'Count', consecutiveFailures);
     if (permanent) metrics.add(provider, METRIC_NAMES.refreshFailedPermanent, 'Count', 1);
-    const currentExpiresAt =
-      current?.token === undefined ? lease.tokenExpiresAt : Date.parse(current.token.expiresAt);
     this.#emitSecondsToExpiry(provider, currentExpiresAt, now);
     (permanent ? logger.error : logger.warn).call(logger, 'Refresh failed; the current token is kept', {
       provider,

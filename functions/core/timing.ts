@@ -61,20 +61,32 @@ export function isStateDue(state: ProviderState | undefined, now: number): boole
   return isTokenDue(state.nextRefreshAt, now);
 }
 
+/** The shortest pause before retrying while the current token still runs (see {@link backoffDelayMs}). */
+export const MIN_BACKOFF_MS = 5_000;
+
 /**
  * The delay before the next attempt after `consecutiveFailures` failures: exponential with "equal
  * jitter" (half fixed, half random) so that many providers failing together do not retry in step,
- * and never sooner than the server's `Retry-After`.
+ * and never sooner than the server's `Retry-After`. While the current token still runs, the pause is
+ * at most half of its validity left (and at least {@link MIN_BACKOFF_MS}): a short token's lead (30 s
+ * for a 60 s token) is no longer than the first backoff, and one passing failure must not let it
+ * lapse before the retry.
  * @param random a number in [0, 1), injected for tests.
+ * @param tokenValidityLeftMs time until the current token expires, when there is one.
  */
 export function backoffDelayMs(
   consecutiveFailures: number,
   retryAfterSeconds: number | undefined,
   random: number,
+  tokenValidityLeftMs?: number,
 ): number {
   const exponent = Math.max(0, Math.min(consecutiveFailures - 1, 20));
   const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** exponent);
-  const jittered = Math.round(ceiling / 2 + (ceiling / 2) * random);
+  const exponential = Math.round(ceiling / 2 + (ceiling / 2) * random);
+  const jittered =
+    tokenValidityLeftMs !== undefined && tokenValidityLeftMs > 0
+      ? Math.min(exponential, Math.max(MIN_BACKOFF_MS, Math.floor(tokenValidityLeftMs / 2)))
+      : exponential;
   if (retryAfterSeconds === undefined || !Number.isFinite(retryAfterSeconds) || retryAfterSeconds <= 0) {
     return jittered;
   }

@@ -163,7 +163,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
         grant,
         tokenUrl: started.tokenUrl,
         schedule: 'rate(1 minute)',
-        expectedLifetime: 120,
+        expectedLifetime: 60,
         requestTimeout: 5,
         onDemandRefreshInterval: 10,
       });
@@ -206,7 +206,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
         invocation += 1;
         const deadline = Date.now() + LOCAL_INVOCATION_MS;
         const result = await refresh(
-          { provider },
+          { provider, trigger: reason },
           { awsRequestId: `local-${invocation}`, getRemainingTimeInMillis: () => deadline - Date.now() },
         );
         if (result.status !== 'fresh') view.event(`${provider}: ${describeResult(result)} [${reason}]`);

@@ -6,6 +6,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
+import { ProviderError } from '../../../functions/core/errors.js';
 import type { NextRunScheduler } from '../../../functions/core/ports.js';
 import { EARLY_RUN_TOLERANCE_MS } from '../../../functions/core/timing.js';
 import {
@@ -160,6 +161,28 @@ describe('Class: RefreshEngine, the precise run', () => {
     expect(early).toMatchObject({ status: 'fresh', reason: 'not-due' });
     expect(scheduler.armed).toEqual([dueAt, dueAt + 20_000]);
     expect(state.items.get('acme')?.preciseRunFor).toBe(dueAt);
+  });
+
+  it('retries a failed refresh of a 60 s token before the token expires, and the retry refreshes it in time', async () => {
+    // Prepare: a 60 s token (lead 30 s); the refresh at its due time meets a 503.
+    provider.answerNext(() => ({ accessToken: 'sixty', tokenType: 'Bearer', expiresInSeconds: 60 }));
+    await run();
+    const expiresAt = clock.now() + 60_000;
+    clock.advance(30_000);
+    provider.answerNext(() => {
+      throw new ProviderError('Token endpoint answered HTTP 503', 'http_503', 'transient', { status: 503 });
+    });
+
+    // Act
+    const failed = await run(withScheduler, true);
+    clock.current = Date.parse(failed.status === 'failed' ? (failed.retryAt ?? '') : '');
+    const retried = await run(withScheduler, true);
+
+    // Assess: the retry comes while the token still has 15 s left, armed as the precise run.
+    expect(failed).toMatchObject({ status: 'failed', code: 'http_503' });
+    expect(expiresAt - clock.now()).toBe(15_000);
+    expect(scheduler.armed.at(-2)).toBe(clock.now());
+    expect(retried).toMatchObject({ status: 'refreshed' });
   });
 
   it('never re-arms a precise run later than halfway from the due time to the expiry', async () => {

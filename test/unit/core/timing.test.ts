@@ -4,6 +4,7 @@ import {
   backoffDelayMs,
   EARLY_RUN_TOLERANCE_MS,
   isStateDue,
+  MIN_BACKOFF_MS,
   RETRY_AFTER_MAX_MS,
   refreshLeadMs,
   resolveExpiry,
@@ -56,6 +57,18 @@ describe('Function: isStateDue', () => {
 });
 
 describe('Function: backoffDelayMs', () => {
+  it('retries within half the validity left of the current token, but never sooner than 5 s', () => {
+    // A 60 s token fails at its 30 s lead: the first backoff (15–30 s) would end at its expiry.
+    expect(backoffDelayMs(1, undefined, 1, 30_000)).toBe(15_000);
+    expect(backoffDelayMs(4, undefined, 1, 200_000)).toBe(100_000);
+    expect(backoffDelayMs(3, undefined, 1, 4_000)).toBe(MIN_BACKOFF_MS);
+    // Far from expiry, and after it, the exponential backoff applies as it is.
+    expect(backoffDelayMs(1, undefined, 1, 3_600_000)).toBe(30_000);
+    expect(backoffDelayMs(2, undefined, 1, -1_000)).toBe(60_000);
+    // The server's Retry-After still wins.
+    expect(backoffDelayMs(1, 120, 1, 30_000)).toBe(120_000);
+  });
+
   it('waits between half and all of 30 s after the first failure', () => {
     expect(backoffDelayMs(1, undefined, 0)).toBe(15_000);
     expect(backoffDelayMs(1, undefined, 0.999_999)).toBeCloseTo(30_000, -1);
