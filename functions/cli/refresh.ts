@@ -185,6 +185,13 @@ export function hintFor(
         'the refresh token was refused (expired, revoked, or already used): re-seed the credentials secret ' +
         `${credentialsSecret} with a new refresh token ({"clientId":"…","clientSecret":"…","refreshToken":"…"}), ${again}`
       );
+    case 'rotation_outcome_unknown':
+      return (
+        'the refresh_token request got no answer but may have reached the server, which may have rotated ' +
+        'the refresh token; nothing is replayed automatically. Running the refresh again sends the stored ' +
+        'refresh token once (it works if the server never got the call or allows reuse for a grace period); ' +
+        `if that answers invalid_grant, re-seed the credentials secret ${credentialsSecret} with a new refresh token`
+      );
     case 'invalid_client':
     case 'unauthorized_client':
       return `the client id or secret was refused: fix them in the credentials secret ${credentialsSecret}, ${again}`;
@@ -203,9 +210,10 @@ export function hintFor(
         "the token endpoint refused the request: check the provider's grant, scope and audience in the " +
         `configuration against the client's registration at the provider, ${again}`
       );
+    case 'unsupported_token_type':
+      return `the token endpoint issued a token type the refresher cannot use (only Bearer and DPoP; a rotated refresh token in that answer was stored): check the client's registration at the provider, ${again}`;
     case 'malformed_response':
     case 'invalid_lifetime':
-    case 'unsupported_token_type':
       return `the token endpoint's answer was not a usable token (the refresher retries with backoff): if it lasts, check tokenUrl (and the response paths of an http provider), ${again}`;
     case 'secret_not_found':
       return 'a secret of this provider does not exist: deploy the stack, or fix credentialsSecretArn in the configuration';

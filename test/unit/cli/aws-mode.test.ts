@@ -264,6 +264,29 @@ describe('CLI in AWS mode', () => {
       });
     });
 
+    it('tells the operator that a rotation_outcome_unknown refresh may be tried once, and what an invalid_grant then means', async () => {
+      // Prepare
+      lambda.on(InvokeCommand).resolves({
+        StatusCode: 200,
+        Payload: payload({
+          status: 'failed',
+          provider: 'crm',
+          code: 'rotation_outcome_unknown',
+          permanent: true,
+          attempted: true,
+        }),
+      });
+
+      // Act
+      const result = await cli(['refresh', 'crm']);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('refresh of crm failed: rotation_outcome_unknown (permanent)');
+      expect(result.stderr).toContain('sends the stored refresh token once');
+      expect(result.stderr).toContain('prod/tokens/crm/credentials');
+    });
+
     it('exits 1 on a permanent failure with what to do, naming the credentials secret', async () => {
       // Prepare
       lambda.on(InvokeCommand).resolves({
