@@ -23,6 +23,7 @@
  *   family's refresh token, a forced refresh recovers.
  */
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readReadEnvironment } from '../../functions/core/env.js';
 import type { RefreshResult } from '../../functions/core/types.js';
@@ -315,11 +316,10 @@ describe(`Drill: rotation faults against a strict rotating server (${MODE} mode,
       check(callsAfterFault === 1, `${callsAfterFault} provider calls to recover (expected 1)`);
       const failing = events.take();
       check(
-        JSON.stringify(failing) ===
-          JSON.stringify([
-            { type: 'failing', provider, errorCode: code, permanent },
-            { type: 'recovered', provider, failedAttempts: 1, lastErrorCode: code },
-          ]),
+        isDeepStrictEqual(failing, [
+          { type: 'failing', provider, errorCode: code, permanent },
+          { type: 'recovered', provider, failedAttempts: 1, lastErrorCode: code },
+        ]),
         `events ${JSON.stringify(failing)}`,
       );
     } else {
@@ -333,10 +333,9 @@ describe(`Drill: rotation faults against a strict rotating server (${MODE} mode,
       check(storedRefreshToken === refreshTokenBefore, 'the stored refresh token changed without an answer');
       const published = events.take();
       check(
-        JSON.stringify(published) ===
-          JSON.stringify([
-            { type: 'needs-reauthorization', provider, errorCode: 'rotation_outcome_unknown' },
-          ]),
+        isDeepStrictEqual(published, [
+          { type: 'needs-reauthorization', provider, errorCode: 'rotation_outcome_unknown' },
+        ]),
         `events after the timeout: ${JSON.stringify(published)}`,
       );
       // A tick a minute (and a read) until 1 min past T1's expiry: no provider call, T1 while valid.
