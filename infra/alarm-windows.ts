@@ -24,8 +24,12 @@ export const SCHEDULER_PRECISION_SECONDS = 60;
  */
 export const MAX_INSIGHTS_EVALUATION_PERIODS = (3 * 3600) / ALARM_PERIOD_SECONDS;
 
-/** The default of `failureAlarmAttempts`. */
-export const DEFAULT_FAILURE_ALARM_ATTEMPTS = 3;
+/**
+ * The default of `failureAlarmAttempts`: the first failure and its retry. One transient failure that
+ * the retry fixes pages nobody, and the streak is recorded well inside the default 5-minute lead time
+ * (at most 110 s with 10 s calls, 150 s with the 30 s `refresh_token` default; 3 would reach 300 s).
+ */
+export const DEFAULT_FAILURE_ALARM_ATTEMPTS = 2;
 
 /**
  * The longest time, in seconds, from the start of a provider's first failed attempt to the moment its
@@ -37,7 +41,9 @@ export const DEFAULT_FAILURE_ALARM_ATTEMPTS = 3;
  *   `backoffDelayMs` with a random of 1; capped at 15 min);
  * - the precise run then fires up to {@link SCHEDULER_PRECISION_SECONDS} late.
  *
- * For 3 attempts and the default 10 s request timeout: 3 × 10 + (30 + 60) + (60 + 60) = 240 s.
+ * For 2 attempts (the default) and the default 10 s request timeout: 2 × 10 + (30 + 60) = 110 s; with
+ * the 30 s default of `refresh_token` grants, 150 s. For 3 attempts: 3 × 10 + (30 + 60) + (60 + 60) =
+ * 240 s, and 300 s with 30 s calls.
  * A `Retry-After` longer than the backoff lengthens the streak by the difference.
  */
 export function failureStreakBoundSeconds(attempts: number, requestTimeoutSeconds: number): number {

@@ -143,19 +143,23 @@ export interface TokenRefresherProps {
    *
    * How soon: after the k-th failure the engine backs off 30 s × 2^(k−1) with equal jitter (between
    * half and all of it, capped at 15 min), and the precise retry fires within EventBridge Scheduler's
-   * 60-second precision. From the start of the first failed attempt, the 3rd consecutive failure is
-   * therefore recorded at most 3 × `requestTimeout` + (30 s + 60 s) + (60 s + 60 s) later: 240 s with
-   * the default 10 s request timeout, about 2 minutes typically (mean jitter, calls that fail fast);
+   * 60-second precision. From the start of the first failed attempt, the 2nd consecutive failure (the
+   * default) is therefore recorded at most 2 × `requestTimeout` + (30 s + 60 s) later: 110 s with the
+   * 10 s default request timeout (`client_credentials`, `http`), 150 s with the 30 s default of
+   * `refresh_token` grants, about a minute typically (mean jitter, calls that fail fast);
    * `failureStreakBoundSeconds` in `infra/alarm-windows.ts` computes it. The first attempt comes at
    * the due time, the lead time (`refreshBefore`, default 5 min) before expiry, give or take the
-   * Scheduler's minute. So with the defaults the page typically comes with about half the lead time
-   * left; in the worst case (top of the jitter, every run a full minute late, calls that time out, then
-   * CloudWatch's log ingestion and one-minute evaluation) it comes around the token's expiry. `2`
-   * (at most 150 s after the first attempt) or a longer `refreshBefore` buys margin. A `Retry-After`
-   * lengthens the backoff; the provider's staleness alarm stays the backstop.
+   * Scheduler's minute. So with the defaults the page comes well inside the lead time: typically with
+   * 2 to 3 minutes of it left; in the worst case (top of the jitter, every run a full minute late,
+   * calls that last the whole timeout) the alarm's one-minute evaluation sees the streak 3 minutes
+   * after the due time with 10 s calls, 4 minutes with 30 s calls, and CloudWatch's log ingestion
+   * comes on top. Each further attempt waits out a longer backoff: `3` takes up to
+   * 3 × `requestTimeout` + 210 s (240 s with 10 s calls, 300 s with 30 s calls: in the worst case
+   * the page comes around the token's expiry), so pair a higher value with a longer `refreshBefore`.
+   * A `Retry-After` lengthens the backoff; the provider's staleness alarm stays the backstop.
    *
-   * A positive whole number; 1 pages at every failed attempt.
-   * @default 3
+   * A positive whole number; 1 pages at every failed attempt, 2 lets the retry fix a passing failure.
+   * @default 2
    */
   readonly failureAlarmAttempts?: number;
   /**
@@ -257,7 +261,7 @@ export class TokenRefresher extends Construct {
   /** Every alarm of the construct sends here. */
   readonly alarmTopic: sns.ITopic;
   /**
-   * Fires when a provider's refreshes keep failing: `failureAlarmAttempts` (default 3) failed attempts
+   * Fires when a provider's refreshes keep failing: `failureAlarmAttempts` (default 2) failed attempts
    * in a row (`ConsecutiveFailures`, any provider), and stays in ALARM while the streak lasts. Before
    * issue #11 it fired at any single failure; one transient failure no longer pages.
    */
@@ -1281,7 +1285,7 @@ function validateProps(scope: Construct, props: TokenRefresherProps): RefresherC
   if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
     problems.push(
       `failureAlarmAttempts: is ${attempts}; it must be a positive whole number of consecutive failed ` +
-        'attempts (1 pages at every failure; the default 3 lets the retries fix a passing failure)',
+        `attempts (1 pages at every failure; the default ${DEFAULT_FAILURE_ALARM_ATTEMPTS} lets the retry fix a passing failure)`,
     );
   }
   const latency = props.readLatencyAlarmThreshold;

@@ -18,6 +18,7 @@ import { ProviderError } from '../../functions/core/errors.js';
 import { METRIC_NAMES, type MetricName, type MetricUnit, type Provider } from '../../functions/core/ports.js';
 import { BACKOFF_MAX_MS, backoffDelayMs } from '../../functions/core/timing.js';
 import {
+  DEFAULT_FAILURE_ALARM_ATTEMPTS,
   failureGapBoundSeconds,
   failureStreakBoundSeconds,
   lookbackPeriods,
@@ -50,6 +51,21 @@ const PERSISTENT_QUERY = `SELECT MAX(${CONSECUTIVE_FAILURES}) FROM SCHEMA("Token
 const MINUTE = 60_000;
 /** A moment on a period boundary, so that scenarios start at the same place in a period every run. */
 const T0 = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+/** The default `requestTimeout` of a grant, in seconds, as the config schema applies it. */
+function defaultRequestTimeout(grant: 'client_credentials' | 'refresh_token'): number {
+  return providerConfigSchema.parse({ name: 'p', grant, tokenUrl: 'https://auth.example.com/token' })
+    .requestTimeout;
+}
+/** The lead time of a provider with the default `refreshBefore` and `expectedLifetime`, in seconds. */
+function defaultLead(): number {
+  const config = providerConfigSchema.parse({
+    name: 'p',
+    grant: 'client_credentials',
+    tokenUrl: 'https://auth.example.com/token',
+  });
+  return effectiveRefreshBefore(config.refreshBefore, config.expectedLifetime);
+}
 
 const built = build();
 const { stack, template } = built;
@@ -93,8 +109,9 @@ describe('Refresh failure alarms', () => {
       });
     });
 
-    it('pages on 3 consecutive failures of any provider by default, and looks back over the longest backoff', () => {
+    it('pages on 2 consecutive failures of any provider by default, and looks back over the longest backoff', () => {
       // Assess: 15 min backoff cap + 60 s Scheduler precision + the 45 s longest request: 4 periods.
+      // The description's span: salesforce's 45 s calls, 2 × 45 s + 30 s + 60 s = 180 s, 3 minutes.
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Metrics: [
           {
@@ -105,14 +122,16 @@ describe('Refresh failure alarms', () => {
             ReturnData: true,
           },
         ],
-        Threshold: 3,
+        Threshold: 2,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         EvaluationPeriods: 4,
         DatapointsToAlarm: 1,
         TreatMissingData: 'notBreaching',
         AlarmActions: actions,
         OKActions: actions,
-        AlarmDescription: Match.stringLikeRegexp('failed 3 attempts in a row.*What to do'),
+        AlarmDescription: Match.stringLikeRegexp(
+          'failed 2 attempts in a row.*span at most about 3 minutes.*One failure that the retry fixes does not page.*What to do',
+        ),
       });
     });
 
@@ -201,7 +220,7 @@ describe('Refresh failure alarms', () => {
         `${PERSISTENT_QUERY} GROUP BY provider`,
       ]);
       expect(streak?.annotations?.horizontal).toEqual([
-        expect.objectContaining({ value: 3, label: 'Refresh failures alarm' }),
+        expect.objectContaining({ value: 2, label: 'Refresh failures alarm' }),
       ]);
       expect(
         widget('Permanent failures by provider (runs blocked)')?.properties.metrics?.map(
@@ -226,7 +245,7 @@ describe('Refresh failure alarms', () => {
       expect((thrown as ConfigError).message).toMatch(/^Default\/Tokens: invalid TokenRefresher props:/);
       expect((thrown as ConfigError).problems).toEqual([
         `failureAlarmAttempts: is ${attempts}; it must be a positive whole number of consecutive failed ` +
-          'attempts (1 pages at every failure; the default 3 lets the retries fix a passing failure)',
+          'attempts (1 pages at every failure; the default 2 lets the retry fix a passing failure)',
       ]);
     });
 
@@ -242,23 +261,43 @@ describe('Refresh failure alarms', () => {
   });
 
   describe('Timing of the default', () => {
-    it('records the 3rd consecutive failure within the default 5-minute lead time', () => {
-      // Prepare: the default lead of a provider with the default lifetime.
-      const lead = effectiveRefreshBefore(300, 3600);
+    it('records the 2nd consecutive failure well inside the default 5-minute lead time', () => {
+      // Prepare: the default lead time and request timeouts, as the config schema applies them.
+      const lead = defaultLead();
+      const plainTimeout = defaultRequestTimeout('client_credentials');
+      const rotatingTimeout = defaultRequestTimeout('refresh_token');
 
-      // Act: the bound, and a replay of the worst case with the engine's backoff.
-      const bound = failureStreakBoundSeconds(3, 10);
-      const worst = streakTimes({ attempts: 3, callMs: 10_000, random: 1, lateMs: 60_000 });
+      // Act: the bounds, and a replay of the worst case with the engine's backoff.
+      const bound = failureStreakBoundSeconds(DEFAULT_FAILURE_ALARM_ATTEMPTS, plainTimeout);
+      const rotatingBound = failureStreakBoundSeconds(DEFAULT_FAILURE_ALARM_ATTEMPTS, rotatingTimeout);
+      const worst = streakTimes({
+        attempts: DEFAULT_FAILURE_ALARM_ATTEMPTS,
+        callMs: plainTimeout * 1000,
+        random: 1,
+        lateMs: SCHEDULER_PRECISION_SECONDS * 1000,
+      });
+      const typical = streakTimes({
+        attempts: DEFAULT_FAILURE_ALARM_ATTEMPTS,
+        callMs: 1_000,
+        random: 0.5,
+        lateMs: 30_000,
+      });
 
-      // Assess: 3 × 10 s calls + (30 s + 60 s) + (60 s + 60 s) = 240 s; about 2 minutes typically.
-      expect(bound).toBe(240);
+      // Assess: the figures the README and the TSDoc state. 2 × 10 s calls + (30 s + 60 s) = 110 s;
+      // 2 × 30 s + 90 s = 150 s for refresh_token grants; about a minute typically.
+      expect(DEFAULT_FAILURE_ALARM_ATTEMPTS).toBe(2);
+      expect(lead).toBe(300);
+      expect(bound).toBe(110);
+      expect(rotatingBound).toBe(150);
+      expect(worst).toHaveLength(2);
       expect(worst.at(-1)).toBe(T0 + bound * 1000);
-      expect(bound).toBeLessThan(lead);
-      const typical = streakTimes({ attempts: 3, callMs: 1_000, random: 0.5, lateMs: 30_000 });
-      expect(((typical.at(-1) ?? 0) - T0) / 1000).toBe(130.5);
-      // The refresh_token grants' 30 s default request timeout reaches the 300 s lead time exactly;
-      // there, a timed-out call is rotation_outcome_unknown, a permanent failure that pages at once.
-      expect(failureStreakBoundSeconds(3, 30)).toBe(300);
+      expect(((typical.at(-1) ?? 0) - T0) / 1000).toBe(54.5);
+      // Well inside: a first run a full minute late plus the longest streak plus the alarm's one-minute
+      // evaluation still leaves time before the expiry, for either grant.
+      expect(SCHEDULER_PRECISION_SECONDS + rotatingBound + 60).toBeLessThan(lead);
+      // 3 attempts, the old default, reach the lead time with the refresh_token grants' 30 s calls.
+      expect(failureStreakBoundSeconds(3, plainTimeout)).toBe(240);
+      expect(failureStreakBoundSeconds(3, rotatingTimeout)).toBe(lead);
     });
 
     it('looks back over the longest gap between two failures of a streak', () => {
@@ -295,55 +334,98 @@ describe('Refresh failure alarms', () => {
     const pagedAt = (entries: readonly { at: number; state: AlarmState }[]) =>
       entries.find((entry) => entry.state === 'ALARM')?.at;
 
-    it('does not page for one transient failure that the retry fixes, nor for two', () => {
-      // Act: github fails once (503) and the retry succeeds; later salesforce fails twice in a row.
+    it('does not page for one transient failure that the retry fixes', () => {
+      // Act: github fails once (503) and the retry succeeds; later salesforce does the same with a
+      // call that lasts its whole 45 s timeout.
       const [failure] = failStreak('github', { attempts: 1, callMs: 300, random: 1, lateMs: 60_000 });
       succeed('github', (failure ?? T0) + 31_000);
-      const second = failStreak('salesforce', {
+      const [slow] = failStreak('salesforce', {
         start: T0 + 60 * MINUTE,
-        attempts: 2,
-        callMs: 10_000,
+        attempts: 1,
+        callMs: 45_000,
         random: 1,
         lateMs: 60_000,
       });
-      succeed('salesforce', (second.at(-1) ?? T0) + 121_000);
+      succeed('salesforce', (slow ?? T0) + 91_000);
 
       // Assess
-      expect(points(CONSECUTIVE_FAILURES)).toEqual([1, 1, 2]);
+      expect(points(CONSECUTIVE_FAILURES)).toEqual([1, 1]);
       expect(transitions(states(persistent()))).toEqual([{ at: T0, state: 'OK' }]);
       expect(transitions(states(permanent()))).toEqual([{ at: T0, state: 'OK' }]);
     });
 
-    it('pages at the 3rd failure in a row, within a minute of it, before the token is due to expire', () => {
-      // Act: worst case: the top of the jitter, the Scheduler a full minute late, 10 s calls.
-      const failures = failStreak('github', { attempts: 3, callMs: 10_000, random: 1, lateMs: 60_000 });
+    it.each([
+      ['client_credentials', 3],
+      ['refresh_token', 4],
+    ] as const)(
+      'pages at the 2nd failure in a row, within a minute of it, well before the token expires (%s calls, worst case: %s minutes after the due time)',
+      (grant, minutes) => {
+        // Prepare: the token is due at T0 and expires a lead time later.
+        const expiresAt = T0 + defaultLead() * 1000;
 
-      // Assess: the alarm's minute-by-minute evaluation sees the datapoint of value 3.
-      const third = failures[2] ?? Number.NaN;
+        // Act: worst case: the first run a full minute late, the top of the jitter, the Scheduler a full
+        // minute late again, calls that last the grant's whole default timeout (for refresh_token, a call
+        // that times out is rotation_outcome_unknown and pages at once: here the server answers 503 just
+        // before the timeout).
+        const failures = failStreak('github', {
+          start: T0 + SCHEDULER_PRECISION_SECONDS * 1000,
+          attempts: 2,
+          callMs: defaultRequestTimeout(grant) * 1000,
+          random: 1,
+          lateMs: SCHEDULER_PRECISION_SECONDS * 1000,
+        });
+
+        // Assess: the first failure alone does not page; the alarm's minute-by-minute evaluation sees
+        // the datapoint of value 2 within a minute, with time to act before the expiry.
+        const second = failures[1] ?? Number.NaN;
+        expect(pagedAt(states(persistent(), second - 1))).toBeUndefined();
+        const paged = pagedAt(states(persistent())) ?? Number.NaN;
+        expect(paged).toBeGreaterThan(second);
+        expect(paged - second).toBeLessThanOrEqual(MINUTE);
+        expect(paged - T0).toBeLessThanOrEqual(minutes * MINUTE);
+        // CloudWatch's ingestion delay, not modelled, comes on top: at least a minute is left for it.
+        expect(expiresAt - paged).toBeGreaterThanOrEqual(MINUTE);
+      },
+    );
+
+    it('typically pages 2 minutes after the due time, 3 minutes before the expiry', () => {
+      // Act: typical: the first run half a minute late, the middle of the jitter, the Scheduler half a
+      // minute late, calls that fail within a second.
+      const failures = failStreak('github', {
+        start: T0 + 30_000,
+        attempts: 2,
+        callMs: 1_000,
+        random: 0.5,
+        lateMs: 30_000,
+      });
+
+      // Assess (before CloudWatch's ingestion delay).
       const paged = pagedAt(states(persistent())) ?? Number.NaN;
-      expect(third - T0).toBe(240_000);
-      expect(paged).toBeGreaterThan(third);
-      expect(paged - third).toBeLessThanOrEqual(MINUTE);
-      // The token was due at T0 with a 300 s lead: the page comes before it expires (CloudWatch's
-      // ingestion delay, not modelled, comes on top).
-      expect(paged - T0).toBeLessThanOrEqual(300_000);
+      expect(paged).toBeGreaterThan(failures[1] ?? Number.NaN);
+      expect(paged - T0).toBe(2 * MINUTE);
+      expect(T0 + defaultLead() * 1000 - paged).toBe(3 * MINUTE);
     });
 
-    it('pages at failureAlarmAttempts: 4 in a row do not page with 5, the 5th does', () => {
-      // Prepare
-      const alarm = alarmProperties(
-        build({ refresher: { failureAlarmAttempts: 5 } }).template,
-        'RefreshFailuresAlarm',
-      );
+    it.each([3, 5])(
+      'honours failureAlarmAttempts %s: one fewer in a row does not page, the next failure does',
+      (attempts) => {
+        // Prepare
+        const alarm = alarmProperties(
+          build({ refresher: { failureAlarmAttempts: attempts } }).template,
+          'RefreshFailuresAlarm',
+        );
 
-      // Act
-      const failures = failStreak('github', { attempts: 5, callMs: 1_000, random: 0.5, lateMs: 30_000 });
+        // Act
+        const failures = failStreak('github', { attempts, callMs: 1_000, random: 0.5, lateMs: 30_000 });
 
-      // Assess: evaluated on the datapoints up to the 4th failure, then on all of them.
-      const beforeFifth = (failures[4] ?? Number.NaN) - 1;
-      expect(pagedAt(states(alarm, beforeFifth))).toBeUndefined();
-      expect(pagedAt(states(alarm))).toBeGreaterThan(failures[4] ?? Number.NaN);
-    });
+        // Assess: evaluated on the datapoints up to the last but one failure, then on all of them.
+        const last = failures[attempts - 1] ?? Number.NaN;
+        expect(failures).toHaveLength(attempts);
+        expect(pagedAt(states(alarm, last - 1))).toBeUndefined();
+        expect(pagedAt(states(alarm))).toBeGreaterThan(last);
+        expect((pagedAt(states(alarm)) ?? Number.NaN) - last).toBeLessThanOrEqual(MINUTE);
+      },
+    );
 
     it('stays in ALARM through a 3-hour outage whatever the jitter, and returns to OK 4 periods after the recovery', () => {
       for (const random of [0, 1]) {
@@ -364,7 +446,8 @@ describe('Refresh failure alarms', () => {
         // Assess: one page, one OK; never back to OK while the streak lasts (no repeated pages).
         const changes = transitions(states(persistent(), T0 + 240 * MINUTE));
         expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
-        expect(changes[1]?.at).toBeGreaterThan(failures[2] ?? Number.NaN);
+        expect(changes[1]?.at).toBeGreaterThan(failures[1] ?? Number.NaN);
+        expect((changes[1]?.at ?? Number.NaN) - (failures[1] ?? Number.NaN)).toBeLessThanOrEqual(MINUTE);
         expect(changes[2]?.at).toBeGreaterThan(last);
         expect((changes[2]?.at ?? Number.NaN) - last).toBeLessThanOrEqual(4 * 5 * MINUTE + MINUTE);
         expect(failures.length).toBeGreaterThan(10);
@@ -588,10 +671,10 @@ describe('Refresh failure alarms, driven by the refresh engine', () => {
     expect(transitions(states('PermanentFailureAlarm', until)).map((change) => change.state)).toEqual(['OK']);
   });
 
-  it('pages once when the endpoint stays down, by the token expiry at worst, and clears after it recovers', async () => {
+  it('pages once when the endpoint stays down, at the 2nd failed attempt, well before the token expires, and clears after it recovers', async () => {
     // Act: the endpoint is down from T0 for 1 h.
     const until = T0 + 150 * MINUTE;
-    await drive({
+    const runs = await drive({
       answer: (at) => (at >= T0 && at < T0 + 60 * MINUTE ? serviceUnavailable() : undefined),
       until,
     });
@@ -599,10 +682,25 @@ describe('Refresh failure alarms, driven by the refresh engine', () => {
     // Assess: one ALARM (no repeated pages between the ever longer backoffs), then OK.
     const changes = transitions(states('RefreshFailuresAlarm', until));
     expect(changes.map((change) => change.state)).toEqual(['OK', 'ALARM', 'OK']);
-    expect(consecutive().slice(0, 3)).toEqual([1, 2, 3]);
-    // Worst case (every run a full minute late, the top of the jitter): the attempts at T0 + 59 s,
-    // + 149 s and + 269 s; the alarm evaluates the third at T0 + 5 min, when the token expires.
-    expect((changes[1]?.at ?? Number.NaN) - T0).toBeLessThanOrEqual(5 * MINUTE);
+    expect(consecutive().slice(0, 2)).toEqual([1, 2]);
+    // Worst case (every run a full minute late, the top of the jitter): the attempts at T0 + 59 s and
+    // + 149 s; the first alone does not page, the alarm evaluates the second within the minute.
+    const [first, second] = parseEmf(output.join(''))
+      .filter((point) => point.name === METRIC_NAMES.consecutiveFailures)
+      .map((point) => point.timestamp);
+    expect(runs.some((run) => run.at === second && run.status === 'failed')).toBe(true);
+    const paged = changes[1]?.at ?? Number.NaN;
+    expect(
+      transitions(states('RefreshFailuresAlarm', (second ?? Number.NaN) - 1)).map((c) => c.state),
+    ).toEqual(['OK']);
+    expect((first ?? Number.NaN) - T0).toBe(59_000);
+    expect(Math.round(((second ?? Number.NaN) - T0) / 1000)).toBe(149);
+    expect(paged).toBeGreaterThan(second ?? Number.NaN);
+    expect(paged - (second ?? Number.NaN)).toBeLessThanOrEqual(MINUTE);
+    // The token expires a lead time after T0: the page leaves at least 2 minutes (CloudWatch's
+    // ingestion delay, not modelled, comes out of them).
+    const expiresAt = T0 + effectiveRefreshBefore(config.refreshBefore, config.expectedLifetime) * 1000;
+    expect(expiresAt - paged).toBeGreaterThanOrEqual(2 * MINUTE);
     expect(transitions(states('PermanentFailureAlarm', until)).map((change) => change.state)).toEqual(['OK']);
   });
 
