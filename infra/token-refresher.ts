@@ -763,7 +763,8 @@ export class TokenRefresher extends Construct {
       alarmDescription:
         `Token refreshes keep failing: a provider failed ${attempts === 1 ? 'an attempt' : `${attempts} attempts in a row`} (ConsecutiveFailures ` +
         `>= ${attempts}, any provider; with the backoff, the attempts span at most about ${within} minutes). ` +
-        'One failure that the retry fixes does not page. The current token is served until it expires. The ' +
+        `${attempts === 1 ? 'Every failed attempt pages.' : 'One failure that the retry fixes does not page.'} ` +
+        'The current token is served until it expires. The ' +
         `alarm stays in ALARM while the failures go on, and up to ${periods * 5} minutes after the last. What ` +
         'to do: find the provider and code (npx token-refresher status, or the refresh function logs ' +
         '"Refresh failed; the current token is kept", fields errorCode and consecutiveFailures); transient ' +

@@ -454,7 +454,7 @@ describe('Class: TokenRefresher', () => {
       // Permanent failures page at once, transient ones when they persist (failure-alarms.test.ts).
       for (const [expression, threshold] of [
         [`SELECT SUM(RefreshFailedPermanent) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`, 1],
-        [`SELECT MAX(ConsecutiveFailures) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`, 3],
+        [`SELECT MAX(ConsecutiveFailures) FROM SCHEMA("${METRIC_NAMESPACE}", ${METRIC_DIMENSION})`, 2],
       ] as const) {
         template.hasResourceProperties('AWS::CloudWatch::Alarm', {
           Metrics: [Match.objectLike({ Expression: expression, Period: 300 })],
