@@ -49,6 +49,7 @@ import {
 } from '../functions/core/config.js';
 import { WRITE_RESERVE_MS } from '../functions/core/engine.js';
 import { ENV } from '../functions/core/env.js';
+import { capabilitiesOf } from '../functions/core/grants.js';
 import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../functions/core/ports.js';
 import {
   DEFAULT_FAILURE_ALARM_ATTEMPTS,
@@ -1160,7 +1161,7 @@ export class TokenRefresher extends Construct {
     const stack = Stack.of(this);
     const providers = [...this.#providers.values()];
     const exact = providers.length <= MAX_EXACT_SECRET_ARNS_PROVIDERS;
-    const rotating = providers.filter((provider) => provider.config.grant === 'refresh_token');
+    const rotating = providers.filter((provider) => capabilitiesOf(provider.config).rotatesCredential);
 
     const tokenArns = this.#tokenSecretArns();
     const credentialsArns = (list: readonly ProviderResources[]) => {

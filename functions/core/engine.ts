@@ -13,6 +13,7 @@ import {
   toRefresherError,
   WriteConflictError,
 } from './errors.js';
+import { capabilitiesOf } from './grants.js';
 import {
   type Clock,
   type CredentialsStore,
@@ -210,7 +211,7 @@ export class RefreshEngine {
       // A grant that rotates its refresh token first finishes a write an earlier holder left undone.
       const credentials = await this.#options.credentials.read(
         provider,
-        config.grant === 'refresh_token' ? { fence } : undefined,
+        capabilitiesOf(config).rotatesCredential ? { fence } : undefined,
       );
       if (credentials.recoveredGeneration !== undefined) {
         logger.warn('Finished storing the rotated refresh token of an interrupted refresh', {
