@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import { InvokeCommand, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { createLambdaClient } from '../aws/refresh-invoker.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
+import { expiresIn } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
 import type { RefreshResult } from '../core/types.js';
 import { type RefreshHandlerResult, refreshHandlerFromEnvironment } from '../refresh/app.js';
 import { CliError } from './errors.js';
-import { expiresIn } from './format.js';
 import { type AwsTarget, checkProvider, type LocalTarget, type Target } from './target.js';
 
 /** What the local in-process refresh is told it has left (its lease), as the deployed minimum timeout. */

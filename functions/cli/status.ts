@@ -4,22 +4,14 @@
  * never read, so no token can be printed.
  */
 import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
+import { ago, expiresIn } from '../core/duration.js';
 import { RefresherError } from '../core/errors.js';
 import type { StateTable } from '../core/ports.js';
+import { isLeaseLive, type ProviderCondition, providerCondition } from '../core/provider-condition.js';
+import { renderTable } from '../core/text-table.js';
 import type { ProviderState } from '../core/types.js';
-import { ago, expiresIn, isoOrNull, renderTable } from './format.js';
+import { isoOrNull } from './format.js';
 import type { Target } from './target.js';
-
-/** A provider's condition in a word or two, from the most to the least urgent. */
-export type ProviderCondition =
-  | 'refreshing'
-  | 'needs attention'
-  | 'failing'
-  | 'never refreshed'
-  | 'no token'
-  | 'expired'
-  | 'ok'
-  | 'unreadable';
 
 export interface StatusRow {
   readonly provider: string;
@@ -29,31 +21,9 @@ export interface StatusRow {
   readonly readError?: string;
 }
 
-/**
- * - `refreshing`: a refresh holds a live lease right now.
- * - `needs attention`: the last failure was permanent (`invalid_grant`, ...); no provider call until a
- *   forced refresh.
- * - `failing`: transient failures, backing off.
- * - `never refreshed`: no item, or no success and no token yet.
- * - `no token`: refreshed before, but the token was removed (revoked); the next run writes one.
- * - `expired`: the recorded token expired and nothing is failing (a stopped schedule?).
- */
+/** The row's condition: `unreadable` when its item could not be read, else {@link providerCondition}. */
 export function conditionOf(row: StatusRow, now: number): ProviderCondition {
-  const { state } = row;
-  if (row.readError !== undefined) return 'unreadable';
-  if (state === undefined) return 'never refreshed';
-  if (hasLiveLease(state, now)) return 'refreshing';
-  if (state.lastErrorPermanent) return 'needs attention';
-  if (state.consecutiveFailures > 0) return 'failing';
-  if (state.tokenExpiresAt === undefined)
-    return state.lastSuccessAt === undefined ? 'never refreshed' : 'no token';
-  if (state.tokenExpiresAt <= now) return 'expired';
-  return 'ok';
-}
-
-/** A lease is live up to and including its expiry instant (as `acquire` decides). */
-function hasLiveLease(state: ProviderState, now: number): boolean {
-  return state.leaseOwner !== undefined && state.leaseExpiresAt !== undefined && state.leaseExpiresAt >= now;
+  return row.readError === undefined ? providerCondition(row.state, now) : 'unreadable';
 }
 
 function nextRefresh(state: ProviderState | undefined, now: number): string {
@@ -92,7 +62,7 @@ export function renderStatusTable(rows: readonly StatusRow[], now: number): stri
         ago(state?.lastSuccessAt, now),
         error,
         String(state?.consecutiveFailures ?? 0),
-        state !== undefined && hasLiveLease(state, now) ? (state.leaseOwner ?? '-') : '-',
+        state !== undefined && isLeaseLive(state, now) ? (state.leaseOwner ?? '-') : '-',
         nextRefresh(state, now),
       ];
     }),
@@ -121,7 +91,7 @@ export interface StatusJsonProvider {
 export function statusJson(rows: readonly StatusRow[], now: number): StatusJsonProvider[] {
   return rows.map((row) => {
     const { state } = row;
-    const live = state !== undefined && hasLiveLease(state, now);
+    const live = state !== undefined && isLeaseLive(state, now);
     return {
       provider: row.provider,
       state: conditionOf(row, now),

@@ -3,6 +3,9 @@
  * next run, last error), redrawn in place on a TTY, and one line per event otherwise. Never shows a
  * token.
  */
+import { ago, expiresIn, formatDuration } from '../core/duration.js';
+import { providerCondition } from '../core/provider-condition.js';
+import { renderTable } from '../core/text-table.js';
 import type { ProviderState } from '../core/types.js';
 
 export interface StatusRow {
@@ -12,26 +15,14 @@ export interface StatusRow {
   readonly nextRunAt: number | undefined;
 }
 
-/** `54m 10s`, `9s`, `2h 5m`; negative durations are given by the caller's wording. */
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ${seconds % 60}s`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
-}
-
-/** The provider's state in a word or two. */
+/**
+ * The provider's state in a word or two: its {@link providerCondition}, the one the CLI's `status`
+ * shows too. Here a provider that was never refreshed is `waiting`: the local scheduler fires its
+ * first run at once.
+ */
 export function stateLabel(state: ProviderState | undefined, now: number): string {
-  if (state === undefined) return 'waiting';
-  if (state.leaseOwner !== undefined && (state.leaseExpiresAt ?? 0) > now) return 'refreshing';
-  if (state.lastErrorPermanent) return 'needs attention';
-  if (state.consecutiveFailures > 0) return 'failing';
-  if (state.lastSuccessAt === undefined) return 'waiting';
-  if ((state.tokenExpiresAt ?? 0) <= now) return 'expired';
-  return 'ok';
+  const condition = providerCondition(state, now);
+  return condition === 'never refreshed' ? 'waiting' : condition;
 }
 
 const COLUMNS = [
@@ -47,32 +38,17 @@ const COLUMNS = [
 
 /** The table's lines (header first), plain text. */
 export function renderStatus(rows: readonly StatusRow[], now: number): string[] {
-  const cells = rows.map(({ provider, state, nextRunAt }) => {
-    const expiresAt = state?.tokenExpiresAt;
-    return [
-      provider,
-      stateLabel(state, now),
-      expiresAt === undefined
-        ? '-'
-        : expiresAt > now
-          ? formatDuration(expiresAt - now)
-          : `expired ${formatDuration(now - expiresAt)} ago`,
-      state?.lastSuccessAt === undefined ? 'never' : `${formatDuration(now - state.lastSuccessAt)} ago`,
-      state?.lastSuccessAt === undefined ? '-' : String(state.fence),
-      String(state?.consecutiveFailures ?? 0),
-      nextRunAt === undefined ? '-' : nextRunAt > now ? `in ${formatDuration(nextRunAt - now)}` : 'now',
-      state?.lastErrorCode ?? '-',
-    ];
-  });
-  const widths = COLUMNS.map((title, i) =>
-    Math.max(title.length, ...cells.map((row) => (row[i] ?? '').length)),
-  );
-  const line = (values: readonly string[]) =>
-    values
-      .map((value, i) => value.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(COLUMNS), ...cells.map(line)];
+  const cells = rows.map(({ provider, state, nextRunAt }) => [
+    provider,
+    stateLabel(state, now),
+    expiresIn(state?.tokenExpiresAt, now),
+    ago(state?.lastSuccessAt, now),
+    state?.lastSuccessAt === undefined ? '-' : String(state.fence),
+    String(state?.consecutiveFailures ?? 0),
+    nextRunAt === undefined ? '-' : nextRunAt > now ? `in ${formatDuration(nextRunAt - now)}` : 'now',
+    state?.lastErrorCode ?? '-',
+  ]);
+  return renderTable(COLUMNS, cells);
 }
 
 export interface StatusViewOptions {

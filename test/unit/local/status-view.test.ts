@@ -1,11 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { LocalScheduler, ratePeriodSeconds } from '../../../functions/local/scheduler.js';
-import {
-  formatDuration,
-  renderStatus,
-  StatusView,
-  stateLabel,
-} from '../../../functions/local/status-view.js';
+import { renderStatus, StatusView, stateLabel } from '../../../functions/local/status-view.js';
 
 const NOW = Date.parse('2026-01-01T12:00:00Z');
 const base = { provider: 'p', fence: 3, consecutiveFailures: 0 };
@@ -73,15 +68,6 @@ describe('Function: renderStatus', () => {
     [{ ...base, lastSuccessAt: NOW - 10, tokenExpiresAt: NOW }, 'expired'],
   ])('labels %j as %s', (state, label) => {
     expect(stateLabel(state, NOW)).toBe(label);
-  });
-
-  it('formats durations from seconds to days', () => {
-    expect([5_000, 65_000, 3_725_000, 200 * 3_600_000].map(formatDuration)).toEqual([
-      '5s',
-      '1m 5s',
-      '1h 2m',
-      '8d 8h',
-    ]);
   });
 });
 
