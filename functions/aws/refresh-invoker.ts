@@ -8,7 +8,7 @@
 import type { InvokeCommandOutput, LambdaClient, LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { RefresherError, StoreError } from '../core/errors.js';
 import type { RefreshTrigger } from '../core/ports.js';
-import type { RefreshResult } from '../core/types.js';
+import { isRefreshStatus, type RefreshResult } from '../core/types.js';
 import { awsErrorName } from './sdk-errors.js';
 
 export interface LambdaRefreshTriggerOptions {
@@ -18,14 +18,6 @@ export interface LambdaRefreshTriggerOptions {
   /** The refresh function's name or ARN. */
   readonly functionName: string;
 }
-
-const RESULT_STATUSES: ReadonlySet<string> = new Set([
-  'fresh',
-  'refreshed',
-  'in-progress',
-  'failed',
-  'throttled',
-]);
 
 export class LambdaRefreshTrigger implements RefreshTrigger {
   readonly #options: LambdaRefreshTriggerOptions;
@@ -95,7 +87,7 @@ export class LambdaRefreshTrigger implements RefreshTrigger {
         'permanent',
       );
     }
-    if (typeof status !== 'string' || !RESULT_STATUSES.has(status)) {
+    if (!isRefreshStatus(status)) {
       throw new RefresherError(
         'The refresh function answered with an unknown result',
         'refresh_function_error',

@@ -9,13 +9,11 @@ import { createLambdaClient } from '../aws/refresh-invoker.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { expiresIn } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
-import type { RefreshResult } from '../core/types.js';
+import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
+import { isRefreshStatus, type RefreshResult } from '../core/types.js';
 import { type RefreshHandlerResult, refreshHandlerFromEnvironment } from '../refresh/app.js';
 import { CliError } from './errors.js';
 import { type AwsTarget, checkProvider, type LocalTarget, type Target } from './target.js';
-
-/** What the local in-process refresh is told it has left (its lease), as the deployed minimum timeout. */
-export const LOCAL_REFRESH_TIME_MS = 60_000;
 
 export interface RefreshOutcome {
   readonly result: RefreshHandlerResult;
@@ -80,7 +78,8 @@ async function refreshInProcess(
   const previous = process.env.POWERTOOLS_METRICS_DISABLED;
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
   try {
-    const deadline = Date.now() + LOCAL_REFRESH_TIME_MS;
+    // Told it has as long as a deployed refresh function with the shortest timeout (its lease).
+    const deadline = Date.now() + MIN_REFRESH_INVOCATION_MS;
     const result = await handler(
       { provider, force: true },
       {
@@ -95,15 +94,6 @@ async function refreshInProcess(
     else process.env.POWERTOOLS_METRICS_DISABLED = previous;
   }
 }
-
-const RESULT_STATUSES: ReadonlySet<string> = new Set([
-  'fresh',
-  'refreshed',
-  'in-progress',
-  'failed',
-  'throttled',
-  'rejected',
-]);
 
 async function invokeRefreshFunction(target: AwsTarget, provider: string): Promise<RefreshOutcome> {
   const functionName = await target.refreshFunctionName();
@@ -142,7 +132,7 @@ async function invokeRefreshFunction(target: AwsTarget, provider: string): Promi
   }
   const status =
     typeof payload === 'object' && payload !== null ? (payload as { status?: unknown }).status : undefined;
-  if (typeof status !== 'string' || !RESULT_STATUSES.has(status)) {
+  if (!isRefreshStatus(status) && status !== 'rejected') {
     throw new CliError(`the refresh function ${functionName} answered with an unknown result`);
   }
   return { result: payload as RefreshHandlerResult };

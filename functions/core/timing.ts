@@ -11,6 +11,12 @@ export const BACKOFF_BASE_MS = 30_000;
 export const BACKOFF_MAX_MS = 15 * 60_000;
 /** A server's `Retry-After` is honoured up to this. */
 export const RETRY_AFTER_MAX_MS = 60 * 60_000;
+/**
+ * The refresh function's shortest timeout: the construct never gives it less. A refresh run
+ * in-process (the local runner, the CLI in local mode, tests) is told it has this long left, so its
+ * lease is as long as in a deployed function with the shortest timeout.
+ */
+export const MIN_REFRESH_INVOCATION_MS = 60_000;
 /** A token with less validity left than this is neither served nor kept by an on-demand refresh. */
 export const MIN_SERVED_VALIDITY_MS = 5_000;
 

@@ -127,3 +127,20 @@ export type RefreshResult =
     };
 
 export type RefreshStatus = RefreshResult['status'];
+
+/** One entry per {@link RefreshStatus}: the compiler holds it to the union (none missing, none extra). */
+const REFRESH_STATUS_TABLE: Readonly<Record<RefreshStatus, true>> = {
+  fresh: true,
+  throttled: true,
+  refreshed: true,
+  'in-progress': true,
+  failed: true,
+};
+
+/** Every status a refresh can end with. */
+export const REFRESH_STATUSES = Object.keys(REFRESH_STATUS_TABLE) as readonly RefreshStatus[];
+
+/** Whether `value` is a {@link RefreshStatus} (checks an answer that crossed a process boundary). */
+export function isRefreshStatus(value: unknown): value is RefreshStatus {
+  return typeof value === 'string' && Object.hasOwn(REFRESH_STATUS_TABLE, value);
+}

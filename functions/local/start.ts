@@ -12,6 +12,7 @@ import { DynamoDbStateTable } from '../aws/state-table.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
 import { loadConfigFile } from '../core/config-file.js';
 import type { Logger } from '../core/ports.js';
+import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import type { Credentials } from '../core/types.js';
 import { readHandlerFromEnvironment, type UrlResponse } from '../read/app.js';
 import {
@@ -39,8 +40,6 @@ export const DEMO_PROVIDERS = ['demo-client-credentials', 'demo-rotating'] as co
 /** Lifetime of the demo tokens: short, so refreshes happen within a minute of starting. */
 export const DEMO_TOKEN_TTL_SECONDS = 60;
 const STATUS_INTERVAL_MS = 1000;
-/** What a local refresh invocation is told it has left (its lease length), as the deployed minimum timeout. */
-const LOCAL_INVOCATION_MS = 60_000;
 
 export interface StartLocalOptions {
   /** Where `.token-refresher/` (session file, effective config, log) goes. Default `process.cwd()`. */
@@ -204,7 +203,8 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       readNextRefreshAt: async (provider) => (await stateTable.read(provider))?.nextRefreshAt,
       fire: async (provider, reason) => {
         invocation += 1;
-        const deadline = Date.now() + LOCAL_INVOCATION_MS;
+        // Told it has as long as a deployed refresh function with the shortest timeout (its lease).
+        const deadline = Date.now() + MIN_REFRESH_INVOCATION_MS;
         const result = await refresh(
           { provider, trigger: reason },
           { awsRequestId: `local-${invocation}`, getRemainingTimeInMillis: () => deadline - Date.now() },
@@ -225,7 +225,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
           Object.fromEntries(config.providers.map((provider) => [provider.name, [LOCAL_CALLER_ROLE]])),
         ),
       },
-      { clientConfig, logger, trigger: inProcessRefreshTrigger(refresh, LOCAL_INVOCATION_MS) },
+      { clientConfig, logger, trigger: inProcessRefreshTrigger(refresh) },
     );
     const server: ReadServer = await startReadServer(
       async (event) => {

@@ -24,6 +24,7 @@ import {
   type RefreshTrigger,
   systemClock,
 } from '../core/ports.js';
+import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import { SHA256_HEX_PATTERN } from '../core/token-hash.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
@@ -228,10 +229,13 @@ export function refreshHandlerFromEnvironment(
 /**
  * A {@link RefreshTrigger} that runs the refresh handler in this process: for the local runner and
  * tests, where the deployed read function would invoke the refresh function instead.
- * @param remainingTimeMs what the refresh is told it has left (its lease length); default 60 s,
- *   the deployed refresh function's minimum timeout.
+ * @param remainingTimeMs what the refresh is told it has left (its lease length); default
+ *   {@link MIN_REFRESH_INVOCATION_MS}, the deployed refresh function's minimum timeout.
  */
-export function inProcessRefreshTrigger(handler: RefreshHandler, remainingTimeMs = 60_000): RefreshTrigger {
+export function inProcessRefreshTrigger(
+  handler: RefreshHandler,
+  remainingTimeMs = MIN_REFRESH_INVOCATION_MS,
+): RefreshTrigger {
   return {
     async refresh({ provider, onDemand, signal }) {
       const deadline = Date.now() + remainingTimeMs;
