@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: unit tests (fakes, mocks, fast, fully parallel) and integration tests (each file starts
- * its own moto server and OAuth server on free 127.0.0.1 ports, so files may run in parallel too).
+ * Projects: unit tests (fakes, mocks, fast, fully parallel), infra (template assertions), contract
+ * tests (each port's suite against its fake and its adapter on moto), integration tests (each file
+ * starts its own moto server and OAuth server on free 127.0.0.1 ports, so files may run in parallel
+ * too) and the reliability drills.
  */
 export default defineConfig({
   test: {
@@ -18,6 +20,16 @@ export default defineConfig({
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           testTimeout: 120_000,
+        },
+      },
+      {
+        // One suite per port (test/contract/*.contract.ts), each run against the in-memory fake and the
+        // real adapter on moto (one server per file, reset before each case).
+        test: {
+          name: 'contract',
+          include: ['test/contract/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -1,9 +1,12 @@
 /**
  * In-memory fakes of the engine's ports with the same semantics as the AWS adapters: conditional
  * lease writes with a fence, and compare-and-swap secret versions. For unit tests of the core.
+ * `test/contract/` runs each port's contract suite against these fakes and the adapters on moto, so
+ * the two cannot drift apart.
  */
 import { randomUUID } from 'node:crypto';
-import { WriteConflictError } from '../../../functions/core/errors.js';
+import * as z from 'zod';
+import { CredentialsError, StoreError, WriteConflictError } from '../../../functions/core/errors.js';
 import type {
   Clock,
   CredentialsRecovery,
@@ -13,6 +16,7 @@ import type {
   MetricName,
   Metrics,
   MetricUnit,
+  NextRunScheduler,
   Provider,
   ProviderEvent,
   ReleaseRecord,
@@ -39,61 +43,165 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Versioned JSON secrets with an `AWSCURRENT` label and compare-and-swap writes. */
+/**
+ * How many lease generations back {@link FakeCredentialsStore.read} looks for an unfinished write: the
+ * adapter's `RECOVERY_LOOKBACK_GENERATIONS` (`functions/aws/credentials-store.ts`), which the contract
+ * suite (`test/contract/credentials-store.contract.ts`) checks on both.
+ */
+export const FAKE_RECOVERY_LOOKBACK_GENERATIONS = 1_000;
+
+/** One version of a fake secret. */
+interface FakeVersion {
+  readonly id: string;
+  readonly value: unknown;
+  /** Set for a store write: its lease generation and the version it was written from. */
+  readonly origin?: { readonly fence: number; readonly fromVersionId: string | undefined };
+}
+
+/**
+ * Versioned JSON secrets as Secrets Manager keeps them for the stores: an `AWSCURRENT` label moved by
+ * compare-and-swap, and an `AWSPENDING` label on the last version a store wrote. A store write is
+ * identified by its `(fence, expectedVersionId)`, as the adapter's `ClientRequestToken` is: repeating
+ * it with the same value changes nothing, with another value it conflicts.
+ */
 export class FakeSecrets {
-  readonly versions = new Map<string, { id: string; value: unknown }[]>();
+  readonly versions = new Map<string, FakeVersion[]>();
   readonly current = new Map<string, string>();
+  /** The version holding `AWSPENDING` per secret (the last store write, finished or not). */
+  readonly pending = new Map<string, string>();
   readonly calls: string[] = [];
 
+  /** Put a value as an operator (or the stack) does: a new version that becomes current at once. */
   seed(secretId: string, value: unknown): string {
     const id = randomUUID();
-    this.versions.set(secretId, [...(this.versions.get(secretId) ?? []), { id, value }]);
+    this.#add(secretId, { id, value: structuredClone(value) });
     this.current.set(secretId, id);
     return id;
   }
 
+  /** @throws StoreError `secret_not_found` (permanent) when the secret does not exist, as the adapter. */
   read(secretId: string): { versionId: string; value: unknown } {
     this.calls.push(`read ${secretId}`);
-    const id = this.current.get(secretId);
-    const version = this.versions.get(secretId)?.find((candidate) => candidate.id === id);
-    if (id === undefined || version === undefined) throw new Error(`no secret ${secretId}`);
-    return { versionId: id, value: structuredClone(version.value) };
+    const version = this.#version(secretId, this.current.get(secretId));
+    if (version === undefined) throw secretNotFound(secretId);
+    return { versionId: version.id, value: structuredClone(version.value) };
   }
 
-  compareAndSwap(secretId: string, value: unknown, expectedVersionId: string | undefined): string {
+  /** The version holding `AWSPENDING`, if any (not counted in {@link calls}). */
+  readPending(secretId: string): FakeVersion | undefined {
+    const version = this.#version(secretId, this.pending.get(secretId));
+    return version === undefined ? undefined : { ...version, value: structuredClone(version.value) };
+  }
+
+  /**
+   * Store `value` as a pending version, then move `AWSCURRENT` to it from `expectedVersionId`. With
+   * `fence`, the write is the store write `(fence, expectedVersionId)`: repeated with the same value
+   * it skips what is done, with another value it throws {@link WriteConflictError}. `interruption` is
+   * thrown between the two steps (a holder that died there). A write that loses the swap leaves its
+   * version pending, as on Secrets Manager.
+   * @throws WriteConflictError when `AWSCURRENT` is no longer on `expectedVersionId`
+   * @throws StoreError `secret_not_found` when the secret does not exist
+   */
+  compareAndSwap(
+    secretId: string,
+    value: unknown,
+    expectedVersionId: string | undefined,
+    options: { readonly fence?: number; readonly interruption?: Error } = {},
+  ): string {
     this.calls.push(`write ${secretId}`);
-    if (this.current.get(secretId) !== expectedVersionId) {
-      throw new WriteConflictError(`AWSCURRENT of ${secretId} moved`);
+    const versions = this.versions.get(secretId);
+    if (versions === undefined) throw secretNotFound(secretId);
+    const { fence } = options;
+    const existing =
+      fence === undefined
+        ? undefined
+        : versions.find(
+            (version) =>
+              version.origin?.fence === fence && version.origin.fromVersionId === expectedVersionId,
+          );
+    let id: string;
+    if (existing === undefined) {
+      id = randomUUID();
+      this.#add(secretId, {
+        id,
+        value: structuredClone(value),
+        ...(fence === undefined ? {} : { origin: { fence, fromVersionId: expectedVersionId } }),
+      });
+      this.pending.set(secretId, id);
+    } else {
+      // The adapter compares the serialised value (Secrets Manager compares `SecretString`).
+      if (JSON.stringify(existing.value) !== JSON.stringify(value)) {
+        throw new WriteConflictError(`${secretId} already has this write's version with another value`);
+      }
+      id = existing.id;
+      if (this.current.get(secretId) === id) return id;
     }
-    return this.seed(secretId, structuredClone(value));
+    if (options.interruption !== undefined) throw options.interruption;
+    this.moveCurrent(secretId, id, expectedVersionId);
+    return id;
+  }
+
+  /**
+   * Move `AWSCURRENT` to `versionId`, only from `expectedVersionId`.
+   * @throws WriteConflictError when `AWSCURRENT` is elsewhere
+   */
+  moveCurrent(secretId: string, versionId: string, expectedVersionId: string | undefined): void {
+    const current = this.current.get(secretId);
+    if (current === versionId) return;
+    if (current !== expectedVersionId) throw new WriteConflictError(`AWSCURRENT of ${secretId} moved`);
+    this.current.set(secretId, versionId);
   }
 
   valueOf(secretId: string): unknown {
-    const id = this.current.get(secretId);
-    return this.versions.get(secretId)?.find((candidate) => candidate.id === id)?.value;
+    return this.#version(secretId, this.current.get(secretId))?.value;
+  }
+
+  #add(secretId: string, version: FakeVersion): void {
+    this.versions.set(secretId, [...(this.versions.get(secretId) ?? []), version]);
+  }
+
+  #version(secretId: string, id: string | undefined): FakeVersion | undefined {
+    return id === undefined ? undefined : this.versions.get(secretId)?.find((version) => version.id === id);
   }
 }
+
+function secretNotFound(secretId: string): StoreError {
+  return new StoreError(`Secret "${secretId}" was not found`, 'secret_not_found', 'permanent');
+}
+
+/** The token record as the adapter validates it (`tokenRecordSchema` in `functions/aws/token-store.ts`). */
+const fakeTokenRecordSchema = z.object({
+  provider: z.string().min(1),
+  accessToken: z.string().min(1),
+  tokenType: z.string().min(1),
+  expiresAt: z.iso.datetime({ offset: true }),
+  issuedAt: z.iso.datetime({ offset: true }),
+  scope: z.string().optional(),
+  generation: z.number().int().nonnegative(),
+});
 
 export class FakeTokenStore implements TokenStore {
   constructor(readonly secrets: FakeSecrets) {}
   static secretId(provider: string): string {
     return `test/${provider}/token`;
   }
+  /** As the adapter: anything but a valid token record of this provider reads as no token. */
   async readCurrent(provider: string): Promise<CurrentToken> {
     const { versionId, value } = this.secrets.read(FakeTokenStore.secretId(provider));
-    const token =
-      value !== null && typeof value === 'object' && 'accessToken' in value
-        ? (value as TokenRecord)
-        : undefined;
+    const parsed = fakeTokenRecordSchema.safeParse(value);
+    const token = parsed.success && parsed.data.provider === provider ? parsed.data : undefined;
     return { versionId, token };
   }
+  /** Compare-and-swap, idempotent per `(provider, fence)` from one version. */
   async write(input: Parameters<TokenStore['write']>[0]): Promise<string> {
     return this.secrets.compareAndSwap(
       FakeTokenStore.secretId(input.provider),
       input.token,
       input.expectedVersionId,
+      { fence: input.fence },
     );
   }
+  /** The current value when it looks like a token (for assertions; no validation). */
   token(provider: string): TokenRecord | undefined {
     const value = this.secrets.valueOf(FakeTokenStore.secretId(provider));
     return value !== null && typeof value === 'object' && 'accessToken' in value
@@ -109,6 +217,11 @@ export class FakeCredentialsStore implements CredentialsStore {
   readonly writes: Array<Parameters<CredentialsStore['write']>[0]> = [];
   /** Errors the next writes throw, in order, instead of writing. */
   readonly failNextWrites: Error[] = [];
+  /**
+   * Errors the next writes throw, in order, after storing the new value and before making it current
+   * (a holder that died between `PutSecretValue` and the stage move).
+   */
+  readonly interruptNextWrites: Error[] = [];
   /** When set, the next read reports that it finished this generation's unfinished write. */
   recoverNext: number | undefined;
 
@@ -116,10 +229,26 @@ export class FakeCredentialsStore implements CredentialsStore {
   static secretId(provider: string): string {
     return `test/${provider}/credentials`;
   }
+  /**
+   * As the adapter: with `recovery`, an unfinished write of an earlier generation (within
+   * {@link FAKE_RECOVERY_LOOKBACK_GENERATIONS}) from the current version is made current first.
+   * @throws CredentialsError `credentials_not_set` when the value is no usable credentials
+   */
   async read(provider: string, recovery?: CredentialsRecovery): Promise<CurrentCredentials> {
     this.reads.push(recovery);
-    const { versionId, value } = this.secrets.read(FakeCredentialsStore.secretId(provider));
-    const recoveredGeneration = this.recoverNext;
+    const secretId = FakeCredentialsStore.secretId(provider);
+    const current = this.secrets.read(secretId);
+    const finished = recovery === undefined ? undefined : this.#finishWrite(secretId, current, recovery);
+    const { versionId, value } =
+      finished === undefined ? current : { versionId: finished.id, value: finished.value };
+    const problem = credentialsProblem(value);
+    if (problem !== undefined) {
+      throw new CredentialsError(
+        `The credentials secret "${secretId}" of provider "${provider}" ${problem}`,
+        'credentials_not_set',
+      );
+    }
+    const recoveredGeneration = this.recoverNext ?? finished?.origin?.fence;
     this.recoverNext = undefined;
     return {
       versionId,
@@ -131,15 +260,45 @@ export class FakeCredentialsStore implements CredentialsStore {
     this.writes.push(input);
     const failure = this.failNextWrites.shift();
     if (failure !== undefined) throw failure;
+    const interruption = this.interruptNextWrites.shift();
     return this.secrets.compareAndSwap(
       FakeCredentialsStore.secretId(input.provider),
       input.credentials,
       input.expectedVersionId,
+      { fence: input.fence, ...(interruption === undefined ? {} : { interruption }) },
     );
   }
   credentials(provider: string): Credentials {
     return this.secrets.valueOf(FakeCredentialsStore.secretId(provider)) as Credentials;
   }
+
+  #finishWrite(
+    secretId: string,
+    current: { readonly versionId: string },
+    recovery: CredentialsRecovery,
+  ): FakeVersion | undefined {
+    const pending = this.secrets.readPending(secretId);
+    const origin = pending?.origin;
+    if (pending === undefined || origin === undefined || pending.id === current.versionId) return undefined;
+    const oldest = Math.max(1, recovery.fence - FAKE_RECOVERY_LOOKBACK_GENERATIONS);
+    const earlierGeneration = origin.fence < recovery.fence && origin.fence >= oldest;
+    if (!earlierGeneration || origin.fromVersionId !== current.versionId) return undefined;
+    if (credentialsProblem(pending.value) !== undefined) return undefined;
+    this.secrets.moveCurrent(secretId, pending.id, current.versionId);
+    return pending;
+  }
+}
+
+/** Why a value is no usable credentials (the adapter's rules), or `undefined` when it is. */
+function credentialsProblem(value: unknown): string | undefined {
+  if (value === undefined) return 'does not hold JSON';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'holds JSON that is not an object';
+  }
+  const fields = Object.keys(value);
+  if (fields.every((field) => field === 'status')) return 'still holds its placeholder';
+  const nonString = fields.filter((field) => typeof (value as Record<string, unknown>)[field] !== 'string');
+  return nonString.length > 0 ? `has fields that are not strings (${nonString.join(', ')})` : undefined;
 }
 
 /** Records published events; `failNext` makes the next publish throw. */
@@ -152,6 +311,36 @@ export class RecordingEvents implements EventPublisher {
       throw new Error('PutEvents failed');
     }
     this.published.push(event);
+  }
+}
+
+/**
+ * The precise one-time schedule as EventBridge Scheduler keeps it: one per provider, moved by every
+ * `scheduleAt`; `failNext` makes the next call throw.
+ */
+export class FakeNextRunScheduler implements NextRunScheduler {
+  /** Every successful call, in order. */
+  readonly calls: { readonly provider: string; readonly at: number }[] = [];
+  readonly #pending = new Map<string, number>();
+  failNext = false;
+
+  async scheduleAt(provider: string, at: number): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('Scheduler unavailable');
+    }
+    this.calls.push({ provider, at });
+    this.#pending.set(provider, at);
+  }
+
+  /** When the provider's one-time schedule runs, if it exists. */
+  pending(provider: string): number | undefined {
+    return this.#pending.get(provider);
+  }
+
+  /** The schedule fired: it is deleted (`ActionAfterCompletion: DELETE`). */
+  fired(provider: string): void {
+    this.#pending.delete(provider);
   }
 }
 
@@ -169,7 +358,12 @@ export class FakeStateTable implements StateTable {
   async acquire(input: Parameters<StateTable['acquire']>[0]): Promise<ProviderState | undefined> {
     this.calls.push('acquire');
     const item = this.items.get(input.provider);
-    if (item?.leaseOwner !== undefined && (item.leaseExpiresAt ?? 0) >= input.now) return undefined;
+    if (item?.leaseOwner !== undefined && (item.leaseExpiresAt ?? 0) >= input.now) {
+      // As the adapter: the live lease is this very attempt's (same owner, same expiry) when an
+      // applied write is repeated (the SDK retrying after a lost answer); otherwise another holder's.
+      const ours = item.leaseOwner === input.owner && item.leaseExpiresAt === input.leaseExpiresAt;
+      return ours ? { ...item } : undefined;
+    }
     const next: ProviderState = {
       ...(item ?? { provider: input.provider, consecutiveFailures: 0, fence: 0 }),
       leaseOwner: input.owner,
