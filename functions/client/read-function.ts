@@ -15,6 +15,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4, type SignatureV4Init } from '@smithy/signature-v4';
 import { TokenClientError } from './errors.js';
 import { type ReadFunctionEndpoint, resolveReadFunctionEndpoint } from './options.js';
+import { parseRetryAfter } from './retry-after.js';
 import { NodeSha256, sha256Hex } from './sha256.js';
 import { type ClientToken, toClientToken } from './token.js';
 import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
@@ -22,6 +23,7 @@ import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } fr
 // Everything a consumer of this entry point needs, so that it never has to import the index (which
 // reaches both sources).
 export { TokenClientError, type TokenClientErrorCode } from './errors.js';
+export { parseRetryAfter } from './retry-after.js';
 export type { ClientToken } from './token.js';
 export { type Clock, TokenClient, type TokenClientOptions, type WithTokenOptions } from './token-client.js';
 
@@ -51,10 +53,6 @@ export interface ReadFunctionSourceOptions {
 }
 
 export interface ReadFunctionTokenClientOptions extends ReadFunctionSourceOptions, TokenClientOptions {}
-
-/** `Retry-After` in an HTTP-date: honoured up to this, like the refresher does. */
-const MAX_RETRY_AFTER_SECONDS = 3_600;
-const IMF_FIXDATE_PATTERN = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 /** {@link TokenSource} over the read function's two routes. */
 export class ReadFunctionTokenSource implements TokenSource {
@@ -200,19 +198,4 @@ export function parseReadFunctionResponse(
     code,
     { status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) },
   );
-}
-
-/**
- * `Retry-After` (RFC 9110 §10.2.3) in seconds: delay-seconds, or an HTTP-date turned into seconds
- * from `now` (at most an hour); `undefined` when absent or malformed.
- */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  // Only the IMF-fixdate form (`Sun, 06 Nov 1994 08:49:37 GMT`): Date.parse alone reads "-5" as a year.
-  if (!IMF_FIXDATE_PATTERN.test(trimmed)) return undefined;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Math.ceil((date - now) / 1000)));
 }

@@ -4,6 +4,7 @@
  *
  * Nothing here touches the network, so every rule is tested with plain values.
  */
+import { MAX_RETRY_AFTER_SECONDS, parseRetryAfter } from '../client/retry-after.js';
 import { ProviderError } from '../core/errors.js';
 import { quoteServerText, type Redactor } from './redact.js';
 
@@ -28,9 +29,6 @@ export interface ParseContext {
 
 /** Longest token lifetime accepted: one year. Anything longer is a unit mistake (ms instead of s). */
 export const MAX_LIFETIME_SECONDS = 31_536_000;
-
-/** `Retry-After` values are capped to this: the engine's own backoff takes over beyond it. */
-export const MAX_RETRY_AFTER_SECONDS = 3600;
 
 /** The most of a response body that is read; a token response is a few hundred bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -173,23 +171,8 @@ export function checkExpiresAt(
   return expiresAt;
 }
 
-const IMF_FIXDATE =
-  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-
-/**
- * `Retry-After` (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date (IMF-fixdate, the form senders must
- * generate) taken relative to `now`. A date in the past gives 0; values are capped at
- * {@link MAX_RETRY_AFTER_SECONDS}; anything else is ignored (`undefined`).
- */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Math.min(Number(text), MAX_RETRY_AFTER_SECONDS);
-  if (!IMF_FIXDATE.test(text)) return undefined;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.min(Math.max(0, Math.ceil((at - now) / 1000)), MAX_RETRY_AFTER_SECONDS);
-}
+// The one Retry-After parser (RFC 9110 §10.2.3), shared with the consumer client.
+export { MAX_RETRY_AFTER_SECONDS, parseRetryAfter };
 
 /** Statuses worth retrying when the body says nothing more precise. */
 function isTransientStatus(status: number): boolean {
