@@ -11,6 +11,7 @@ import {
   refresherConfigSchema,
   refreshTokenProviderSchema,
 } from '../../../functions/core/config.js';
+import { section } from './markdown.js';
 
 /** Where a field may appear: the top level of the file, or a provider of one of these grants. */
 export const TOP_LEVEL = 'top level';
@@ -165,15 +166,6 @@ export interface TableRow {
   readonly defaultCell: string;
   readonly meaning: string;
   readonly line: string;
-}
-
-/** The text of a `## heading` section, up to the next `## ` heading. */
-export function section(markdown: string, heading: string): string | undefined {
-  const lines = markdown.split('\n');
-  const start = lines.indexOf(`## ${heading}`);
-  if (start === -1) return undefined;
-  const end = lines.findIndex((line, index) => index > start && line.startsWith('## '));
-  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n');
 }
 
 /** Cells of a Markdown table row (`| a | b |`), trimmed. */
