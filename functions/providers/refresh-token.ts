@@ -94,7 +94,8 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
  * revokes the whole grant, access tokens included, when the spent one is replayed. So nothing
  * replays it automatically: the current access token keeps being served until it expires, the
  * failure pages at once, and an operator decides (a forced refresh replays the refresh token once,
- * which works when the server never processed the call or grants a reuse period; docs/runbook).
+ * which works when the server never processed the call or grants a reuse period; see
+ * docs/troubleshooting.md, "rotation_outcome_unknown").
  * Errors with a known outcome (an HTTP answer, a refused connection) pass through unchanged.
  */
 export function rotationOutcomeUnknown(error: unknown): unknown {
