@@ -126,7 +126,8 @@ export async function consumerFetches(context: BenchContext): Promise<Section> {
       read: async () => {
         const record = await getSecret<TokenRecord>(SECRET_ID, {
           transform: 'json',
-          // What AWS does by default; moto needs it said (ARCHITECTURE.md, "Known emulator differences").
+          // What AWS does by default; moto needs it said (docs/local-development.md,
+          // "Known emulator differences").
           sdkOptions: { VersionStage: 'AWSCURRENT' },
         });
         if (record === undefined) throw new Error('getSecret returned nothing');

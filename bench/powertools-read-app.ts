@@ -78,7 +78,8 @@ export function createPowertoolsReadHandler(
     try {
       record = await getSecret<Record<string, unknown>>(`${secretPrefix}/${provider}/token`, {
         transform: 'json',
-        // What AWS does by default; moto needs it said (ARCHITECTURE.md, "Known emulator differences").
+        // What AWS does by default; moto needs it said (docs/local-development.md,
+        // "Known emulator differences").
         sdkOptions: { VersionStage: 'AWSCURRENT' },
       });
     } catch (error) {

@@ -1,5 +1,5 @@
 /**
- * State-change events on an EventBridge bus (ARCHITECTURE.md, "Events"): one `PutEvents` entry per
+ * State-change events on an EventBridge bus (docs/events.md): one `PutEvents` entry per
  * change, source `token-refresher`. The client is loaded on the first event, not at cold start:
  * changes are rare, and most invocations never publish one.
  */

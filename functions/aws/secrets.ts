@@ -202,7 +202,8 @@ export class JsonSecrets {
 
   /**
    * Read the `AWSCURRENT` version. `VersionStage` is always explicit: without it moto may return
-   * another version (ARCHITECTURE.md, "Known emulator differences"), and it says what we mean.
+   * another version (docs/local-development.md, "Known emulator differences"), and it says what we
+   * mean.
    * @throws StoreError (see {@link translateSecretsManagerError})
    */
   async readCurrent(secretId: string): Promise<JsonSecretVersion> {

@@ -1,7 +1,7 @@
 /**
  * The DynamoDB state/lock table: one item per provider, keyed by `provider` (S).
  *
- * Attributes (ARCHITECTURE.md, "Data"); times are epoch milliseconds except `ttl`:
+ * Attributes (docs/architecture.md, "State/lock table item"); times are epoch milliseconds except `ttl`:
  *
  * | attribute | type | written by |
  * |---|---|---|

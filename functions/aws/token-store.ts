@@ -6,7 +6,7 @@ import type { TokenStore } from '../core/ports.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
 
-/** The token secret's JSON, as consumers rely on it (ARCHITECTURE.md, "Data"). */
+/** The token secret's JSON, as consumers rely on it (README.md, "Token secret"). */
 export const tokenRecordSchema = z.object({
   provider: z.string().min(1),
   accessToken: z.string().min(1),

@@ -51,7 +51,7 @@ export const METRIC_NAMESPACE = 'TokenRefresher';
 export const METRIC_DIMENSION = 'provider';
 
 /**
- * A change of a provider's condition, published on changes only (ARCHITECTURE.md, "Events"): users
+ * A change of a provider's condition, published on changes only (docs/events.md): users
  * route them to chat, tickets or automation; the alarms stay the paging path. Never carries a token,
  * a refresh token or a credential.
  */

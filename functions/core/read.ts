@@ -1,5 +1,5 @@
 /**
- * The read path (ARCHITECTURE.md, "Reading tokens"): serve a provider's current token from a
+ * The read path (docs/read-function.md): serve a provider's current token from a
  * per-container cache, read the token secret at most once per token generation (single-flight),
  * never serve an expired token, and run on-demand refreshes through the engine — when no usable
  * token exists yet, or when a consumer reports the current token was refused (HTTP 401).

@@ -73,7 +73,7 @@ interface StepSpec {
   readonly refreshTokenWrite?: true;
 }
 
-/** Every AWS call of the protocol, in order (ARCHITECTURE.md, "The refresh protocol"). */
+/** Every AWS call of the protocol, in order (docs/architecture.md, "How a refresh works"). */
 const STEPS: readonly StepSpec[] = [
   {
     step: 'state read (GetItem)',

@@ -283,7 +283,7 @@ describe('Refresh failure alarms', () => {
         lateMs: 30_000,
       });
 
-      // Assess: the figures the README and the TSDoc state. 2 × 10 s calls + (30 s + 60 s) = 110 s;
+      // Assess: the figures docs/runbook.md and the TSDoc state. 2 × 10 s calls + (30 s + 60 s) = 110 s;
       // 2 × 30 s + 90 s = 150 s for refresh_token grants; about a minute typically.
       expect(DEFAULT_FAILURE_ALARM_ATTEMPTS).toBe(2);
       expect(lead).toBe(300);

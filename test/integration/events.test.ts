@@ -70,7 +70,7 @@ describe('State-change events on EventBridge (moto) from the refresh handler', (
       await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))
     ).Attributes?.QueueArn;
     const eventBridge = new EventBridgeClient(moto.clientConfig);
-    // The rule a user writes to route the events (README, "State-change events").
+    // The rule a user writes to route the events (docs/events.md).
     await eventBridge.send(
       new PutRuleCommand({ Name: 'token-refresher-events', EventPattern: '{"source":["token-refresher"]}' }),
     );
