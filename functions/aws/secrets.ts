@@ -2,7 +2,7 @@
  * A JSON secret in Secrets Manager, read at `AWSCURRENT` and written with compare-and-swap.
  *
  * Shared by the token store and the credentials store. The write is two calls (docs/architecture.md,
- * "How a refresh works", step 5):
+ * "The refresh protocol", step 5):
  *
  * 1. `PutSecretValue` with `VersionStages: ['AWSPENDING']` creates a new version *without* moving
  *    `AWSCURRENT` (a `PutSecretValue` without stages would move it unconditionally), and with a

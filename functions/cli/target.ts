@@ -12,12 +12,8 @@
  * Explicit flags (`--table`, `--secret-prefix`, `--config`, `--refresh-function`) win in both modes.
  */
 import { resolve } from 'node:path';
-import {
-  CloudFormationClient,
-  type CloudFormationClientResolvedConfig,
-  DescribeStacksCommand,
-  type Output,
-} from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import type { AwsClientConfig, EmulatorClientConfig } from '../aws/client-config.js';
 import { credentialsSecretName } from '../aws/credentials-store.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, type RefresherConfig } from '../core/config.js';
@@ -38,17 +34,11 @@ export const STACK_OUTPUTS = {
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
- * SDK client configuration for every client the CLI builds. In AWS mode `credentials` is the
- * provider resolved once at start (so an SSO profile is resolved once, not once per client).
+ * SDK client configuration for every client the CLI builds, always with a region. In AWS mode
+ * `credentials` is the provider resolved once at start (so an SSO profile is resolved once, not once
+ * per client).
  */
-export interface CliClientConfig {
-  readonly region: string;
-  readonly endpoint?: string;
-  readonly credentials?:
-    | { readonly accessKeyId: string; readonly secretAccessKey: string }
-    | CloudFormationClientResolvedConfig['credentials'];
-  readonly maxAttempts?: number;
-}
+export type CliClientConfig = AwsClientConfig & { readonly region: string };
 
 export interface TargetContext {
   readonly cwd: string;
@@ -61,10 +51,7 @@ export type Target = LocalTarget | AwsTarget;
 /** An emulator: the in-process refresh handler needs static (test) credentials. */
 export interface LocalTarget extends TargetNames {
   readonly kind: 'local';
-  readonly clientConfig: CliClientConfig & {
-    readonly endpoint: string;
-    readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  };
+  readonly clientConfig: EmulatorClientConfig;
 }
 
 export interface AwsTarget extends TargetNames {

@@ -1,5 +1,5 @@
 /**
- * The refresh protocol (docs/architecture.md, "How a refresh works"): cheap check, lease with fence,
+ * The refresh protocol (docs/architecture.md, "The refresh protocol"): cheap check, lease with fence,
  * double-check, provider call inside the lease, compare-and-swap write, fenced record-and-release,
  * metrics and the next precise run. Pure TypeScript: every collaborator is injected.
  */

@@ -14,13 +14,14 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { EmulatorClientConfig } from '../aws/client-config.js';
+import { LOCAL_AWS_CREDENTIALS } from './session.js';
 
-/** AWS SDK v3 client configuration pointing at a moto server (spread it into any `new XxxClient(...)`). */
-export interface AwsClientConfig {
-  endpoint: string;
-  region: string;
-  credentials: { accessKeyId: string; secretAccessKey: string };
-}
+/**
+ * AWS SDK v3 client configuration pointing at a moto server (spread it into any `new XxxClient(...)`):
+ * {@link EmulatorClientConfig}, under the name the tests and the bench import it by.
+ */
+export type AwsClientConfig = EmulatorClientConfig;
 
 /** Options for {@link startMoto}. */
 export interface StartMotoOptions {
@@ -312,7 +313,7 @@ function createHandle(
     clientConfig: {
       endpoint,
       region: REGION,
-      credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
+      credentials: LOCAL_AWS_CREDENTIALS,
     },
     env: {
       AWS_ENDPOINT_URL: endpoint,

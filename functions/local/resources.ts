@@ -2,21 +2,20 @@
  * Creates, on the emulator, what the stack would create for a configuration: the state/lock table
  * and per provider a token secret (placeholder) and a credentials secret.
  */
-
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   PutSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import type { EmulatorClientConfig } from '../aws/client-config.js';
 import { credentialsSecretName } from '../aws/credentials-store.js';
 import { PLACEHOLDER_SECRET_STRING } from '../aws/secrets.js';
 import { tokenSecretName } from '../aws/token-store.js';
 import type { Credentials } from '../core/types.js';
-import type { AwsClientConfig } from './moto.js';
 
 export interface ProvisionInput {
-  readonly clientConfig: AwsClientConfig;
+  readonly clientConfig: EmulatorClientConfig;
   readonly tableName: string;
   readonly secretPrefix: string;
   /** Provider name → the credentials JSON to store; `undefined`: the stack's placeholder (to be filled). */
@@ -54,7 +53,7 @@ export async function provision(input: ProvisionInput): Promise<void> {
 
 /** Replace a credentials secret's value (an operator re-seeding it). */
 export async function putCredentials(
-  clientConfig: AwsClientConfig,
+  clientConfig: EmulatorClientConfig,
   secretId: string,
   credentials: Credentials,
 ): Promise<void> {

@@ -4,6 +4,7 @@
  * serve from {@link TokenReader}, map the outcome to a response. One log line per request; never a
  * token, never a stack trace to the caller.
  */
+import type { AwsClientConfig } from '../aws/client-config.js';
 import { createLogger } from '../aws/logger.js';
 import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
 import { createSecretsManagerClient } from '../aws/secrets.js';
@@ -13,7 +14,6 @@ import { type ReadEnvironment, readReadEnvironment } from '../core/env.js';
 import { toRefresherError } from '../core/errors.js';
 import { type Clock, type Logger, type RefreshTrigger, systemClock } from '../core/ports.js';
 import { type ServedToken, TokenReader, TokenUnavailableError } from '../core/read.js';
-import type { AwsClientConfig } from '../refresh/app.js';
 import {
   decodeInvokeEvent,
   decodeUrlEvent,

@@ -4,6 +4,7 @@
  * container here, never inside the core.
  */
 import * as z from 'zod';
+import type { AwsClientConfig } from '../aws/client-config.js';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { EventBridgePublisher } from '../aws/events.js';
 import { createLogger } from '../aws/logger.js';
@@ -137,15 +138,8 @@ function truncate(text: string): string {
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
-/** AWS SDK client configuration shared by every client (tests point it at the emulator). */
-export interface AwsClientConfig {
-  readonly region?: string;
-  readonly endpoint?: string;
-  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
-  readonly maxAttempts?: number;
-}
-
 export interface ComposeRefreshOptions {
+  /** Settings of every SDK client (tests point them at the emulator). */
   readonly clientConfig?: AwsClientConfig;
   readonly clock?: Clock;
   readonly logger?: Logger;

@@ -73,7 +73,7 @@ interface StepSpec {
   readonly refreshTokenWrite?: true;
 }
 
-/** Every AWS call of the protocol, in order (docs/architecture.md, "How a refresh works"). */
+/** Every AWS call of the protocol, in order (docs/architecture.md, "The refresh protocol"). */
 const STEPS: readonly StepSpec[] = [
   {
     step: 'state read (GetItem)',
