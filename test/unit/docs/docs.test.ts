@@ -13,6 +13,7 @@ import {
   documentationFiles,
   githubSlug,
   headings,
+  outsideFences,
   ROOT,
   readDoc,
   section,
@@ -24,10 +25,11 @@ const DOCUMENTS: Record<string, { title: string; sections: readonly string[] }> 
     title: 'Architecture',
     sections: [
       'Components',
-      'How a refresh works',
+      'The refresh protocol',
       'The refresh Lambda',
       'State/lock table item',
-      'What the stack holds',
+      'Events',
+      'Infrastructure',
     ],
   },
   'docs/read-function.md': { title: 'The read function', sections: ['Granting access'] },
@@ -105,6 +107,58 @@ function namedPaths(markdown: string): string[] {
   return [...markdown.matchAll(/`((?:functions|infra|test|bench|docs|config|\.ci)\/[^`\s<>*{}]*)`/g)].map(
     (match) => match[1] ?? '',
   );
+}
+
+/** The design document outside the repository that comments used to cite (not spelled out here). */
+const OUTSIDE_DOCUMENT = ['ARCHITECTURE', 'md'].join('.');
+
+/**
+ * The folders whose comments are checked. infra/ joins when its comments are repointed (issue 12:
+ * the construct's split rewrites them).
+ */
+const CITING_FOLDERS = ['functions', 'bench', 'test'];
+
+/** Source files of {@link CITING_FOLDERS} (not this folder, whose tests spell out bad citations). */
+function sourceFiles(path = ''): string[] {
+  return readdirSync(join(ROOT, path), { withFileTypes: true }).flatMap((entry) => {
+    const child = path === '' ? entry.name : `${path}/${entry.name}`;
+    if (entry.isDirectory()) {
+      const top = child.split('/')[0] ?? '';
+      const wanted = path !== '' || CITING_FOLDERS.includes(top);
+      return wanted && child !== 'test/unit/docs' ? sourceFiles(child) : [];
+    }
+    return /\.(ts|mjs|py)$/.test(entry.name) ? [child] : [];
+  });
+}
+
+/**
+ * Problems of the document citations in a source text: a citation of the design document outside the
+ * repository, of a docs/ file that does not exist, or of a section (`docs/x.md, "Section"`,
+ * `README.md, "Section"`) that is not a heading of that file. A citation may wrap across comment lines.
+ */
+function citationProblems(file: string, text: string, read: (path: string) => string = readDoc): string[] {
+  const flat = text.replace(/\n\s*(?:\*|\/\/|#)?\s*/g, ' ');
+  const problems: string[] = [];
+  if (flat.includes(OUTSIDE_DOCUMENT)) {
+    problems.push(`${file}: cites ${OUTSIDE_DOCUMENT}, which is not in the repository (cite docs/*.md)`);
+  }
+  const headingTexts = (path: string) =>
+    new Set(
+      outsideFences(read(path))
+        .map((line) => /^#{1,6} +(.+?)\s*$/.exec(line)?.[1])
+        .filter((heading): heading is string => heading !== undefined)
+        .map((heading) => heading.replace(/`/g, '')),
+    );
+  for (const match of flat.matchAll(/\b(docs\/[\w-]+\.md|README(?:\.md)?)(?:,\s*"([^"]+)")?/g)) {
+    const [, cited = '', heading] = match;
+    const path = cited.startsWith('README') ? 'README.md' : cited;
+    if (!existsSync(join(ROOT, path))) {
+      problems.push(`${file}: cites ${path}, which does not exist`);
+    } else if (heading !== undefined && !headingTexts(path).has(heading)) {
+      problems.push(`${file}: cites ${path}, "${heading}", which is not a heading of ${path}`);
+    }
+  }
+  return problems;
 }
 
 /** Every relative link checked: the README, docs/*.md and the drills README. */
@@ -191,6 +245,42 @@ describe('docs/', () => {
       expect(listed).toEqual(['functions/', 'functions/core/', 'test/', 'test/unit/', '.ci/']);
       expect(named).toEqual(['functions/core/nowhere.ts']);
       expect(existsSync(join(ROOT, named[0] ?? ''))).toBe(false);
+    });
+  });
+
+  describe('Document citations in code comments', () => {
+    it('cite files and sections of this repository only', () => {
+      // Prepare
+      const files = sourceFiles();
+
+      // Act
+      const problems = files.flatMap((file) => citationProblems(file, readDoc(file)));
+
+      // Assess
+      expect(files.length).toBeGreaterThan(100);
+      expect(problems).toEqual([]);
+    });
+
+    it('reports the outside document, a missing file and a section that is not a heading', () => {
+      // Prepare
+      const text = [
+        `/** The protocol (${OUTSIDE_DOCUMENT}, "The refresh protocol"). */`,
+        '// see docs/nowhere.md',
+        ' * step 5 (docs/architecture.md,',
+        ' * "The refresh protocol"), and (docs/architecture.md, "Data")',
+        '# (README, "Token secret") and (README.md, "Alarms runbook")',
+      ].join('\n');
+
+      // Act
+      const problems = citationProblems('x.ts', text);
+
+      // Assess: the wrapped citation and the README's own heading are fine.
+      expect(problems).toEqual([
+        `x.ts: cites ${OUTSIDE_DOCUMENT}, which is not in the repository (cite docs/*.md)`,
+        'x.ts: cites docs/nowhere.md, which does not exist',
+        'x.ts: cites docs/architecture.md, "Data", which is not a heading of docs/architecture.md',
+        'x.ts: cites README.md, "Alarms runbook", which is not a heading of README.md',
+      ]);
     });
   });
 
