@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { RefresherConfigInput } from '../functions/core/config.js';
+import { STACK_OUTPUTS } from '../functions/core/names.js';
 import { TokenRefresher, type TokenRefresherProps } from './token-refresher.js';
 
 export interface TokenRefresherStackProps extends StackProps {
@@ -37,28 +38,32 @@ export class TokenRefresherStack extends Stack {
       description: 'The read function, for a plain Invoke {"provider":"<name>"} (serves every provider)',
       value: this.refresher.readFunction.functionName,
     });
-    new CfnOutput(this, 'RefreshFunctionName', {
+    new CfnOutput(this, STACK_OUTPUTS.refreshFunctionName, {
       description: 'The refresh function: invoke {"provider":"<name>","force":true} to refresh now',
       value: this.refresher.refreshFunction.functionName,
     });
     // What the operator CLI (functions/cli) reads in AWS mode; none of it is secret.
-    new CfnOutput(this, 'StateTableName', {
+    new CfnOutput(this, STACK_OUTPUTS.tableName, {
       description: 'The state/lock DynamoDB table (one item per provider; token-refresher status reads it)',
       value: this.refresher.table.tableName,
     });
-    new CfnOutput(this, 'SecretPrefix', {
+    new CfnOutput(this, STACK_OUTPUTS.secretPrefix, {
       description: 'Secrets are named <prefix>/<provider>/token and <prefix>/<provider>/credentials',
       value: this.refresher.config.secretPrefix,
     });
     providerNameChunks(this.refresher.config.providers.map((provider) => provider.name)).forEach(
       (chunk, index) => {
-        new CfnOutput(this, index === 0 ? 'ProviderNames' : `ProviderNames${index + 1}`, {
-          description:
-            index === 0
-              ? 'The configured providers, a JSON array (continued in ProviderNames2, ... when long)'
-              : `The configured providers, continued (part ${index + 1})`,
-          value: JSON.stringify(chunk),
-        });
+        new CfnOutput(
+          this,
+          index === 0 ? STACK_OUTPUTS.providerNames : `${STACK_OUTPUTS.providerNames}${index + 1}`,
+          {
+            description:
+              index === 0
+                ? 'The configured providers, a JSON array (continued in ProviderNames2, ... when long)'
+                : `The configured providers, continued (part ${index + 1})`,
+            value: JSON.stringify(chunk),
+          },
+        );
       },
     );
   }

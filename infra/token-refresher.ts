@@ -35,9 +35,6 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { credentialsSecretName } from '../functions/aws/credentials-store.js';
-import { PLACEHOLDER_SECRET_STRING } from '../functions/aws/secrets.js';
-import { tokenSecretName } from '../functions/aws/token-store.js';
 import {
   ConfigError,
   effectiveRefreshBefore,
@@ -50,6 +47,11 @@ import {
 import { WRITE_RESERVE_MS } from '../functions/core/engine.js';
 import { ENV } from '../functions/core/env.js';
 import { capabilitiesOf } from '../functions/core/grants.js';
+import {
+  credentialsSecretName,
+  PLACEHOLDER_SECRET_STRING,
+  tokenSecretName,
+} from '../functions/core/names.js';
 import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../functions/core/ports.js';
 import {
   DEFAULT_FAILURE_ALARM_ATTEMPTS,

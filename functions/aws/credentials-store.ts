@@ -5,6 +5,7 @@
  * died between its `PutSecretValue` and its stage move (see {@link SecretsManagerCredentialsStore.read}).
  */
 import { CredentialsError } from '../core/errors.js';
+import { credentialsSecretName } from '../core/names.js';
 import type { CredentialsRecovery, CredentialsStore } from '../core/ports.js';
 import type { Credentials, CurrentCredentials } from '../core/types.js';
 import {
@@ -34,10 +35,8 @@ export interface SecretsManagerCredentialsStoreOptions extends SecretsManagerAda
   readonly secretIdFor?: (provider: string) => string;
 }
 
-/** The name of a provider's credentials secret when the stack creates it. */
-export function credentialsSecretName(secretPrefix: string, provider: string): string {
-  return `${secretPrefix}/${provider}/credentials`;
-}
+/** Re-exported for existing importers; its home is `core/names.ts`. */
+export { credentialsSecretName };
 
 /** What an operator puts in the secret; shown in errors (never actual values). */
 const EXPECTED_SHAPE =

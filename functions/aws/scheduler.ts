@@ -4,7 +4,6 @@
  * EventBridge Scheduler schedule per provider (`at(...)`, deleted after it fires); the recurring
  * schedule stays as the safety net.
  */
-import { createHash } from 'node:crypto';
 import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
@@ -13,13 +12,10 @@ import {
   UpdateScheduleCommand,
 } from '@aws-sdk/client-scheduler';
 import { StoreError } from '../core/errors.js';
+import { nextRunScheduleName } from '../core/names.js';
 import type { NextRunScheduler } from '../core/ports.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName } from './sdk-errors.js';
-
-/** Schedule names are at most 64 characters. */
-const MAX_SCHEDULE_NAME = 64;
-const NAME_PREFIX = 'next-';
 
 export interface SchedulerNextRunOptions {
   readonly client?: SchedulerClient;
@@ -32,13 +28,8 @@ export interface SchedulerNextRunOptions {
   readonly targetArn: string;
 }
 
-/** The one-time schedule's name for a provider: `next-<provider>`, hashed when too long. */
-export function nextRunScheduleName(provider: string): string {
-  const name = `${NAME_PREFIX}${provider}`;
-  if (name.length <= MAX_SCHEDULE_NAME) return name;
-  const hash = createHash('sha256').update(provider).digest('hex').slice(0, 8);
-  return `${name.slice(0, MAX_SCHEDULE_NAME - 9)}-${hash}`;
-}
+/** Re-exported for existing importers; its home is `core/names.ts`. */
+export { nextRunScheduleName };
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the next whole second. */
 export function atExpression(epochMs: number): string {

@@ -40,11 +40,8 @@ export const AWSCURRENT = 'AWSCURRENT';
 /** The label of a version written but not yet made current. */
 export const AWSPENDING = 'AWSPENDING';
 
-/**
- * The value the stack puts in a secret it creates, before the first token is written or before the
- * operator fills in the credentials. Any value that is not a valid record counts as "not set" too.
- */
-export const PLACEHOLDER_SECRET_STRING = '{"status":"pending"}';
+/** Re-exported for existing importers; its home is `core/names.ts`. */
+export { PLACEHOLDER_SECRET_STRING } from '../core/names.js';
 
 /** Client injection, Powertools style: an existing client wins over `clientConfig`. */
 export interface SecretsManagerAdapterOptions {

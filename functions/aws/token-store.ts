@@ -2,6 +2,7 @@
  * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read.
  */
 import * as z from 'zod';
+import { tokenSecretName } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
@@ -22,10 +23,8 @@ export interface SecretsManagerTokenStoreOptions extends SecretsManagerAdapterOp
   readonly secretPrefix: string;
 }
 
-/** The name of a provider's token secret. */
-export function tokenSecretName(secretPrefix: string, provider: string): string {
-  return `${secretPrefix}/${provider}/token`;
-}
+/** Re-exported for existing importers; its home is `core/names.ts`. */
+export { tokenSecretName };
 
 /** {@link TokenStore} on Secrets Manager, with compare-and-swap writes (see `secrets.ts`). */
 export class SecretsManagerTokenStore implements TokenStore {

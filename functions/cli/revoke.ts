@@ -15,8 +15,9 @@
 import { randomUUID } from 'node:crypto';
 import { createSecretsManagerClient, JsonSecrets } from '../aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
-import { SecretsManagerTokenStore, tokenSecretName } from '../aws/token-store.js';
+import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import { WriteConflictError } from '../core/errors.js';
+import { tokenSecretName } from '../core/names.js';
 import type { Clock } from '../core/ports.js';
 import type { ProviderState } from '../core/types.js';
 import { CliError } from './errors.js';

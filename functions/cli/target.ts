@@ -14,22 +14,16 @@
 import { resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { AwsClientConfig, EmulatorClientConfig } from '../aws/client-config.js';
-import { credentialsSecretName } from '../aws/credentials-store.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, type RefresherConfig } from '../core/config.js';
 import { ConfigFileError, loadConfigFile } from '../core/config-file.js';
+import { credentialsSecretName, STACK_OUTPUTS } from '../core/names.js';
 import { LOCAL_AWS_CREDENTIALS, readLocalSession } from '../local/session.js';
 import type { CliOptions } from './args.js';
 import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
 
-/** Output keys of the `TokenRefresher` stack (infra/stack.ts) the CLI reads. */
-export const STACK_OUTPUTS = {
-  tableName: 'StateTableName',
-  secretPrefix: 'SecretPrefix',
-  /** A JSON array of names; split over `ProviderNames2`, `ProviderNames3`, ... when long. */
-  providerNames: 'ProviderNames',
-  refreshFunctionName: 'RefreshFunctionName',
-} as const;
+/** Output keys of the `TokenRefresher` stack (infra/stack.ts) the CLI reads; their home is `core/names.ts`. */
+export { STACK_OUTPUTS };
 
 type Env = Readonly<Record<string, string | undefined>>;
 

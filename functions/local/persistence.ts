@@ -12,10 +12,8 @@ import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { credentialsSecretName } from '../aws/credentials-store.js';
 import { isAwsError } from '../aws/sdk-errors.js';
-import { PLACEHOLDER_SECRET_STRING } from '../aws/secrets.js';
-import { tokenSecretName } from '../aws/token-store.js';
+import { credentialsSecretName, PLACEHOLDER_SECRET_STRING, tokenSecretName } from '../core/names.js';
 import type { ProvisionInput } from './resources.js';
 
 /** The local service's directory, relative to the working directory. */

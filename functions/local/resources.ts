@@ -9,9 +9,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { EmulatorClientConfig } from '../aws/client-config.js';
-import { credentialsSecretName } from '../aws/credentials-store.js';
-import { PLACEHOLDER_SECRET_STRING } from '../aws/secrets.js';
-import { tokenSecretName } from '../aws/token-store.js';
+import { credentialsSecretName, PLACEHOLDER_SECRET_STRING, tokenSecretName } from '../core/names.js';
 import type { Credentials } from '../core/types.js';
 
 export interface ProvisionInput {
