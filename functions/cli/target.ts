@@ -16,9 +16,9 @@ import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-s
 import type { AwsClientConfig, EmulatorClientConfig } from '../aws/client-config.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, type RefresherConfig } from '../core/config.js';
-import { ConfigFileError, loadConfigFile } from '../core/config-file.js';
 import { credentialsSecretName, STACK_OUTPUTS } from '../core/names.js';
 import { LOCAL_AWS_CREDENTIALS, readLocalSession } from '../local/session.js';
+import { ConfigFileError, loadConfigFile } from '../runtime/config-file.js';
 import type { CliOptions } from './args.js';
 import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
 

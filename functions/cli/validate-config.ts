@@ -5,7 +5,7 @@
  * write rate, which only `cdk synth`/`cdk deploy` enforce.
  */
 import { ConfigError, secretsManagerWriteRateProblems } from '../core/config.js';
-import { ConfigFileError, loadConfigFile } from '../core/config-file.js';
+import { ConfigFileError, loadConfigFile } from '../runtime/config-file.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 
 /** The deploy-only check: `cdk synth` refuses a configuration with problems here; local mode does not. */

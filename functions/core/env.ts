@@ -1,9 +1,9 @@
 /**
  * One typed way to read the environment: every problem names the variable, and all problems are
- * reported together at cold start.
+ * reported together at cold start. Pure: the environment comes in as a record, and the configuration
+ * file (`PROVIDERS_CONFIG_FILE`) through a reader that the composition roots supply
+ * (`functions/runtime/environment.ts`).
  */
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { parseCallerArn } from './access.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from './config.js';
 
@@ -53,19 +53,25 @@ export class EnvironmentError extends Error {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/**
- * Read and validate the refresh function's environment.
- * @param baseDir where `PROVIDERS_CONFIG_FILE` is resolved from (the Lambda task root).
- */
-export function readRefreshEnvironment(
-  env: Env,
-  baseDir = env.LAMBDA_TASK_ROOT ?? process.cwd(),
-): RefreshEnvironment {
+/** The text of the file `PROVIDERS_CONFIG_FILE` names; throws when it cannot be read. */
+export type ConfigFileReader = (file: string) => string;
+
+/** Where the values that are not in the environment itself come from. */
+export interface EnvironmentSources {
+  /**
+   * Reads `PROVIDERS_CONFIG_FILE`. Without it only `PROVIDERS_CONFIG` (inline JSON) is accepted: the
+   * core reads no files.
+   */
+  readonly readConfigFile?: ConfigFileReader;
+}
+
+/** Read and validate the refresh function's environment. */
+export function readRefreshEnvironment(env: Env, sources: EnvironmentSources = {}): RefreshEnvironment {
   const problems: string[] = [];
   const tableName = env[ENV.tableName]?.trim();
   if (!tableName) problems.push(`${ENV.tableName} is not set; it must name the state/lock DynamoDB table`);
 
-  const config = readConfig(env, baseDir, problems);
+  const config = readConfig(env, sources, problems);
 
   const preciseValues = [ENV.schedulerGroup, ENV.schedulerRoleArn, ENV.refreshFunctionArn].map((name) =>
     env[name]?.trim(),
@@ -90,7 +96,7 @@ export function readRefreshEnvironment(
   };
 }
 
-function readConfig(env: Env, baseDir: string, problems: string[]): RefresherConfig | undefined {
+function readConfig(env: Env, sources: EnvironmentSources, problems: string[]): RefresherConfig | undefined {
   const inline = env[ENV.providersConfig];
   const file = env[ENV.providersConfigFile];
   if (inline === undefined && file === undefined) {
@@ -100,8 +106,12 @@ function readConfig(env: Env, baseDir: string, problems: string[]): RefresherCon
   const source = inline !== undefined ? ENV.providersConfig : `${ENV.providersConfigFile} (${file})`;
   let text = inline;
   if (text === undefined && file !== undefined) {
+    if (sources.readConfigFile === undefined) {
+      problems.push(`${source} is set, but this caller reads no files; set ${ENV.providersConfig} instead`);
+      return undefined;
+    }
     try {
-      text = readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
+      text = sources.readConfigFile(file);
     } catch {
       problems.push(`${source} cannot be read; it must name a JSON file in the function's code`);
       return undefined;
@@ -135,10 +145,7 @@ export interface ReadEnvironment {
 }
 
 /** Read and validate the read function's environment; every problem names its variable. */
-export function readReadEnvironment(
-  env: Env,
-  baseDir = env.LAMBDA_TASK_ROOT ?? process.cwd(),
-): ReadEnvironment {
+export function readReadEnvironment(env: Env, sources: EnvironmentSources = {}): ReadEnvironment {
   const problems: string[] = [];
   const refreshFunctionName = env[ENV.refreshFunctionName]?.trim();
   if (!refreshFunctionName) {
@@ -146,7 +153,7 @@ export function readReadEnvironment(
       `${ENV.refreshFunctionName} is not set; it must name the refresh function (on-demand refreshes)`,
     );
   }
-  const config = readConfig(env, baseDir, problems);
+  const config = readConfig(env, sources, problems);
   const extra = readExtraConsumers(env[ENV.extraConsumers], config, problems);
   if (problems.length > 0 || refreshFunctionName === undefined || config === undefined) {
     throw new EnvironmentError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);

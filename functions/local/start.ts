@@ -10,7 +10,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDbStateTable } from '../aws/state-table.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
-import { loadConfigFile } from '../core/config-file.js';
 import type { Logger } from '../core/ports.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import type { Credentials } from '../core/types.js';
@@ -20,6 +19,7 @@ import {
   type RefreshHandlerResult,
   refreshHandlerFromEnvironment,
 } from '../refresh/app.js';
+import { loadConfigFile } from '../runtime/config-file.js';
 import { type MotoServer, startMoto } from './moto.js';
 import { type OAuthServer, startOAuthServer } from './oauth-server.js';
 import {

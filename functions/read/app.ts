@@ -10,10 +10,11 @@ import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
 import { createSecretsManagerClient } from '../aws/secrets.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import { AccessPolicy } from '../core/access.js';
-import { type ReadEnvironment, readReadEnvironment } from '../core/env.js';
+import type { ReadEnvironment } from '../core/env.js';
 import { toRefresherError } from '../core/errors.js';
 import { type Clock, type Logger, type RefreshTrigger, systemClock } from '../core/ports.js';
 import { type ServedToken, TokenReader, TokenUnavailableError } from '../core/read.js';
+import { loadReadEnvironment } from '../runtime/environment.js';
 import {
   decodeInvokeEvent,
   decodeUrlEvent,
@@ -270,5 +271,5 @@ export function readHandlerFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: ComposeReadOptions = {},
 ): ReadHandler {
-  return composeReadHandler(readReadEnvironment(env), options);
+  return composeReadHandler(loadReadEnvironment(env), options);
 }

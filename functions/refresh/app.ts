@@ -15,7 +15,7 @@ import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js'
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
 import { RefreshEngine } from '../core/engine.js';
-import { type RefreshEnvironment, readRefreshEnvironment } from '../core/env.js';
+import type { RefreshEnvironment } from '../core/env.js';
 import { RefresherError, StoreError } from '../core/errors.js';
 import {
   type Clock,
@@ -29,6 +29,7 @@ import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import { SHA256_HEX_PATTERN } from '../core/token-hash.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
+import { loadRefreshEnvironment } from '../runtime/environment.js';
 
 /**
  * The refresh event: `{ "provider": "<name>" }` from EventBridge Scheduler (`"trigger": "precise"`
@@ -217,7 +218,7 @@ export function refreshHandlerFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: ComposeRefreshOptions = {},
 ): RefreshHandler {
-  return composeRefreshHandler(readRefreshEnvironment(env), options);
+  return composeRefreshHandler(loadRefreshEnvironment(env), options);
 }
 
 /**

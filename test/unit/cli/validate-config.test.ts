@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../functions/cli/main.js';
 import { ConfigError } from '../../../functions/core/config.js';
-import { firstJsonErrorOffset, loadConfigFile } from '../../../functions/core/config-file.js';
+import { firstJsonErrorOffset } from '../../../functions/core/config-text.js';
+import { loadConfigFile } from '../../../functions/runtime/config-file.js';
 
 const EXAMPLE = resolve('config/example.json');
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EnvironmentError, readRefreshEnvironment } from '../../../functions/core/env.js';
+import { loadReadEnvironment, loadRefreshEnvironment } from '../../../functions/runtime/environment.js';
 
 const CONFIG = {
   providers: [{ name: 'acme', grant: 'client_credentials', tokenUrl: 'https://a.example.com/t' }],
@@ -35,20 +36,25 @@ describe('Function: readRefreshEnvironment', () => {
     expect(environment.eventBusName).toBe('default');
   });
 
-  it('reads the configuration from a file relative to the task root', () => {
+  it('reads the configuration file through the reader it is given, and reads no file itself', () => {
     // Prepare
-    const dir = mkdtempSync(join(tmpdir(), 'env-'));
-    writeFileSync(join(dir, 'providers.json'), JSON.stringify(CONFIG));
+    const env = { TABLE_NAME: 't', PROVIDERS_CONFIG_FILE: 'providers.json' };
+    const asked: string[] = [];
 
     // Act
-    const environment = readRefreshEnvironment({
-      TABLE_NAME: 't',
-      PROVIDERS_CONFIG_FILE: 'providers.json',
-      LAMBDA_TASK_ROOT: dir,
+    const environment = readRefreshEnvironment(env, {
+      readConfigFile: (file) => {
+        asked.push(file);
+        return JSON.stringify(CONFIG);
+      },
     });
 
     // Assess
+    expect(asked).toEqual(['providers.json']);
     expect(environment.config.providers).toHaveLength(1);
+    expect(() => readRefreshEnvironment(env)).toThrow(
+      /PROVIDERS_CONFIG_FILE \(providers\.json\) is set, but this caller reads no files/,
+    );
   });
 
   it('names every missing variable in one error', () => {
@@ -81,5 +87,48 @@ describe('Function: readRefreshEnvironment', () => {
         SCHEDULER_GROUP: 'g',
       }),
     ).toThrow(/SCHEDULER_GROUP, SCHEDULER_ROLE_ARN and REFRESH_FUNCTION_ARN must be set together/);
+  });
+});
+
+describe('Function: loadRefreshEnvironment', () => {
+  it('reads the configuration from a file relative to the task root', () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'env-'));
+    writeFileSync(join(dir, 'providers.json'), JSON.stringify(CONFIG));
+
+    // Act
+    const environment = loadRefreshEnvironment({
+      TABLE_NAME: 't',
+      PROVIDERS_CONFIG_FILE: 'providers.json',
+      LAMBDA_TASK_ROOT: dir,
+    });
+
+    // Assess
+    expect(environment.config.providers).toHaveLength(1);
+  });
+
+  it('names the variable when the file cannot be read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'env-'));
+    expect(() =>
+      loadRefreshEnvironment({
+        TABLE_NAME: 't',
+        PROVIDERS_CONFIG_FILE: 'missing.json',
+        LAMBDA_TASK_ROOT: dir,
+      }),
+    ).toThrow(/PROVIDERS_CONFIG_FILE \(missing\.json\) cannot be read; it must name a JSON file/);
+  });
+});
+
+describe('Function: loadReadEnvironment', () => {
+  it('reads the configuration from an absolute path', () => {
+    // Prepare
+    const file = join(mkdtempSync(join(tmpdir(), 'env-')), 'providers.json');
+    writeFileSync(file, JSON.stringify(CONFIG));
+
+    // Act
+    const environment = loadReadEnvironment({ PROVIDERS_CONFIG_FILE: file, REFRESH_FUNCTION_NAME: 'r' });
+
+    // Assess
+    expect(environment.config.providers.map((provider) => provider.name)).toEqual(['acme']);
   });
 });

@@ -1,11 +1,8 @@
 /**
- * Reading a configuration file: the one loader that `npm start` and the CLI (`validate-config`,
- * `--config`, a local session's configuration) share, so that they apply the same rules — the schema
- * ({@link parseRefresherConfig}), which is also what `cdk synth` and the functions apply — and report
- * the same problems. The deploy-only Secrets Manager write-rate check is not part of it
- * (`secretsManagerWriteRateProblems`, applied by `cdk synth` and reported apart by `validate-config`).
+ * The configuration text of a file: JSON with the line and column of a syntax error, then the schema
+ * ({@link parseRefresherConfig}, what `cdk synth` and the functions apply too). Pure; reading the file
+ * is `functions/runtime/config-file.ts`'s (`loadConfigFile`, the loader `npm start` and the CLI share).
  */
-import { readFileSync } from 'node:fs';
 import { parseRefresherConfig, type RefresherConfig } from './config.js';
 
 export type ConfigFileErrorCode = 'config_file_unreadable' | 'config_file_not_json';
@@ -23,20 +20,11 @@ export class ConfigFileError extends Error {
 }
 
 /**
- * Read and validate a configuration file.
- * @throws ConfigFileError when the file cannot be read or is not JSON.
+ * Parse and validate the text of the configuration file at `path` (named in the messages).
+ * @throws ConfigFileError `config_file_not_json` when the text is not JSON.
  * @throws ConfigError listing every problem of the schema, each naming the provider and field.
  */
-export function loadConfigFile(path: string): RefresherConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (code ?? 'error');
-    throw new ConfigFileError(`cannot read ${path}: ${reason}`, 'config_file_unreadable', { cause: error });
-  }
+export function parseConfigText(text: string, path: string): RefresherConfig {
   let json: unknown;
   try {
     json = JSON.parse(text);
