@@ -42,7 +42,7 @@ describeEventPublisherContract('EventBridgePublisher on moto', async () => {
   const queueArn = (
     await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }))
   ).Attributes?.QueueArn;
-  // The rule a user writes to route the events (README, "State-change events").
+  // The rule a user writes to route the events (docs/events.md).
   await eventBridge.send(
     new PutRuleCommand({ Name: 'contract-events', EventPattern: JSON.stringify({ source: [EVENT_SOURCE] }) }),
   );
