@@ -55,7 +55,10 @@ const DOCUMENTS: Record<string, { title: string; sections: readonly string[] }> 
     title: 'Local development',
     sections: ['Run locally', 'Tests', 'Known emulator differences'],
   },
-  'docs/contributing.md': { title: 'Contributing', sections: ['Layout', 'Where to change what'] },
+  'docs/contributing.md': {
+    title: 'Contributing',
+    sections: ['House rules', 'Layout', 'Where to change what'],
+  },
 };
 
 /** The "where to change what" topics issue #12 asks docs/contributing.md to cover (`### ` headings). */
