@@ -19,8 +19,12 @@ export interface TokenStoreHarness {
    * hand edit. The entry exists already ({@link seedPlaceholder}).
    */
   seedValue(provider: string, value: unknown): Promise<void>;
-  /** The `StoreError` code of a read or write of a provider whose entry was never provisioned. */
-  readonly missingCode: string;
+  /**
+   * The `StoreError` code (permanent) of a read or write of a provider whose entry was never
+   * provisioned; `undefined` for a store whose entries need no provisioning (a missing entry then
+   * reads as no token, and the first write creates it).
+   */
+  readonly missingCode: string | undefined;
   /** Release what the harness holds (clients); called after each case. */
   close?(): Promise<void>;
 }
@@ -133,11 +137,15 @@ export function describeTokenStoreContract(
         expect(current.token).toStrictEqual(tokenRecord('acme', 4));
       });
 
-      it('throws a permanent StoreError with a stable code for a provider that was never provisioned', async () => {
+      it('refuses a read of a provider never provisioned with a permanent StoreError of a stable code (or reads no token)', async () => {
         // Act
         const read = store.readCurrent('never-provisioned');
 
         // Assess
+        if (harness.missingCode === undefined) {
+          expect((await read).token).toBeUndefined();
+          return;
+        }
         await expect(read).rejects.toBeInstanceOf(StoreError);
         await expect(read).rejects.toMatchObject({ code: harness.missingCode, kind: 'permanent' });
       });
@@ -310,10 +318,13 @@ export function describeTokenStoreContract(
         expect((await store.readCurrent('globex')).token).toBeUndefined();
       });
 
-      it('throws a permanent StoreError with a stable code for a provider that was never provisioned', async () => {
-        // Prepare: a version id of another provider's entry.
+      it('refuses a write to a provider never provisioned with a permanent StoreError of a stable code (or creates it)', async () => {
+        // Prepare: the version the store reads for it, or else one of another provider's entry.
         await harness.seedPlaceholder('acme');
-        const { versionId } = await store.readCurrent('acme');
+        const { missingCode } = harness;
+        const { versionId } = await store.readCurrent(
+          missingCode === undefined ? 'never-provisioned' : 'acme',
+        );
 
         // Act
         const write = store.write({
@@ -324,8 +335,16 @@ export function describeTokenStoreContract(
         });
 
         // Assess
+        if (missingCode === undefined) {
+          const written = await write;
+          expect(await store.readCurrent('never-provisioned')).toStrictEqual({
+            versionId: written,
+            token: tokenRecord('never-provisioned', 1),
+          });
+          return;
+        }
         await expect(write).rejects.toBeInstanceOf(StoreError);
-        await expect(write).rejects.toMatchObject({ code: harness.missingCode, kind: 'permanent' });
+        await expect(write).rejects.toMatchObject({ code: missingCode, kind: 'permanent' });
       });
     });
   });
