@@ -18,11 +18,14 @@ export interface GrantCapabilities {
   readonly rotatesCredential: boolean;
   /** The config may name an `audience` to send with the token request. */
   readonly supportsAudience: boolean;
-  /** The credentials fields the grant cannot work without (besides those a template names). */
+  /**
+   * The credentials fields the grant cannot work without (besides those a template names): the
+   * provider refuses credentials lacking one with `credentials_invalid`, naming the field.
+   */
   readonly requiredCredentials: readonly string[];
 }
 
-export const GRANT_CAPABILITIES: Readonly<Record<Grant, GrantCapabilities>> = {
+export const GRANT_CAPABILITIES = {
   client_credentials: {
     rotatesCredential: false,
     supportsAudience: true,
@@ -38,7 +41,11 @@ export const GRANT_CAPABILITIES: Readonly<Record<Grant, GrantCapabilities>> = {
     supportsAudience: false,
     requiredCredentials: [],
   },
-};
+} as const satisfies Readonly<Record<Grant, GrantCapabilities>>;
+
+/** The credentials fields grant `G` cannot work without, as a type. */
+export type RequiredCredential<G extends Grant> =
+  (typeof GRANT_CAPABILITIES)[G]['requiredCredentials'][number];
 
 /** The capabilities of a provider's grant. */
 export function capabilitiesOf(config: Pick<ProviderConfig, 'grant'>): GrantCapabilities {

@@ -1,15 +1,11 @@
 /** The `client_credentials` grant (RFC 6749 §4.4). */
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
+import { capabilitiesOf } from '../core/grants.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
-import {
-  clientAuthentication,
-  credentialValues,
-  parseOAuthTokenResponse,
-  requireCredential,
-  sendTokenRequest,
-} from './oauth.js';
+import { credentialValues, requireGrantCredentials } from './credentials.js';
+import { clientAuthentication, parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
 
 export type ClientCredentialsProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' }>;
@@ -36,11 +32,12 @@ export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsPro
     readonly signal: AbortSignal;
   }): Promise<IssuedToken> {
     const config = this.config;
-    const clientId = requireCredential(input.credentials, 'clientId', config);
-    const clientSecret = requireCredential(input.credentials, 'clientSecret', config);
+    const { clientId, clientSecret } = requireGrantCredentials(input.credentials, config);
     const parameters = new URLSearchParams();
     if (config.scope !== undefined) parameters.set('scope', config.scope);
-    if (config.audience !== undefined) parameters.set('audience', config.audience);
+    if (capabilitiesOf(config).supportsAudience && config.audience !== undefined) {
+      parameters.set('audience', config.audience);
+    }
     if (config.resource !== undefined) parameters.set('resource', config.resource);
     const clientAuth = clientAuthentication(config, clientSecret);
     const response = await sendTokenRequest({

@@ -6,7 +6,7 @@ import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError, ProviderError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
-import { credentialValues } from './oauth.js';
+import { credentialValues, requireGrantCredentials } from './credentials.js';
 import { createRedactor } from './redact.js';
 import {
   checkExpiresAt,
@@ -124,6 +124,8 @@ export class HttpProvider extends BaseProvider<HttpProviderConfig> {
   }): Promise<IssuedToken> {
     const { request, response: paths, name: provider } = this.config;
     const { credentials, signal } = input;
+    // The grant declares no field of its own (none today); the template's placeholders name the rest.
+    requireGrantCredentials(credentials, this.config);
     // Placeholders are resolved before any network traffic, so a missing field costs no request.
     const headers = new Headers();
     for (const [header, template] of Object.entries(request.headers)) {

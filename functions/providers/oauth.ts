@@ -13,8 +13,8 @@
  */
 import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
-import { CredentialsError, ProviderError, RefresherError } from '../core/errors.js';
-import type { Credentials, IssuedToken } from '../core/types.js';
+import { ProviderError, RefresherError } from '../core/errors.js';
+import type { IssuedToken } from '../core/types.js';
 import { createRedactor, quoteServerText, type Redactor } from './redact.js';
 import {
   checkLifetimeSeconds,
@@ -112,29 +112,6 @@ function validateTokenFields(
 }
 
 type OAuthProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' | 'refresh_token' }>;
-
-/**
- * A credential the grant cannot work without. Names the field, never a value.
- * @throws CredentialsError `credentials_invalid`
- */
-export function requireCredential(
-  credentials: Credentials,
-  field: string,
-  config: Pick<ProviderConfig, 'name' | 'grant'>,
-): string {
-  const value = Object.hasOwn(credentials, field) ? credentials[field] : undefined;
-  if (typeof value !== 'string' || value === '') {
-    throw new CredentialsError(
-      `Credentials of provider "${config.name}" lack "${field}" (a non-empty string), which the ${config.grant} grant needs`,
-    );
-  }
-  return value;
-}
-
-/** Every string value of the credentials: none of them may appear in a message. */
-export function credentialValues(credentials: Credentials): string[] {
-  return Object.values(credentials).filter((value): value is string => typeof value === 'string');
-}
 
 /** How the client authenticates: the configured method, or none (public client, `client_id` in body). */
 export function clientAuthentication(

@@ -4,13 +4,8 @@ import type { ProviderConfig } from '../core/config.js';
 import { ProviderError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
-import {
-  clientAuthentication,
-  credentialValues,
-  parseOAuthTokenResponse,
-  requireCredential,
-  sendTokenRequest,
-} from './oauth.js';
+import { credentialValues, requireGrantCredentials } from './credentials.js';
+import { clientAuthentication, parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
 
 export type RefreshTokenProviderConfig = Extract<ProviderConfig, { grant: 'refresh_token' }>;
@@ -55,8 +50,7 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
   }): Promise<IssuedToken> {
     const config = this.config;
     const { credentials } = input;
-    const clientId = requireCredential(credentials, 'clientId', config);
-    const refreshToken = requireCredential(credentials, 'refreshToken', config);
+    const { clientId, refreshToken } = requireGrantCredentials(credentials, config);
     const secret = credentials.clientSecret;
     // An empty string counts as absent: the operator left the field blank for a public client.
     const clientSecret = typeof secret === 'string' && secret !== '' ? secret : undefined;
