@@ -3,8 +3,8 @@
  * at most, and how many periods an alarm looks back so that a lasting condition, whose datapoints come
  * minutes apart, keeps it in ALARM instead of flapping to OK and paging again.
  *
- * The alarms themselves are built in `token-refresher.ts`; these are pure functions so that the tests
- * can check the numbers the TSDoc and the README state.
+ * The alarms themselves are built in `alarms.ts`; these are pure functions so that the tests can
+ * check the numbers the TSDoc and the docs state.
  */
 import { BACKOFF_MAX_MS, backoffDelayMs } from '../functions/core/timing.js';
 
@@ -70,4 +70,12 @@ export function failureGapBoundSeconds(requestTimeoutSeconds: number): number {
  */
 export function lookbackPeriods(gapSeconds: number): number {
   return Math.min(MAX_INSIGHTS_EVALUATION_PERIODS, Math.max(1, Math.ceil(gapSeconds / ALARM_PERIOD_SECONDS)));
+}
+
+/** The interval of a `rate(...)` expression in seconds; cron expressions count as one hour. */
+export function scheduleIntervalSeconds(expression: string): number {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (match === null) return 3600;
+  const unit = match[2]?.startsWith('minute') ? 60 : match[2]?.startsWith('hour') ? 3600 : 86_400;
+  return Number(match[1]) * unit;
 }
