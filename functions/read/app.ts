@@ -20,37 +20,23 @@ import {
   decodeUrlEvent,
   type FunctionUrlEvent,
   isFunctionUrlEvent,
-  quote,
   type ReadRequest,
 } from './request.js';
+import {
+  accessDenied,
+  INTERNAL_ERROR,
+  type InvokeError,
+  invokeResponse,
+  isReadFailure,
+  type ReadOutcome,
+  type UrlResponse,
+  unknownProvider,
+  urlResponse,
+} from './response.js';
 
-/** A Function URL response (payload format 2.0). */
-export interface UrlResponse {
-  readonly statusCode: number;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
-}
-
-/** What a direct Invoke returns when no token is served. */
-export interface InvokeError {
-  readonly error: {
-    readonly status: number;
-    readonly code: string;
-    readonly message: string;
-    readonly retryAfterSeconds?: number;
-  };
-}
+export type { InvokeError, UrlResponse } from './response.js';
 
 export type ReadHandler = (event: unknown) => Promise<UrlResponse | ServedToken | InvokeError>;
-
-/** Why no token was served: a caller mistake (4xx) or a server-side condition (429/5xx). */
-interface Failure {
-  readonly status: number;
-  readonly code: string;
-  readonly message: string;
-  readonly retryAfterSeconds?: number;
-  readonly allow?: string;
-}
 
 export interface ReadHandlerOptions {
   readonly reader: TokenReader;
@@ -62,163 +48,115 @@ export interface ReadHandlerOptions {
   readonly clock?: Clock;
 }
 
-const FORBIDDEN = (provider: string): Failure => ({
-  status: 403,
-  code: 'forbidden',
-  // The same answer whether or not the provider exists: a refusal tells nothing about other providers.
-  message: `The caller may not read provider ${quote(provider)}; its IAM role must be one of the provider's consumers`,
-});
+/** What every request of a handler shares. */
+interface ReadContext extends ReadHandlerOptions {
+  readonly clock: Clock;
+}
 
 /** The handler proper, from already-built parts (tests and the local runner build their own). */
 export function createReadHandler(options: ReadHandlerOptions): ReadHandler {
-  const { reader, policy, providers, logger } = options;
-  const clock = options.clock ?? systemClock;
-
-  async function serve(request: ReadRequest): Promise<ServedToken | Failure> {
-    try {
-      return request.action === 'get'
-        ? await reader.get(request.provider)
-        : await reader.refreshRejected(request.provider, request.rejectedTokenSha256);
-    } catch (error) {
-      if (error instanceof TokenUnavailableError) {
-        return {
-          status: error.status,
-          code: error.code,
-          message: error.message,
-          retryAfterSeconds: error.retryAfterSeconds,
-        };
-      }
-      const failure = toRefresherError(error);
-      logger.error('Read failed unexpectedly', {
-        provider: request.provider,
-        errorCode: failure.code,
-        errorName: failure.name,
-      });
-      return {
-        status: 500,
-        code: 'internal_error',
-        message: 'The token could not be served; see the read function logs',
-      };
-    }
-  }
-
-  function log(
-    via: 'url' | 'invoke',
-    request: ReadRequest | undefined,
-    outcome: ServedToken | Failure,
-    extra: Record<string, unknown>,
-    startedAt: number,
-  ): void {
-    const failed = 'status' in outcome;
-    (failed && outcome.status >= 500 ? logger.error : logger.info).call(logger, 'Read request', {
-      via,
-      action: request?.action,
-      provider: request?.provider,
-      status: failed ? outcome.status : 200,
-      ...(failed ? { code: outcome.code } : { expiresIn: outcome.expiresIn }),
-      durationMs: clock.now() - startedAt,
-      ...extra,
-    });
-  }
-
-  async function handleUrl(event: FunctionUrlEvent): Promise<UrlResponse> {
-    const startedAt = clock.now();
-    const decoded = decodeUrlEvent(event);
-    if (!decoded.ok) {
-      log('url', undefined, decoded.problem, {}, startedAt);
-      return urlResponse(decoded.problem);
-    }
-    const { request, callerArn } = decoded.value;
-    const decision = policy.decide(callerArn, request.provider);
-    if (!decision.allowed) {
-      const failure: Failure =
-        decision.reason === 'missing_identity'
-          ? {
-              status: 401,
-              code: 'missing_identity',
-              message:
-                'The request carries no IAM identity; sign it with SigV4 (the function URL uses AWS_IAM auth)',
-            }
-          : FORBIDDEN(request.provider);
-      log('url', request, failure, { denied: decision.reason }, startedAt);
-      return urlResponse(failure);
-    }
-    const outcome = await serve(request);
-    log('url', request, outcome, { caller: decision.caller }, startedAt);
-    return urlResponse(outcome);
-  }
-
-  async function handleInvoke(event: unknown): Promise<ServedToken | InvokeError> {
-    const startedAt = clock.now();
-    const decoded = decodeInvokeEvent(event);
-    let outcome: ServedToken | Failure;
-    if (!decoded.ok) {
-      outcome = decoded.problem;
-    } else if (!providers.has(decoded.value.provider)) {
-      // Invoke is authorized by IAM on the whole function, so naming an unknown provider leaks nothing.
-      outcome = {
-        status: 404,
-        code: 'unknown_provider',
-        message: `No provider named ${quote(decoded.value.provider)} is configured`,
-      };
-    } else {
-      outcome = await serve(decoded.value);
-    }
-    log('invoke', decoded.ok ? decoded.value : undefined, outcome, {}, startedAt);
-    if (!('status' in outcome)) return outcome;
-    return {
-      error: {
-        status: outcome.status,
-        code: outcome.code,
-        message: outcome.message,
-        ...(outcome.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: outcome.retryAfterSeconds }),
-      },
-    };
-  }
-
+  const context: ReadContext = { ...options, clock: options.clock ?? systemClock };
   return async (event) => {
     try {
-      return isFunctionUrlEvent(event) ? await handleUrl(event) : await handleInvoke(event);
+      return isFunctionUrlEvent(event) ? await handleUrl(context, event) : await handleInvoke(context, event);
     } catch (error) {
       // Nothing above should throw; if it does, the caller still gets JSON, not a stack trace.
-      logger.error('Read handler failed', { errorName: toRefresherError(error).name });
-      const failure = {
-        status: 500,
-        code: 'internal_error',
-        message: 'The token could not be served; see the read function logs',
-      };
-      return isFunctionUrlEvent(event) ? urlResponse(failure) : { error: failure };
+      context.logger.error('Read handler failed', { errorName: toRefresherError(error).name });
+      return isFunctionUrlEvent(event) ? urlResponse(INTERNAL_ERROR) : { error: INTERNAL_ERROR };
     }
   };
 }
 
-const BASE_HEADERS = {
-  'content-type': 'application/json',
-  // Tokens must not be kept by any intermediary cache.
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-} as const;
-
-function urlResponse(outcome: ServedToken | Failure): UrlResponse {
-  if (!('status' in outcome)) {
-    const { provider, accessToken, tokenType, expiresAt, expiresIn } = outcome;
-    return {
-      statusCode: 200,
-      headers: BASE_HEADERS,
-      body: JSON.stringify({ provider, accessToken, tokenType, expiresAt, expiresIn }),
-    };
+/** A Function URL request: decode, authorize the caller against the provider's consumers, serve. */
+async function handleUrl(context: ReadContext, event: FunctionUrlEvent): Promise<UrlResponse> {
+  const startedAt = context.clock.now();
+  const decoded = decodeUrlEvent(event);
+  if (!decoded.ok) {
+    logRead(context, { via: 'url', outcome: decoded.problem, startedAt });
+    return urlResponse(decoded.problem);
   }
-  return {
-    statusCode: outcome.status,
-    headers: {
-      ...BASE_HEADERS,
-      ...(outcome.retryAfterSeconds === undefined
-        ? {}
-        : { 'retry-after': String(outcome.retryAfterSeconds) }),
-      ...(outcome.allow === undefined ? {} : { allow: outcome.allow }),
-    },
-    body: JSON.stringify({ code: outcome.code, message: outcome.message }),
-  };
+  const { request, callerArn } = decoded.value;
+  const decision = context.policy.decide(callerArn, request.provider);
+  if (!decision.allowed) {
+    const failure = accessDenied(decision.reason, request.provider);
+    logRead(context, {
+      via: 'url',
+      request,
+      outcome: failure,
+      startedAt,
+      extra: { denied: decision.reason },
+    });
+    return urlResponse(failure);
+  }
+  const outcome = await serve(context, request);
+  logRead(context, { via: 'url', request, outcome, startedAt, extra: { caller: decision.caller } });
+  return urlResponse(outcome);
+}
+
+/** A direct Invoke (authorized by IAM on the whole function): decode, check the provider, serve. */
+async function handleInvoke(context: ReadContext, event: unknown): Promise<ServedToken | InvokeError> {
+  const startedAt = context.clock.now();
+  const decoded = decodeInvokeEvent(event);
+  const request = decoded.ok ? decoded.value : undefined;
+  const outcome = decoded.ok ? await serveConfigured(context, decoded.value) : decoded.problem;
+  logRead(context, { via: 'invoke', request, outcome, startedAt });
+  return invokeResponse(outcome);
+}
+
+/** Serve a provider the config names; any other is a 404 (the Function URL path answers 403 instead). */
+async function serveConfigured(context: ReadContext, request: ReadRequest): Promise<ReadOutcome> {
+  if (!context.providers.has(request.provider)) return unknownProvider(request.provider);
+  return serve(context, request);
+}
+
+/** Serve from the reader; a condition it reports is a failure with its status, anything else a 500. */
+async function serve(context: ReadContext, request: ReadRequest): Promise<ReadOutcome> {
+  try {
+    return request.action === 'get'
+      ? await context.reader.get(request.provider)
+      : await context.reader.refreshRejected(request.provider, request.rejectedTokenSha256);
+  } catch (error) {
+    if (error instanceof TokenUnavailableError) {
+      return {
+        status: error.status,
+        code: error.code,
+        message: error.message,
+        retryAfterSeconds: error.retryAfterSeconds,
+      };
+    }
+    const failure = toRefresherError(error);
+    context.logger.error('Read failed unexpectedly', {
+      provider: request.provider,
+      errorCode: failure.code,
+      errorName: failure.name,
+    });
+    return INTERNAL_ERROR;
+  }
+}
+
+/** The one log line per request: an error for a 5xx, else info; never a token. */
+function logRead(
+  context: ReadContext,
+  entry: {
+    readonly via: 'url' | 'invoke';
+    readonly request?: ReadRequest | undefined;
+    readonly outcome: ReadOutcome;
+    readonly startedAt: number;
+    readonly extra?: Record<string, unknown>;
+  },
+): void {
+  const { logger, clock } = context;
+  const { via, request, outcome, startedAt, extra } = entry;
+  const failed = isReadFailure(outcome);
+  (failed && outcome.status >= 500 ? logger.error : logger.info).call(logger, 'Read request', {
+    via,
+    action: request?.action,
+    provider: request?.provider,
+    status: failed ? outcome.status : 200,
+    ...(failed ? { code: outcome.code } : { expiresIn: outcome.expiresIn }),
+    durationMs: clock.now() - startedAt,
+    ...extra,
+  });
 }
 
 export interface ComposeReadOptions {
