@@ -163,14 +163,51 @@ function isCommand(value: string | undefined): value is Command {
   return (COMMANDS as readonly string[]).includes(value ?? '');
 }
 
+type ParsedCommandLine = ReturnType<
+  typeof parseArgs<{ options: typeof OPTION_SPECS; allowPositionals: true }>
+>;
+type OptionValues = ParsedCommandLine['values'];
+
+/** The string options that, when given, must not be blank. */
+const NON_EMPTY_OPTIONS = [
+  'stack',
+  'region',
+  'endpoint',
+  'table',
+  'secret-prefix',
+  'config',
+  'refresh-function',
+] as const satisfies readonly OptionName[];
+
 /**
  * Parse `argv` (without `node` and the script).
  * @throws UsageError with the usage text of the command (or the general one) to print
  */
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTION_SPECS; allowPositionals: true }>>;
+  const { values, positionals } = parseOptions(argv);
+  const [name, ...rest] = positionals;
+  if (name === undefined || name === 'help') return generalHelp(name, rest, values);
+  if (!isCommand(name)) {
+    throw new UsageError(`unknown command "${name}"; commands: ${COMMANDS.join(', ')}`, GENERAL_USAGE);
+  }
+  const usage = commandUsage(name);
+  if (values.help) return { kind: 'help', text: usage };
+  checkOptionsApply(name, values, usage);
+  checkArgumentCount(name, rest, usage);
+  checkOptionValues(values, usage);
+  const [argument] = rest;
+  return {
+    kind: 'command',
+    command: name,
+    ...(argument === undefined ? {} : { argument }),
+    options: cliOptions(values),
+  };
+}
+
+/** `parseArgs`, strict; its error becomes a usage error with the usage of the command it names. */
+function parseOptions(argv: readonly string[]): ParsedCommandLine {
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTION_SPECS, allowPositionals: true, strict: true });
+    return parseArgs({ args: [...argv], options: OPTION_SPECS, allowPositionals: true, strict: true });
   } catch (error) {
     const guess = argv.find(isCommand);
     // parseArgs' messages name the option ("Unknown option '--jsn'. To specify a positional ...");
@@ -180,66 +217,58 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       guess === undefined ? GENERAL_USAGE : commandUsage(guess),
     );
   }
-  const { values, positionals } = parsed;
-  const [name, ...rest] = positionals;
+}
 
+/** No command (`--help` alone), or `help [command]`. */
+function generalHelp(name: 'help' | undefined, rest: readonly string[], values: OptionValues): CommandLine {
   if (name === undefined) {
     if (values.help) return { kind: 'help', text: GENERAL_USAGE };
     throw new UsageError('no command given', GENERAL_USAGE);
   }
-  if (name === 'help') {
-    const [topic] = rest;
-    if (topic === undefined) return { kind: 'help', text: GENERAL_USAGE };
-    if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"`, GENERAL_USAGE);
-    return { kind: 'help', text: commandUsage(topic) };
-  }
-  if (!isCommand(name)) {
-    throw new UsageError(`unknown command "${name}"; commands: ${COMMANDS.join(', ')}`, GENERAL_USAGE);
-  }
-  const spec = COMMAND_SPECS[name];
-  const usage = commandUsage(name);
-  if (values.help) return { kind: 'help', text: usage };
+  const [topic] = rest;
+  if (topic === undefined) return { kind: 'help', text: GENERAL_USAGE };
+  if (!isCommand(topic)) throw new UsageError(`unknown command "${topic}"`, GENERAL_USAGE);
+  return { kind: 'help', text: commandUsage(topic) };
+}
 
-  const given = Object.keys(values) as OptionName[];
-  const misplaced = given.filter((option) => !spec.options.includes(option));
-  if (misplaced.length > 0) {
-    throw new UsageError(
-      `${misplaced.map((option) => `--${option}`).join(', ')} does not apply to ${name}`,
-      usage,
-    );
-  }
-  const expected = spec.argument === undefined ? 0 : 1;
-  if (rest.length !== expected) {
-    throw new UsageError(
-      expected === 0
-        ? `${name} takes no argument (got "${rest.join(' ')}")`
-        : rest.length === 0
-          ? `${name} needs a <${spec.argument}>`
-          : `${name} takes one <${spec.argument}> (got ${rest.length}: ${rest.join(' ')})`,
-      usage,
-    );
-  }
-  for (const option of [
-    'stack',
-    'region',
-    'endpoint',
-    'table',
-    'secret-prefix',
-    'config',
-    'refresh-function',
-  ] as const) {
+/** Each command accepts only the options that mean something to it. */
+function checkOptionsApply(command: Command, values: OptionValues, usage: string): void {
+  const accepted = COMMAND_SPECS[command].options;
+  const misplaced = (Object.keys(values) as OptionName[]).filter((option) => !accepted.includes(option));
+  if (misplaced.length === 0) return;
+  throw new UsageError(
+    `${misplaced.map((option) => `--${option}`).join(', ')} does not apply to ${command}`,
+    usage,
+  );
+}
+
+/** A command takes its one positional argument, or none. */
+function checkArgumentCount(command: Command, rest: readonly string[], usage: string): void {
+  const argument = COMMAND_SPECS[command].argument;
+  if (rest.length === (argument === undefined ? 0 : 1)) return;
+  if (argument === undefined)
+    throw new UsageError(`${command} takes no argument (got "${rest.join(' ')}")`, usage);
+  if (rest.length === 0) throw new UsageError(`${command} needs a <${argument}>`, usage);
+  throw new UsageError(`${command} takes one <${argument}> (got ${rest.length}: ${rest.join(' ')})`, usage);
+}
+
+/** String options are not blank; `--endpoint` is an http(s) URL and excludes `--aws`. */
+function checkOptionValues(values: OptionValues, usage: string): void {
+  for (const option of NON_EMPTY_OPTIONS) {
     if (values[option] !== undefined && values[option].trim() === '') {
       throw new UsageError(`--${option} needs a non-empty value`, usage);
     }
   }
-  if (values.endpoint !== undefined) {
-    if (values.aws) throw new UsageError('--aws and --endpoint exclude each other', usage);
-    if (!/^https?:\/\/[^/\s]+/.test(values.endpoint)) {
-      throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:5000`, usage);
-    }
+  if (values.endpoint === undefined) return;
+  if (values.aws) throw new UsageError('--aws and --endpoint exclude each other', usage);
+  if (!/^https?:\/\/[^/\s]+/.test(values.endpoint)) {
+    throw new UsageError(`--endpoint must be an http(s) URL such as http://127.0.0.1:5000`, usage);
   }
+}
 
-  const options: CliOptions = {
+/** The checked values as {@link CliOptions}: defaults applied, absent strings left out. */
+function cliOptions(values: OptionValues): CliOptions {
+  return {
     json: values.json ?? false,
     debug: values.debug ?? false,
     aws: values.aws ?? false,
@@ -251,6 +280,4 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     ...(values.config === undefined ? {} : { config: values.config }),
     ...(values['refresh-function'] === undefined ? {} : { refreshFunction: values['refresh-function'] }),
   };
-  const [argument] = rest;
-  return { kind: 'command', command: name, ...(argument === undefined ? {} : { argument }), options };
 }
