@@ -115,11 +115,8 @@ function namedPaths(markdown: string): string[] {
 /** The design document outside the repository that comments used to cite (not spelled out here). */
 const OUTSIDE_DOCUMENT = ['ARCHITECTURE', 'md'].join('.');
 
-/**
- * The folders whose comments are checked. infra/ joins when its comments are repointed (issue 12:
- * the construct's split rewrites them).
- */
-const CITING_FOLDERS = ['functions', 'bench', 'test'];
+/** The folders whose comments are checked. */
+const CITING_FOLDERS = ['functions', 'infra', 'bench', 'test'];
 
 /** Source files of {@link CITING_FOLDERS} (not this folder, whose tests spell out bad citations). */
 function sourceFiles(path = ''): string[] {
