@@ -7,9 +7,9 @@ import {
 } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { PLACEHOLDER_SECRET_STRING } from '../../functions/aws/secrets.js';
 import { ConfigError } from '../../functions/core/config.js';
 import { ENV } from '../../functions/core/env.js';
+import { PLACEHOLDER_SECRET_STRING } from '../../functions/core/names.js';
 import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../../functions/core/ports.js';
 import { TokenRefresher } from '../../infra/token-refresher.js';
 import { build, PROVIDERS } from './support.js';
