@@ -58,93 +58,123 @@ export function describeJsonError(text: string, error: Error): string {
  * no values.
  */
 export function firstJsonErrorOffset(text: string): number | undefined {
-  let at = 0;
-  class Stop {
-    constructor(readonly offset: number) {}
+  return new JsonSyntaxScanner(text).firstErrorOffset();
+}
+
+/** Thrown inside {@link JsonSyntaxScanner} at the first offending offset. */
+class JsonSyntaxStop {
+  constructor(readonly offset: number) {}
+}
+
+/** The scanner of {@link firstJsonErrorOffset}: one method per RFC 8259 production. */
+class JsonSyntaxScanner {
+  readonly #text: string;
+  #at = 0;
+
+  constructor(text: string) {
+    this.#text = text;
   }
-  const fail = (offset = at): never => {
-    throw new Stop(offset);
-  };
-  const skipSpace = () => {
-    while (at < text.length && ' \t\n\r'.includes(text.charAt(at))) at += 1;
-  };
-  const expectChar = (char: string) => {
-    if (text.charAt(at) !== char) fail();
-    at += 1;
-  };
-  const scanString = () => {
-    expectChar('"');
-    for (;;) {
-      if (at >= text.length) fail();
-      const char = text.charAt(at);
-      if (char === '"') break;
-      if (char.charCodeAt(0) < 0x20) fail();
-      if (char !== '\\') {
-        at += 1;
-        continue;
-      }
-      const escaped = text.charAt(at + 1);
-      if (escaped === 'u') {
-        for (let i = 2; i <= 5; i += 1) if (!/[0-9a-fA-F]/.test(text.charAt(at + i))) fail(at + i);
-        at += 6;
-      } else if (escaped !== '' && '"\\/bfnrt'.includes(escaped)) {
-        at += 2;
-      } else {
-        fail(at + 1);
-      }
+
+  firstErrorOffset(): number | undefined {
+    try {
+      this.#value(0);
+      this.#skipSpace();
+      if (this.#at < this.#text.length) this.#fail();
+      return undefined;
+    } catch (error) {
+      if (error instanceof JsonSyntaxStop) return Math.min(error.offset, this.#text.length);
+      throw error;
     }
-    at += 1;
-  };
-  const scanNumber = () => {
-    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(at));
-    if (match === null) fail();
-    at += match?.[0].length ?? 0;
-  };
-  const scanList = (close: string, item: () => void) => {
-    at += 1;
-    skipSpace();
-    if (text.charAt(at) === close) {
-      at += 1;
+  }
+
+  #fail(offset = this.#at): never {
+    throw new JsonSyntaxStop(offset);
+  }
+
+  #char(offset = 0): string {
+    return this.#text.charAt(this.#at + offset);
+  }
+
+  #skipSpace(): void {
+    while (this.#at < this.#text.length && ' \t\n\r'.includes(this.#char())) this.#at += 1;
+  }
+
+  #expect(char: string): void {
+    if (this.#char() !== char) this.#fail();
+    this.#at += 1;
+  }
+
+  #value(depth: number): void {
+    if (depth > 512) this.#fail();
+    this.#skipSpace();
+    const char = this.#char();
+    if (char === '{') this.#list('}', () => this.#member(depth));
+    else if (char === '[') this.#list(']', () => this.#value(depth + 1));
+    else if (char === '"') this.#string();
+    else if (/[tfn]/.test(char)) this.#literal(char);
+    else this.#number();
+  }
+
+  /** `"name": value` inside an object. */
+  #member(depth: number): void {
+    this.#skipSpace();
+    this.#string();
+    this.#skipSpace();
+    this.#expect(':');
+    this.#value(depth + 1);
+  }
+
+  /** `[` or `{` (at the current offset), items separated by commas, then `close`. */
+  #list(close: string, item: () => void): void {
+    this.#at += 1;
+    this.#skipSpace();
+    if (this.#char() === close) {
+      this.#at += 1;
       return;
     }
     for (;;) {
       item();
-      skipSpace();
-      if (text.charAt(at) !== ',') break;
-      at += 1;
+      this.#skipSpace();
+      if (this.#char() !== ',') break;
+      this.#at += 1;
     }
-    expectChar(close);
-  };
-  const scanValue = (depth: number): void => {
-    if (depth > 512) fail();
-    skipSpace();
-    const char = text.charAt(at);
-    if (char === '{') {
-      scanList('}', () => {
-        skipSpace();
-        scanString();
-        skipSpace();
-        expectChar(':');
-        scanValue(depth + 1);
-      });
-    } else if (char === '[') {
-      scanList(']', () => scanValue(depth + 1));
-    } else if (char === '"') {
-      scanString();
-    } else if (/[tfn]/.test(char)) {
-      const word = char === 't' ? 'true' : char === 'f' ? 'false' : 'null';
-      for (const letter of word) expectChar(letter);
+    this.#expect(close);
+  }
+
+  #string(): void {
+    this.#expect('"');
+    for (;;) {
+      if (this.#at >= this.#text.length) this.#fail();
+      const char = this.#char();
+      if (char === '"') break;
+      if (char.charCodeAt(0) < 0x20) this.#fail();
+      if (char === '\\') this.#escape();
+      else this.#at += 1;
+    }
+    this.#at += 1;
+  }
+
+  /** A backslash escape inside a string: `\uXXXX` or one of `"\/bfnrt`. */
+  #escape(): void {
+    const escaped = this.#char(1);
+    if (escaped === 'u') {
+      for (let i = 2; i <= 5; i += 1) if (!/[0-9a-fA-F]/.test(this.#char(i))) this.#fail(this.#at + i);
+      this.#at += 6;
+    } else if (escaped !== '' && '"\\/bfnrt'.includes(escaped)) {
+      this.#at += 2;
     } else {
-      scanNumber();
+      this.#fail(this.#at + 1);
     }
-  };
-  try {
-    scanValue(0);
-    skipSpace();
-    if (at < text.length) fail();
-    return undefined;
-  } catch (error) {
-    if (error instanceof Stop) return Math.min(error.offset, text.length);
-    throw error;
+  }
+
+  #literal(first: string): void {
+    const word = first === 't' ? 'true' : first === 'f' ? 'false' : 'null';
+    for (const letter of word) this.#expect(letter);
+  }
+
+  #number(): void {
+    const match = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(this.#text.slice(this.#at));
+    if (match === null) this.#fail();
+    this.#at += match?.[0].length ?? 0;
   }
 }

@@ -269,26 +269,28 @@ export class ConfigError extends Error {
 
 /** Format zod issues as `providers[1] (github).tokenUrl: must use https ...`, one per line. */
 export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
-  return issues.map((issue) => {
-    let label = '';
-    let node: unknown = input;
-    for (const segment of issue.path) {
-      if (typeof segment === 'number') {
-        label += `[${segment}]`;
-      } else {
-        label += label === '' ? String(segment) : `.${String(segment)}`;
-      }
-      node =
-        node !== null && typeof node === 'object'
-          ? (node as Record<PropertyKey, unknown>)[segment]
-          : undefined;
-      if (typeof segment === 'number' && node !== null && typeof node === 'object' && 'name' in node) {
-        const name = (node as { name: unknown }).name;
-        if (typeof name === 'string') label += ` (${name})`;
-      }
+  return issues.map((issue) => `${issuePathLabel(issue.path, input) || 'config'}: ${issue.message}`);
+}
+
+/** `providers[1] (github).tokenUrl`: the path, with the `name` of each array item that has one. */
+function issuePathLabel(path: readonly PropertyKey[], input: unknown): string {
+  let label = '';
+  let node: unknown = input;
+  for (const segment of path) {
+    node = isObject(node) ? node[segment] : undefined;
+    if (typeof segment !== 'number') {
+      label += label === '' ? String(segment) : `.${String(segment)}`;
+      continue;
     }
-    return `${label === '' ? 'config' : label}: ${issue.message}`;
-  });
+    label += `[${segment}]`;
+    const name = isObject(node) && 'name' in node ? node.name : undefined;
+    if (typeof name === 'string') label += ` (${name})`;
+  }
+  return label;
+}
+
+function isObject(value: unknown): value is Record<PropertyKey, unknown> {
+  return value !== null && typeof value === 'object';
 }
 
 /**

@@ -57,6 +57,11 @@ export interface TokenReaderOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** What an on-demand refresh asks for: with `rejectedTokenSha256`, a token other than the refused one. */
+interface OnDemandRequest {
+  readonly rejectedTokenSha256?: string;
+}
+
 interface CacheEntry {
   readonly token: TokenRecord;
   readonly expiresAtMs: number;
@@ -118,12 +123,22 @@ export class TokenReader {
   }
 
   /** Run the on-demand refresh and wait for a usable token that is not the refused one. */
-  async #refreshAndWait(
+  async #refreshAndWait(provider: string, onDemand: OnDemandRequest): Promise<ServedToken> {
+    const deadline = this.#options.clock.now() + this.#refreshWaitMs;
+    const { result, failure } = await this.#triggerRefresh(provider, onDemand);
+    if (result?.status === 'throttled') throw this.#throttled(provider, result.retryAt);
+    if (result?.status === 'failed') return this.#afterFailedRefresh(provider, onDemand, result);
+    // Refreshed, found fresh, held by another refresh, or no answer: the token secret decides.
+    const polling = result?.status === 'in-progress' || failure !== undefined;
+    return this.#awaitStoredToken(provider, onDemand, { polling, deadline, answered: failure === undefined });
+  }
+
+  /** Ask the engine for the on-demand refresh, within the wait bound; log what it answered. */
+  async #triggerRefresh(
     provider: string,
-    onDemand: { readonly rejectedTokenSha256?: string },
-  ): Promise<ServedToken> {
-    const { clock, logger, trigger } = this.#options;
-    const deadline = clock.now() + this.#refreshWaitMs;
+    onDemand: OnDemandRequest,
+  ): Promise<{ result?: RefreshResult; failure?: RefresherError }> {
+    const { logger, trigger } = this.#options;
     let result: RefreshResult | undefined;
     let failure: RefresherError | undefined;
     try {
@@ -143,36 +158,50 @@ export class TokenReader {
       ...(result?.status === 'fresh' ? { reason: result.reason } : {}),
       ...(result?.status === 'failed' ? { errorCode: result.code } : {}),
     });
+    return { ...(result === undefined ? {} : { result }), ...(failure === undefined ? {} : { failure }) };
+  }
 
-    if (result?.status === 'throttled') {
-      throw new TokenUnavailableError(
-        `The token of provider "${provider}" was refreshed moments ago; on-demand refreshes are rate-limited ` +
-          '(onDemandRefreshInterval). Retry after the given delay; if a fresh token is refused, check its scopes.',
-        'refresh_rate_limited',
-        429,
-        secondsUntil(Date.parse(result.retryAt), clock.now()),
-      );
-    }
-    if (result?.status === 'failed') {
-      // A usable token may still exist (a refused one is not usable); serve it if so.
-      const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
-      if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
-      throw new TokenUnavailableError(
-        `No valid token for provider "${provider}": the refresh failed with ${result.code}` +
-          (result.permanent ? ' (permanent: an operator must fix it and force a refresh).' : '.'),
-        'refresh_failed',
-        503,
-        result.retryAt === undefined ? 60 : secondsUntil(Date.parse(result.retryAt), clock.now()),
-      );
-    }
+  #throttled(provider: string, retryAt: string): TokenUnavailableError {
+    return new TokenUnavailableError(
+      `The token of provider "${provider}" was refreshed moments ago; on-demand refreshes are rate-limited ` +
+        '(onDemandRefreshInterval). Retry after the given delay; if a fresh token is refused, check its scopes.',
+      'refresh_rate_limited',
+      429,
+      secondsUntil(Date.parse(retryAt), this.#options.clock.now()),
+    );
+  }
 
-    // Refreshed, found fresh, held by another refresh, or no answer: the token secret decides.
+  /** A usable token may still exist after a failed refresh (a refused one is not usable): serve it if so. */
+  async #afterFailedRefresh(
+    provider: string,
+    onDemand: OnDemandRequest,
+    result: Extract<RefreshResult, { status: 'failed' }>,
+  ): Promise<ServedToken> {
+    const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
+    if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+    throw new TokenUnavailableError(
+      `No valid token for provider "${provider}": the refresh failed with ${result.code}` +
+        (result.permanent ? ' (permanent: an operator must fix it and force a refresh).' : '.'),
+      'refresh_failed',
+      503,
+      result.retryAt === undefined ? 60 : secondsUntil(Date.parse(result.retryAt), this.#options.clock.now()),
+    );
+  }
+
+  /**
+   * Read the token secret for an acceptable token: once, or (`polling`, while another refresh runs or
+   * the engine did not answer) with growing pauses until the deadline.
+   */
+  async #awaitStoredToken(
+    provider: string,
+    onDemand: OnDemandRequest,
+    wait: { readonly polling: boolean; readonly deadline: number; readonly answered: boolean },
+  ): Promise<ServedToken> {
     let pause = POLL_FIRST_MS;
     for (;;) {
       const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
       if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
-      const polling = result?.status === 'in-progress' || failure !== undefined;
-      if (!polling || clock.now() + pause > deadline) break;
+      if (!wait.polling || this.#options.clock.now() + pause > wait.deadline) break;
       await this.#sleep(pause);
       pause = Math.min(pause * 2, POLL_MAX_MS);
     }
@@ -180,14 +209,11 @@ export class TokenReader {
       `No valid token for provider "${provider}" yet; a refresh is under way. Retry after the given delay.`,
       'token_unavailable',
       503,
-      failure === undefined ? 2 : 5,
+      wait.answered ? 2 : 5,
     );
   }
 
-  #acceptable(
-    token: TokenRecord | undefined,
-    onDemand: { readonly rejectedTokenSha256?: string },
-  ): token is TokenRecord {
+  #acceptable(token: TokenRecord | undefined, onDemand: OnDemandRequest): token is TokenRecord {
     if (!this.#usable(token)) return false;
     return (
       onDemand.rejectedTokenSha256 === undefined ||

@@ -67,31 +67,19 @@ export function parseOAuthTokenResponse(response: RawResponse, context: ParseCon
   }
 }
 
+/** What the checks of a 2xx answer's members need. */
+interface FieldContext {
+  readonly status: number;
+  readonly now: number;
+  readonly redact: Redactor;
+  readonly response: RawResponse;
+}
+
 /** The §5.1 members of a 2xx JSON object answer. */
-function validateTokenFields(
-  body: Record<string, unknown>,
-  context: { status: number; now: number; redact: Redactor; response: RawResponse },
-): IssuedToken {
-  const { status, now, redact, response } = context;
-
-  const accessToken = body.access_token;
-  if (typeof accessToken !== 'string' || accessToken === '') {
-    // A 2xx that carries an RFC 6749 §5.2 error object (seen in the wild) is classified as that error.
-    if (oauthErrorOf(body) !== undefined) throw classifyErrorResponse(response, body, { now, redact });
-    throw malformedResponse('"access_token" is missing or not a non-empty string', status);
-  }
-
-  const tokenType = body.token_type ?? 'Bearer';
-  if (typeof tokenType !== 'string') throw malformedResponse('"token_type" is not a string', status);
-  if (!SUPPORTED_TOKEN_TYPES.has(tokenType.toLowerCase())) {
-    throw new ProviderError(
-      `"token_type" "${quoteServerText(tokenType, redact, 40)}" is not supported (only Bearer and DPoP; RFC 6749 §7.1; HTTP ${status})`,
-      'unsupported_token_type',
-      'permanent',
-      { status },
-    );
-  }
-
+function validateTokenFields(body: Record<string, unknown>, context: FieldContext): IssuedToken {
+  const { status } = context;
+  const accessToken = checkAccessToken(body, context);
+  const tokenType = checkTokenType(body.token_type ?? 'Bearer', context);
   const expiresInSeconds = checkLifetimeSeconds(body.expires_in, 'expires_in', status);
 
   const refreshToken = body.refresh_token ?? undefined;
@@ -109,6 +97,30 @@ function validateTokenFields(
     ...(scope === undefined ? {} : { scope }),
     ...(refreshToken === undefined ? {} : { refreshToken }),
   };
+}
+
+/** `access_token`, a non-empty string. */
+function checkAccessToken(body: Record<string, unknown>, context: FieldContext): string {
+  const accessToken = body.access_token;
+  if (typeof accessToken === 'string' && accessToken !== '') return accessToken;
+  // A 2xx that carries an RFC 6749 §5.2 error object (seen in the wild) is classified as that error.
+  if (oauthErrorOf(body) !== undefined) throw classifyErrorResponse(context.response, body, context);
+  throw malformedResponse('"access_token" is missing or not a non-empty string', context.status);
+}
+
+/** `token_type` (default `Bearer`), one a client can use; its case is kept. */
+function checkTokenType(tokenType: unknown, context: FieldContext): string {
+  const { status, redact } = context;
+  if (typeof tokenType !== 'string') throw malformedResponse('"token_type" is not a string', status);
+  if (!SUPPORTED_TOKEN_TYPES.has(tokenType.toLowerCase())) {
+    throw new ProviderError(
+      `"token_type" "${quoteServerText(tokenType, redact, 40)}" is not supported (only Bearer and DPoP; RFC 6749 §7.1; HTTP ${status})`,
+      'unsupported_token_type',
+      'permanent',
+      { status },
+    );
+  }
+  return tokenType;
 }
 
 type OAuthProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' | 'refresh_token' }>;

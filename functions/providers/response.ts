@@ -216,35 +216,10 @@ export function classifyErrorResponse(
 ): ProviderError {
   const { status } = response;
   const error = oauthErrorOf(body);
-  let code: string;
-  let permanent: boolean;
-  let message: string;
-  if (error !== undefined) {
-    const name = error.trim().toLowerCase();
-    if (PERMANENT_OAUTH_ERRORS.has(name) || TRANSIENT_OAUTH_ERRORS.has(name)) {
-      code = name;
-      permanent = PERMANENT_OAUTH_ERRORS.has(name);
-    } else {
-      code = unknownOAuthErrorCode(error, context.redact);
-      permanent = !isTransientStatus(status);
-    }
-    message = `Token endpoint answered HTTP ${status} with OAuth error "${quoteServerText(error, context.redact, MAX_CODE_LENGTH)}"`;
-    const description = isJsonObject(body) ? body.error_description : undefined;
-    if (typeof description === 'string' && description.trim() !== '') {
-      message += `: ${quoteServerText(description, context.redact)}`;
-    }
-  } else if (status === 429) {
-    code = 'rate_limited';
-    permanent = false;
-    message = 'Token endpoint answered HTTP 429 (rate limited)';
-  } else {
-    code = `http_${status}`;
-    permanent = !isTransientStatus(status);
-    message =
-      status >= 300 && status <= 399
-        ? `Token endpoint answered HTTP ${status} (a redirect; redirects are not followed)`
-        : `Token endpoint answered HTTP ${status}`;
-  }
+  const classified =
+    error === undefined ? classifyByStatus(status) : classifyOAuthError(error, body, status, context.redact);
+  const { code, permanent } = classified;
+  let { message } = classified;
   const retryAfterSeconds = permanent
     ? undefined
     : parseRetryAfter(toHeaders(response.headers).get('retry-after'), context.now);
@@ -253,6 +228,51 @@ export function classifyErrorResponse(
     status,
     ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
   });
+}
+
+/** How an error response is classified, before its `Retry-After`. */
+interface ErrorClassification {
+  readonly code: string;
+  readonly permanent: boolean;
+  readonly message: string;
+}
+
+/** An RFC 6749 §5.2 `error` string: a known name keeps its kind, an unknown one goes by status. */
+function classifyOAuthError(
+  error: string,
+  body: unknown,
+  status: number,
+  redact: Redactor,
+): ErrorClassification {
+  const name = error.trim().toLowerCase();
+  const known = PERMANENT_OAUTH_ERRORS.has(name) || TRANSIENT_OAUTH_ERRORS.has(name);
+  let message = `Token endpoint answered HTTP ${status} with OAuth error "${quoteServerText(error, redact, MAX_CODE_LENGTH)}"`;
+  const description = isJsonObject(body) ? body.error_description : undefined;
+  if (typeof description === 'string' && description.trim() !== '') {
+    message += `: ${quoteServerText(description, redact)}`;
+  }
+  return known
+    ? { code: name, permanent: PERMANENT_OAUTH_ERRORS.has(name), message }
+    : { code: unknownOAuthErrorCode(error, redact), permanent: !isTransientStatus(status), message };
+}
+
+/** No OAuth error in the body: 429 `rate_limited`, else `http_<status>`. */
+function classifyByStatus(status: number): ErrorClassification {
+  if (status === 429) {
+    return {
+      code: 'rate_limited',
+      permanent: false,
+      message: 'Token endpoint answered HTTP 429 (rate limited)',
+    };
+  }
+  const redirect = status >= 300 && status <= 399;
+  return {
+    code: `http_${status}`,
+    permanent: !isTransientStatus(status),
+    message: redirect
+      ? `Token endpoint answered HTTP ${status} (a redirect; redirects are not followed)`
+      : `Token endpoint answered HTTP ${status}`,
+  };
 }
 
 /**
