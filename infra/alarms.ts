@@ -107,7 +107,7 @@ export function buildPermanentFailureAlarm(
       `provider is blocked (each scheduled run reports it again), and up to ${periods * 5} minutes after. ` +
       'What to do: find the provider and code (npx token-refresher status, or the refresh function logs ' +
       '"Refresh failed; the current token is kept", field errorCode), fix the credentials secret or the ' +
-      'configuration (README, Troubleshooting), then force a refresh with {"provider":"<name>","force":true}.',
+      'configuration (docs/troubleshooting.md), then force a refresh with {"provider":"<name>","force":true}.',
     metric: allProvidersQuery(ENGINE_METRICS.permanentFailures),
     threshold: 1,
     evaluationPeriods: periods,
