@@ -17,7 +17,7 @@ import type { AwsClientConfig, EmulatorClientConfig } from '../aws/client-config
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, type RefresherConfig } from '../core/config.js';
 import { credentialsSecretName, STACK_OUTPUTS } from '../core/names.js';
-import { LOCAL_AWS_CREDENTIALS, readLocalSession } from '../local/session.js';
+import { LOCAL_AWS_CREDENTIALS, type LocalSession, readLocalSession } from '../local/session.js';
 import { ConfigFileError, loadConfigFile } from '../runtime/config-file.js';
 import type { CliOptions } from './args.js';
 import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
@@ -88,47 +88,65 @@ export function readConfig(path: string): RefresherConfig {
  * the region and credentials are resolved here, so that a missing profile is reported before any call.
  */
 export async function resolveTarget(options: CliOptions, context: TargetContext): Promise<Target> {
-  const configFromFlag =
-    options.config === undefined ? undefined : readConfig(resolve(context.cwd, options.config));
   const configPath = options.config === undefined ? undefined : resolve(context.cwd, options.config);
+  const fromFlag =
+    configPath === undefined ? undefined : { config: readConfig(configPath), path: configPath };
+  if (options.endpoint !== undefined) return endpointTarget(options.endpoint, options, context, fromFlag);
+  const session = options.aws ? undefined : readLocalSession(context.cwd);
+  if (session !== undefined) return sessionTarget(session, options, fromFlag);
+  return awsTarget(options, context, fromFlag?.config);
+}
 
-  if (options.endpoint !== undefined) {
+/** A configuration given with `--config`, and its resolved path. */
+interface ConfigFromFlag {
+  readonly config: RefresherConfig;
+  readonly path: string;
+}
+
+/** `--endpoint`: an emulator, with the table and the configuration named on the command line. */
+function endpointTarget(
+  endpoint: string,
+  options: CliOptions,
+  context: TargetContext,
+  fromFlag: ConfigFromFlag | undefined,
+): LocalTarget {
+  if (options.table === undefined || fromFlag === undefined) {
     const missing = [
       options.table === undefined ? '--table' : undefined,
-      configFromFlag === undefined ? '--config' : undefined,
+      fromFlag === undefined ? '--config' : undefined,
     ].filter((flag) => flag !== undefined);
-    if (options.table === undefined || configFromFlag === undefined || configPath === undefined) {
-      throw new CliError(
-        `--endpoint needs ${missing.join(' and ')} (the emulator has no stack outputs to read them from)`,
-        EXIT.usage,
-      );
-    }
-    const region = options.region ?? context.env.AWS_REGION ?? context.env.AWS_DEFAULT_REGION ?? 'us-east-1';
-    return localTarget({
-      endpoint: options.endpoint,
-      region,
-      tableName: options.table,
-      secretPrefix: options.secretPrefix ?? configFromFlag.secretPrefix,
-      config: configFromFlag,
-      configFile: configPath,
-      origin: '--endpoint',
-    });
+    throw new CliError(
+      `--endpoint needs ${missing.join(' and ')} (the emulator has no stack outputs to read them from)`,
+      EXIT.usage,
+    );
   }
+  const region = options.region ?? context.env.AWS_REGION ?? context.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  return localTarget({
+    endpoint,
+    region,
+    tableName: options.table,
+    secretPrefix: options.secretPrefix ?? fromFlag.config.secretPrefix,
+    config: fromFlag.config,
+    configFile: fromFlag.path,
+    origin: '--endpoint',
+  });
+}
 
-  const session = options.aws ? undefined : readLocalSession(context.cwd);
-  if (session !== undefined) {
-    const config = configFromFlag ?? readConfig(session.configFile);
-    return localTarget({
-      endpoint: session.awsEndpoint,
-      region: options.region ?? session.region,
-      tableName: options.table ?? session.tableName,
-      secretPrefix: options.secretPrefix ?? configFromFlag?.secretPrefix ?? session.secretPrefix,
-      config,
-      configFile: configPath ?? session.configFile,
-      origin: `npm start, pid ${session.pid}`,
-    });
-  }
-  return awsTarget(options, context, configFromFlag);
+/** A live `npm start` session in the working directory; command-line options override its names. */
+function sessionTarget(
+  session: LocalSession,
+  options: CliOptions,
+  fromFlag: ConfigFromFlag | undefined,
+): LocalTarget {
+  return localTarget({
+    endpoint: session.awsEndpoint,
+    region: options.region ?? session.region,
+    tableName: options.table ?? session.tableName,
+    secretPrefix: options.secretPrefix ?? fromFlag?.config.secretPrefix ?? session.secretPrefix,
+    config: fromFlag?.config ?? readConfig(session.configFile),
+    configFile: fromFlag?.path ?? session.configFile,
+    origin: `npm start, pid ${session.pid}`,
+  });
 }
 
 function localTarget(input: {

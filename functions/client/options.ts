@@ -48,12 +48,25 @@ export function resolveReadFunctionEndpoint(
   options: { readonly url?: unknown; readonly region?: unknown; readonly timeoutMs?: unknown },
   environment: Readonly<Record<string, string | undefined>> = process.env,
 ): ReadFunctionEndpoint {
-  if (typeof options.url !== 'string' || options.url === '') {
+  const baseUrl = readFunctionUrl(options.url);
+  const region = signingRegion(options.region, baseUrl, environment);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_READ_FUNCTION_TIMEOUT_MS;
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+    throw invalidOptions(
+      `timeoutMs must be a positive number of milliseconds (default ${DEFAULT_READ_FUNCTION_TIMEOUT_MS})`,
+    );
+  }
+  return { baseUrl, region, timeoutMs };
+}
+
+/** The `url` option as a base URL ending with `/`: https (http on loopback), nothing but a path. */
+function readFunctionUrl(url: unknown): URL {
+  if (typeof url !== 'string' || url === '') {
     throw invalidOptions('url must be the read function URL, e.g. https://<id>.lambda-url.<region>.on.aws/');
   }
   let baseUrl: URL;
   try {
-    baseUrl = new URL(options.url);
+    baseUrl = new URL(url);
   } catch {
     throw invalidOptions('url is not a valid URL; pass the read function URL');
   }
@@ -65,22 +78,22 @@ export function resolveReadFunctionEndpoint(
     throw invalidOptions('url must not carry a query, fragment or user info');
   }
   if (!baseUrl.pathname.endsWith('/')) baseUrl.pathname = `${baseUrl.pathname}/`;
+  return baseUrl;
+}
 
-  const region =
-    options.region ?? FUNCTION_URL_HOST_PATTERN.exec(baseUrl.hostname)?.[1] ?? environment.AWS_REGION;
+/** The `region` option, else a Function URL host's region, else `AWS_REGION`. */
+function signingRegion(
+  option: unknown,
+  baseUrl: URL,
+  environment: Readonly<Record<string, string | undefined>>,
+): string {
+  const region = option ?? FUNCTION_URL_HOST_PATTERN.exec(baseUrl.hostname)?.[1] ?? environment.AWS_REGION;
   if (typeof region !== 'string' || !/^[a-z0-9-]{1,64}$/.test(region)) {
     throw invalidOptions(
       'region is needed to sign requests: pass the read function\'s region (e.g. "eu-west-1") or set AWS_REGION',
     );
   }
-
-  const timeoutMs = options.timeoutMs ?? DEFAULT_READ_FUNCTION_TIMEOUT_MS;
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw invalidOptions(
-      `timeoutMs must be a positive number of milliseconds (default ${DEFAULT_READ_FUNCTION_TIMEOUT_MS})`,
-    );
-  }
-  return { baseUrl, region, timeoutMs };
+  return region;
 }
 
 function invalidOptions(message: string): TokenClientError {
