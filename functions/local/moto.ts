@@ -264,17 +264,8 @@ async function launch(
   while (true) {
     if (spawnError) return fail(`Could not spawn the moto_server launcher: ${spawnError.message}`);
     if (exitCode !== undefined) {
-      if (exitCode === NOT_INSTALLED_EXIT_CODE) {
-        return fail('moto_server was not found on PATH. Install it with: pip install "moto[server]"');
-      }
-      if (exitCode === STATE_FILE_EXIT_CODE || exitCode === NO_LAUNCHER_EXIT_CODE) {
-        // The launcher's own message says what to do; no port retry.
-        return fail(`moto_server could not start with the state file ${stateFile}`);
-      }
-      if (/address already in use/i.test(outputTail)) {
-        return fail(`moto_server could not bind port ${port}`, PortInUseError);
-      }
-      return fail(`moto_server exited during startup with code ${exitCode}`);
+      const failure = startupExitFailure(exitCode, { outputTail, port, stateFile });
+      return fail(failure.message, failure.ErrorType);
     }
     if (await answersHttp(endpoint)) {
       const launcher = outputTail.includes(PLAIN_WARNING) ? 'plain' : 'serialised';
@@ -285,6 +276,24 @@ async function launch(
     }
     await sleep(100);
   }
+}
+
+/** Why the launcher exited during startup, from its exit code and output. */
+function startupExitFailure(
+  exitCode: number | null,
+  launch: { readonly outputTail: string; readonly port: number; readonly stateFile: string | undefined },
+): { message: string; ErrorType?: new (message: string) => Error } {
+  if (exitCode === NOT_INSTALLED_EXIT_CODE) {
+    return { message: 'moto_server was not found on PATH. Install it with: pip install "moto[server]"' };
+  }
+  if (exitCode === STATE_FILE_EXIT_CODE || exitCode === NO_LAUNCHER_EXIT_CODE) {
+    // The launcher's own message says what to do; no port retry.
+    return { message: `moto_server could not start with the state file ${launch.stateFile}` };
+  }
+  if (/address already in use/i.test(launch.outputTail)) {
+    return { message: `moto_server could not bind port ${launch.port}`, ErrorType: PortInUseError };
+  }
+  return { message: `moto_server exited during startup with code ${exitCode}` };
 }
 
 function createHandle(
@@ -377,32 +386,25 @@ function createHandle(
  */
 export function countRecordedOperations(recording: string): Record<string, number> {
   const counts: Record<string, number> = {};
-  const add = (key: string): void => {
-    counts[key] = (counts[key] ?? 0) + 1;
-  };
-
   for (const line of recording.split('\n')) {
     if (!line.trim()) continue;
-    let entry: RecordedRequest;
-    try {
-      entry = JSON.parse(line) as RecordedRequest;
-    } catch {
-      for (const match of line.matchAll(TARGET_PATTERN)) {
-        if (match[1]) add(match[1]);
-      }
-      continue;
-    }
-    const target = Object.entries(entry.headers ?? {}).find(
-      ([name]) => name.toLowerCase() === 'x-amz-target',
-    );
-    if (target) {
-      add(target[1]);
-      continue;
-    }
-    const path = new URL(entry.url ?? '/', 'http://moto').pathname;
-    if (!path.startsWith('/moto-api/')) add(`${entry.method ?? 'UNKNOWN'} ${path}`);
+    for (const key of recordedOperationsOf(line)) counts[key] = (counts[key] ?? 0) + 1;
   }
   return counts;
+}
+
+/** The operations of one recording line: its target, its method and path, or every target in a torn line. */
+function recordedOperationsOf(line: string): string[] {
+  let entry: RecordedRequest;
+  try {
+    entry = JSON.parse(line) as RecordedRequest;
+  } catch {
+    return [...line.matchAll(TARGET_PATTERN)].flatMap((match) => (match[1] ? [match[1]] : []));
+  }
+  const target = Object.entries(entry.headers ?? {}).find(([name]) => name.toLowerCase() === 'x-amz-target');
+  if (target) return [target[1]];
+  const path = new URL(entry.url ?? '/', 'http://moto').pathname;
+  return path.startsWith('/moto-api/') ? [] : [`${entry.method ?? 'UNKNOWN'} ${path}`];
 }
 
 interface RecordedRequest {

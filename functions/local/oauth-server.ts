@@ -383,32 +383,10 @@ async function tokenEndpointMiddleware(state: ServerState, ctx: KoaContext, next
 
   state.counts.total += 1;
   const fault = state.takeFault();
-
-  if (fault && fault.kind !== 'delay') {
-    // The real server never sees this request, so reading the body here is safe.
-    const grantType = grantTypeOf(await readBody(ctx.req));
-    state.countGrantType(grantType);
-    ctx.respond = false;
-    if (fault.kind === 'disconnect') {
-      ctx.req.socket.destroy();
-      return;
-    }
-    const headers =
-      fault.kind === 'body' ? { 'content-type': fault.contentType } : { ...(fault.headers ?? {}) };
-    writeRaw(ctx.res, fault.status, headers, fault.body ?? '');
-    state.responses.push({ status: fault.status, grantType, injected: true });
-    return;
-  }
-
+  if (fault !== undefined && fault.kind !== 'delay') return answerWithFault(state, ctx, fault);
   if (fault?.kind === 'delay') {
-    if (!Number.isFinite(fault.ms)) {
-      state.countGrantType(grantTypeOf(await readBody(ctx.req)));
-      ctx.respond = false;
-      await state.sleep(fault.ms, ctx.req);
-      return;
-    }
-    await state.sleep(fault.ms, ctx.req);
-    if (state.stopped) return;
+    const processed = await stallRequest(state, ctx, fault.ms);
+    if (!processed) return;
   }
 
   try {
@@ -419,6 +397,41 @@ async function tokenEndpointMiddleware(state: ServerState, ctx: KoaContext, next
     state.countGrantType(grantType);
     recordRealResponse(state, ctx, grantType);
   }
+}
+
+/** An injected answer (status, body) or a dropped connection, instead of the real server's. */
+async function answerWithFault(
+  state: ServerState,
+  ctx: KoaContext,
+  fault: Exclude<TokenEndpointFault, { kind: 'delay' }>,
+): Promise<void> {
+  // The real server never sees this request, so reading the body here is safe.
+  const grantType = grantTypeOf(await readBody(ctx.req));
+  state.countGrantType(grantType);
+  ctx.respond = false;
+  if (fault.kind === 'disconnect') {
+    ctx.req.socket.destroy();
+    return;
+  }
+  const headers =
+    fault.kind === 'body' ? { 'content-type': fault.contentType } : { ...(fault.headers ?? {}) };
+  writeRaw(ctx.res, fault.status, headers, fault.body ?? '');
+  state.responses.push({ status: fault.status, grantType, injected: true });
+}
+
+/**
+ * A `delay` fault: stall `ms`, then (unless the server stopped meanwhile) let the real server process
+ * the request. An infinite delay never answers. @returns whether the request goes on to the server.
+ */
+async function stallRequest(state: ServerState, ctx: KoaContext, ms: number): Promise<boolean> {
+  if (!Number.isFinite(ms)) {
+    state.countGrantType(grantTypeOf(await readBody(ctx.req)));
+    ctx.respond = false;
+    await state.sleep(ms, ctx.req);
+    return false;
+  }
+  await state.sleep(ms, ctx.req);
+  return !state.stopped;
 }
 
 function recordRealResponse(state: ServerState, ctx: KoaContext, grantType: string): void {

@@ -109,6 +109,112 @@ function describeResult(result: RefreshHandlerResult): string {
   }
 }
 
+/** The providers local mode runs: the demo ones with their own OAuth server, or a file's. */
+interface LocalProviders {
+  readonly config: RefresherConfig;
+  /** Per provider, the credentials to provision (`undefined`: an empty credentials secret). */
+  readonly credentials: Record<string, Credentials | undefined>;
+  /** The demo OAuth server; none for a configuration file's providers. */
+  readonly oauth?: OAuthServer;
+}
+
+/** The demo: an OAuth server with two clients and a provider of each OAuth grant; its stop joins `stops`. */
+async function startDemoProviders(
+  tokenTtlSeconds: number,
+  stops: (() => Promise<void> | void)[],
+): Promise<LocalProviders> {
+  const clientSecrets = {
+    cc: randomBytes(18).toString('base64url'),
+    rt: randomBytes(18).toString('base64url'),
+  };
+  const started = await startOAuthServer({
+    accessTokenTtlSeconds: tokenTtlSeconds,
+    clients: [
+      {
+        clientId: 'demo-cc',
+        clientSecret: clientSecrets.cc,
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        grantTypes: ['client_credentials'],
+      },
+      {
+        clientId: 'demo-rt',
+        clientSecret: clientSecrets.rt,
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        grantTypes: ['refresh_token'],
+      },
+    ],
+  });
+  stops.push(() => started.stop());
+  const demo = (name: string, grant: 'client_credentials' | 'refresh_token') => ({
+    name,
+    grant,
+    tokenUrl: started.tokenUrl,
+    schedule: 'rate(1 minute)',
+    expectedLifetime: 60,
+    requestTimeout: 5,
+    onDemandRefreshInterval: 10,
+  });
+  const config = parseRefresherConfig({
+    secretPrefix: 'token-refresher',
+    providers: [demo(DEMO_PROVIDERS[0], 'client_credentials'), demo(DEMO_PROVIDERS[1], 'refresh_token')],
+  });
+  const credentials: Record<string, Credentials | undefined> = {};
+  credentials[DEMO_PROVIDERS[0]] = { clientId: 'demo-cc', clientSecret: clientSecrets.cc };
+  credentials[DEMO_PROVIDERS[1]] = {
+    clientId: 'demo-rt',
+    clientSecret: clientSecrets.rt,
+    refreshToken: await started.seedRefreshToken({ clientId: 'demo-rt' }),
+  };
+  return { config, credentials, oauth: started };
+}
+
+/** A configuration file's providers, with empty credentials secrets for the operator to fill. */
+function providersFromFile(path: string): LocalProviders {
+  // The loader validate-config and the CLI use: the same rules, the same messages.
+  const config = loadConfigFile(path);
+  const credentials: Record<string, Credentials | undefined> = {};
+  for (const provider of config.providers) credentials[provider.name] = undefined;
+  return { config, credentials };
+}
+
+/** The banner local mode prints once everything runs. */
+function bannerText(input: {
+  readonly moto: MotoServer;
+  readonly readUrl: string;
+  readonly config: RefresherConfig;
+  readonly persistent: boolean;
+  readonly oauth?: OAuthServer;
+  readonly configFile?: string;
+  readonly demoTokenTtlSeconds: number;
+}): string {
+  const { moto, readUrl, config, persistent, oauth } = input;
+  const example = config.providers[0]?.name ?? '<provider>';
+  return [
+    'token-refresher — local mode (127.0.0.1 only)',
+    `  AWS emulator (moto):  ${moto.endpoint}`,
+    persistent
+      ? `  emulated state:       ${moto.restoredState ? 'restored from' : 'kept in'} ${LOCAL_STATE_FILE} (secrets and table; delete it to start afresh)`
+      : '  emulated state:       starts empty and is not kept (demo providers)',
+    oauth === undefined
+      ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${input.configFile})`
+      : `  demo OAuth server:    ${oauth.issuer} (${input.demoTokenTtlSeconds}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
+    `  read endpoint:        ${readUrl}tokens/<provider>    try: curl ${readUrl}tokens/${example}`,
+    `  WARNING: local mode takes the caller's identity from the ${CALLER_HEADER} header (no SigV4);`,
+    '           without it a request may read every provider. Never expose this port.',
+    `  operator CLI:         npx token-refresher status   (logs: ${join('.token-refresher', 'local.log')})`,
+    ...(oauth === undefined
+      ? [
+          `  credentials: fill each ${config.secretPrefix}/<provider>/credentials on the emulator, e.g.`,
+          `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_DEFAULT_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
+          `    aws secretsmanager put-secret-value --secret-id ${config.secretPrefix}/${example}/credentials --secret-string file://creds.json`,
+          `    then: npx token-refresher refresh ${example}`,
+        ]
+      : []),
+    '  Ctrl-C stops everything.',
+    '',
+  ].join('\n');
+}
+
 /** Start everything; resolves once the first scheduled refreshes have been fired. */
 export async function startLocal(options: StartLocalOptions = {}): Promise<LocalService> {
   const cwd = options.cwd ?? process.cwd();
@@ -130,57 +236,10 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     const moto: MotoServer = await startMoto(persistent ? { stateFile: join(cwd, LOCAL_STATE_FILE) } : {});
     stops.push(() => moto.stop());
 
-    let oauth: OAuthServer | undefined;
-    let config: RefresherConfig;
-    const credentials: Record<string, Credentials | undefined> = {};
-    if (options.configFile === undefined) {
-      const clientSecrets = {
-        cc: randomBytes(18).toString('base64url'),
-        rt: randomBytes(18).toString('base64url'),
-      };
-      const started = await startOAuthServer({
-        accessTokenTtlSeconds: options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS,
-        clients: [
-          {
-            clientId: 'demo-cc',
-            clientSecret: clientSecrets.cc,
-            tokenEndpointAuthMethod: 'client_secret_basic',
-            grantTypes: ['client_credentials'],
-          },
-          {
-            clientId: 'demo-rt',
-            clientSecret: clientSecrets.rt,
-            tokenEndpointAuthMethod: 'client_secret_basic',
-            grantTypes: ['refresh_token'],
-          },
-        ],
-      });
-      oauth = started;
-      stops.push(() => started.stop());
-      const demo = (name: string, grant: 'client_credentials' | 'refresh_token') => ({
-        name,
-        grant,
-        tokenUrl: started.tokenUrl,
-        schedule: 'rate(1 minute)',
-        expectedLifetime: 60,
-        requestTimeout: 5,
-        onDemandRefreshInterval: 10,
-      });
-      config = parseRefresherConfig({
-        secretPrefix: 'token-refresher',
-        providers: [demo(DEMO_PROVIDERS[0], 'client_credentials'), demo(DEMO_PROVIDERS[1], 'refresh_token')],
-      });
-      credentials[DEMO_PROVIDERS[0]] = { clientId: 'demo-cc', clientSecret: clientSecrets.cc };
-      credentials[DEMO_PROVIDERS[1]] = {
-        clientId: 'demo-rt',
-        clientSecret: clientSecrets.rt,
-        refreshToken: await started.seedRefreshToken({ clientId: 'demo-rt' }),
-      };
-    } else {
-      // The loader validate-config and the CLI use: the same rules, the same messages.
-      config = loadConfigFile(resolve(cwd, options.configFile));
-      for (const provider of config.providers) credentials[provider.name] = undefined;
-    }
+    const { config, credentials, oauth } =
+      options.configFile === undefined
+        ? await startDemoProviders(options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS, stops)
+        : providersFromFile(resolve(cwd, options.configFile));
 
     const configFile = join(dir, 'config.json');
     writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`, { mode: PRIVATE_FILE_MODE });
@@ -255,32 +314,16 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     writeLocalSession(session, cwd);
     stops.push(() => removeLocalSession(cwd));
 
-    const example = config.providers[0]?.name ?? '<provider>';
     out.write(
-      [
-        'token-refresher — local mode (127.0.0.1 only)',
-        `  AWS emulator (moto):  ${moto.endpoint}`,
-        persistent
-          ? `  emulated state:       ${moto.restoredState ? 'restored from' : 'kept in'} ${LOCAL_STATE_FILE} (secrets and table; delete it to start afresh)`
-          : '  emulated state:       starts empty and is not kept (demo providers)',
-        oauth === undefined
-          ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${options.configFile})`
-          : `  demo OAuth server:    ${oauth.issuer} (${options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
-        `  read endpoint:        ${server.url}tokens/<provider>    try: curl ${server.url}tokens/${example}`,
-        `  WARNING: local mode takes the caller's identity from the ${CALLER_HEADER} header (no SigV4);`,
-        '           without it a request may read every provider. Never expose this port.',
-        `  operator CLI:         npx token-refresher status   (logs: ${join('.token-refresher', 'local.log')})`,
-        ...(oauth === undefined
-          ? [
-              `  credentials: fill each ${config.secretPrefix}/<provider>/credentials on the emulator, e.g.`,
-              `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_DEFAULT_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
-              `    aws secretsmanager put-secret-value --secret-id ${config.secretPrefix}/${example}/credentials --secret-string file://creds.json`,
-              `    then: npx token-refresher refresh ${example}`,
-            ]
-          : []),
-        '  Ctrl-C stops everything.',
-        '',
-      ].join('\n'),
+      bannerText({
+        moto,
+        readUrl: server.url,
+        config,
+        persistent,
+        ...(oauth === undefined ? {} : { oauth }),
+        ...(options.configFile === undefined ? {} : { configFile: options.configFile }),
+        demoTokenTtlSeconds: options.demoTokenTtlSeconds ?? DEMO_TOKEN_TTL_SECONDS,
+      }),
     );
 
     const table = new DynamoDbStateTable({ clientConfig, tableName: LOCAL_TABLE_NAME });
@@ -328,8 +371,13 @@ const USAGE = `Usage: npm start [-- --config <file>] [--port <n>] [--demo-token-
 Runs token-refresher on 127.0.0.1: moto server as AWS, a demo OAuth server (unless --config or
 TOKEN_REFRESHER_CONFIG names real providers), the refresh schedule, the read endpoint and a status view.`;
 
-/** The `npm start` entry point. */
-export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+/** `npm start`'s arguments (and `TOKEN_REFRESHER_CONFIG`) as startLocal options, help, or a usage error. */
+function parseStartArguments(
+  argv: readonly string[],
+):
+  | { readonly kind: 'start'; readonly options: StartLocalOptions }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'usage-error'; readonly message: string } {
   let values: { config?: string; port?: string; 'demo-token-ttl'?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
@@ -342,34 +390,42 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       },
     }));
   } catch (error) {
-    process.stderr.write(`token-refresher: ${(error as Error).message}\n${USAGE}\n`);
-    process.exitCode = 2;
-    return;
+    return { kind: 'usage-error', message: (error as Error).message };
   }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
+  if (values.help) return { kind: 'help' };
   const configFile = values.config ?? process.env.TOKEN_REFRESHER_CONFIG;
   const port = values.port === undefined ? undefined : Number(values.port);
   const ttl = values['demo-token-ttl'] === undefined ? undefined : Number(values['demo-token-ttl']);
-  if (
-    (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65536)) ||
-    (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
-  ) {
-    process.stderr.write(
-      `token-refresher: --port must be 0–65535 and --demo-token-ttl a positive integer\n${USAGE}\n`,
-    );
+  const portValid = port === undefined || (Number.isInteger(port) && port >= 0 && port < 65536);
+  const ttlValid = ttl === undefined || (Number.isInteger(ttl) && ttl > 0);
+  if (!portValid || !ttlValid) {
+    return { kind: 'usage-error', message: '--port must be 0–65535 and --demo-token-ttl a positive integer' };
+  }
+  return {
+    kind: 'start',
+    options: {
+      ...(configFile === undefined ? {} : { configFile }),
+      ...(port === undefined ? {} : { port }),
+      ...(ttl === undefined ? {} : { demoTokenTtlSeconds: ttl }),
+    },
+  };
+}
+
+/** The `npm start` entry point. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const parsed = parseStartArguments(argv);
+  if (parsed.kind === 'usage-error') {
+    process.stderr.write(`token-refresher: ${parsed.message}\n${USAGE}\n`);
     process.exitCode = 2;
+    return;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
   let service: LocalService;
   try {
-    service = await startLocal({
-      ...(configFile === undefined ? {} : { configFile }),
-      ...(port === undefined ? {} : { port }),
-      ...(ttl === undefined ? {} : { demoTokenTtlSeconds: ttl }),
-    });
+    service = await startLocal(parsed.options);
   } catch (error) {
     const message = error instanceof ConfigError ? error.message : (error as Error).message;
     process.stderr.write(`token-refresher: ${message}\n`);
