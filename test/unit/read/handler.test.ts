@@ -322,110 +322,7 @@ describe('Function: createReadHandler', () => {
   it('never answers 5xx, never serves a provider the caller may not read and never leaks a secret, over 1,500 random inputs', async () => {
     // Prepare: a seeded generator so that a failure can be replayed.
     const seed = 20261123;
-    let state = seed;
-    const random = (): number => {
-      state = (state + 0x6d2b79f5) | 0;
-      let t = Math.imul(state ^ (state >>> 15), 1 | state);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-    const junk = (): string =>
-      Array.from({ length: Math.floor(random() * 12) }, () =>
-        pick(['a', 'Z', '-', '_', '/', '%', '%2F', '..', '0', ' ', '\u00e9', '\u0000', '?', '#', '{', '"']),
-      ).join('');
-    const names = [
-      'alpha',
-      'alpha',
-      'alpha',
-      'beta',
-      'beta',
-      'gamma',
-      'Alpha',
-      '',
-      'a'.repeat(64),
-      'a'.repeat(65),
-      '%61lpha',
-    ];
-    const callers = [
-      CALLER_A,
-      CALLER_A,
-      CALLER_B,
-      CALLER_B,
-      ROLE_A,
-      null,
-      '',
-      'arn:aws:iam::123456789012:user/u',
-      'garbage',
-      'arn:aws:sts::123456789012:assumed-role/consumer-c/s',
-    ];
-    const bodies = (): string | undefined =>
-      pick([
-        undefined,
-        '',
-        junk(),
-        '{}',
-        JSON.stringify({ rejectedToken: alphaToken }),
-        JSON.stringify({ rejectedToken: betaToken }),
-        JSON.stringify({ rejectedTokenSha256: sha256Hex(alphaToken) }),
-        JSON.stringify({ rejectedTokenSha256: sha256Hex(junk()) }),
-        JSON.stringify({ rejectedToken: junk(), extra: random() }),
-        JSON.stringify([random(), junk()]),
-        'x'.repeat(Math.floor(random() * 40_000)),
-        JSON.stringify({ rejectedTokenSha256: sha256Hex(alphaToken) }),
-        JSON.stringify({ rejectedToken: alphaToken }),
-      ]);
-    const generate = (): { event: unknown; caller: string | null | undefined; via: 'url' | 'invoke' } => {
-      if (random() < 0.7) {
-        const caller = pick(callers);
-        // Mostly well-routed requests, so that authorization and bodies are exercised, not only routing.
-        const roll = random();
-        const name = pick(names);
-        const [path, method] =
-          roll < 0.45
-            ? [`/tokens/${name}`, random() < 0.85 ? 'GET' : pick(['POST', 'PUT', 'get'])]
-            : roll < 0.8
-              ? [`/tokens/${name}/refresh`, random() < 0.85 ? 'POST' : pick(['GET', 'DELETE', 'OPTIONS'])]
-              : [
-                  pick([`/${junk()}`, `/tokens/${junk()}`, `/tokens/${name}/${junk()}`]),
-                  pick(['GET', 'POST', 'PATCH', 'HEAD']),
-                ];
-        const body = bodies();
-        return {
-          via: 'url',
-          caller,
-          event: urlEvent({
-            method,
-            path,
-            caller,
-            ...(body === undefined ? {} : { body }),
-            base64: random() < 0.1,
-            headers: pick<Record<string, string>>([
-              {},
-              { 'content-type': 'application/json' },
-              { 'content-type': 'application/json' },
-              { 'Content-Type': junk() },
-            ]),
-          }),
-        };
-      }
-      const payload = pick([
-        () => ({ provider: pick(names) }),
-        () => ({ provider: pick(names), action: pick(['get', 'refresh', junk()]) }),
-        () => ({
-          provider: pick(names),
-          action: 'refresh',
-          rejectedToken: pick([alphaToken, betaToken, junk()]),
-        }),
-        () => ({
-          provider: pick(names),
-          action: 'refresh',
-          rejectedTokenSha256: pick([sha256Hex(alphaToken), junk()]),
-        }),
-        () => pick([null, 0, junk(), [], { [junk()]: junk() }]),
-      ])();
-      return { via: 'invoke', caller: undefined, event: payload };
-    };
+    const inputs = new RandomReadInputs(seed, { alphaToken, betaToken });
     const allowed = new Map<string | null | undefined, string>([
       [CALLER_A, 'alpha'],
       [ROLE_A, 'alpha'],
@@ -435,35 +332,11 @@ describe('Function: createReadHandler', () => {
 
     // Act + Assess
     for (let i = 0; i < 1500; i += 1) {
-      if (random() < 0.05) clock.advance(Math.floor(random() * 120_000));
-      const { event, caller, via } = generate();
-      const response = await handler(event);
-      let status: number;
-      let body: string;
-      if (via === 'url') {
-        ({ statusCode: status, body } = response as UrlResponse);
-      } else if (typeof response === 'object' && response !== null && 'error' in response) {
-        status = response.error.status;
-        body = JSON.stringify(response);
-      } else {
-        status = 200;
-        body = JSON.stringify(response);
-      }
+      if (inputs.random() < 0.05) clock.advance(Math.floor(inputs.random() * 120_000));
+      const { event, caller, via } = inputs.next();
+      const { status, body } = answerOf(await handler(event), via);
       const context = `seed ${seed}, input ${i}: ${JSON.stringify(event).slice(0, 300)}`;
-      expect(status, context).toBeLessThan(500);
-      expect(body, context).not.toContain(CLIENT_SECRET);
-      if (status === 200 && via === 'url') {
-        const served = JSON.parse(body) as { provider: string };
-        expect(served.provider, context).toBe(allowed.get(caller));
-        expect(Object.keys(served).sort(), context).toEqual([
-          'accessToken',
-          'expiresAt',
-          'expiresIn',
-          'provider',
-          'tokenType',
-        ]);
-      }
-      if (via === 'url' && allowed.get(caller) !== 'beta') expect(body, context).not.toContain(betaToken);
+      expectSafeAnswer({ status, body, via, context }, allowed.get(caller), betaToken);
       counts.total += 1;
       if (status === 200) counts.ok += 1;
       counts.byStatus.set(status, (counts.byStatus.get(status) ?? 0) + 1);
@@ -478,3 +351,209 @@ describe('Function: createReadHandler', () => {
     expect(logged).not.toContain('access-token-');
   });
 });
+
+/** One random input of the fuzz test: a Function URL event (with its caller) or an Invoke payload. */
+interface RandomInput {
+  readonly event: unknown;
+  readonly caller: string | null | undefined;
+  readonly via: 'url' | 'invoke';
+}
+
+const FUZZ_NAMES = [
+  'alpha',
+  'alpha',
+  'alpha',
+  'beta',
+  'beta',
+  'gamma',
+  'Alpha',
+  '',
+  'a'.repeat(64),
+  'a'.repeat(65),
+  '%61lpha',
+];
+const FUZZ_CALLERS = [
+  CALLER_A,
+  CALLER_A,
+  CALLER_B,
+  CALLER_B,
+  ROLE_A,
+  null,
+  '',
+  'arn:aws:iam::123456789012:user/u',
+  'garbage',
+  'arn:aws:sts::123456789012:assumed-role/consumer-c/s',
+];
+
+/** Seeded random inputs for the read handler (mulberry32), so that a failure can be replayed. */
+class RandomReadInputs {
+  #state: number;
+  readonly #tokens: { readonly alphaToken: string; readonly betaToken: string };
+
+  constructor(seed: number, tokens: { readonly alphaToken: string; readonly betaToken: string }) {
+    this.#state = seed;
+    this.#tokens = tokens;
+  }
+
+  random(): number {
+    this.#state = (this.#state + 0x6d2b79f5) | 0;
+    let t = Math.imul(this.#state ^ (this.#state >>> 15), 1 | this.#state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)] as T;
+  }
+
+  junk(): string {
+    return Array.from({ length: Math.floor(this.random() * 12) }, () =>
+      this.pick([
+        'a',
+        'Z',
+        '-',
+        '_',
+        '/',
+        '%',
+        '%2F',
+        '..',
+        '0',
+        ' ',
+        '\u00e9',
+        '\u0000',
+        '?',
+        '#',
+        '{',
+        '"',
+      ]),
+    ).join('');
+  }
+
+  /** 70 % Function URL events, the rest Invoke payloads. */
+  next(): RandomInput {
+    return this.random() < 0.7
+      ? this.#urlInput()
+      : { via: 'invoke', caller: undefined, event: this.#payload() };
+  }
+
+  #body(): string | undefined {
+    const { alphaToken, betaToken } = this.#tokens;
+    return this.pick([
+      undefined,
+      '',
+      this.junk(),
+      '{}',
+      JSON.stringify({ rejectedToken: alphaToken }),
+      JSON.stringify({ rejectedToken: betaToken }),
+      JSON.stringify({ rejectedTokenSha256: sha256Hex(alphaToken) }),
+      JSON.stringify({ rejectedTokenSha256: sha256Hex(this.junk()) }),
+      JSON.stringify({ rejectedToken: this.junk(), extra: this.random() }),
+      JSON.stringify([this.random(), this.junk()]),
+      'x'.repeat(Math.floor(this.random() * 40_000)),
+      JSON.stringify({ rejectedTokenSha256: sha256Hex(alphaToken) }),
+      JSON.stringify({ rejectedToken: alphaToken }),
+    ]);
+  }
+
+  #urlInput(): RandomInput {
+    const caller = this.pick(FUZZ_CALLERS);
+    const roll = this.random();
+    const name = this.pick(FUZZ_NAMES);
+    const [path, method] = this.#routeFromRoll(roll, name);
+    const body = this.#body();
+    return {
+      via: 'url',
+      caller,
+      event: urlEvent({
+        method,
+        path,
+        caller,
+        ...(body === undefined ? {} : { body }),
+        base64: this.random() < 0.1,
+        headers: this.pick<Record<string, string>>([
+          {},
+          { 'content-type': 'application/json' },
+          { 'content-type': 'application/json' },
+          { 'Content-Type': this.junk() },
+        ]),
+      }),
+    };
+  }
+
+  /** Mostly well-routed requests, so that authorization and bodies are exercised, not only routing. */
+  #routeFromRoll(roll: number, name: string): [string, string] {
+    if (roll < 0.45)
+      return [`/tokens/${name}`, this.random() < 0.85 ? 'GET' : this.pick(['POST', 'PUT', 'get'])];
+    if (roll < 0.8) {
+      return [
+        `/tokens/${name}/refresh`,
+        this.random() < 0.85 ? 'POST' : this.pick(['GET', 'DELETE', 'OPTIONS']),
+      ];
+    }
+    return [
+      this.pick([`/${this.junk()}`, `/tokens/${this.junk()}`, `/tokens/${name}/${this.junk()}`]),
+      this.pick(['GET', 'POST', 'PATCH', 'HEAD']),
+    ];
+  }
+
+  #payload(): unknown {
+    const { alphaToken, betaToken } = this.#tokens;
+    return this.pick([
+      () => ({ provider: this.pick(FUZZ_NAMES) }),
+      () => ({ provider: this.pick(FUZZ_NAMES), action: this.pick(['get', 'refresh', this.junk()]) }),
+      () => ({
+        provider: this.pick(FUZZ_NAMES),
+        action: 'refresh',
+        rejectedToken: this.pick([alphaToken, betaToken, this.junk()]),
+      }),
+      () => ({
+        provider: this.pick(FUZZ_NAMES),
+        action: 'refresh',
+        rejectedTokenSha256: this.pick([sha256Hex(alphaToken), this.junk()]),
+      }),
+      () => this.pick([null, 0, this.junk(), [], { [this.junk()]: this.junk() }]),
+    ])();
+  }
+}
+
+/**
+ * No 5xx, no client secret; a token served on the URL path is the caller's own provider's, with only
+ * the documented fields; beta's token reaches none but beta's callers.
+ */
+function expectSafeAnswer(
+  answer: { status: number; body: string; via: 'url' | 'invoke'; context: string },
+  callersProvider: string | undefined,
+  betaToken: string,
+): void {
+  const { status, body, via, context } = answer;
+  expect(status, context).toBeLessThan(500);
+  expect(body, context).not.toContain(CLIENT_SECRET);
+  if (via !== 'url') return;
+  if (status === 200) {
+    const served = JSON.parse(body) as { provider: string };
+    expect(served.provider, context).toBe(callersProvider);
+    expect(Object.keys(served).sort(), context).toEqual([
+      'accessToken',
+      'expiresAt',
+      'expiresIn',
+      'provider',
+      'tokenType',
+    ]);
+  }
+  if (callersProvider !== 'beta') expect(body, context).not.toContain(betaToken);
+}
+
+/** The status and the body text of an answer, whichever path it came by. */
+function answerOf(response: unknown, via: 'url' | 'invoke'): { status: number; body: string } {
+  if (via === 'url') {
+    const { statusCode, body } = response as UrlResponse;
+    return { status: statusCode, body };
+  }
+  if (typeof response === 'object' && response !== null && 'error' in response) {
+    return {
+      status: (response as { error: { status: number } }).error.status,
+      body: JSON.stringify(response),
+    };
+  }
+  return { status: 200, body: JSON.stringify(response) };
+}
