@@ -131,8 +131,6 @@ export async function coldStart(context: BenchContext): Promise<Section> {
 
   rmSync(OUT_DIR, { recursive: true, force: true });
   mkdirSync(OUT_DIR, { recursive: true });
-  const probe = join(OUT_DIR, 'probe.mjs');
-  writeFileSync(probe, PROBE);
   const built: Built[] = [];
   for (const variant of VARIANTS) built.push(await bundle(variant));
 
@@ -143,169 +141,20 @@ export async function coldStart(context: BenchContext): Promise<Section> {
     provider: PROVIDER,
     accessToken: 'bench-cold-start-token',
   });
+  const { runs, imports } = await measure(built, processes, probeEnvironment(moto.env));
 
-  const environment: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    ...moto.env,
-    PROVIDERS_CONFIG: JSON.stringify({
-      secretPrefix: PREFIX,
-      providers: [
-        {
-          name: PROVIDER,
-          grant: 'client_credentials',
-          tokenUrl: 'https://auth.example.com/oauth2/token',
-          consumers: [CONSUMER_ROLE],
-        },
-      ],
-    }),
-    REFRESH_FUNCTION_NAME: 'bench-refresh',
-  };
-  const event = JSON.stringify({
-    version: '2.0',
-    rawPath: `/tokens/${PROVIDER}`,
-    headers: {},
-    isBase64Encoded: false,
-    requestContext: {
-      http: { method: 'GET', path: `/tokens/${PROVIDER}` },
-      authorizer: { iam: { userArn: CALLER } },
-    },
-  });
-
-  const importProbe = join(OUT_DIR, 'probe-import.mjs');
-  writeFileSync(importProbe, IMPORT_PROBE);
-  const imports = new Map<string, number[]>(IMPORT_SETS.map(([name]) => [name, []]));
-  const runs = new Map<string, Run[]>(built.map((variant) => [variant.key, []]));
-  for (let round = 0; round <= processes; round++) {
-    for (const variant of built) {
-      const run = await spawnOnce(probe, variant, event, environment);
-      // Round 0 warms the file cache; it is not counted.
-      if (round > 0) runs.get(variant.key)?.push(run);
-    }
-    for (const [name, packages] of IMPORT_SETS) {
-      const { result } = await spawnProbe([importProbe, ...packages], {
-        cwd: OUT_DIR,
-        env: environment,
-        what: name,
-      });
-      if (round > 0) imports.get(name)?.push(Number(result.importedMs));
-    }
-    if (round > 0) say(`  round ${round}/${processes} done`);
-  }
-
-  const figures = (key: string) => {
-    const list = runs.get(key) ?? [];
-    return {
-      first: median(list.map((run) => run.firstResponseMs)),
-      p90: quantile(
-        list.map((run) => run.firstResponseMs),
-        0.9,
-      ),
-      init: median(list.map((run) => run.initMs)),
-      spawn: median(list.map((run) => run.spawnToResponseMs)),
-      count: list.length,
-    };
-  };
-  const find = (key: string) => built.find((variant) => variant.key === key);
-  const label = (variant: Built) =>
-    `${variant.handler === 'ours' ? 'ours' : 'Powertools'}, SDK ${variant.sdk}${variant.sourceMaps ? ', source maps on (as deployed)' : ''}`;
-
-  const sizes: Table = {
-    title: 'Bundle size (esbuild, ESM, minified)',
-    head: ['handler', 'SDK external (as on Lambda)', 'gzip', 'SDK bundled', 'gzip'],
-    rows: (['ours', 'powertools'] as const).map((handler) => {
-      const external = find(`${handler}-external`);
-      const bundled = find(`${handler}-bundled`);
-      return [
-        handler === 'ours'
-          ? 'ours (`functions/read/handler.ts`)'
-          : 'Powertools (`bench/powertools-read-handler.ts`)',
-        bytes(external?.size ?? Number.NaN),
-        bytes(external?.gzipSize ?? Number.NaN),
-        bytes(bundled?.size ?? Number.NaN),
-        bytes(bundled?.gzipSize ?? Number.NaN),
-      ];
-    }),
-  };
-  const oursExternal = find('ours-external');
-  const ptExternal = find('powertools-external');
-  const oursBundled = find('ours-bundled');
-  const ptBundled = find('powertools-bundled');
-  (sizes.rows as string[][]).push([
-    'ratio ours / Powertools',
-    ratio(oursExternal?.size ?? Number.NaN, ptExternal?.size ?? Number.NaN, 2),
-    ratio(oursExternal?.gzipSize ?? Number.NaN, ptExternal?.gzipSize ?? Number.NaN, 2),
-    ratio(oursBundled?.size ?? Number.NaN, ptBundled?.size ?? Number.NaN, 2),
-    ratio(oursBundled?.gzipSize ?? Number.NaN, ptBundled?.gzipSize ?? Number.NaN, 2),
-  ]);
+  const sizes = sizesTable(built);
   printTable(sizes);
-
-  const contents: Table = {
-    title: 'What the SDK-external bundles hold (bytes in the minified output, largest first)',
-    head: ['ours', 'bytes', 'Powertools', 'bytes'],
-    rows: (() => {
-      const ours = topInputs(oursExternal);
-      const pt = topInputs(ptExternal);
-      return Array.from({ length: Math.max(ours.length, pt.length) }, (_, index) => [
-        ours[index]?.[0] ?? '',
-        ours[index] === undefined ? '' : int(ours[index][1]),
-        pt[index]?.[0] ?? '',
-        pt[index] === undefined ? '' : int(pt[index][1]),
-      ]);
-    })(),
-  };
+  const contents = contentsTable(built);
   printTable(contents);
-
-  const timing: Table = {
-    title: `Time from process start to the first response (${processes} fresh processes each; ms)`,
-    head: [
-      'bundle',
-      'median',
-      'p90',
-      'module init done (median)',
-      'spawn → response, measured outside (median)',
-    ],
-    rows: built.map((variant) => {
-      const f = figures(variant.key);
-      return [label(variant), fixed(f.first), fixed(f.p90), fixed(f.init), fixed(f.spawn)];
-    }),
-  };
-  const fOursExt = figures('ours-external');
-  const fPtExt = figures('powertools-external');
-  const fOursBun = figures('ours-bundled');
-  const fPtBun = figures('powertools-bundled');
-  const fDeployed = figures('ours-deployed');
-  (timing.rows as string[][]).push(
-    [
-      'ratio ours / Powertools, SDK external',
-      ratio(fOursExt.first, fPtExt.first, 2),
-      '',
-      ratio(fOursExt.init, fPtExt.init, 2),
-      ratio(fOursExt.spawn, fPtExt.spawn, 2),
-    ],
-    [
-      'ratio ours / Powertools, SDK bundled',
-      ratio(fOursBun.first, fPtBun.first, 2),
-      '',
-      ratio(fOursBun.init, fPtBun.init, 2),
-      ratio(fOursBun.spawn, fPtBun.spawn, 2),
-    ],
-  );
+  const timing = timingTable(built, runs, processes);
   printTable(timing);
-
-  const importTable: Table = {
-    title: `What loading the SDK clients from node_modules costs on its own (${processes} fresh processes each; ms)`,
-    head: ['a fresh `node` that imports', 'done at (median)', 'added (median)'],
-    rows: IMPORT_SETS.map(([name]) => {
-      const at = median(imports.get(name) ?? []);
-      const base = median(imports.get(IMPORT_SETS[0]?.[0] ?? '') ?? []);
-      return [name, fixed(at), name === IMPORT_SETS[0]?.[0] ? '' : `+${fixed(at - base)}`];
-    }),
-  };
+  const importTable = importCostTable(imports, processes);
   printTable(importTable);
-  const lambdaClientMs =
-    median(imports.get(IMPORT_SETS[2]?.[0] ?? '') ?? []) -
-    median(imports.get(IMPORT_SETS[1]?.[0] ?? '') ?? []);
-
+  const lambdaClientMs = medianOf(imports, IMPORT_SETS[2]?.[0]) - medianOf(imports, IMPORT_SETS[1]?.[0]);
+  const oursExternal = findVariant(built, 'ours-external');
+  const fOursExt = runFigures(runs, 'ours-external');
+  const fDeployed = runFigures(runs, 'ours-deployed');
   const sourceMapCost = fDeployed.first - fOursExt.first;
   return {
     title: '2. Read Lambda cold start',
@@ -335,6 +184,204 @@ export async function coldStart(context: BenchContext): Promise<Section> {
       `Source maps as deployed (\`NODE_OPTIONS=--enable-source-maps\` with the .map file) change our time to first response by ` +
         `${fixed(sourceMapCost)} ms (median ${fixed(fDeployed.first)} vs ${fixed(fOursExt.first)} ms).`,
     ],
+  };
+}
+
+/** The environment of every probe process: the emulator's, one provider the caller may read. */
+function probeEnvironment(motoEnv: Record<string, string>): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    ...motoEnv,
+    PROVIDERS_CONFIG: JSON.stringify({
+      secretPrefix: PREFIX,
+      providers: [
+        {
+          name: PROVIDER,
+          grant: 'client_credentials',
+          tokenUrl: 'https://auth.example.com/oauth2/token',
+          consumers: [CONSUMER_ROLE],
+        },
+      ],
+    }),
+    REFRESH_FUNCTION_NAME: 'bench-refresh',
+  };
+}
+
+/** The Function URL request every probe answers. */
+const PROBE_EVENT = JSON.stringify({
+  version: '2.0',
+  rawPath: `/tokens/${PROVIDER}`,
+  headers: {},
+  isBase64Encoded: false,
+  requestContext: {
+    http: { method: 'GET', path: `/tokens/${PROVIDER}` },
+    authorizer: { iam: { userArn: CALLER } },
+  },
+});
+
+/**
+ * Every variant's probe and every import set, `processes` rounds after one warm-up round (which warms
+ * the file cache and is not counted), interleaved so that drift hits all alike.
+ */
+async function measure(
+  built: readonly Built[],
+  processes: number,
+  environment: Record<string, string>,
+): Promise<{ runs: Map<string, Run[]>; imports: Map<string, number[]> }> {
+  const probe = join(OUT_DIR, 'probe.mjs');
+  writeFileSync(probe, PROBE);
+  const importProbe = join(OUT_DIR, 'probe-import.mjs');
+  writeFileSync(importProbe, IMPORT_PROBE);
+  const imports = new Map<string, number[]>(IMPORT_SETS.map(([name]) => [name, []]));
+  const runs = new Map<string, Run[]>(built.map((variant) => [variant.key, []]));
+  for (let round = 0; round <= processes; round++) {
+    const counted = round > 0;
+    for (const variant of built) {
+      const run = await spawnOnce(probe, variant, PROBE_EVENT, environment);
+      if (counted) runs.get(variant.key)?.push(run);
+    }
+    for (const [name, packages] of IMPORT_SETS) {
+      const { result } = await spawnProbe([importProbe, ...packages], {
+        cwd: OUT_DIR,
+        env: environment,
+        what: name,
+      });
+      if (counted) imports.get(name)?.push(Number(result.importedMs));
+    }
+    if (counted) say(`  round ${round}/${processes} done`);
+  }
+  return { runs, imports };
+}
+
+/** The medians (and p90 of the first response) of one variant's runs. */
+function runFigures(runs: ReadonlyMap<string, readonly Run[]>, key: string) {
+  const list = runs.get(key) ?? [];
+  return {
+    first: median(list.map((run) => run.firstResponseMs)),
+    p90: quantile(
+      list.map((run) => run.firstResponseMs),
+      0.9,
+    ),
+    init: median(list.map((run) => run.initMs)),
+    spawn: median(list.map((run) => run.spawnToResponseMs)),
+    count: list.length,
+  };
+}
+
+function findVariant(built: readonly Built[], key: string): Built | undefined {
+  return built.find((variant) => variant.key === key);
+}
+
+function variantLabel(variant: Built): string {
+  return `${variant.handler === 'ours' ? 'ours' : 'Powertools'}, SDK ${variant.sdk}${variant.sourceMaps ? ', source maps on (as deployed)' : ''}`;
+}
+
+function medianOf(imports: ReadonlyMap<string, readonly number[]>, name: string | undefined): number {
+  return median(imports.get(name ?? '') ?? []);
+}
+
+function sizesTable(built: readonly Built[]): Table {
+  const sizes: Table = {
+    title: 'Bundle size (esbuild, ESM, minified)',
+    head: ['handler', 'SDK external (as on Lambda)', 'gzip', 'SDK bundled', 'gzip'],
+    rows: (['ours', 'powertools'] as const).map((handler) => {
+      const external = findVariant(built, `${handler}-external`);
+      const bundled = findVariant(built, `${handler}-bundled`);
+      return [
+        handler === 'ours'
+          ? 'ours (`functions/read/handler.ts`)'
+          : 'Powertools (`bench/powertools-read-handler.ts`)',
+        bytes(external?.size ?? Number.NaN),
+        bytes(external?.gzipSize ?? Number.NaN),
+        bytes(bundled?.size ?? Number.NaN),
+        bytes(bundled?.gzipSize ?? Number.NaN),
+      ];
+    }),
+  };
+  const oursExternal = findVariant(built, 'ours-external');
+  const ptExternal = findVariant(built, 'powertools-external');
+  const oursBundled = findVariant(built, 'ours-bundled');
+  const ptBundled = findVariant(built, 'powertools-bundled');
+  (sizes.rows as string[][]).push([
+    'ratio ours / Powertools',
+    ratio(oursExternal?.size ?? Number.NaN, ptExternal?.size ?? Number.NaN, 2),
+    ratio(oursExternal?.gzipSize ?? Number.NaN, ptExternal?.gzipSize ?? Number.NaN, 2),
+    ratio(oursBundled?.size ?? Number.NaN, ptBundled?.size ?? Number.NaN, 2),
+    ratio(oursBundled?.gzipSize ?? Number.NaN, ptBundled?.gzipSize ?? Number.NaN, 2),
+  ]);
+  return sizes;
+}
+
+function contentsTable(built: readonly Built[]): Table {
+  const ours = topInputs(findVariant(built, 'ours-external'));
+  const pt = topInputs(findVariant(built, 'powertools-external'));
+  return {
+    title: 'What the SDK-external bundles hold (bytes in the minified output, largest first)',
+    head: ['ours', 'bytes', 'Powertools', 'bytes'],
+    rows: Array.from({ length: Math.max(ours.length, pt.length) }, (_, index) => [
+      ours[index]?.[0] ?? '',
+      ours[index] === undefined ? '' : int(ours[index][1]),
+      pt[index]?.[0] ?? '',
+      pt[index] === undefined ? '' : int(pt[index][1]),
+    ]),
+  };
+}
+
+function timingTable(
+  built: readonly Built[],
+  runs: ReadonlyMap<string, readonly Run[]>,
+  processes: number,
+): Table {
+  const timing: Table = {
+    title: `Time from process start to the first response (${processes} fresh processes each; ms)`,
+    head: [
+      'bundle',
+      'median',
+      'p90',
+      'module init done (median)',
+      'spawn → response, measured outside (median)',
+    ],
+    rows: built.map((variant) => {
+      const f = runFigures(runs, variant.key);
+      return [variantLabel(variant), fixed(f.first), fixed(f.p90), fixed(f.init), fixed(f.spawn)];
+    }),
+  };
+  const ratioRow = (
+    label: string,
+    ours: ReturnType<typeof runFigures>,
+    pt: ReturnType<typeof runFigures>,
+  ) => [
+    label,
+    ratio(ours.first, pt.first, 2),
+    '',
+    ratio(ours.init, pt.init, 2),
+    ratio(ours.spawn, pt.spawn, 2),
+  ];
+  (timing.rows as string[][]).push(
+    ratioRow(
+      'ratio ours / Powertools, SDK external',
+      runFigures(runs, 'ours-external'),
+      runFigures(runs, 'powertools-external'),
+    ),
+    ratioRow(
+      'ratio ours / Powertools, SDK bundled',
+      runFigures(runs, 'ours-bundled'),
+      runFigures(runs, 'powertools-bundled'),
+    ),
+  );
+  return timing;
+}
+
+function importCostTable(imports: ReadonlyMap<string, readonly number[]>, processes: number): Table {
+  const baseName = IMPORT_SETS[0]?.[0];
+  const base = medianOf(imports, baseName);
+  return {
+    title: `What loading the SDK clients from node_modules costs on its own (${processes} fresh processes each; ms)`,
+    head: ['a fresh `node` that imports', 'done at (median)', 'added (median)'],
+    rows: IMPORT_SETS.map(([name]) => {
+      const at = medianOf(imports, name);
+      return [name, fixed(at), name === baseName ? '' : `+${fixed(at - base)}`];
+    }),
   };
 }
 

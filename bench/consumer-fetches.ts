@@ -81,161 +81,19 @@ export async function consumerFetches(context: BenchContext): Promise<Section> {
   const store = new SecretsManagerTokenStore({ clientConfig: moto.clientConfig, secretPrefix: PREFIX });
   // Whole seconds, so that the simulated times print nicely.
   const startedAt = Math.ceil(Date.now() / SECOND) * SECOND;
-  let simulatedNow = startedAt;
-  const clock = { now: () => simulatedNow };
-
-  const contestants: (() => Contestant)[] = [
-    () => {
-      const client = createSecretsManagerTokenClient({
-        secretPrefix: PREFIX,
-        clientConfig: moto.clientConfig,
-        clock,
-      });
-      return {
-        name: 'token-refresher client (secrets-manager source)',
-        how: 'cache until `expiresAt − 30 s`',
-        read: async () => (await client.getToken(PROVIDER)).accessToken,
-      };
-    },
-    () => {
-      const handler = composeReadHandler(
-        readReadEnvironment({
-          PROVIDERS_CONFIG: JSON.stringify({
-            secretPrefix: PREFIX,
-            providers: [
-              { name: PROVIDER, grant: 'client_credentials', tokenUrl: 'https://auth.example.com/t' },
-            ],
-          }),
-          REFRESH_FUNCTION_NAME: 'bench-unused',
-        }),
-        { clientConfig: moto.clientConfig, clock, logger: silentLogger, trigger: unusedTrigger },
-      );
-      return {
-        name: 'token-refresher read function (one container)',
-        how: 'cache until `expiresAt − 30 s`',
-        read: async () => {
-          const answer = (await handler({ provider: PROVIDER })) as { accessToken?: string };
-          if (typeof answer.accessToken !== 'string') throw new Error('the read function served no token');
-          return answer.accessToken;
-        },
-      };
-    },
-    () => ({
-      name: 'Powertools `getSecret` (default `maxAge`)',
-      how: 'cache for `maxAge` = 5 s',
-      read: async () => {
-        const record = await getSecret<TokenRecord>(SECRET_ID, {
-          transform: 'json',
-          // What AWS does by default; moto needs it said (docs/local-development.md,
-          // "Known emulator differences").
-          sdkOptions: { VersionStage: 'AWSCURRENT' },
-        });
-        if (record === undefined) throw new Error('getSecret returned nothing');
-        return record.accessToken;
-      },
-    }),
-    () => {
-      const client = new SecretsManagerClient(moto.clientConfig);
-      let cached: { token: string; until: number } | undefined;
-      return {
-        name: 'TTL cache, 300 s (Secrets Manager Lambda extension default)',
-        how: 'cache for 300 s',
-        read: async () => {
-          if (cached !== undefined && clock.now() < cached.until) return cached.token;
-          const output = await client.send(
-            new GetSecretValueCommand({ SecretId: SECRET_ID, VersionStage: 'AWSCURRENT' }),
-          );
-          const record = JSON.parse(output.SecretString ?? '{}') as TokenRecord;
-          cached = { token: record.accessToken, until: clock.now() + EXTENSION_TTL };
-          return record.accessToken;
-        },
-        close: () => client.destroy(),
-      };
-    },
-  ];
+  const time: SimulatedTime = { now: startedAt };
+  const clock = { now: () => time.now };
 
   say('Benchmark 1: consumer fetches per token generation (1 simulated hour at 50 reads/s)');
   const outcomes: Outcome[] = [];
-  const restoreDate = installSimulatedDate(() => simulatedNow);
+  const restoreDate = installSimulatedDate(() => time.now);
   try {
-    for (const build of contestants) {
-      simulatedNow = startedAt - FIRST_GENERATION_AGE_AT_START;
-      await moto.reset();
-      const created = await admin.send(
-        new CreateSecretCommand({ Name: SECRET_ID, SecretString: '{"status":"pending"}' }),
-      );
-      /** Generation n: written at `writtenAt`, valid for an hour. */
-      const write = async (generation: number, expectedVersionId: string | undefined) => {
-        const token: TokenRecord = {
-          provider: PROVIDER,
-          accessToken: `bench-access-token-generation-${generation}`,
-          tokenType: 'Bearer',
-          issuedAt: new Date(simulatedNow).toISOString(),
-          expiresAt: new Date(simulatedNow + TOKEN_LIFETIME).toISOString(),
-          generation,
-        };
-        const versionId = await store.write({
-          provider: PROVIDER,
-          fence: generation,
-          token,
-          expectedVersionId,
-        });
-        return { token, versionId, expiresAtMs: simulatedNow + TOKEN_LIFETIME, writtenAt: simulatedNow };
-      };
-      const generations = [await write(1, created.VersionId)];
-      simulatedNow = startedAt;
-      const contestant = build();
-      await moto.startCounting();
-
-      const reads = (HOUR / SECOND) * READS_PER_SECOND;
-      const step = SECOND / READS_PER_SECOND;
-      const seen = new Set<string>();
-      let olderGenerationReads = 0;
-      let olderGenerationForMs = 0;
-      let expiredServed = 0;
-      let failures = 0;
-      for (let index = 0; index < reads; index++) {
-        simulatedNow = startedAt + index * step;
-        const latest = generations[generations.length - 1];
-        if (latest !== undefined && simulatedNow >= latest.expiresAtMs - REFRESH_BEFORE) {
-          generations.push(await write(generations.length + 1, latest.versionId));
-        }
-        let accessToken: string;
-        try {
-          accessToken = await contestant.read();
-        } catch {
-          failures++;
-          continue;
-        }
-        seen.add(accessToken);
-        const generation = generations.find((entry) => entry.token.accessToken === accessToken);
-        const newest = generations[generations.length - 1];
-        if (generation === undefined || newest === undefined) continue;
-        if (generation.expiresAtMs <= simulatedNow) expiredServed++;
-        if (generation !== newest) {
-          olderGenerationReads++;
-          olderGenerationForMs = Math.max(olderGenerationForMs, simulatedNow - newest.writtenAt);
-        }
-      }
-      const calls = (await moto.countOperations())[GET_SECRET_VALUE] ?? 0;
-      await moto.stopCounting();
-      contestant.close?.();
-      const outcome: Outcome = {
-        name: contestant.name,
-        how: contestant.how,
-        reads,
-        calls,
-        generationsLive: generations.length,
-        generationsSeen: seen.size,
-        olderGenerationReads,
-        olderGenerationForMs,
-        expiredServed,
-        failures,
-      };
+    for (const build of contestants(moto.clientConfig, clock)) {
+      const outcome = await runContestant(build, { moto, admin, store, time, startedAt });
       outcomes.push(outcome);
       say(
-        `  ${outcome.name}: ${int(calls)} GetSecretValue for ${int(reads)} reads, ` +
-          `${outcome.generationsSeen} generations seen, ${failures} failed reads`,
+        `  ${outcome.name}: ${int(outcome.calls)} GetSecretValue for ${int(outcome.reads)} reads, ` +
+          `${outcome.generationsSeen} generations seen, ${outcome.failures} failed reads`,
       );
     }
   } finally {
@@ -297,6 +155,196 @@ export async function consumerFetches(context: BenchContext): Promise<Section> {
         'would go on serving an expired token until the secret changes; ours refuses an expired token (not exercised here).',
     ],
   };
+}
+
+/** The simulated time every contestant and the global `Date` read during the simulation. */
+interface SimulatedTime {
+  now: number;
+}
+
+type MotoClientConfig = BenchContext['moto']['clientConfig'];
+
+/** The contestants, each built fresh for its run (a fresh cache). */
+function contestants(clientConfig: MotoClientConfig, clock: { now(): number }): (() => Contestant)[] {
+  return [
+    () => {
+      const client = createSecretsManagerTokenClient({ secretPrefix: PREFIX, clientConfig, clock });
+      return {
+        name: 'token-refresher client (secrets-manager source)',
+        how: 'cache until `expiresAt − 30 s`',
+        read: async () => (await client.getToken(PROVIDER)).accessToken,
+      };
+    },
+    () => {
+      const handler = composeReadHandler(
+        readReadEnvironment({
+          PROVIDERS_CONFIG: JSON.stringify({
+            secretPrefix: PREFIX,
+            providers: [
+              { name: PROVIDER, grant: 'client_credentials', tokenUrl: 'https://auth.example.com/t' },
+            ],
+          }),
+          REFRESH_FUNCTION_NAME: 'bench-unused',
+        }),
+        { clientConfig, clock, logger: silentLogger, trigger: unusedTrigger },
+      );
+      return {
+        name: 'token-refresher read function (one container)',
+        how: 'cache until `expiresAt − 30 s`',
+        read: async () => {
+          const answer = (await handler({ provider: PROVIDER })) as { accessToken?: string };
+          if (typeof answer.accessToken !== 'string') throw new Error('the read function served no token');
+          return answer.accessToken;
+        },
+      };
+    },
+    () => ({
+      name: 'Powertools `getSecret` (default `maxAge`)',
+      how: 'cache for `maxAge` = 5 s',
+      read: async () => {
+        const record = await getSecret<TokenRecord>(SECRET_ID, {
+          transform: 'json',
+          // What AWS does by default; moto needs it said (docs/local-development.md,
+          // "Known emulator differences").
+          sdkOptions: { VersionStage: 'AWSCURRENT' },
+        });
+        if (record === undefined) throw new Error('getSecret returned nothing');
+        return record.accessToken;
+      },
+    }),
+    () => extensionLikeCache(clientConfig, clock),
+  ];
+}
+
+/** A TTL cache of 300 s in front of `GetSecretValue`, as the Secrets Manager Lambda extension keeps one. */
+function extensionLikeCache(clientConfig: MotoClientConfig, clock: { now(): number }): Contestant {
+  const client = new SecretsManagerClient(clientConfig);
+  let cached: { token: string; until: number } | undefined;
+  return {
+    name: 'TTL cache, 300 s (Secrets Manager Lambda extension default)',
+    how: 'cache for 300 s',
+    read: async () => {
+      if (cached !== undefined && clock.now() < cached.until) return cached.token;
+      const output = await client.send(
+        new GetSecretValueCommand({ SecretId: SECRET_ID, VersionStage: 'AWSCURRENT' }),
+      );
+      const record = JSON.parse(output.SecretString ?? '{}') as TokenRecord;
+      cached = { token: record.accessToken, until: clock.now() + EXTENSION_TTL };
+      return record.accessToken;
+    },
+    close: () => client.destroy(),
+  };
+}
+
+/** One token generation as the simulated refresher wrote it. */
+interface Generation {
+  readonly token: TokenRecord;
+  readonly versionId: string;
+  readonly expiresAtMs: number;
+  readonly writtenAt: number;
+}
+
+/** What a contestant's run works with. */
+interface Simulation {
+  readonly moto: BenchContext['moto'];
+  readonly admin: SecretsManagerClient;
+  readonly store: SecretsManagerTokenStore;
+  readonly time: SimulatedTime;
+  readonly startedAt: number;
+}
+
+/** Write generation `generation` now (compare-and-swap from `expectedVersionId`), valid for an hour. */
+async function writeGeneration(
+  simulation: Simulation,
+  generation: number,
+  expectedVersionId: string | undefined,
+): Promise<Generation> {
+  const { store, time } = simulation;
+  const token: TokenRecord = {
+    provider: PROVIDER,
+    accessToken: `bench-access-token-generation-${generation}`,
+    tokenType: 'Bearer',
+    issuedAt: new Date(time.now).toISOString(),
+    expiresAt: new Date(time.now + TOKEN_LIFETIME).toISOString(),
+    generation,
+  };
+  const versionId = await store.write({ provider: PROVIDER, fence: generation, token, expectedVersionId });
+  return { token, versionId, expiresAtMs: time.now + TOKEN_LIFETIME, writtenAt: time.now };
+}
+
+/** One contestant alone, from a fresh secret: an hour of reads while the refresher writes generations. */
+async function runContestant(build: () => Contestant, simulation: Simulation): Promise<Outcome> {
+  const { moto, admin, time, startedAt } = simulation;
+  time.now = startedAt - FIRST_GENERATION_AGE_AT_START;
+  await moto.reset();
+  const created = await admin.send(
+    new CreateSecretCommand({ Name: SECRET_ID, SecretString: '{"status":"pending"}' }),
+  );
+  const generations = [await writeGeneration(simulation, 1, created.VersionId)];
+  time.now = startedAt;
+  const contestant = build();
+  await moto.startCounting();
+
+  const reads = (HOUR / SECOND) * READS_PER_SECOND;
+  const step = SECOND / READS_PER_SECOND;
+  const tally = {
+    seen: new Set<string>(),
+    olderGenerationReads: 0,
+    olderGenerationForMs: 0,
+    expiredServed: 0,
+    failures: 0,
+  };
+  for (let index = 0; index < reads; index++) {
+    time.now = startedAt + index * step;
+    const latest = generations[generations.length - 1];
+    if (latest !== undefined && time.now >= latest.expiresAtMs - REFRESH_BEFORE) {
+      generations.push(await writeGeneration(simulation, generations.length + 1, latest.versionId));
+    }
+    let accessToken: string;
+    try {
+      accessToken = await contestant.read();
+    } catch {
+      tally.failures++;
+      continue;
+    }
+    countRead(tally, generations, accessToken, time.now);
+  }
+  const calls = (await moto.countOperations())[GET_SECRET_VALUE] ?? 0;
+  await moto.stopCounting();
+  contestant.close?.();
+  const { seen, ...counts } = tally;
+  return {
+    name: contestant.name,
+    how: contestant.how,
+    reads,
+    calls,
+    generationsLive: generations.length,
+    generationsSeen: seen.size,
+    ...counts,
+  };
+}
+
+/** Count one served token: which generation it is, whether it expired, whether a newer one existed. */
+function countRead(
+  tally: {
+    seen: Set<string>;
+    olderGenerationReads: number;
+    olderGenerationForMs: number;
+    expiredServed: number;
+  },
+  generations: readonly Generation[],
+  accessToken: string,
+  now: number,
+): void {
+  tally.seen.add(accessToken);
+  const generation = generations.find((entry) => entry.token.accessToken === accessToken);
+  const newest = generations[generations.length - 1];
+  if (generation === undefined || newest === undefined) return;
+  if (generation.expiresAtMs <= now) tally.expiredServed++;
+  if (generation !== newest) {
+    tally.olderGenerationReads++;
+    tally.olderGenerationForMs = Math.max(tally.olderGenerationForMs, now - newest.writtenAt);
+  }
 }
 
 /** The read function never needs an on-demand refresh here: a valid token is always stored. */

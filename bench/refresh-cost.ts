@@ -87,239 +87,32 @@ export async function refreshCost(context: BenchContext): Promise<Section> {
       },
     ],
   });
-  let offsetMs = 0;
-  const clock = { now: () => Date.now() + offsetMs };
   const sink = sinkStdout({ keepText: true });
   try {
-    const providers = [
-      { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
-      { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl },
-      { name: 'timed', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
-      { name: 'burst', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
-    ];
-    const refreshToken = await oauth.seedRefreshToken({ clientId: 'bench-rt' });
-    await provision({
-      clientConfig: moto.clientConfig,
-      tableName: TABLE,
-      secretPrefix: PREFIX,
-      credentials: {
-        cc: { clientId: 'bench-cc', clientSecret: CC_SECRET },
-        rt: { clientId: 'bench-rt', clientSecret: RT_SECRET, refreshToken },
-        timed: { clientId: 'bench-cc', clientSecret: CC_SECRET },
-        burst: { clientId: 'bench-cc', clientSecret: CC_SECRET },
-      },
-    });
-    const scheduler = new SchedulerClient(moto.clientConfig);
-    await scheduler.send(new CreateScheduleGroupCommand({ Name: GROUP }));
-    scheduler.destroy();
-    // The environment the construct sets on the refresh function (precise scheduling on).
-    const environment = {
-      TABLE_NAME: TABLE,
-      PROVIDERS_CONFIG: JSON.stringify({ secretPrefix: PREFIX, providers }),
-      SCHEDULER_GROUP: GROUP,
-      SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench-scheduler',
-      REFRESH_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:bench-refresh',
-    };
-    const container = () =>
-      refreshHandlerFromEnvironment(environment, { clientConfig: moto.clientConfig, clock });
-    const lambdaContext = () => ({
-      awsRequestId: randomUUID(),
-      getRemainingTimeInMillis: () => REMAINING_TIME_MS,
-    });
+    const bench = new RefreshBench(moto, oauth, sink, await provisionBench(moto, oauth));
+    const calls = await measureCallsPerInvocation(bench, ticks);
+    const latency = await measureTriggerToWritten(bench, refreshes);
+    const concurrency = await measureConcurrentTriggers(bench, calls.handler, rounds);
 
-    /** Run `work` with the emulator counting and stdout captured. */
-    const counted = async <T>(work: () => Promise<T>): Promise<Counted<T>> => {
-      await moto.startCounting();
-      sink.reset();
-      const started = performance.now();
-      const result = await work();
-      const ms = performance.now() - started;
-      const logBytes = sink.bytes;
-      const logText = sink.text;
-      const operations = normaliseOperations(await moto.countOperations());
-      await moto.stopCounting();
-      return { result, operations, logBytes, logText, ms };
-    };
-    const expectStatus = (result: RefreshHandlerResult, status: string, what: string) => {
-      if (result.status !== status) {
-        throw new Error(`${what}: expected status ${status}, got ${JSON.stringify(result)}`);
-      }
-    };
-
-    // 1. Calls per invocation.
-    const handler = container();
-    const firstRefresh = await counted(() => handler({ provider: 'cc' }, lambdaContext()));
-    expectStatus(firstRefresh.result, 'refreshed', 'first refresh');
-    offsetMs += 10 * MINUTE;
-    const tick = await counted(() => handler({ provider: 'cc' }, lambdaContext()));
-    expectStatus(tick.result, 'fresh', 'not-due tick');
-    offsetMs += DUE_AFTER - 10 * MINUTE;
-    const scheduled = await counted(() => handler({ provider: 'cc' }, lambdaContext()));
-    expectStatus(scheduled.result, 'refreshed', 'scheduled refresh');
-    // Not-due ticks: `cc` was just refreshed.
-    const tickMs: number[] = [];
-    for (let index = 0; index < ticks; index++) {
-      const started = performance.now();
-      const result = await handler({ provider: 'cc' }, lambdaContext());
-      tickMs.push(performance.now() - started);
-      expectStatus(result, 'fresh', 'tick');
-    }
-    await handler({ provider: 'rt' }, lambdaContext());
-    offsetMs += DUE_AFTER;
-    const rotating = await counted(() => handler({ provider: 'rt' }, lambdaContext()));
-    expectStatus(rotating.result, 'refreshed', 'rotating refresh');
-    const rotated = (rotating.result as { refreshTokenRotated?: boolean }).refreshTokenRotated === true;
-    say(
-      `  calls: first refresh ${total(firstRefresh.operations)}, scheduled refresh ${total(scheduled.operations)}, ` +
-        `rotating ${total(rotating.operations)}, not-due tick ${total(tick.operations)}`,
-    );
-    const metricNames = new Set([...emfMetricNames(scheduled.logText), ...emfMetricNames(tick.logText)]);
-
-    // 2. Trigger → token written, over scheduled refreshes of a due provider.
-    const timed = timedContainer(environment, moto.clientConfig, clock);
-    await timed.handler({ provider: 'timed' }, lambdaContext());
-    const writtenMs: number[] = [];
-    const answeredMs: number[] = [];
-    const providerMs: number[] = [];
-    for (let index = 0; index < refreshes; index++) {
-      offsetMs += DUE_AFTER;
-      timed.marks.length = 0;
-      const started = performance.now();
-      const result = await timed.handler({ provider: 'timed' }, lambdaContext());
-      const answered = performance.now();
-      expectStatus(result, 'refreshed', 'timed refresh');
-      const written = timed.marks.find((mark) => mark.what === 'token-written')?.at;
-      const providerAnswered = timed.marks.find((mark) => mark.what === 'provider-answered')?.at;
-      if (written === undefined || providerAnswered === undefined)
-        throw new Error('timed refresh: no write seen');
-      writtenMs.push(written - started);
-      answeredMs.push(answered - started);
-      providerMs.push(providerAnswered - started);
-    }
-    say(
-      `  trigger → token written: median ${fixed(median(writtenMs))} ms, p99 ${fixed(quantile(writtenMs, 0.99))} ms`,
-    );
-
-    // 3. Concurrent triggers on a due provider.
-    await handler({ provider: 'burst' }, lambdaContext());
-    const concurrency: ConcurrencyRow[] = [];
-    for (const n of CONCURRENCY) {
-      const containers = Array.from({ length: n }, container);
-      const row: ConcurrencyRow = {
-        n,
-        rounds: 0,
-        providerCalls: [],
-        statuses: {},
-        awsCalls: [],
-        wallMs: [],
-        refreshedRounds: 0,
-      };
-      for (let round = 0; round < rounds; round++) {
-        offsetMs += DUE_AFTER;
-        oauth.resetCounters();
-        const { result, operations, ms } = await counted(() =>
-          Promise.all(containers.map((each) => each({ provider: 'burst' }, lambdaContext()))),
-        );
-        row.rounds++;
-        row.providerCalls.push(oauth.tokenRequests.total);
-        row.awsCalls.push(total(operations));
-        row.wallMs.push(ms);
-        const refreshed = result.filter((each) => each.status === 'refreshed').length;
-        if (refreshed === 1) row.refreshedRounds++;
-        for (const each of result) row.statuses[each.status] = (row.statuses[each.status] ?? 0) + 1;
-      }
-      concurrency.push(row);
-      say(
-        `  N = ${n}: provider calls per round ${row.providerCalls.join(', ')}; statuses ${JSON.stringify(row.statuses)}`,
-      );
-    }
-
-    // Tables.
-    const columns = [
-      ['first refresh', firstRefresh],
-      ['scheduled refresh', scheduled],
-      [`scheduled refresh, refresh_token grant${rotated ? ' (rotated)' : ''}`, rotating],
-      ['not-due tick', tick],
-    ] as const;
-    const operationNames = [...new Set(columns.flatMap(([, each]) => Object.keys(each.operations)))].sort(
-      byService,
-    );
-    const callsTable: Table = {
-      title: 'AWS calls per invocation, counted at moto by operation',
-      head: ['operation', ...columns.map(([name]) => name)],
-      rows: [
-        ...operationNames.map((operation) => [
-          `\`${operation}\``,
-          ...columns.map(([, each]) =>
-            each.operations[operation] === undefined ? '' : int(each.operations[operation]),
-          ),
-        ]),
-        ['**total AWS calls**', ...columns.map(([, each]) => `**${int(total(each.operations))}**`)],
-        ['log + EMF bytes written', ...columns.map(([, each]) => int(each.logBytes))],
-      ],
-    };
+    const callsTable = callsPerInvocationTable(calls);
     printTable(callsTable);
-
-    const concurrencyTable: Table = {
-      title: `Concurrent triggers on a due provider (${rounds} rounds per N; each trigger its own container)`,
-      head: [
-        'N triggers',
-        'provider calls per round (max)',
-        'vs one call per trigger',
-        'rounds with exactly one refresh',
-        'answers',
-        'AWS calls per round (mean)',
-        'round wall time, median ms',
-      ],
-      rows: concurrency.map((row) => [
-        int(row.n),
-        `${fixed(mean(row.providerCalls), 2)} (${int(Math.max(...row.providerCalls))})`,
-        ratio(mean(row.providerCalls), row.n, 2),
-        `${row.refreshedRounds} / ${row.rounds}`,
-        Object.entries(row.statuses)
-          .map(([status, count]) => `${status} ${count}`)
-          .join(', '),
-        fixed(mean(row.awsCalls), 1),
-        fixed(median(row.wallMs), 0),
-      ]),
-    };
+    const concurrencyTable = concurrentTriggersTable(concurrency, rounds);
     printTable(concurrencyTable);
-
-    const latencyTable: Table = {
-      title: `Latency with moto and the OAuth server on loopback (ms; ${refreshes} scheduled refreshes, ${ticks} not-due ticks)`,
-      head: ['from trigger to', 'median', 'p99', 'mean'],
-      rows: [
-        [
-          'provider answered (lease taken, secrets read, token endpoint called)',
-          fixed(median(providerMs)),
-          fixed(quantile(providerMs, 0.99)),
-          fixed(mean(providerMs)),
-        ],
-        [
-          '**token written** (compare-and-swap returned)',
-          fixed(median(writtenMs)),
-          fixed(quantile(writtenMs, 0.99)),
-          fixed(mean(writtenMs)),
-        ],
-        [
-          'handler answered (lease released, next run scheduled, metrics flushed)',
-          fixed(median(answeredMs)),
-          fixed(quantile(answeredMs, 0.99)),
-          fixed(mean(answeredMs)),
-        ],
-        ['not-due tick answered', fixed(median(tickMs)), fixed(quantile(tickMs, 0.99)), fixed(mean(tickMs))],
-      ],
-    };
+    const latencyTable = refreshLatencyTable({ ...latency, tickMs: calls.tickMs }, refreshes, ticks);
     printTable(latencyTable);
 
+    const metricNames = new Set([
+      ...emfMetricNames(calls.scheduled.logText),
+      ...emfMetricNames(calls.tick.logText),
+    ]);
     const figures: RefreshFigures = {
-      callsPerRefresh: scheduled.operations,
-      callsPerRotatingRefresh: rotating.operations,
-      callsPerTick: tick.operations,
-      meanRefreshMs: mean(answeredMs),
-      meanTickMs: mean(tickMs),
-      logBytesPerRefresh: scheduled.logBytes,
-      logBytesPerTick: tick.logBytes,
+      callsPerRefresh: calls.scheduled.operations,
+      callsPerRotatingRefresh: calls.rotating.operations,
+      callsPerTick: calls.tick.operations,
+      meanRefreshMs: mean(latency.answeredMs),
+      meanTickMs: mean(calls.tickMs),
+      logBytesPerRefresh: calls.scheduled.logBytes,
+      logBytesPerTick: calls.tick.logBytes,
       metricsPerProvider: metricNames.size,
     };
     context.shared.refresh = figures;
@@ -339,9 +132,9 @@ export async function refreshCost(context: BenchContext): Promise<Section> {
       ],
       tables: [callsTable, concurrencyTable, latencyTable],
       notes: [
-        `A not-due tick costs ${int(total(tick.operations))} AWS call (the state item, strongly consistent) and no provider call. ` +
-          `A scheduled refresh costs ${int(total(scheduled.operations))} AWS calls; with a rotating refresh token ` +
-          `${int(total(rotating.operations))} (the credentials secret is written first, with compare-and-swap).`,
+        `A not-due tick costs ${int(total(calls.tick.operations))} AWS call (the state item, strongly consistent) and no provider call. ` +
+          `A scheduled refresh costs ${int(total(calls.scheduled.operations))} AWS calls; with a rotating refresh token ` +
+          `${int(total(calls.rotating.operations))} (the credentials secret is written first, with compare-and-swap).`,
         `${hundred === undefined ? '' : `Under 100 concurrent triggers the provider was called ${int(Math.max(...hundred.providerCalls))} time(s) per round at most. `}` +
           'A refresher without a lease makes one provider call per trigger; with rotating refresh tokens every extra call ' +
           'would replay a spent refresh token and revoke the grant.',
@@ -353,6 +146,290 @@ export async function refreshCost(context: BenchContext): Promise<Section> {
     sink.restore();
     await oauth.stop();
   }
+}
+
+type Moto = BenchContext['moto'];
+type OAuth = Awaited<ReturnType<typeof startOAuthServer>>;
+
+/** The emulator, the OAuth server, the captured stdout and the clock every measurement moves. */
+class RefreshBench {
+  #offsetMs = 0;
+  readonly clock = { now: () => Date.now() + this.#offsetMs };
+
+  constructor(
+    readonly moto: Moto,
+    readonly oauth: OAuth,
+    readonly sink: ReturnType<typeof sinkStdout>,
+    /** The environment the construct sets on the refresh function. */
+    readonly environment: Record<string, string>,
+  ) {}
+
+  /** Move the clock: by default far enough for a provider refreshed now to be due. */
+  advance(ms = DUE_AFTER): void {
+    this.#offsetMs += ms;
+  }
+
+  /** A refresh handler with its own clients (a Lambda container). */
+  container(): RefreshHandler {
+    return refreshHandlerFromEnvironment(this.environment, {
+      clientConfig: this.moto.clientConfig,
+      clock: this.clock,
+    });
+  }
+
+  /** Run `work` with the emulator counting and stdout captured. */
+  async counted<T>(work: () => Promise<T>): Promise<Counted<T>> {
+    await this.moto.startCounting();
+    this.sink.reset();
+    const started = performance.now();
+    const result = await work();
+    const ms = performance.now() - started;
+    const logBytes = this.sink.bytes;
+    const logText = this.sink.text;
+    const operations = normaliseOperations(await this.moto.countOperations());
+    await this.moto.stopCounting();
+    return { result, operations, logBytes, logText, ms };
+  }
+}
+
+/** Tables, secrets and the schedule group; @returns the refresh function's environment (precise scheduling on). */
+async function provisionBench(moto: Moto, oauth: OAuth): Promise<Record<string, string>> {
+  const providers = [
+    { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
+    { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl },
+    { name: 'timed', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
+    { name: 'burst', grant: 'client_credentials', tokenUrl: oauth.tokenUrl },
+  ];
+  const refreshToken = await oauth.seedRefreshToken({ clientId: 'bench-rt' });
+  await provision({
+    clientConfig: moto.clientConfig,
+    tableName: TABLE,
+    secretPrefix: PREFIX,
+    credentials: {
+      cc: { clientId: 'bench-cc', clientSecret: CC_SECRET },
+      rt: { clientId: 'bench-rt', clientSecret: RT_SECRET, refreshToken },
+      timed: { clientId: 'bench-cc', clientSecret: CC_SECRET },
+      burst: { clientId: 'bench-cc', clientSecret: CC_SECRET },
+    },
+  });
+  const scheduler = new SchedulerClient(moto.clientConfig);
+  await scheduler.send(new CreateScheduleGroupCommand({ Name: GROUP }));
+  scheduler.destroy();
+  return {
+    TABLE_NAME: TABLE,
+    PROVIDERS_CONFIG: JSON.stringify({ secretPrefix: PREFIX, providers }),
+    SCHEDULER_GROUP: GROUP,
+    SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench-scheduler',
+    REFRESH_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:bench-refresh',
+  };
+}
+
+function lambdaContext() {
+  return { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => REMAINING_TIME_MS };
+}
+
+function expectStatus(result: RefreshHandlerResult, status: string, what: string): void {
+  if (result.status !== status) {
+    throw new Error(`${what}: expected status ${status}, got ${JSON.stringify(result)}`);
+  }
+}
+
+/** What measurement 1 found, and the handler (container) it used. */
+interface CallsPerInvocation {
+  readonly handler: RefreshHandler;
+  readonly firstRefresh: Counted<RefreshHandlerResult>;
+  readonly tick: Counted<RefreshHandlerResult>;
+  readonly scheduled: Counted<RefreshHandlerResult>;
+  readonly rotating: Counted<RefreshHandlerResult>;
+  readonly rotated: boolean;
+  readonly tickMs: number[];
+}
+
+/** 1. AWS calls per invocation: first refresh, not-due tick, scheduled refresh, rotating refresh; tick durations. */
+async function measureCallsPerInvocation(bench: RefreshBench, ticks: number): Promise<CallsPerInvocation> {
+  const handler = bench.container();
+  const firstRefresh = await bench.counted(() => handler({ provider: 'cc' }, lambdaContext()));
+  expectStatus(firstRefresh.result, 'refreshed', 'first refresh');
+  bench.advance(10 * MINUTE);
+  const tick = await bench.counted(() => handler({ provider: 'cc' }, lambdaContext()));
+  expectStatus(tick.result, 'fresh', 'not-due tick');
+  bench.advance(DUE_AFTER - 10 * MINUTE);
+  const scheduled = await bench.counted(() => handler({ provider: 'cc' }, lambdaContext()));
+  expectStatus(scheduled.result, 'refreshed', 'scheduled refresh');
+  // Not-due ticks: `cc` was just refreshed.
+  const tickMs: number[] = [];
+  for (let index = 0; index < ticks; index++) {
+    const started = performance.now();
+    const result = await handler({ provider: 'cc' }, lambdaContext());
+    tickMs.push(performance.now() - started);
+    expectStatus(result, 'fresh', 'tick');
+  }
+  await handler({ provider: 'rt' }, lambdaContext());
+  bench.advance();
+  const rotating = await bench.counted(() => handler({ provider: 'rt' }, lambdaContext()));
+  expectStatus(rotating.result, 'refreshed', 'rotating refresh');
+  const rotated = (rotating.result as { refreshTokenRotated?: boolean }).refreshTokenRotated === true;
+  say(
+    `  calls: first refresh ${total(firstRefresh.operations)}, scheduled refresh ${total(scheduled.operations)}, ` +
+      `rotating ${total(rotating.operations)}, not-due tick ${total(tick.operations)}`,
+  );
+  return { handler, firstRefresh, tick, scheduled, rotating, rotated, tickMs };
+}
+
+/** 2. Trigger → token written (and → provider answered, → handler answered), over scheduled refreshes. */
+async function measureTriggerToWritten(
+  bench: RefreshBench,
+  refreshes: number,
+): Promise<{ writtenMs: number[]; answeredMs: number[]; providerMs: number[] }> {
+  const timed = timedContainer(bench.environment, bench.moto.clientConfig, bench.clock);
+  await timed.handler({ provider: 'timed' }, lambdaContext());
+  const writtenMs: number[] = [];
+  const answeredMs: number[] = [];
+  const providerMs: number[] = [];
+  for (let index = 0; index < refreshes; index++) {
+    bench.advance();
+    timed.marks.length = 0;
+    const started = performance.now();
+    const result = await timed.handler({ provider: 'timed' }, lambdaContext());
+    const answered = performance.now();
+    expectStatus(result, 'refreshed', 'timed refresh');
+    const written = timed.marks.find((mark) => mark.what === 'token-written')?.at;
+    const providerAnswered = timed.marks.find((mark) => mark.what === 'provider-answered')?.at;
+    if (written === undefined || providerAnswered === undefined)
+      throw new Error('timed refresh: no write seen');
+    writtenMs.push(written - started);
+    answeredMs.push(answered - started);
+    providerMs.push(providerAnswered - started);
+  }
+  say(
+    `  trigger → token written: median ${fixed(median(writtenMs))} ms, p99 ${fixed(quantile(writtenMs, 0.99))} ms`,
+  );
+  return { writtenMs, answeredMs, providerMs };
+}
+
+/** 3. N concurrent triggers on a due provider, each its own container, `rounds` times per N. */
+async function measureConcurrentTriggers(
+  bench: RefreshBench,
+  handler: RefreshHandler,
+  rounds: number,
+): Promise<ConcurrencyRow[]> {
+  await handler({ provider: 'burst' }, lambdaContext());
+  const concurrency: ConcurrencyRow[] = [];
+  for (const n of CONCURRENCY) {
+    const containers = Array.from({ length: n }, () => bench.container());
+    const row: ConcurrencyRow = {
+      n,
+      rounds: 0,
+      providerCalls: [],
+      statuses: {},
+      awsCalls: [],
+      wallMs: [],
+      refreshedRounds: 0,
+    };
+    for (let round = 0; round < rounds; round++) {
+      bench.advance();
+      bench.oauth.resetCounters();
+      const counted = await bench.counted(() =>
+        Promise.all(containers.map((each) => each({ provider: 'burst' }, lambdaContext()))),
+      );
+      recordRound(row, counted, bench.oauth.tokenRequests.total);
+    }
+    concurrency.push(row);
+    say(
+      `  N = ${n}: provider calls per round ${row.providerCalls.join(', ')}; statuses ${JSON.stringify(row.statuses)}`,
+    );
+  }
+  return concurrency;
+}
+
+function recordRound(
+  row: ConcurrencyRow,
+  counted: Counted<RefreshHandlerResult[]>,
+  providerCalls: number,
+): void {
+  const { result, operations, ms } = counted;
+  row.rounds++;
+  row.providerCalls.push(providerCalls);
+  row.awsCalls.push(total(operations));
+  row.wallMs.push(ms);
+  const refreshed = result.filter((each) => each.status === 'refreshed').length;
+  if (refreshed === 1) row.refreshedRounds++;
+  for (const each of result) row.statuses[each.status] = (row.statuses[each.status] ?? 0) + 1;
+}
+
+function callsPerInvocationTable(calls: CallsPerInvocation): Table {
+  const columns = [
+    ['first refresh', calls.firstRefresh],
+    ['scheduled refresh', calls.scheduled],
+    [`scheduled refresh, refresh_token grant${calls.rotated ? ' (rotated)' : ''}`, calls.rotating],
+    ['not-due tick', calls.tick],
+  ] as const;
+  const operationNames = [...new Set(columns.flatMap(([, each]) => Object.keys(each.operations)))].sort(
+    byService,
+  );
+  return {
+    title: 'AWS calls per invocation, counted at moto by operation',
+    head: ['operation', ...columns.map(([name]) => name)],
+    rows: [
+      ...operationNames.map((operation) => [
+        `\`${operation}\``,
+        ...columns.map(([, each]) =>
+          each.operations[operation] === undefined ? '' : int(each.operations[operation]),
+        ),
+      ]),
+      ['**total AWS calls**', ...columns.map(([, each]) => `**${int(total(each.operations))}**`)],
+      ['log + EMF bytes written', ...columns.map(([, each]) => int(each.logBytes))],
+    ],
+  };
+}
+
+function concurrentTriggersTable(concurrency: readonly ConcurrencyRow[], rounds: number): Table {
+  return {
+    title: `Concurrent triggers on a due provider (${rounds} rounds per N; each trigger its own container)`,
+    head: [
+      'N triggers',
+      'provider calls per round (max)',
+      'vs one call per trigger',
+      'rounds with exactly one refresh',
+      'answers',
+      'AWS calls per round (mean)',
+      'round wall time, median ms',
+    ],
+    rows: concurrency.map((row) => [
+      int(row.n),
+      `${fixed(mean(row.providerCalls), 2)} (${int(Math.max(...row.providerCalls))})`,
+      ratio(mean(row.providerCalls), row.n, 2),
+      `${row.refreshedRounds} / ${row.rounds}`,
+      Object.entries(row.statuses)
+        .map(([status, count]) => `${status} ${count}`)
+        .join(', '),
+      fixed(mean(row.awsCalls), 1),
+      fixed(median(row.wallMs), 0),
+    ]),
+  };
+}
+
+function refreshLatencyTable(
+  latency: { providerMs: number[]; writtenMs: number[]; answeredMs: number[]; tickMs: number[] },
+  refreshes: number,
+  ticks: number,
+): Table {
+  const row = (label: string, values: number[]) => [
+    label,
+    fixed(median(values)),
+    fixed(quantile(values, 0.99)),
+    fixed(mean(values)),
+  ];
+  return {
+    title: `Latency with moto and the OAuth server on loopback (ms; ${refreshes} scheduled refreshes, ${ticks} not-due ticks)`,
+    head: ['from trigger to', 'median', 'p99', 'mean'],
+    rows: [
+      row('provider answered (lease taken, secrets read, token endpoint called)', latency.providerMs),
+      row('**token written** (compare-and-swap returned)', latency.writtenMs),
+      row('handler answered (lease released, next run scheduled, metrics flushed)', latency.answeredMs),
+      row('not-due tick answered', latency.tickMs),
+    ],
+  };
 }
 
 interface ConcurrencyRow {
@@ -436,14 +513,17 @@ function timedContainer(
 function normaliseOperations(counts: Record<string, number>): Record<string, number> {
   const named: Record<string, number> = {};
   for (const [key, count] of Object.entries(counts)) {
-    let name = key.replace(/^DynamoDB_\d+\./, 'dynamodb.');
-    const rest = /^(GET|PUT|POST|DELETE) \/schedules\//.exec(key);
-    if (rest !== null) {
-      name = `scheduler.${{ GET: 'GetSchedule', PUT: 'UpdateSchedule', POST: 'CreateSchedule', DELETE: 'DeleteSchedule' }[rest[1] as 'GET']}`;
-    }
+    const name = operationName(key);
     named[name] = (named[name] ?? 0) + count;
   }
   return named;
+}
+
+/** One recorded operation's documented name. */
+function operationName(key: string): string {
+  const rest = /^(GET|PUT|POST|DELETE) \/schedules\//.exec(key);
+  if (rest === null) return key.replace(/^DynamoDB_\d+\./, 'dynamodb.');
+  return `scheduler.${{ GET: 'GetSchedule', PUT: 'UpdateSchedule', POST: 'CreateSchedule', DELETE: 'DeleteSchedule' }[rest[1] as 'GET']}`;
 }
 
 function total(operations: Readonly<Record<string, number>>): number {
@@ -461,19 +541,25 @@ function byService(a: string, b: string): number {
 
 /** Metric names in the EMF documents of captured stdout. */
 function emfMetricNames(text: string): string[] {
-  const names: string[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.includes('"_aws"')) continue;
-    try {
-      const document = JSON.parse(line) as {
-        _aws?: { CloudWatchMetrics?: { Metrics?: { Name?: string }[] }[] };
-      };
-      for (const directive of document._aws?.CloudWatchMetrics ?? []) {
-        for (const metric of directive.Metrics ?? []) if (metric.Name !== undefined) names.push(metric.Name);
-      }
-    } catch {
-      // Not an EMF document.
-    }
+  return text
+    .split('\n')
+    .flatMap((line) =>
+      (emfDocumentOf(line)?._aws?.CloudWatchMetrics ?? []).flatMap((directive) =>
+        (directive.Metrics ?? []).flatMap((metric) => (metric.Name === undefined ? [] : [metric.Name])),
+      ),
+    );
+}
+
+interface EmfDocument {
+  _aws?: { CloudWatchMetrics?: { Metrics?: { Name?: string }[] }[] };
+}
+
+/** The line as an EMF document, or `undefined` when it is not one. */
+function emfDocumentOf(line: string): EmfDocument | undefined {
+  if (!line.includes('"_aws"')) return undefined;
+  try {
+    return JSON.parse(line) as EmfDocument;
+  } catch {
+    return undefined; // Not an EMF document.
   }
-  return names;
 }

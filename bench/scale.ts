@@ -118,30 +118,7 @@ export async function scale(context: BenchContext): Promise<Section> {
   const perProviderTypes = Object.entries(hundred.byType ?? {})
     .map(([type, n]) => [type, (n - (ten.byType?.[type] ?? 0)) / 90] as const)
     .filter(([, n]) => n > 0);
-  const synthTable: Table = {
-    title: `Synthesis in-process (bundling skipped; median seconds of ${repeats} on this machine): ${fixed(shared, 0)} shared + ${fixed(perProvider, 0)} resources per provider`,
-    head: ['providers', 'resources', `of ${STACK_RESOURCE_LIMIT}`, 'synth s', 'synth with cdk-nag s'],
-    rows: [
-      ...[ten, hundred, max].map((each) => [
-        each === max ? `${int(each.providers)} (maximum)` : int(each.providers),
-        each.resources === undefined ? `failed: ${each.error}` : int(each.resources),
-        each.resources === undefined ? '' : `${fixed((each.resources / STACK_RESOURCE_LIMIT) * 100, 0)} %`,
-        fixed(each.seconds, 2),
-        fixed(each.nagSeconds ?? Number.NaN, 2),
-      ]),
-      [
-        int(beyond.providers),
-        beyond.error === undefined
-          ? int(beyond.resources ?? Number.NaN)
-          : `refused at synth: ${beyond.error}`,
-        beyond.resources === undefined
-          ? ''
-          : `${fixed((beyond.resources / STACK_RESOURCE_LIMIT) * 100, 0)} %`,
-        fixed(beyond.seconds, 2),
-        '',
-      ],
-    ],
-  };
+  const synthTable = synthesisTable({ ten, hundred, max, beyond, shared, perProvider, repeats });
   printTable(synthTable);
 
   const sections: Table[] = [synthTable];
@@ -158,90 +135,9 @@ export async function scale(context: BenchContext): Promise<Section> {
       "The cost model needs benchmark 4's measured counts: run all benchmarks (no `--only`) to get it.",
     );
   } else {
-    const alarmsPerProvider = perProviderTypes.find(([type]) => type === 'AWS::CloudWatch::Alarm')?.[1] ?? 0;
-    const secretsPerProvider =
-      perProviderTypes.find(([type]) => type === 'AWS::SecretsManager::Secret')?.[1] ?? 0;
-    const sharedAlarms = (ten.byType?.['AWS::CloudWatch::Alarm'] ?? 0) - 10 * alarmsPerProvider;
-    const usage: ProviderUsage = {
-      hoursPerMonth: 730,
-      tokenLifetimeSeconds: 3600,
-      refreshBeforeSeconds: 300,
-      scheduleRateMinutes: 5,
-      memoryMb: 256,
-      refreshMs: refresh.meanRefreshMs,
-      tickMs: refresh.meanTickMs,
-      callsPerRefresh: refresh.callsPerRefresh,
-      callsPerTick: refresh.callsPerTick,
-      logBytesPerRefresh: refresh.logBytesPerRefresh,
-      logBytesPerTick: refresh.logBytesPerTick,
-      secretsPerProvider,
-      alarmsPerProvider,
-      metricsPerProvider: refresh.metricsPerProvider,
-    };
-    const cost = providerMonthlyCost(usage, US_EAST_1_PRICES);
-    const sharedLines = sharedMonthlyCost(sharedAlarms, US_EAST_1_PRICES);
-    const sharedTotal = sharedLines.reduce((sum, line) => sum + line.usd, 0);
-    const costTable: Table = {
-      title: `Refresh fleet cost per provider-month (1-hour token, refreshBefore 5 min, rate(5 minutes), 256 MB arm64; ${fixed(cost.refreshesPerMonth, 0)} refreshes + ${int(cost.ticksPerMonth)} not-due ticks a month)`,
-      head: ['item', 'quantity per provider-month', 'USD', 'share'],
-      rows: [
-        ...[...cost.lines]
-          .sort((a, b) => b.usd - a.usd)
-          .map((line) => [
-            line.item,
-            line.basis,
-            usd(line.usd),
-            `${fixed((line.usd / cost.total) * 100, 1)} %`,
-          ]),
-        ['**total per provider**', '', `**${usd(cost.total)}**`, '100 %'],
-      ],
-    };
-    printTable(costTable);
-    const fleetTable: Table = {
-      title: 'Whole stack per month (per-provider cost + shared: KMS key, dashboard, shared alarms)',
-      head: [
-        'providers',
-        'per-provider part',
-        `shared part (${usd(sharedTotal)})`,
-        'total per month',
-        'per provider',
-      ],
-      rows: [10, 100, maxProviders].map((n) => [
-        int(n),
-        usd(n * cost.total),
-        usd(sharedTotal),
-        usd(n * cost.total + sharedTotal),
-        usd(cost.total + sharedTotal / n),
-      ]),
-    };
-    printTable(fleetTable);
-    sections.push(costTable, fleetTable);
-    const fixedItems = ['Secrets Manager secrets', 'CloudWatch custom metrics', 'CloudWatch alarms'];
-    const fixedPart = cost.lines
-      .filter((line) => fixedItems.includes(line.item))
-      .reduce((sum, line) => sum + line.usd, 0);
-    const largest = [...cost.lines].sort((a, b) => b.usd - a.usd)[0];
-    notes.push(
-      `Prices: ${PRICES_SOURCE} Per unit: Lambda $${US_EAST_1_PRICES.lambdaPerMillionRequests} per 1M requests and ` +
-        `$${US_EAST_1_PRICES.lambdaPerGbSecondArm64} per GB-s (arm64); Secrets Manager $${US_EAST_1_PRICES.secretPerMonth} per ` +
-        `secret-month and $${US_EAST_1_PRICES.secretsManagerPer10kCalls} per 10,000 calls; KMS $${US_EAST_1_PRICES.kmsKeyPerMonth} ` +
-        `per key-month and $${US_EAST_1_PRICES.kmsPer10kRequests} per 10,000 requests; DynamoDB on-demand ` +
-        `$${US_EAST_1_PRICES.dynamoDbPerMillionWrites} per 1M WRU and $${US_EAST_1_PRICES.dynamoDbPerMillionReads} per 1M RRU; ` +
-        `EventBridge Scheduler $${US_EAST_1_PRICES.schedulerPerMillionInvocations} per 1M invocations; CloudWatch ` +
-        `$${US_EAST_1_PRICES.alarmPerMonth} per standard alarm-month, $${US_EAST_1_PRICES.customMetricPerMonth} per custom ` +
-        `metric-month, $${US_EAST_1_PRICES.dashboardPerMonth} per dashboard-month, Logs $${US_EAST_1_PRICES.logsPerGbIngested} ` +
-        'per GB ingested.',
-      'Quantities: AWS calls per refresh and per tick as counted in benchmark 4 (a client_credentials provider; one whose ' +
-        "refresh token rotates adds the credentials secret's compare-and-swap write, 2 calls per refresh), Lambda duration = benchmark 4's mean " +
-        'handler time on loopback (billed per ms), log bytes as written by the handler plus an estimated 280 bytes of Lambda ' +
-        'START/END/REPORT lines per invocation, KMS one request per `GetSecretValue`/`PutSecretValue` (the construct encrypts ' +
-        "with a customer managed key), the consumers' own reads not included (benchmark 1 prices them per container).",
-      `What the numbers say: ${usd(fixedPart)} of the ${usd(cost.total)} per provider-month ` +
-        `(${fixed((fixedPart / cost.total) * 100, 0)} %) is fixed — the ${refresh.metricsPerProvider} custom metrics with the ` +
-        'provider dimension, the two secrets and the staleness alarm — and the refresh work itself (API calls, Scheduler, ' +
-        `Lambda, DynamoDB, logs) is ${usd(cost.total - fixedPart)}. The largest line is ${largest?.item ?? '–'}` +
-        `${largest?.item === 'CloudWatch custom metrics' ? ', more than the secrets: RefreshSucceeded and RefreshDuration per provider could go without the dimension (one fleet-wide metric each), leaving SecondsToExpiry, which the staleness alarm needs per provider' : ''}.`,
-    );
+    const model = costModel(refresh, { perProviderTypes, ten, maxProviders });
+    sections.push(...model.tables);
+    notes.push(...model.notes);
   }
 
   return {
@@ -256,4 +152,136 @@ export async function scale(context: BenchContext): Promise<Section> {
     tables: sections,
     notes,
   };
+}
+
+/** The synthesis figures: 10, 100 and the most providers that fit, and one more. */
+function synthesisTable(input: {
+  readonly ten: Synthesis;
+  readonly hundred: Synthesis;
+  readonly max: Synthesis;
+  readonly beyond: Omit<Synthesis, 'nagSeconds'>;
+  readonly shared: number;
+  readonly perProvider: number;
+  readonly repeats: number;
+}): Table {
+  const { ten, hundred, max, beyond, shared, perProvider, repeats } = input;
+  const share = (resources: number) => `${fixed((resources / STACK_RESOURCE_LIMIT) * 100, 0)} %`;
+  return {
+    title: `Synthesis in-process (bundling skipped; median seconds of ${repeats} on this machine): ${fixed(shared, 0)} shared + ${fixed(perProvider, 0)} resources per provider`,
+    head: ['providers', 'resources', `of ${STACK_RESOURCE_LIMIT}`, 'synth s', 'synth with cdk-nag s'],
+    rows: [
+      ...[ten, hundred, max].map((each) => [
+        each === max ? `${int(each.providers)} (maximum)` : int(each.providers),
+        each.resources === undefined ? `failed: ${each.error}` : int(each.resources),
+        each.resources === undefined ? '' : share(each.resources),
+        fixed(each.seconds, 2),
+        fixed(each.nagSeconds ?? Number.NaN, 2),
+      ]),
+      [
+        int(beyond.providers),
+        beyond.error === undefined
+          ? int(beyond.resources ?? Number.NaN)
+          : `refused at synth: ${beyond.error}`,
+        beyond.resources === undefined ? '' : share(beyond.resources),
+        fixed(beyond.seconds, 2),
+        '',
+      ],
+    ],
+  };
+}
+
+/** The cost model from benchmark 4's counts: per provider-month, the whole stack, and what they say. */
+function costModel(
+  refresh: NonNullable<BenchContext['shared']['refresh']>,
+  synthesis: {
+    readonly perProviderTypes: readonly (readonly [string, number])[];
+    readonly ten: Synthesis;
+    readonly maxProviders: number;
+  },
+): { tables: Table[]; notes: string[] } {
+  const { perProviderTypes, ten, maxProviders } = synthesis;
+  const alarmsPerProvider = perProviderTypes.find(([type]) => type === 'AWS::CloudWatch::Alarm')?.[1] ?? 0;
+  const secretsPerProvider =
+    perProviderTypes.find(([type]) => type === 'AWS::SecretsManager::Secret')?.[1] ?? 0;
+  const sharedAlarms = (ten.byType?.['AWS::CloudWatch::Alarm'] ?? 0) - 10 * alarmsPerProvider;
+  const usage: ProviderUsage = {
+    hoursPerMonth: 730,
+    tokenLifetimeSeconds: 3600,
+    refreshBeforeSeconds: 300,
+    scheduleRateMinutes: 5,
+    memoryMb: 256,
+    refreshMs: refresh.meanRefreshMs,
+    tickMs: refresh.meanTickMs,
+    callsPerRefresh: refresh.callsPerRefresh,
+    callsPerTick: refresh.callsPerTick,
+    logBytesPerRefresh: refresh.logBytesPerRefresh,
+    logBytesPerTick: refresh.logBytesPerTick,
+    secretsPerProvider,
+    alarmsPerProvider,
+    metricsPerProvider: refresh.metricsPerProvider,
+  };
+  const cost = providerMonthlyCost(usage, US_EAST_1_PRICES);
+  const sharedLines = sharedMonthlyCost(sharedAlarms, US_EAST_1_PRICES);
+  const sharedTotal = sharedLines.reduce((sum, line) => sum + line.usd, 0);
+  const costTable: Table = {
+    title: `Refresh fleet cost per provider-month (1-hour token, refreshBefore 5 min, rate(5 minutes), 256 MB arm64; ${fixed(cost.refreshesPerMonth, 0)} refreshes + ${int(cost.ticksPerMonth)} not-due ticks a month)`,
+    head: ['item', 'quantity per provider-month', 'USD', 'share'],
+    rows: [
+      ...[...cost.lines]
+        .sort((a, b) => b.usd - a.usd)
+        .map((line) => [
+          line.item,
+          line.basis,
+          usd(line.usd),
+          `${fixed((line.usd / cost.total) * 100, 1)} %`,
+        ]),
+      ['**total per provider**', '', `**${usd(cost.total)}**`, '100 %'],
+    ],
+  };
+  printTable(costTable);
+  const fleetTable: Table = {
+    title: 'Whole stack per month (per-provider cost + shared: KMS key, dashboard, shared alarms)',
+    head: [
+      'providers',
+      'per-provider part',
+      `shared part (${usd(sharedTotal)})`,
+      'total per month',
+      'per provider',
+    ],
+    rows: [10, 100, maxProviders].map((n) => [
+      int(n),
+      usd(n * cost.total),
+      usd(sharedTotal),
+      usd(n * cost.total + sharedTotal),
+      usd(cost.total + sharedTotal / n),
+    ]),
+  };
+  printTable(fleetTable);
+  const fixedItems = ['Secrets Manager secrets', 'CloudWatch custom metrics', 'CloudWatch alarms'];
+  const fixedPart = cost.lines
+    .filter((line) => fixedItems.includes(line.item))
+    .reduce((sum, line) => sum + line.usd, 0);
+  const largest = [...cost.lines].sort((a, b) => b.usd - a.usd)[0];
+  const notes = [
+    `Prices: ${PRICES_SOURCE} Per unit: Lambda $${US_EAST_1_PRICES.lambdaPerMillionRequests} per 1M requests and ` +
+      `$${US_EAST_1_PRICES.lambdaPerGbSecondArm64} per GB-s (arm64); Secrets Manager $${US_EAST_1_PRICES.secretPerMonth} per ` +
+      `secret-month and $${US_EAST_1_PRICES.secretsManagerPer10kCalls} per 10,000 calls; KMS $${US_EAST_1_PRICES.kmsKeyPerMonth} ` +
+      `per key-month and $${US_EAST_1_PRICES.kmsPer10kRequests} per 10,000 requests; DynamoDB on-demand ` +
+      `$${US_EAST_1_PRICES.dynamoDbPerMillionWrites} per 1M WRU and $${US_EAST_1_PRICES.dynamoDbPerMillionReads} per 1M RRU; ` +
+      `EventBridge Scheduler $${US_EAST_1_PRICES.schedulerPerMillionInvocations} per 1M invocations; CloudWatch ` +
+      `$${US_EAST_1_PRICES.alarmPerMonth} per standard alarm-month, $${US_EAST_1_PRICES.customMetricPerMonth} per custom ` +
+      `metric-month, $${US_EAST_1_PRICES.dashboardPerMonth} per dashboard-month, Logs $${US_EAST_1_PRICES.logsPerGbIngested} ` +
+      'per GB ingested.',
+    'Quantities: AWS calls per refresh and per tick as counted in benchmark 4 (a client_credentials provider; one whose ' +
+      "refresh token rotates adds the credentials secret's compare-and-swap write, 2 calls per refresh), Lambda duration = benchmark 4's mean " +
+      'handler time on loopback (billed per ms), log bytes as written by the handler plus an estimated 280 bytes of Lambda ' +
+      'START/END/REPORT lines per invocation, KMS one request per `GetSecretValue`/`PutSecretValue` (the construct encrypts ' +
+      "with a customer managed key), the consumers' own reads not included (benchmark 1 prices them per container).",
+    `What the numbers say: ${usd(fixedPart)} of the ${usd(cost.total)} per provider-month ` +
+      `(${fixed((fixedPart / cost.total) * 100, 0)} %) is fixed — the ${refresh.metricsPerProvider} custom metrics with the ` +
+      'provider dimension, the two secrets and the staleness alarm — and the refresh work itself (API calls, Scheduler, ' +
+      `Lambda, DynamoDB, logs) is ${usd(cost.total - fixedPart)}. The largest line is ${largest?.item ?? '–'}` +
+      `${largest?.item === 'CloudWatch custom metrics' ? ', more than the secrets: RefreshSucceeded and RefreshDuration per provider could go without the dimension (one fleet-wide metric each), leaving SecondsToExpiry, which the staleness alarm needs per provider' : ''}.`,
+  ];
+  return { tables: [costTable, fleetTable], notes };
 }

@@ -102,50 +102,7 @@ export async function warmRead(context: BenchContext): Promise<Section> {
     ],
   ];
 
-  // Interleaved blocks, so that JIT warm-up, GC and machine drift do not favour whoever runs last;
-  // GetSecretValue is counted at moto per block and credited to the block's handler.
-  const blockSize = requests / BLOCKS;
-  const runs = contestants.map(([name, build]) => ({
-    name,
-    handler: build(),
-    latenciesMs: [] as number[],
-    seconds: 0,
-    getSecretValueCalls: 0,
-    logBytes: 0,
-    failures: 0,
-  }));
-  const sink = sinkStdout();
-  try {
-    for (const run of runs) for (let index = 0; index < WARM_UP; index++) await run.handler(event);
-    for (let block = 0; block < BLOCKS; block++) {
-      for (const run of runs) {
-        await moto.startCounting();
-        sink.reset();
-        const started = performance.now();
-        for (let index = 0; index < blockSize; index++) {
-          const before = performance.now();
-          const response = (await run.handler(event)) as { statusCode?: number };
-          run.latenciesMs.push(performance.now() - before);
-          if (response.statusCode !== 200) run.failures++;
-        }
-        run.seconds += (performance.now() - started) / 1000;
-        run.logBytes += sink.bytes;
-        run.getSecretValueCalls += (await moto.countOperations())[GET_SECRET_VALUE] ?? 0;
-        await moto.stopCounting();
-      }
-    }
-  } finally {
-    sink.restore();
-  }
-  const outcomes: Outcome[] = runs.map((run) => ({
-    name: run.name,
-    requests: run.latenciesMs.length,
-    seconds: run.seconds,
-    latenciesMs: run.latenciesMs,
-    getSecretValueCalls: run.getSecretValueCalls,
-    logBytesPerRequest: run.logBytes / run.latenciesMs.length,
-    failures: run.failures,
-  }));
+  const outcomes = await measure(contestants, requests, moto, event);
   for (const outcome of outcomes) {
     say(
       `  ${outcome.name}: ${int(outcome.requests / outcome.seconds)} requests/s, p50 ${fixed(quantile(outcome.latenciesMs, 0.5) * 1000, 0)} µs, ` +
@@ -155,47 +112,7 @@ export async function warmRead(context: BenchContext): Promise<Section> {
 
   const ours = outcomes[0];
   const powertools = outcomes[2];
-  const µs = (ms: number) => int(ms * 1000);
-  const table: Table = {
-    title: `Warm reads, one after another, in-process (${int(requests)} requests each after ${int(WARM_UP)} warm-up; latency in µs)`,
-    head: [
-      'handler',
-      'requests/s',
-      'p50',
-      'p99',
-      'mean',
-      'max',
-      'GetSecretValue during the run',
-      'log bytes / request',
-      'non-200',
-    ],
-    rows: outcomes.map((outcome) => [
-      outcome.name,
-      int(outcome.requests / outcome.seconds),
-      µs(quantile(outcome.latenciesMs, 0.5)),
-      µs(quantile(outcome.latenciesMs, 0.99)),
-      µs(mean(outcome.latenciesMs)),
-      µs(quantile(outcome.latenciesMs, 1)),
-      int(outcome.getSecretValueCalls),
-      int(outcome.logBytesPerRequest),
-      int(outcome.failures),
-    ]),
-  };
-  (table.rows as string[][]).push([
-    'ratio ours / Powertools',
-    ratio(
-      ours === undefined ? Number.NaN : ours.requests / ours.seconds,
-      powertools === undefined ? Number.NaN : powertools.requests / powertools.seconds,
-      2,
-    ),
-    ratio(quantile(ours?.latenciesMs ?? [], 0.5), quantile(powertools?.latenciesMs ?? [], 0.5), 2),
-    ratio(quantile(ours?.latenciesMs ?? [], 0.99), quantile(powertools?.latenciesMs ?? [], 0.99), 2),
-    ratio(mean(ours?.latenciesMs ?? []), mean(powertools?.latenciesMs ?? []), 2),
-    '',
-    '',
-    '',
-    '',
-  ]);
+  const table = warmReadTable(outcomes, requests);
   printTable(table);
 
   return {
@@ -231,3 +148,118 @@ const unusedTrigger: RefreshTrigger = {
     return Promise.reject(new Error('benchmark 3 never triggers a refresh'));
   },
 };
+
+/** Microseconds, from milliseconds. */
+function µs(ms: number): string {
+  return int(ms * 1000);
+}
+
+/**
+ * Warm-up, then interleaved blocks, so that JIT warm-up, GC and machine drift do not favour whoever
+ * runs last; GetSecretValue is counted at moto per block and credited to the block's handler.
+ */
+async function measure(
+  contestants: readonly (readonly [string, () => Handler])[],
+  requests: number,
+  moto: BenchContext['moto'],
+  event: unknown,
+): Promise<Outcome[]> {
+  const blockSize = requests / BLOCKS;
+  const runs = contestants.map(([name, build]) => ({
+    name,
+    handler: build(),
+    latenciesMs: [] as number[],
+    seconds: 0,
+    getSecretValueCalls: 0,
+    logBytes: 0,
+    failures: 0,
+  }));
+  const sink = sinkStdout();
+  try {
+    for (const run of runs) for (let index = 0; index < WARM_UP; index++) await run.handler(event);
+    for (let block = 0; block < BLOCKS; block++) {
+      for (const run of runs) {
+        await moto.startCounting();
+        sink.reset();
+        const started = performance.now();
+        await timeRequests(run, event, blockSize);
+        run.seconds += (performance.now() - started) / 1000;
+        run.logBytes += sink.bytes;
+        run.getSecretValueCalls += (await moto.countOperations())[GET_SECRET_VALUE] ?? 0;
+        await moto.stopCounting();
+      }
+    }
+  } finally {
+    sink.restore();
+  }
+  return runs.map((run) => ({
+    name: run.name,
+    requests: run.latenciesMs.length,
+    seconds: run.seconds,
+    latenciesMs: run.latenciesMs,
+    getSecretValueCalls: run.getSecretValueCalls,
+    logBytesPerRequest: run.logBytes / run.latenciesMs.length,
+    failures: run.failures,
+  }));
+}
+
+/** `count` requests one after another, each timed; a non-200 answer counts as a failure. */
+async function timeRequests(
+  run: { readonly handler: Handler; readonly latenciesMs: number[]; failures: number },
+  event: unknown,
+  count: number,
+): Promise<void> {
+  for (let index = 0; index < count; index++) {
+    const before = performance.now();
+    const response = (await run.handler(event)) as { statusCode?: number };
+    run.latenciesMs.push(performance.now() - before);
+    if (response.statusCode !== 200) run.failures++;
+  }
+}
+
+/** Throughput and latency per handler, and ours against Powertools'. */
+function warmReadTable(outcomes: readonly Outcome[], requests: number): Table {
+  const ours = outcomes[0];
+  const powertools = outcomes[2];
+  const table: Table = {
+    title: `Warm reads, one after another, in-process (${int(requests)} requests each after ${int(WARM_UP)} warm-up; latency in µs)`,
+    head: [
+      'handler',
+      'requests/s',
+      'p50',
+      'p99',
+      'mean',
+      'max',
+      'GetSecretValue during the run',
+      'log bytes / request',
+      'non-200',
+    ],
+    rows: outcomes.map((outcome) => [
+      outcome.name,
+      int(outcome.requests / outcome.seconds),
+      µs(quantile(outcome.latenciesMs, 0.5)),
+      µs(quantile(outcome.latenciesMs, 0.99)),
+      µs(mean(outcome.latenciesMs)),
+      µs(quantile(outcome.latenciesMs, 1)),
+      int(outcome.getSecretValueCalls),
+      int(outcome.logBytesPerRequest),
+      int(outcome.failures),
+    ]),
+  };
+  const requestsPerSecond = (outcome: Outcome | undefined) =>
+    outcome === undefined ? Number.NaN : outcome.requests / outcome.seconds;
+  const oursMs = ours?.latenciesMs ?? [];
+  const powertoolsMs = powertools?.latenciesMs ?? [];
+  (table.rows as string[][]).push([
+    'ratio ours / Powertools',
+    ratio(requestsPerSecond(ours), requestsPerSecond(powertools), 2),
+    ratio(quantile(oursMs, 0.5), quantile(powertoolsMs, 0.5), 2),
+    ratio(quantile(oursMs, 0.99), quantile(powertoolsMs, 0.99), 2),
+    ratio(mean(oursMs), mean(powertoolsMs), 2),
+    '',
+    '',
+    '',
+    '',
+  ]);
+  return table;
+}
