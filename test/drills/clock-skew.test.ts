@@ -125,6 +125,31 @@ describe(`Drill: clock skew of ±2 min between refreshers (${MODE} mode, ${GENER
     readonly staleFailureReports: number;
   }
 
+  /** What a run counts as it goes, and the skew of the container that wrote each generation. */
+  interface SkewTally {
+    readonly callsPerGeneration: number[];
+    readonly problems: string[];
+    servedPastTrueExpiry: number;
+    reads: number;
+    refusedReads: number;
+    maxOvershootMs: number;
+    readonly failures: Record<string, number>;
+    staleFailureReports: number;
+    /** The skew of the container that wrote each generation (from the results and the readers' refreshes). */
+    readonly writerSkew: Map<number, number>;
+  }
+
+  /** The skewed containers of one run and what they drive. */
+  interface SkewWorld {
+    readonly grant: Grant;
+    readonly leaseMs: number;
+    readonly view: ReturnType<typeof inspect>;
+    readonly clocks: readonly Clock[];
+    readonly refreshers: readonly RefreshHandler[];
+    readonly readers: readonly ReadHandler[];
+    readonly random: () => number;
+  }
+
   /**
    * Drive `GENERATIONS` token generations with the three skewed refreshers (random subsets each
    * 30 s tick) and the three skewed readers (every tick). `leaseMs` is what each invocation is told
@@ -139,90 +164,118 @@ describe(`Drill: clock skew of ±2 min between refreshers (${MODE} mode, ${GENER
     const readers = clocks.map((skewed, index) =>
       reader(skewed, refreshers[index] as RefreshHandler, leaseMs),
     );
-    const random = mulberry32(SEED);
-    /** The skew of the container that wrote each generation (from the results and the readers' refreshes). */
-    const writerSkew = new Map<number, number>();
-    const first = await trigger(refreshers[1] as RefreshHandler, grant, leaseMs);
-    if (first.status === 'refreshed') writerSkew.set(first.generation, 0);
-    const problems: string[] = [];
-    const failures: Record<string, number> = {};
-    let staleFailureReports = 0;
-    let servedPastTrueExpiry = 0;
-    let reads = 0;
-    let refusedReads = 0;
-    let maxOvershootMs = 0;
-    const callsPerGeneration: number[] = [];
-
-    for (let generation = 0; generation < GENERATIONS; generation += 1) {
-      const current = await view.token(grant);
-      if (current === undefined) throw new Error('no token');
-      const skewOfWriter = writerSkew.get(current.generation) ?? Number.NaN;
-      const trueExpiry = Date.parse(current.expiresAt) - skewOfWriter;
-      maxOvershootMs = Math.max(maxOvershootMs, skewOfWriter);
-      // 10 min before the true expiry: nobody considers the token due yet (leads 5 min ± 4 min).
-      clock.advance(trueExpiry - 10 * MINUTE - clock.now());
-      const callsBefore = parts.oauth.tokenRequests.total;
-      let next: TokenRecord | undefined = current;
-      for (let tick = 0; tick < 40 && next?.generation === current.generation; tick += 1) {
-        clock.advance(TICK_MS);
-        const chosen = SKEWS.map((_, index) => index).filter(() => random() < 0.5);
-        if (chosen.length === 0) chosen.push(Math.floor(random() * SKEWS.length));
-        const results = await Promise.all(
-          chosen.map((index) => trigger(refreshers[index] as RefreshHandler, grant, leaseMs)),
-        );
-        results.forEach((result, position) => {
-          if (result.status === 'refreshed')
-            writerSkew.set(result.generation, SKEWS[chosen[position] ?? 0] ?? 0);
-          if (result.status === 'failed' && result.attempted)
-            failures[result.code] = (failures[result.code] ?? 0) + 1;
-          if (result.status === 'failed' && !result.attempted) staleFailureReports += 1;
-        });
-        for (const [index, read] of readers.entries()) {
-          const readerNow = (clocks[index] as Clock).now();
-          const trueNow = clock.now();
-          const before = parts.oauth.tokenRequests.total;
-          const response = (await read({ provider: grant })) as Served | { error: unknown };
-          reads += 1;
-          if ('error' in response) {
-            refusedReads += 1;
-            continue;
-          }
-          if (parts.oauth.tokenRequests.total > before) {
-            // The reader's on-demand refresh wrote a generation: its writer has the reader's skew.
-            const stored = await view.token(grant);
-            if (stored !== undefined && !writerSkew.has(stored.generation)) {
-              writerSkew.set(stored.generation, SKEWS[index] ?? 0);
-            }
-          }
-          const recordedExpiry = Date.parse(response.expiresAt);
-          if (recordedExpiry <= readerNow)
-            problems.push(`reader ${SKEWS[index]} served a token past its expiry`);
-          const stored = await view.token(grant);
-          const servedSkew =
-            stored?.accessToken === response.accessToken
-              ? writerSkew.get(stored.generation)
-              : response.accessToken === current.accessToken
-                ? skewOfWriter
-                : undefined;
-          if (servedSkew !== undefined && recordedExpiry - servedSkew <= trueNow) servedPastTrueExpiry += 1;
-        }
-        next = await view.token(grant);
-      }
-      callsPerGeneration.push(parts.oauth.tokenRequests.total - callsBefore);
-      if ((next?.generation ?? 0) <= current.generation)
-        problems.push(`generation ${generation + 1} never came`);
-      parts.secrets.addIssued(parts.oauth);
-    }
-    return {
-      callsPerGeneration,
-      problems,
-      servedPastTrueExpiry,
-      reads,
-      refusedReads,
-      maxOvershootMs,
-      failures,
-      staleFailureReports,
+    const world: SkewWorld = { grant, leaseMs, view, clocks, refreshers, readers, random: mulberry32(SEED) };
+    const tally: SkewTally = {
+      callsPerGeneration: [],
+      problems: [],
+      servedPastTrueExpiry: 0,
+      reads: 0,
+      refusedReads: 0,
+      maxOvershootMs: 0,
+      failures: {},
+      staleFailureReports: 0,
+      writerSkew: new Map(),
     };
+    const first = await trigger(refreshers[1] as RefreshHandler, grant, leaseMs);
+    if (first.status === 'refreshed') tally.writerSkew.set(first.generation, 0);
+    for (let generation = 0; generation < GENERATIONS; generation += 1) {
+      await driveGeneration(world, tally, generation);
+    }
+    const { writerSkew: _writers, ...run } = tally;
+    return run;
+  }
+
+  /**
+   * One generation: jump to 10 min before the current token's true expiry, then tick every 30 s
+   * (random refreshers, every reader) until a newer generation is stored, at most 40 ticks.
+   */
+  async function driveGeneration(world: SkewWorld, tally: SkewTally, generation: number): Promise<void> {
+    const { grant, view } = world;
+    const current = await view.token(grant);
+    if (current === undefined) throw new Error('no token');
+    const skewOfWriter = tally.writerSkew.get(current.generation) ?? Number.NaN;
+    const trueExpiry = Date.parse(current.expiresAt) - skewOfWriter;
+    tally.maxOvershootMs = Math.max(tally.maxOvershootMs, skewOfWriter);
+    // 10 min before the true expiry: nobody considers the token due yet (leads 5 min ± 4 min).
+    clock.advance(trueExpiry - 10 * MINUTE - clock.now());
+    const callsBefore = parts.oauth.tokenRequests.total;
+    let next: TokenRecord | undefined = current;
+    for (let tick = 0; tick < 40 && next?.generation === current.generation; tick += 1) {
+      clock.advance(TICK_MS);
+      await triggerRandomRefreshers(world, tally);
+      for (const index of world.readers.keys()) {
+        await readOnce(world, tally, index, { token: current, skewOfWriter });
+      }
+      next = await view.token(grant);
+    }
+    tally.callsPerGeneration.push(parts.oauth.tokenRequests.total - callsBefore);
+    if ((next?.generation ?? 0) <= current.generation)
+      tally.problems.push(`generation ${generation + 1} never came`);
+    parts.secrets.addIssued(parts.oauth);
+  }
+
+  /** A random non-empty subset of the refreshers, triggered at once; their results counted. */
+  async function triggerRandomRefreshers(world: SkewWorld, tally: SkewTally): Promise<void> {
+    const { random, refreshers, grant, leaseMs } = world;
+    const chosen = SKEWS.map((_, index) => index).filter(() => random() < 0.5);
+    if (chosen.length === 0) chosen.push(Math.floor(random() * SKEWS.length));
+    const results = await Promise.all(
+      chosen.map((index) => trigger(refreshers[index] as RefreshHandler, grant, leaseMs)),
+    );
+    results.forEach((result, position) => {
+      countRefresh(tally, result, SKEWS[chosen[position] ?? 0] ?? 0);
+    });
+  }
+
+  function countRefresh(tally: SkewTally, result: RefreshResult, skew: number): void {
+    if (result.status === 'refreshed') tally.writerSkew.set(result.generation, skew);
+    if (result.status === 'failed' && result.attempted)
+      tally.failures[result.code] = (tally.failures[result.code] ?? 0) + 1;
+    if (result.status === 'failed' && !result.attempted) tally.staleFailureReports += 1;
+  }
+
+  /** Reader `index` reads once; what it served is checked against its own clock and the true time. */
+  async function readOnce(
+    world: SkewWorld,
+    tally: SkewTally,
+    index: number,
+    current: { readonly token: TokenRecord; readonly skewOfWriter: number },
+  ): Promise<void> {
+    const { grant, view } = world;
+    const readerNow = (world.clocks[index] as Clock).now();
+    const trueNow = clock.now();
+    const before = parts.oauth.tokenRequests.total;
+    const response = (await (world.readers[index] as ReadHandler)({ provider: grant })) as
+      | Served
+      | { error: unknown };
+    tally.reads += 1;
+    if ('error' in response) {
+      tally.refusedReads += 1;
+      return;
+    }
+    if (parts.oauth.tokenRequests.total > before) {
+      // The reader's on-demand refresh wrote a generation: its writer has the reader's skew.
+      const stored = await view.token(grant);
+      if (stored !== undefined && !tally.writerSkew.has(stored.generation)) {
+        tally.writerSkew.set(stored.generation, SKEWS[index] ?? 0);
+      }
+    }
+    const recordedExpiry = Date.parse(response.expiresAt);
+    if (recordedExpiry <= readerNow)
+      tally.problems.push(`reader ${SKEWS[index]} served a token past its expiry`);
+    const servedSkew = skewOfServed(tally, await view.token(grant), response, current);
+    if (servedSkew !== undefined && recordedExpiry - servedSkew <= trueNow) tally.servedPastTrueExpiry += 1;
+  }
+
+  /** The skew of the writer of the token served: the stored one's, or the generation's current one's. */
+  function skewOfServed(
+    tally: SkewTally,
+    stored: TokenRecord | undefined,
+    response: Served,
+    current: { readonly token: TokenRecord; readonly skewOfWriter: number },
+  ): number | undefined {
+    if (stored?.accessToken === response.accessToken) return tally.writerSkew.get(stored.generation);
+    return response.accessToken === current.token.accessToken ? current.skewOfWriter : undefined;
   }
 
   function report(name: string, grant: Grant, leaseMs: number, run: SkewRun): number {

@@ -133,6 +133,30 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     return result;
   };
 
+  /** One drill run as its phases share it. */
+  interface CrashRun {
+    readonly grant: Grant;
+    readonly spec: (typeof STEPS)[number];
+    readonly variant: Variant;
+    readonly view: ReturnType<typeof inspect>;
+    readonly healthyPorts: RealPorts;
+    readonly healthy: ReturnType<typeof engineFrom>;
+    /** Records a problem unless the condition holds. */
+    readonly check: (condition: boolean, problem: string) => void;
+    /** The token before the crash (the `due` variant). */
+    previous?: TokenRecord | undefined;
+  }
+
+  /** What the scheduler's ticks after the crash ended with. */
+  interface Recovery {
+    readonly last: RefreshResult | undefined;
+    readonly stored: TokenRecord | undefined;
+    readonly ticks: number;
+    /** Ticks at which the stored token was expired (`due` variant). */
+    readonly gaps: number;
+    readonly recoveryCalls: number;
+  }
+
   /** Kill one drill run at `step` and let the scheduler recover; returns what went wrong. */
   async function drillRun(grant: Grant, step: Step, variant: Variant): Promise<RunRecord> {
     const spec = STEPS.find((entry) => entry.step === step);
@@ -146,25 +170,50 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     await resetWorld(parts, { [grant]: CREDENTIALS[grant] });
     parts.secrets.addIssued(parts.oauth);
     parts.oauth.resetCounters();
-    const view = inspect(parts.moto.clientConfig);
     const healthyPorts = ports();
-    const healthy = engineFrom(healthyPorts, clock);
+    const run: CrashRun = {
+      grant,
+      spec,
+      variant,
+      view: inspect(parts.moto.clientConfig),
+      healthyPorts,
+      healthy: engineFrom(healthyPorts, clock),
+      check,
+    };
 
-    let previous: TokenRecord | undefined;
     if (variant === 'due') {
-      const first = await invoke(healthy, healthyPorts, grant);
+      const first = await invoke(run.healthy, healthyPorts, grant);
       check(first.status === 'refreshed', `setup refresh ended ${first.status}`);
-      previous = await view.token(grant);
+      run.previous = await run.view.token(grant);
       clock.advance(56 * MINUTE); // 1 h token, due 5 min before expiry: 4 min left
     }
+    await crashAtStep(run);
 
-    // The crashed invocation: abandoned at the crash point, never settled.
+    // 10 s later: the crashed holder's lease is live and must block another trigger.
+    clock.advance(10_000);
+    const blocked = await invoke(run.healthy, healthyPorts, grant);
+    check(blocked.status === 'in-progress', `a trigger during the lease ended ${blocked.status}`);
+
+    const recovery = await recoverByTicks(run);
+    const state = await run.view.state(grant);
+    const leaseFree = state?.leaseOwner === undefined || (state.leaseExpiresAt ?? 0) <= clock.now();
+    check(leaseFree, `the lease is still held at the end (${JSON.stringify(state)})`);
+    check(recovery.gaps === 0, `the stored token was expired at ${recovery.gaps} tick(s)`);
+    if (knownLoss) await checkLossContained(run, recovery, state);
+    else await checkRecovered(run, recovery);
+    parts.secrets.addIssued(parts.oauth);
+    return { grant, step, variant, knownLoss, problems };
+  }
+
+  /** The crashed invocation: abandoned at the crash point, never settled. */
+  async function crashAtStep(run: CrashRun): Promise<void> {
+    const { grant, spec, check } = run;
     const callsBeforeCrash = parts.oauth.tokenRequests.total;
     let reached: () => void = () => {};
     const crashed = new Promise<'crashed'>((resolve) => {
       reached = () => resolve('crashed');
     });
-    const crashPorts = withCrashPoint(ports(), step, () => reached());
+    const crashPorts = withCrashPoint(ports(), spec.step, () => reached());
     const abandoned = engineFrom(crashPorts, clock)
       .refresh({ config: configs[grant], remainingTimeMs: LEASE_MS })
       .then((result) => result);
@@ -178,13 +227,11 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
       crashedCalls === (spec.providerCallBeforeCrash ? 1 : 0),
       `the crashed holder made ${crashedCalls} provider calls`,
     );
+  }
 
-    // 10 s later: the crashed holder's lease is live and must block another trigger.
-    clock.advance(10_000);
-    const blocked = await invoke(healthy, healthyPorts, grant);
-    check(blocked.status === 'in-progress', `a trigger during the lease ended ${blocked.status}`);
-
-    // The scheduler onward: one tick a minute until a newer valid token is stored.
+  /** The scheduler onward: one tick a minute until a newer valid token is stored (or a permanent failure). */
+  async function recoverByTicks(run: CrashRun): Promise<Recovery> {
+    const { grant, variant, view, previous } = run;
     const callsBeforeRecovery = parts.oauth.tokenRequests.total;
     let ticks = 0;
     let gaps = 0;
@@ -193,75 +240,88 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     for (; ticks < MAX_TICKS; ) {
       clock.advance(TICK_MS);
       ticks += 1;
-      last = await invoke(healthy, healthyPorts, grant);
+      last = await invoke(run.healthy, run.healthyPorts, grant);
       stored = await view.token(grant);
       const valid = stored !== undefined && Date.parse(stored.expiresAt) > clock.now();
       if (variant === 'due' && !valid) gaps += 1;
-      if (valid && (previous === undefined || (stored?.generation ?? 0) > previous.generation)) break;
-      if (last.status === 'failed' && last.permanent) break;
+      if ((valid && isNewer(stored, previous)) || (last.status === 'failed' && last.permanent)) break;
     }
     const recoveryCalls = parts.oauth.tokenRequests.total - callsBeforeRecovery;
-    const state = await view.state(grant);
-    const leaseFree = state?.leaseOwner === undefined || (state.leaseExpiresAt ?? 0) <= clock.now();
-    check(leaseFree, `the lease is still held at the end (${JSON.stringify(state)})`);
-    check(gaps === 0, `the stored token was expired at ${gaps} tick(s)`);
-    const issuedNow = new Set(parts.oauth.issuedTokens.map((token) => token.value));
+    return { last, stored, ticks, gaps, recoveryCalls };
+  }
 
-    if (knownLoss) {
-      // The loss must be detected and contained (see KNOWN_LOSSES).
-      check(
-        last?.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
-        `recovery ended ${JSON.stringify(last)}, expected a permanent invalid_grant`,
-      );
-      check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
-      check(state?.lastErrorPermanent === true, 'the state does not record a permanent failure');
-      check(
-        variant === 'first'
-          ? stored === undefined
-          : stored?.accessToken === previous?.accessToken &&
-              Date.parse(stored?.expiresAt ?? '') > clock.now(),
-        'the last valid access token was not kept',
-      );
-      const verify = await invoke(healthy, healthyPorts, grant, true);
-      check(
-        verify.status === 'failed' && verify.code === 'invalid_grant',
-        `a forced refresh with the revoked grant ended ${verify.status}`,
-      );
-    } else {
-      check(
-        stored !== undefined && Date.parse(stored.expiresAt) > clock.now(),
-        'no valid token is stored after the recovery',
-      );
-      check(
-        stored !== undefined &&
-          (issuedNow.has(stored.accessToken) || stored.accessToken === previous?.accessToken),
-        'the stored access token was not issued by the OAuth server',
-      );
-      check(
-        previous === undefined || (stored?.generation ?? 0) > previous.generation,
-        'the stored token is not newer than the one before the crash',
-      );
-      check(ticks === 1, `recovered after ${ticks} ticks, not at the first tick after the lease ended`);
-      check(
-        recoveryCalls === spec.recoveryCalls,
-        `the recovery made ${recoveryCalls} provider calls (expected ${spec.recoveryCalls})`,
-      );
-      check(
-        reuseDetections(parts.oauth) === 0,
-        `${reuseDetections(parts.oauth)} refresh-token reuse detections`,
-      );
-      // The stored credentials work: one more (forced) refresh with them succeeds.
-      const verify = await invoke(healthy, healthyPorts, grant, true);
-      check(
-        verify.status === 'refreshed',
-        `a forced refresh after the recovery ended ${JSON.stringify(verify)}`,
-      );
-      check(reuseDetections(parts.oauth) === 0, 'the forced refresh replayed a refresh token');
-      const after = await view.state(grant);
-      check(after?.leaseOwner === undefined, 'the lease is held after the forced refresh');
-    }
-    parts.secrets.addIssued(parts.oauth);
-    return { grant, step, variant, knownLoss, problems };
+  /** A known loss (see KNOWN_LOSSES) must be detected and contained. */
+  async function checkLossContained(
+    run: CrashRun,
+    recovery: Recovery,
+    state: Awaited<ReturnType<CrashRun['view']['state']>>,
+  ): Promise<void> {
+    const { grant, variant, previous, check } = run;
+    const { last, stored } = recovery;
+    check(
+      last?.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
+      `recovery ended ${JSON.stringify(last)}, expected a permanent invalid_grant`,
+    );
+    check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
+    check(state?.lastErrorPermanent === true, 'the state does not record a permanent failure');
+    check(
+      variant === 'first'
+        ? stored === undefined
+        : stored?.accessToken === previous?.accessToken && Date.parse(stored?.expiresAt ?? '') > clock.now(),
+      'the last valid access token was not kept',
+    );
+    const verify = await invoke(run.healthy, run.healthyPorts, grant, true);
+    check(
+      verify.status === 'failed' && verify.code === 'invalid_grant',
+      `a forced refresh with the revoked grant ended ${verify.status}`,
+    );
+  }
+
+  /** Any other step: a valid, newer token from the server at the first tick, and credentials that still work. */
+  async function checkRecovered(run: CrashRun, recovery: Recovery): Promise<void> {
+    const { spec, check } = run;
+    const { ticks, recoveryCalls } = recovery;
+    checkRecoveredToken(run, recovery.stored, new Set(parts.oauth.issuedTokens.map((token) => token.value)));
+    check(ticks === 1, `recovered after ${ticks} ticks, not at the first tick after the lease ended`);
+    check(
+      recoveryCalls === spec.recoveryCalls,
+      `the recovery made ${recoveryCalls} provider calls (expected ${spec.recoveryCalls})`,
+    );
+    check(
+      reuseDetections(parts.oauth) === 0,
+      `${reuseDetections(parts.oauth)} refresh-token reuse detections`,
+    );
+    // The stored credentials work: one more (forced) refresh with them succeeds.
+    const verify = await invoke(run.healthy, run.healthyPorts, run.grant, true);
+    check(
+      verify.status === 'refreshed',
+      `a forced refresh after the recovery ended ${JSON.stringify(verify)}`,
+    );
+    check(reuseDetections(parts.oauth) === 0, 'the forced refresh replayed a refresh token');
+    const after = await run.view.state(run.grant);
+    check(after?.leaseOwner === undefined, 'the lease is held after the forced refresh');
+  }
+
+  /** The stored token after the recovery: valid, issued by the server (or the one kept), newer than before. */
+  function checkRecoveredToken(
+    run: CrashRun,
+    stored: TokenRecord | undefined,
+    issuedNow: ReadonlySet<string>,
+  ): void {
+    const { previous, check } = run;
+    check(
+      stored !== undefined && Date.parse(stored.expiresAt) > clock.now(),
+      'no valid token is stored after the recovery',
+    );
+    check(
+      stored !== undefined &&
+        (issuedNow.has(stored.accessToken) || stored.accessToken === previous?.accessToken),
+      'the stored access token was not issued by the OAuth server',
+    );
+    check(
+      previous === undefined || (stored?.generation ?? 0) > previous.generation,
+      'the stored token is not newer than the one before the crash',
+    );
   }
 
   describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {
@@ -321,6 +381,11 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     expect(leaked).toEqual([]);
   });
 });
+
+/** Whether `stored` is a later generation than `previous` (any token is, when there was none). */
+function isNewer(stored: TokenRecord | undefined, previous: TokenRecord | undefined): boolean {
+  return previous === undefined || (stored?.generation ?? 0) > previous.generation;
+}
 
 /** Never settles: the rest of the invocation does not run, as in a killed Lambda. */
 function hang<T>(reached: () => void): Promise<T> {

@@ -142,11 +142,11 @@ describe(`Drill: precise runs that arrive early (${MODE} mode, seed ${SEED})`, (
       logger: ports.logger,
       publishMetrics: () => ports.metrics.publish(),
     });
-    let onDemandRequests = 0;
+    const counters = { onDemandRequests: 0 };
     // Answers at once (a thrown error would make the reader poll the store on the stepped clock).
     const refusingTrigger: RefreshTrigger = {
       async refresh({ provider }) {
-        onDemandRequests += 1;
+        counters.onDemandRequests += 1;
         return { status: 'failed', provider, code: 'on_demand_off', permanent: false, attempted: false };
       },
     };
@@ -157,95 +157,35 @@ describe(`Drill: precise runs that arrive early (${MODE} mode, seed ${SEED})`, (
       }),
       { clientConfig: parts.moto.clientConfig, clock, trigger: refusingTrigger },
     );
-    const view = inspect(parts.moto.clientConfig);
-    const run = async (event: Record<string, unknown>) =>
-      (await refresh(event, { getRemainingTimeInMillis: () => 30_000 })) as RefreshResult;
-
-    let reads = 0;
-    let expiredServed = 0;
-    let readsRefused = 0;
-    const consume = async (at: number) => {
-      clock.set(at);
-      const readAt = clock.now();
-      const response = (await read({ provider: PROVIDER })) as Served | { error: unknown };
-      reads += 1;
-      if ('error' in response) readsRefused += 1;
-      else if (Date.parse(response.expiresAt) <= readAt) expiredServed += 1;
-    };
-
-    // The recurring schedule's first firing creates the first token (no state yet: due).
-    let nextRecurring = clock.now();
-    let refreshed = 0;
-    let preciseRuns = 0;
-    let preciseRunsNotDue = 0;
-    let recurringTicks = 0;
-    let rearms = 0;
-    let schedulerCallsFromArmedTicks = 0;
-    let lapsedMs = 0;
-    let lapses = 0;
-    let rearmed = false;
-    let minEarlyMs = Number.POSITIVE_INFINITY;
-    let maxEarlyMs = 0;
-    let storedExpiresAt = Number.NEGATIVE_INFINITY;
-    while (refreshed < generations + 1) {
-      const precise = scheduler.pending(PROVIDER);
-      const earlyMs = precise === undefined ? 0 : earlyBy(random, rearmed);
-      const preciseFiresAt = precise === undefined ? Number.POSITIVE_INFINITY : precise - earlyMs;
-      const firesAt = Math.min(preciseFiresAt, nextRecurring);
-      // Until the firing nothing changes the store: any time past the stored expiry has lapsed.
-      const lapse = Math.max(0, firesAt - Math.max(storedExpiresAt, clock.now()));
-      if (lapse > 0 && Number.isFinite(storedExpiresAt)) {
-        lapsedMs += lapse;
-        lapses += 1;
-      }
-      if (Number.isFinite(storedExpiresAt) && firesAt > clock.now()) {
-        await consume(clock.now() + Math.floor(random() * (firesAt - clock.now())));
-        await consume(firesAt - 1);
-      }
-      clock.set(firesAt);
-      const callsBefore = scheduler.calls.length;
-      let result: RefreshResult;
-      if (firesAt === preciseFiresAt) {
-        scheduler.fired(PROVIDER);
-        preciseRuns += 1;
-        minEarlyMs = Math.min(minEarlyMs, earlyMs);
-        maxEarlyMs = Math.max(maxEarlyMs, earlyMs);
-        result = await run({ provider: PROVIDER, trigger: 'precise' });
-        if (result.status === 'fresh') preciseRunsNotDue += 1;
-        rearmed = result.status === 'fresh' && scheduler.calls.length > callsBefore;
-        if (rearmed) rearms += 1;
-      } else {
-        recurringTicks += 1;
-        nextRecurring += RECURRING_MS;
-        const armedBefore = precise !== undefined;
-        result = await run({ provider: PROVIDER });
-        if (result.status === 'fresh' && armedBefore && scheduler.calls.length > callsBefore) {
-          schedulerCallsFromArmedTicks += 1;
-        }
-      }
-      if (result.status === 'refreshed') refreshed += 1;
-      else if (result.status !== 'fresh') throw new Error(`a run ended ${JSON.stringify(result)}`);
-      const stored = await view.token(PROVIDER);
-      storedExpiresAt = stored === undefined ? storedExpiresAt : Date.parse(stored.expiresAt);
-      await consume(clock.now());
-    }
+    const simulation = new EarlyRunSimulation({
+      clock,
+      scheduler,
+      random,
+      earlyBy,
+      view: inspect(parts.moto.clientConfig),
+      run: async (event) =>
+        (await refresh(event, { getRemainingTimeInMillis: () => 30_000 })) as RefreshResult,
+      read: async () => (await read({ provider: PROVIDER })) as Served | { error: unknown },
+    });
+    while (simulation.refreshed < generations + 1) await simulation.fireNext();
     parts.secrets.add(...parts.strict.issuedTokens);
+    const counted = simulation.figures();
     const result: PhaseFigures = {
       phase: name,
-      generations: refreshed - 1,
-      preciseRuns,
-      preciseRunsNotDue,
-      recurringTicks,
-      rearms,
-      schedulerCallsFromArmedTicks,
-      lapsedMs,
-      lapses,
-      reads,
-      expiredServed,
-      readsRefused,
-      onDemandRequests,
-      minEarlyMs: Number.isFinite(minEarlyMs) ? minEarlyMs : 0,
-      maxEarlyMs,
+      generations: counted.generations,
+      preciseRuns: counted.preciseRuns,
+      preciseRunsNotDue: counted.preciseRunsNotDue,
+      recurringTicks: counted.recurringTicks,
+      rearms: counted.rearms,
+      schedulerCallsFromArmedTicks: counted.schedulerCallsFromArmedTicks,
+      lapsedMs: counted.lapsedMs,
+      lapses: counted.lapses,
+      reads: counted.reads,
+      expiredServed: counted.expiredServed,
+      readsRefused: counted.readsRefused,
+      onDemandRequests: counters.onDemandRequests,
+      minEarlyMs: counted.minEarlyMs,
+      maxEarlyMs: counted.maxEarlyMs,
       reuseDetections: parts.strict.counters.reuseDetections,
     };
     figures.push(result);
@@ -310,3 +250,139 @@ describe(`Drill: precise runs that arrive early (${MODE} mode, seed ${SEED})`, (
     expect(leaked).toEqual([]);
   });
 });
+
+/** What {@link EarlyRunSimulation} drives. */
+interface SimulationParts {
+  readonly clock: SteppedClock;
+  readonly scheduler: RecordingScheduler;
+  readonly random: () => number;
+  /** How early the precise run fires (`rearmed`: the schedule was armed again by a not-due run). */
+  readonly earlyBy: (random: () => number, rearmed: boolean) => number;
+  readonly view: ReturnType<typeof inspect>;
+  /** One refresh invocation with this event. */
+  readonly run: (event: Record<string, unknown>) => Promise<RefreshResult>;
+  /** One consumer read. */
+  readonly read: () => Promise<Served | { error: unknown }>;
+}
+
+/**
+ * The two schedules firing one after another on the stepped clock (the earlier of the precise run,
+ * fired early, and the recurring tick), a consumer reading between firings, and what that counts.
+ */
+class EarlyRunSimulation {
+  refreshed = 0;
+  #reads = 0;
+  #expiredServed = 0;
+  #readsRefused = 0;
+  #preciseRuns = 0;
+  #preciseRunsNotDue = 0;
+  #recurringTicks = 0;
+  #rearms = 0;
+  #schedulerCallsFromArmedTicks = 0;
+  #lapsedMs = 0;
+  #lapses = 0;
+  #rearmed = false;
+  #minEarlyMs = Number.POSITIVE_INFINITY;
+  #maxEarlyMs = 0;
+  #storedExpiresAt = Number.NEGATIVE_INFINITY;
+  /** The recurring schedule's first firing creates the first token (no state yet: due). */
+  #nextRecurring: number;
+  readonly #parts: SimulationParts;
+
+  constructor(parts: SimulationParts) {
+    this.#parts = parts;
+    this.#nextRecurring = parts.clock.now();
+  }
+
+  /** Move to the next firing (reading on the way), fire it, and read right after. */
+  async fireNext(): Promise<void> {
+    const { clock, scheduler, random, earlyBy, view } = this.#parts;
+    const precise = scheduler.pending(PROVIDER);
+    const earlyMs = precise === undefined ? 0 : earlyBy(random, this.#rearmed);
+    const preciseFiresAt = precise === undefined ? Number.POSITIVE_INFINITY : precise - earlyMs;
+    const firesAt = Math.min(preciseFiresAt, this.#nextRecurring);
+    this.#countLapse(firesAt);
+    await this.#readUntil(firesAt);
+    clock.set(firesAt);
+    const result =
+      firesAt === preciseFiresAt
+        ? await this.#firePrecise(earlyMs)
+        : await this.#fireRecurring(precise !== undefined);
+    if (result.status === 'refreshed') this.refreshed += 1;
+    else if (result.status !== 'fresh') throw new Error(`a run ended ${JSON.stringify(result)}`);
+    const stored = await view.token(PROVIDER);
+    this.#storedExpiresAt = stored === undefined ? this.#storedExpiresAt : Date.parse(stored.expiresAt);
+    await this.#consume(clock.now());
+  }
+
+  /** Until the firing nothing changes the store: any time past the stored expiry has lapsed. */
+  #countLapse(firesAt: number): void {
+    const lapse = Math.max(0, firesAt - Math.max(this.#storedExpiresAt, this.#parts.clock.now()));
+    if (lapse > 0 && Number.isFinite(this.#storedExpiresAt)) {
+      this.#lapsedMs += lapse;
+      this.#lapses += 1;
+    }
+  }
+
+  /** Once a token exists: a read at a random moment before the firing, and one right before it. */
+  async #readUntil(firesAt: number): Promise<void> {
+    const { clock, random } = this.#parts;
+    if (!Number.isFinite(this.#storedExpiresAt) || firesAt <= clock.now()) return;
+    await this.#consume(clock.now() + Math.floor(random() * (firesAt - clock.now())));
+    await this.#consume(firesAt - 1);
+  }
+
+  async #firePrecise(earlyMs: number): Promise<RefreshResult> {
+    const { scheduler, run } = this.#parts;
+    const callsBefore = scheduler.calls.length;
+    scheduler.fired(PROVIDER);
+    this.#preciseRuns += 1;
+    this.#minEarlyMs = Math.min(this.#minEarlyMs, earlyMs);
+    this.#maxEarlyMs = Math.max(this.#maxEarlyMs, earlyMs);
+    const result = await run({ provider: PROVIDER, trigger: 'precise' });
+    if (result.status === 'fresh') this.#preciseRunsNotDue += 1;
+    this.#rearmed = result.status === 'fresh' && scheduler.calls.length > callsBefore;
+    if (this.#rearmed) this.#rearms += 1;
+    return result;
+  }
+
+  async #fireRecurring(armedBefore: boolean): Promise<RefreshResult> {
+    const { scheduler, run } = this.#parts;
+    const callsBefore = scheduler.calls.length;
+    this.#recurringTicks += 1;
+    this.#nextRecurring += RECURRING_MS;
+    const result = await run({ provider: PROVIDER });
+    if (result.status === 'fresh' && armedBefore && scheduler.calls.length > callsBefore) {
+      this.#schedulerCallsFromArmedTicks += 1;
+    }
+    return result;
+  }
+
+  async #consume(at: number): Promise<void> {
+    const { clock, read } = this.#parts;
+    clock.set(at);
+    const readAt = clock.now();
+    const response = await read();
+    this.#reads += 1;
+    if ('error' in response) this.#readsRefused += 1;
+    else if (Date.parse(response.expiresAt) <= readAt) this.#expiredServed += 1;
+  }
+
+  figures(): Omit<PhaseFigures, 'phase' | 'onDemandRequests' | 'reuseDetections'> {
+    return {
+      generations: this.refreshed - 1,
+      preciseRuns: this.#preciseRuns,
+      preciseRunsNotDue: this.#preciseRunsNotDue,
+      recurringTicks: this.#recurringTicks,
+      rearms: this.#rearms,
+      schedulerCallsFromArmedTicks: this.#schedulerCallsFromArmedTicks,
+      lapsedMs: this.#lapsedMs,
+      lapses: this.#lapses,
+      reads: this.#reads,
+      expiredServed: this.#expiredServed,
+      readsRefused: this.#readsRefused,
+      minEarlyMs: Number.isFinite(this.#minEarlyMs) ? this.#minEarlyMs : 0,
+      maxEarlyMs: this.#maxEarlyMs,
+    };
+  }
+}

@@ -237,6 +237,19 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     )) as RefreshResult;
   const injectedTotal = () => Object.values(proxy.injected).reduce((sum, count) => sum + count, 0);
 
+  /** One scenario as its phases share it. */
+  interface FaultRun {
+    readonly grant: Grant;
+    readonly spec: StepSpec;
+    readonly mode: Mode;
+    readonly kind: AwsFaultKind;
+    readonly view: ReturnType<typeof inspect>;
+    /** The container that reaches AWS through the fault proxy (healthy again after the fault). */
+    readonly faulty: RefreshHandler;
+    /** Records a problem unless the condition holds. */
+    readonly check: (ok: boolean, problem: string) => void;
+  }
+
   async function scenario(
     grant: Grant,
     spec: StepSpec,
@@ -254,10 +267,7 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     const view = inspect(parts.moto.clientConfig);
     const healthy = handler(parts.moto.endpoint);
     const faulty = handler(proxy.endpoint, mode === 'surfaced' || mode === 'persistent' ? 1 : undefined);
-    const validStored = async (): Promise<TokenRecord | undefined> => {
-      const token = await view.token(grant);
-      return token !== undefined && Date.parse(token.expiresAt) > clock.now() ? token : undefined;
-    };
+    const run: FaultRun = { grant, spec, mode, kind, view, faulty, check };
 
     // A token that is due: 1 h lifetime, 4 min 59 s left.
     const setup = await tick(healthy, grant);
@@ -266,96 +276,13 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     if (before === undefined) throw new Error('no token after the setup refresh');
     clock.advance(Date.parse(before.expiresAt) - 5 * MINUTE + 1_000 - clock.now());
 
-    // The faulty invocation.
-    const injectedBefore = injectedTotal();
     const callsBefore = parts.oauth.tokenRequests.total;
-    proxy.inject({
-      target: spec.target,
-      ...(spec.when ? { when: spec.when } : {}),
-      kind,
-      times: mode === 'persistent' ? PERSISTENT_TIMES : 1,
-      applied: mode === 'applied',
-    });
-    const faulty1 = await tick(faulty, grant);
-    proxy.clear();
-    const faultyCalls = parts.oauth.tokenRequests.total - callsBefore;
-    const fired = injectedTotal() - injectedBefore;
-    check(mode === 'persistent' ? fired > 1 : fired === 1, `the fault fired ${fired} times`);
-    check(faultyCalls <= 1, `the faulty invocation made ${faultyCalls} provider calls`);
-
-    const expected = expectedOutcome(spec, mode);
-    const faultyOutcome = faulty1.status === 'failed' ? faulty1.code : faulty1.status;
-    check(
-      faultyOutcome === expected.status,
-      `the faulty invocation ended ${faultyOutcome}, expected ${expected.status}`,
-    );
-    check(
-      faultyCalls === (expected.called ? 1 : 0),
-      `the faulty invocation made ${faultyCalls} provider calls`,
-    );
-    if (faulty1.status === 'failed' && faulty1.attempted) {
-      const state = await view.state(grant);
-      check(
-        state?.lastErrorCode === faulty1.code,
-        `the state records ${state?.lastErrorCode}, not ${faulty1.code}`,
-      );
-    }
-    check((await validStored()) !== undefined, 'no valid token stored after the faulty invocation');
-
-    // The scheduler onward, with the same (now healthy) container.
-    let ticks = 0;
-    let last: RefreshResult = faulty1;
-    let newer = await view.token(grant);
-    while ((newer?.generation ?? 0) <= before.generation && ticks < 10) {
-      if (last.status === 'failed' && last.permanent) break;
-      clock.advance(TICK_MS);
-      ticks += 1;
-      const callsAtTick = parts.oauth.tokenRequests.total;
-      last = await tick(faulty, grant);
-      check(parts.oauth.tokenRequests.total - callsAtTick <= 1, 'an invocation called the provider twice');
-      check((await validStored()) !== undefined, `no valid token stored at tick ${ticks}`);
-      newer = await view.token(grant);
-    }
-
-    // Provider calls from the faulty invocation to the recovery (not the verification below).
-    let providerCalls = parts.oauth.tokenRequests.total - callsBefore;
-    if (knownLoss) {
-      check(
-        last.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
-        `expected the replay of the spent refresh token to end in a permanent invalid_grant, got ${JSON.stringify(last)}`,
-      );
-      check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
-      check(
-        (await view.token(grant))?.accessToken === before.accessToken,
-        'the last valid token was not kept',
-      );
-    } else {
-      check(
-        (newer?.generation ?? 0) > before.generation,
-        `no newer token after ${ticks} ticks (${JSON.stringify(last)})`,
-      );
-      // Past any lease: nothing is due, nobody calls the provider, the lease ends free.
-      clock.advance(LEASE_MS + 1_000);
-      const callsAtEnd = parts.oauth.tokenRequests.total;
-      const settled = await tick(faulty, grant);
-      check(settled.status === 'fresh', `a tick after the recovery ended ${settled.status}`);
-      check(parts.oauth.tokenRequests.total === callsAtEnd, 'a call after a newer token was stored');
-      check(reuseDetections(parts.oauth) === 0, 'a refresh token was replayed');
-      providerCalls = parts.oauth.tokenRequests.total - callsBefore;
-      if (grant === 'rotating') {
-        const forced = (await faulty(
-          { provider: grant, force: true },
-          {
-            awsRequestId: randomUUID(),
-            getRemainingTimeInMillis: () => LEASE_MS,
-          },
-        )) as RefreshResult;
-        check(
-          forced.status === 'refreshed',
-          `the stored refresh token was refused (${JSON.stringify(forced)})`,
-        );
-      }
-    }
+    const faulted = await faultyInvocation(run, callsBefore);
+    const recovery = await recoverByTicks(run, before, faulted.result);
+    // Provider calls from the faulty invocation to the recovery (not the forced verification).
+    const providerCalls = knownLoss
+      ? await checkLossContained(run, recovery.last, before, callsBefore)
+      : await checkRecovered(run, { ...recovery, before }, callsBefore);
     const state = await view.state(grant);
     check(
       state?.leaseOwner === undefined || (state.leaseExpiresAt ?? 0) <= clock.now(),
@@ -367,14 +294,136 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
       mode,
       step: spec.step,
       kind,
-      faultyResult: faultyOutcome,
+      faultyResult: faulted.outcome,
       providerCalls,
       knownLoss,
-      faultsFired: fired,
+      faultsFired: faulted.fired,
       problems,
     };
     records.push(record);
     return record;
+  }
+
+  /** The faulty invocation: the fault injected at the step, checked against the expected outcome. */
+  async function faultyInvocation(
+    run: FaultRun,
+    callsBefore: number,
+  ): Promise<{ result: RefreshResult; outcome: string; fired: number }> {
+    const { grant, spec, mode, kind, view, faulty, check } = run;
+    const injectedBefore = injectedTotal();
+    proxy.inject({
+      target: spec.target,
+      ...(spec.when ? { when: spec.when } : {}),
+      kind,
+      times: mode === 'persistent' ? PERSISTENT_TIMES : 1,
+      applied: mode === 'applied',
+    });
+    const result = await tick(faulty, grant);
+    proxy.clear();
+    const faultyCalls = parts.oauth.tokenRequests.total - callsBefore;
+    const fired = injectedTotal() - injectedBefore;
+    check(mode === 'persistent' ? fired > 1 : fired === 1, `the fault fired ${fired} times`);
+    check(faultyCalls <= 1, `the faulty invocation made ${faultyCalls} provider calls`);
+
+    const expected = expectedOutcome(spec, mode);
+    const outcome = result.status === 'failed' ? result.code : result.status;
+    check(outcome === expected.status, `the faulty invocation ended ${outcome}, expected ${expected.status}`);
+    check(
+      faultyCalls === (expected.called ? 1 : 0),
+      `the faulty invocation made ${faultyCalls} provider calls`,
+    );
+    if (result.status === 'failed' && result.attempted) {
+      const state = await view.state(grant);
+      check(
+        state?.lastErrorCode === result.code,
+        `the state records ${state?.lastErrorCode}, not ${result.code}`,
+      );
+    }
+    check((await validStored(run)) !== undefined, 'no valid token stored after the faulty invocation');
+    return { result, outcome, fired };
+  }
+
+  /** The stored token, if it is still valid. */
+  async function validStored(run: FaultRun): Promise<TokenRecord | undefined> {
+    const token = await run.view.token(run.grant);
+    return token !== undefined && Date.parse(token.expiresAt) > clock.now() ? token : undefined;
+  }
+
+  /** The scheduler onward, with the same (now healthy) container, until a newer token or a permanent failure. */
+  async function recoverByTicks(
+    run: FaultRun,
+    before: TokenRecord,
+    faultyResult: RefreshResult,
+  ): Promise<{ last: RefreshResult; newer: TokenRecord | undefined; ticks: number }> {
+    const { grant, view, faulty, check } = run;
+    let ticks = 0;
+    let last = faultyResult;
+    let newer = await view.token(grant);
+    while ((newer?.generation ?? 0) <= before.generation && ticks < 10) {
+      if (last.status === 'failed' && last.permanent) break;
+      clock.advance(TICK_MS);
+      ticks += 1;
+      const callsAtTick = parts.oauth.tokenRequests.total;
+      last = await tick(faulty, grant);
+      check(parts.oauth.tokenRequests.total - callsAtTick <= 1, 'an invocation called the provider twice');
+      check((await validStored(run)) !== undefined, `no valid token stored at tick ${ticks}`);
+      newer = await view.token(grant);
+    }
+    return { last, newer, ticks };
+  }
+
+  /** A known loss: the replay of the spent refresh token is detected, the last token kept. @returns provider calls. */
+  async function checkLossContained(
+    run: FaultRun,
+    last: RefreshResult,
+    before: TokenRecord,
+    callsBefore: number,
+  ): Promise<number> {
+    const { grant, view, check } = run;
+    const providerCalls = parts.oauth.tokenRequests.total - callsBefore;
+    check(
+      last.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
+      `expected the replay of the spent refresh token to end in a permanent invalid_grant, got ${JSON.stringify(last)}`,
+    );
+    check(reuseDetections(parts.oauth) === 1, `${reuseDetections(parts.oauth)} reuse detections`);
+    check((await view.token(grant))?.accessToken === before.accessToken, 'the last valid token was not kept');
+    return providerCalls;
+  }
+
+  /**
+   * Any other scenario: a newer token, then past any lease nothing is due and nobody calls the
+   * provider; a rotating grant's stored refresh token still works. @returns provider calls to the recovery.
+   */
+  async function checkRecovered(
+    run: FaultRun,
+    recovery: { last: RefreshResult; newer: TokenRecord | undefined; ticks: number; before: TokenRecord },
+    callsBefore: number,
+  ): Promise<number> {
+    const { grant, faulty, check } = run;
+    const { last, newer, ticks, before } = recovery;
+    check(
+      (newer?.generation ?? 0) > before.generation,
+      `no newer token after ${ticks} ticks (${JSON.stringify(last)})`,
+    );
+    // Past any lease: nothing is due, nobody calls the provider, the lease ends free.
+    clock.advance(LEASE_MS + 1_000);
+    const callsAtEnd = parts.oauth.tokenRequests.total;
+    const settled = await tick(faulty, grant);
+    check(settled.status === 'fresh', `a tick after the recovery ended ${settled.status}`);
+    check(parts.oauth.tokenRequests.total === callsAtEnd, 'a call after a newer token was stored');
+    check(reuseDetections(parts.oauth) === 0, 'a refresh token was replayed');
+    const providerCalls = parts.oauth.tokenRequests.total - callsBefore;
+    if (grant === 'rotating') {
+      const forced = (await faulty(
+        { provider: grant, force: true },
+        { awsRequestId: randomUUID(), getRemainingTimeInMillis: () => LEASE_MS },
+      )) as RefreshResult;
+      check(
+        forced.status === 'refreshed',
+        `the stored refresh token was refused (${JSON.stringify(forced)})`,
+      );
+    }
+    return providerCalls;
   }
 
   describe.each(['surfaced', 'absorbed', 'applied', 'persistent'] as const)('mode %s', (mode) => {

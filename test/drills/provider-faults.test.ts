@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readReadEnvironment } from '../../functions/core/env.js';
-import type { RefreshResult } from '../../functions/core/types.js';
+import type { RefreshResult, TokenRecord } from '../../functions/core/types.js';
 import { composeReadHandler } from '../../functions/read/app.js';
 import { inProcessRefreshTrigger, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import type { TokenEndpointFault } from '../support/oauth-server.js';
@@ -267,6 +267,33 @@ describe(`Drill: provider faults in front of oidc-provider (${MODE} mode, ${RUNS
     return { tick, get };
   }
 
+  /** One scenario as its phases share it. */
+  interface FaultScenario {
+    readonly grant: Grant;
+    readonly spec: FaultCase;
+    readonly tick: ReturnType<typeof containers>['tick'];
+    readonly get: ReturnType<typeof containers>['get'];
+    readonly view: ReturnType<typeof inspect>;
+    readonly problems: string[];
+    /** Records a problem unless the condition holds. */
+    readonly check: (condition: boolean, problem: string) => void;
+    /** The last token stored before the fault, and its expiry. */
+    readonly lastValid: TokenRecord;
+    readonly expiresAt: number;
+  }
+
+  /** What the ticks and reads under the fault counted. */
+  interface UnderFault {
+    reads: number;
+    readsAfterExpiry: number;
+    servedLastValid: number;
+    refusedAfterExpiry: number;
+    lastResult: RefreshResult | undefined;
+    /** Each attempted failure: when it happened and the retry time it set. */
+    readonly backoffs: { failedAt: number; retryAt: number }[];
+    faultedCalls: number;
+  }
+
   async function scenario(grant: Grant, spec: FaultCase): Promise<ScenarioFigures> {
     const problems: string[] = [];
     const check = (condition: boolean, problem: string) => {
@@ -286,50 +313,13 @@ describe(`Drill: provider faults in front of oidc-provider (${MODE} mode, ${RUNS
     if (lastValid === undefined) throw new Error('no token after the healthy refresh');
     const expiresAt = Date.parse(lastValid.expiresAt);
     clock.advance(expiresAt - 5 * MINUTE + 1_000 - clock.now());
+    const run: FaultScenario = { grant, spec, tick, get, view, problems, check, lastValid, expiresAt };
 
     // 2. The fault for good; a tick a minute until 1 min past the expiry, a read at every tick.
     parts.oauth.setFault(spec.fault);
     const callsBefore = parts.oauth.tokenRequests.total;
-    let reads = 0;
-    let readsAfterExpiry = 0;
-    let servedLastValid = 0;
-    let refusedAfterExpiry = 0;
-    let lastResult: RefreshResult | undefined;
-    /** Each attempted failure: when it happened and the retry time it set. */
-    const backoffs: { failedAt: number; retryAt: number }[] = [];
-    for (;;) {
-      const tickAt = clock.now();
-      const result = await tick(grant);
-      if (spec.code !== undefined && result.status !== 'failed') {
-        problems.push(`a tick under the fault ended ${result.status}`);
-      }
-      if (result.status === 'failed' && spec.code !== undefined && result.code !== spec.code) {
-        problems.push(`a tick failed with ${result.code}, expected ${spec.code}`);
-      }
-      if (result.status === 'failed' && result.attempted) {
-        lastResult = result;
-        // The failure happened during the tick, so its retry time is at least Retry-After after `tickAt`.
-        backoffs.push({ failedAt: tickAt, retryAt: Date.parse(result.retryAt ?? '') });
-      }
-      const readAt = clock.now();
-      const served = await get(grant);
-      reads += 1;
-      if (readAt >= expiresAt) readsAfterExpiry += 1;
-      if (served !== undefined) {
-        check(Date.parse(served.expiresAt) > readAt, `served a token expired at ${served.expiresAt}`);
-        if (served.accessToken === lastValid.accessToken) servedLastValid += 1;
-        else if (spec.code !== undefined) problems.push('served a token other than the last valid one');
-      } else if (readAt >= expiresAt) {
-        refusedAfterExpiry += 1;
-      } else if (expiresAt - readAt > 5_000 && spec.code !== undefined) {
-        problems.push(
-          `no token served ${Math.round((expiresAt - readAt) / 1000)} s before the last one expired`,
-        );
-      }
-      if (clock.now() >= expiresAt + MINUTE) break;
-      clock.advance(TICK_MS);
-    }
-    const faultedCalls = parts.oauth.tokenRequests.total - callsBefore;
+    const counted = await tickAndReadUnderFault(run);
+    counted.faultedCalls = parts.oauth.tokenRequests.total - callsBefore;
     parts.oauth.setFault(undefined);
 
     if (spec.code === undefined) {
@@ -339,29 +329,116 @@ describe(`Drill: provider faults in front of oidc-provider (${MODE} mode, ${RUNS
         stored !== undefined && stored.accessToken !== lastValid.accessToken,
         'the accepted token was not stored',
       );
-      figures.push({
-        grant,
-        label: spec.label,
-        faultedCalls,
-        reads,
-        servedLastValid,
-        refusedAfterExpiry,
-        recovery: 'accepted',
-        problems,
-      });
+      figures.push(scenarioFigures(run, counted, 'accepted'));
       return figures[figures.length - 1] as ScenarioFigures;
     }
 
     check(
-      readsAfterExpiry > 0 && refusedAfterExpiry === readsAfterExpiry,
-      `${readsAfterExpiry - refusedAfterExpiry} of ${readsAfterExpiry} reads after the expiry got a token`,
+      counted.readsAfterExpiry > 0 && counted.refusedAfterExpiry === counted.readsAfterExpiry,
+      `${counted.readsAfterExpiry - counted.refusedAfterExpiry} of ${counted.readsAfterExpiry} reads after the expiry got a token`,
     );
     check(
-      lastResult?.status === 'failed' && lastResult.permanent === spec.permanent,
+      counted.lastResult?.status === 'failed' && counted.lastResult.permanent === spec.permanent,
       `the failure was not ${spec.permanent ? 'permanent' : 'transient'}`,
     );
+    checkAlarmMetrics(run, outputFrom);
 
-    // 3. The alarms' metrics.
+    // 4. Recovery.
+    const recovery = spec.permanent
+      ? await recoverByOperator(run, counted.faultedCalls, callsBefore)
+      : await recoverAfterBackoff(run, counted);
+    const served = await get(grant);
+    const stored = await view.token(grant);
+    check(
+      served !== undefined &&
+        served.accessToken === stored?.accessToken &&
+        served.accessToken !== lastValid.accessToken,
+      'the consumer does not get the new token after the recovery',
+    );
+    check(reuseDetections(parts.oauth) === 0, 'a refresh token was replayed');
+    parts.secrets.addIssued(parts.oauth);
+    const result = scenarioFigures(run, counted, recovery);
+    figures.push(result);
+    return result;
+  }
+
+  function scenarioFigures(
+    run: FaultScenario,
+    counted: UnderFault,
+    recovery: ScenarioFigures['recovery'],
+  ): ScenarioFigures {
+    return {
+      grant: run.grant,
+      label: run.spec.label,
+      faultedCalls: counted.faultedCalls,
+      reads: counted.reads,
+      servedLastValid: counted.servedLastValid,
+      refusedAfterExpiry: counted.refusedAfterExpiry,
+      recovery,
+      problems: run.problems,
+    };
+  }
+
+  /** A tick a minute, and a read at every tick, until 1 min past the last valid token's expiry. */
+  async function tickAndReadUnderFault(run: FaultScenario): Promise<UnderFault> {
+    const counted: UnderFault = {
+      reads: 0,
+      readsAfterExpiry: 0,
+      servedLastValid: 0,
+      refusedAfterExpiry: 0,
+      lastResult: undefined,
+      backoffs: [],
+      faultedCalls: 0,
+    };
+    for (;;) {
+      await tickUnderFault(run, counted);
+      await readUnderFault(run, counted);
+      if (clock.now() >= run.expiresAt + MINUTE) break;
+      clock.advance(TICK_MS);
+    }
+    return counted;
+  }
+
+  async function tickUnderFault(run: FaultScenario, counted: UnderFault): Promise<void> {
+    const { grant, spec, problems } = run;
+    const tickAt = clock.now();
+    const result = await run.tick(grant);
+    if (spec.code !== undefined && result.status !== 'failed') {
+      problems.push(`a tick under the fault ended ${result.status}`);
+    }
+    if (result.status === 'failed' && spec.code !== undefined && result.code !== spec.code) {
+      problems.push(`a tick failed with ${result.code}, expected ${spec.code}`);
+    }
+    if (result.status === 'failed' && result.attempted) {
+      counted.lastResult = result;
+      // The failure happened during the tick, so its retry time is at least Retry-After after `tickAt`.
+      counted.backoffs.push({ failedAt: tickAt, retryAt: Date.parse(result.retryAt ?? '') });
+    }
+  }
+
+  /** A read: never an expired token, the last valid one while it lasts, none after its expiry. */
+  async function readUnderFault(run: FaultScenario, counted: UnderFault): Promise<void> {
+    const { spec, problems, check, lastValid, expiresAt } = run;
+    const readAt = clock.now();
+    const served = await run.get(run.grant);
+    counted.reads += 1;
+    if (readAt >= expiresAt) counted.readsAfterExpiry += 1;
+    if (served !== undefined) {
+      check(Date.parse(served.expiresAt) > readAt, `served a token expired at ${served.expiresAt}`);
+      if (served.accessToken === lastValid.accessToken) counted.servedLastValid += 1;
+      else if (spec.code !== undefined) problems.push('served a token other than the last valid one');
+    } else if (readAt >= expiresAt) {
+      counted.refusedAfterExpiry += 1;
+    } else if (expiresAt - readAt > 5_000 && spec.code !== undefined) {
+      problems.push(
+        `no token served ${Math.round((expiresAt - readAt) / 1000)} s before the last one expired`,
+      );
+    }
+  }
+
+  /** 3. The alarms' metrics: RefreshFailed, one dimension set, SecondsToExpiry below the stale threshold. */
+  function checkAlarmMetrics(run: FaultScenario, outputFrom: number): void {
+    const { grant, check } = run;
     const points = emfDatapoints(parts.output.since(outputFrom));
     check(metricSum(points, 'RefreshFailed', grant) >= 1, 'no RefreshFailed datapoint');
     check(
@@ -375,71 +452,58 @@ describe(`Drill: provider faults in front of oidc-provider (${MODE} mode, ${RUNS
       secondsToExpiry.some((point) => point.value > 0 && point.value < STALE_THRESHOLD_SECONDS),
       'SecondsToExpiry never fell below the stale alarm threshold before the expiry',
     );
+  }
 
-    // 4. Recovery.
-    let recovery: ScenarioFigures['recovery'];
-    if (spec.permanent) {
-      check(faultedCalls === 1, `${faultedCalls} provider calls after a permanent failure (expected 1)`);
-      clock.advance(60 * MINUTE);
-      const blocked = await tick(grant);
-      check(
-        blocked.status === 'failed' &&
-          !blocked.attempted &&
-          parts.oauth.tokenRequests.total === callsBefore + 1,
-        'a permanent failure did not stop the calls',
-      );
-      const forced = await tick(grant, true);
-      check(forced.status === 'refreshed', `the operator's forced refresh ended ${forced.status}`);
-      recovery = 'operator-force';
-    } else {
-      check(faultedCalls >= 2, `only ${faultedCalls} provider call(s) in 6 min of a transient fault`);
-      const state = await view.state(grant);
-      const retryAt = state?.nextRefreshAt ?? 0;
-      check(retryAt > clock.now(), 'no backoff pending after the fault window');
-      if (spec.retryAfterSeconds !== undefined) {
-        const short = backoffs.filter(
-          ({ failedAt, retryAt }) => !(retryAt - failedAt >= (spec.retryAfterSeconds ?? 0) * 1000),
-        );
-        check(
-          backoffs.length > 0 && short.length === 0,
-          `${short.length} backoff(s) shorter than Retry-After`,
-        );
-      }
-      clock.advance(retryAt - clock.now() - 1_000);
-      const early = parts.oauth.tokenRequests.total;
-      const before = await tick(grant);
-      check(
-        before.status === 'failed' && !before.attempted && parts.oauth.tokenRequests.total === early,
-        'the provider was called before the backoff ended',
-      );
-      clock.advance(2_000);
-      const recovered = await tick(grant);
-      check(recovered.status === 'refreshed', `the first tick after the backoff ended ${recovered.status}`);
-      check(parts.oauth.tokenRequests.total === early + 1, 'recovery took more than one provider call');
-      recovery = 'after-backoff';
-    }
-    const served = await get(grant);
-    const stored = await view.token(grant);
+  /** A permanent failure: no further call, even an hour later, until the operator forces a refresh. */
+  async function recoverByOperator(
+    run: FaultScenario,
+    faultedCalls: number,
+    callsBefore: number,
+  ): Promise<ScenarioFigures['recovery']> {
+    const { grant, check } = run;
+    check(faultedCalls === 1, `${faultedCalls} provider calls after a permanent failure (expected 1)`);
+    clock.advance(60 * MINUTE);
+    const blocked = await run.tick(grant);
     check(
-      served !== undefined &&
-        served.accessToken === stored?.accessToken &&
-        served.accessToken !== lastValid.accessToken,
-      'the consumer does not get the new token after the recovery',
+      blocked.status === 'failed' &&
+        !blocked.attempted &&
+        parts.oauth.tokenRequests.total === callsBefore + 1,
+      'a permanent failure did not stop the calls',
     );
-    check(reuseDetections(parts.oauth) === 0, 'a refresh token was replayed');
-    parts.secrets.addIssued(parts.oauth);
-    const result: ScenarioFigures = {
-      grant,
-      label: spec.label,
-      faultedCalls,
-      reads,
-      servedLastValid,
-      refusedAfterExpiry,
-      recovery,
-      problems,
-    };
-    figures.push(result);
-    return result;
+    const forced = await run.tick(grant, true);
+    check(forced.status === 'refreshed', `the operator's forced refresh ended ${forced.status}`);
+    return 'operator-force';
+  }
+
+  /** A transient failure: backed off (honouring Retry-After), no call before the end, one call after it. */
+  async function recoverAfterBackoff(
+    run: FaultScenario,
+    counted: UnderFault,
+  ): Promise<ScenarioFigures['recovery']> {
+    const { grant, spec, check, view } = run;
+    const { faultedCalls, backoffs } = counted;
+    check(faultedCalls >= 2, `only ${faultedCalls} provider call(s) in 6 min of a transient fault`);
+    const state = await view.state(grant);
+    const retryAt = state?.nextRefreshAt ?? 0;
+    check(retryAt > clock.now(), 'no backoff pending after the fault window');
+    if (spec.retryAfterSeconds !== undefined) {
+      const short = backoffs.filter(
+        ({ failedAt, retryAt }) => !(retryAt - failedAt >= (spec.retryAfterSeconds ?? 0) * 1000),
+      );
+      check(backoffs.length > 0 && short.length === 0, `${short.length} backoff(s) shorter than Retry-After`);
+    }
+    clock.advance(retryAt - clock.now() - 1_000);
+    const early = parts.oauth.tokenRequests.total;
+    const before = await run.tick(grant);
+    check(
+      before.status === 'failed' && !before.attempted && parts.oauth.tokenRequests.total === early,
+      'the provider was called before the backoff ended',
+    );
+    clock.advance(2_000);
+    const recovered = await run.tick(grant);
+    check(recovered.status === 'refreshed', `the first tick after the backoff ended ${recovered.status}`);
+    check(parts.oauth.tokenRequests.total === early + 1, 'recovery took more than one provider call');
+    return 'after-backoff';
   }
 
   describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {

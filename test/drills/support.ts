@@ -136,25 +136,26 @@ interface EmfDocument {
 
 /** The datapoints of every EMF document in `output` (CloudWatch extracts the same from the logs). */
 export function emfDatapoints(output: string): EmfDatapoint[] {
-  const points: EmfDatapoint[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.includes('"_aws"')) continue;
-    const document = JSON.parse(line) as EmfDocument;
-    for (const directive of document._aws.CloudWatchMetrics) {
-      for (const metric of directive.Metrics) {
-        const raw = document[metric.Name];
-        for (const value of Array.isArray(raw) ? raw : [raw]) {
-          points.push({
-            name: metric.Name,
-            value: Number(value),
-            dimensions: directive.Dimensions,
-            provider: typeof document.provider === 'string' ? document.provider : undefined,
-          });
-        }
-      }
-    }
-  }
-  return points;
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"_aws"'))
+    .flatMap((line) => documentDatapoints(JSON.parse(line) as EmfDocument));
+}
+
+/** One EMF document's datapoints: every value of every metric of every directive. */
+function documentDatapoints(document: EmfDocument): EmfDatapoint[] {
+  const provider = typeof document.provider === 'string' ? document.provider : undefined;
+  return document._aws.CloudWatchMetrics.flatMap((directive) =>
+    directive.Metrics.flatMap((metric) => {
+      const raw = document[metric.Name];
+      return (Array.isArray(raw) ? raw : [raw]).map((value) => ({
+        name: metric.Name,
+        value: Number(value),
+        dimensions: directive.Dimensions,
+        provider,
+      }));
+    }),
+  );
 }
 
 /** The sum of a metric's values for one provider. */
