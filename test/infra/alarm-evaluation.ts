@@ -40,32 +40,32 @@ interface EmfDocument {
 
 /** Every datapoint of the EMF documents in `output` (other lines are skipped). */
 export function parseEmf(output: string): EmfDatapoint[] {
-  const points: EmfDatapoint[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.includes('"_aws"')) continue;
-    const document = JSON.parse(line) as EmfDocument;
-    for (const directive of document._aws.CloudWatchMetrics) {
-      for (const dimensions of directive.Dimensions) {
-        const dimensionValues = Object.fromEntries(
-          dimensions.map((dimension) => [dimension, String(document[dimension])]),
-        );
-        for (const metric of directive.Metrics) {
-          const raw = document[metric.Name];
-          for (const value of Array.isArray(raw) ? raw : [raw]) {
-            points.push({
-              namespace: directive.Namespace,
-              dimensions,
-              name: metric.Name,
-              value: Number(value),
-              timestamp: document._aws.Timestamp,
-              dimensionValues,
-            });
-          }
-        }
-      }
-    }
-  }
-  return points;
+  return output
+    .split('\n')
+    .filter((line) => line.includes('"_aws"'))
+    .flatMap((line) => documentDatapoints(JSON.parse(line) as EmfDocument));
+}
+
+/** One EMF document's datapoints: every value of every metric, for every dimension set of every directive. */
+function documentDatapoints(document: EmfDocument): EmfDatapoint[] {
+  return document._aws.CloudWatchMetrics.flatMap((directive) =>
+    directive.Dimensions.flatMap((dimensions) => {
+      const dimensionValues = Object.fromEntries(
+        dimensions.map((dimension) => [dimension, String(document[dimension])]),
+      );
+      return directive.Metrics.flatMap((metric) => {
+        const raw = document[metric.Name];
+        return (Array.isArray(raw) ? raw : [raw]).map((value) => ({
+          namespace: directive.Namespace,
+          dimensions,
+          name: metric.Name,
+          value: Number(value),
+          timestamp: document._aws.Timestamp,
+          dimensionValues,
+        }));
+      });
+    }),
+  );
 }
 
 /** The properties of a synthesized `AWS::CloudWatch::Alarm` on one Metrics Insights query. */

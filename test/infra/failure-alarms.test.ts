@@ -587,15 +587,7 @@ describe('Refresh failure alarms, driven by the refresh engine', () => {
     const secrets = new FakeSecrets();
     secrets.seed(FakeTokenStore.secretId('github'), { status: 'pending' });
     secrets.seed(FakeCredentialsStore.secretId('github'), { clientId: 'client-1', clientSecret: 'secret-1' });
-    // The first run (T0 − 55 min) gets a token; later calls get what `answer` says for their time.
-    const provider: Provider = {
-      requestToken: async () => {
-        const now = Date.now();
-        const error = now === T0 - 55 * MINUTE ? undefined : options.answer(now);
-        if (error !== undefined) throw error;
-        return { accessToken: `token-${now}`, tokenType: 'Bearer', expiresInSeconds: 3600 };
-      },
-    };
+    const provider = scriptedProvider(options.answer);
     let precise: number | undefined;
     const metrics = new EmfMetrics();
     const engine = new RefreshEngine({
@@ -626,13 +618,12 @@ describe('Refresh failure alarms, driven by the refresh engine', () => {
     };
     await run({ force: true });
     while (at < options.until) {
-      const preciseAt = precise === undefined ? Number.POSITIVE_INFINITY : precise + 60_000;
-      const forceAt = forced ? Number.POSITIVE_INFINITY : (options.forceAt ?? Number.POSITIVE_INFINITY);
-      at = Math.min(preciseAt, nextTick, forceAt);
-      if (at === forceAt) {
+      const next = nextRun({ precise, nextTick, forceAt: forced ? undefined : options.forceAt });
+      at = next.at;
+      if (next.kind === 'force') {
         forced = true;
         await run({ force: true });
-      } else if (at === preciseAt) {
+      } else if (next.kind === 'precise') {
         precise = undefined;
         await run({ precise: true });
       } else {
@@ -755,4 +746,32 @@ function streakTimes(options: StreakOptions): number[] {
     failures += 1;
   }
   return times;
+}
+
+/** The first run (T0 − 55 min) gets a token; later calls get what `answer` says for their time. */
+function scriptedProvider(answer: (at: number) => ProviderError | undefined): Provider {
+  return {
+    requestToken: async () => {
+      const now = Date.now();
+      const error = now === T0 - 55 * MINUTE ? undefined : answer(now);
+      if (error !== undefined) throw error;
+      return { accessToken: `token-${now}`, tokenType: 'Bearer', expiresInSeconds: 3600 };
+    },
+  };
+}
+
+/**
+ * The next run of the engine: the earliest of the operator's forced refresh (if still to come), the
+ * precise run (fired here 60 s after the time it was armed for) and the recurring tick.
+ */
+function nextRun(schedule: {
+  readonly precise: number | undefined;
+  readonly nextTick: number;
+  readonly forceAt: number | undefined;
+}): { readonly at: number; readonly kind: 'force' | 'precise' | 'tick' } {
+  const preciseAt = schedule.precise === undefined ? Number.POSITIVE_INFINITY : schedule.precise + 60_000;
+  const forceAt = schedule.forceAt ?? Number.POSITIVE_INFINITY;
+  const at = Math.min(preciseAt, schedule.nextTick, forceAt);
+  if (at === forceAt) return { at, kind: 'force' };
+  return { at, kind: at === preciseAt ? 'precise' : 'tick' };
 }

@@ -29,27 +29,67 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256'
  * independently of `@smithy/signature-v4`. Returns why the request is refused, or undefined.
  */
 function sigV4Problem(request: IncomingMessage, body: Buffer, now: number): string | undefined {
+  const auth = parseAuthorization(request.headers.authorization ?? '');
+  if (auth === undefined) return 'authorization header shape';
+  const amzDate = String(request.headers['x-amz-date'] ?? '');
+  const problem = scopeProblem(auth, amzDate, now) ?? signedContentProblem(auth, request, body);
+  if (problem !== undefined) return problem;
+  const expected = hmac(signingKey(auth), stringToSign(auth, request, amzDate));
+  return timingSafeEqual(expected, Buffer.from(auth.signature, 'hex')) ? undefined : 'signature mismatch';
+}
+
+/** The parts of an `Authorization: AWS4-HMAC-SHA256 ...` header. */
+interface SigV4Authorization {
+  readonly accessKeyId: string;
+  readonly date: string;
+  readonly region: string;
+  readonly service: string;
+  readonly signedHeaders: string;
+  readonly signature: string;
+}
+
+function parseAuthorization(header: string): SigV4Authorization | undefined {
   const match =
     /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9]+)\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})$/.exec(
-      request.headers.authorization ?? '',
+      header,
     );
-  if (match === null) return 'authorization header shape';
-  const [, accessKeyId, date, region, service, signedHeaders, signature] = match as unknown as string[];
-  if (accessKeyId !== CREDENTIALS.accessKeyId) return 'unknown access key';
-  if (region !== REGION || service !== 'lambda') return `scope ${region}/${service}`;
-  const amzDate = String(request.headers['x-amz-date'] ?? '');
-  if (!amzDate.startsWith(date ?? '-')) return 'x-amz-date does not match the credential scope';
+  if (match === null) return undefined;
+  const [, accessKeyId = '', date = '', region = '', service = '', signedHeaders = '', signature = ''] =
+    match;
+  return { accessKeyId, date, region, service, signedHeaders, signature };
+}
+
+/** The key, the credential scope and the signing time. */
+function scopeProblem(auth: SigV4Authorization, amzDate: string, now: number): string | undefined {
+  if (auth.accessKeyId !== CREDENTIALS.accessKeyId) return 'unknown access key';
+  if (auth.region !== REGION || auth.service !== 'lambda') return `scope ${auth.region}/${auth.service}`;
+  if (!amzDate.startsWith(auth.date || '-')) return 'x-amz-date does not match the credential scope';
   const signedAt = Date.parse(
     amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
   );
   if (!(Math.abs(now - signedAt) < 5 * 60_000)) return 'signature date is more than 5 minutes off';
+  return undefined;
+}
+
+/** The payload hash, and the headers that must be signed. */
+function signedContentProblem(
+  auth: SigV4Authorization,
+  request: IncomingMessage,
+  body: Buffer,
+): string | undefined {
   const payloadHash = String(request.headers['x-amz-content-sha256'] ?? '');
   if (payloadHash !== sha256(body)) return 'x-amz-content-sha256 is not the SHA-256 of the body';
-  const names = (signedHeaders ?? '').split(';');
+  const names = auth.signedHeaders.split(';');
   for (const required of ['host', 'x-amz-date', 'x-amz-content-sha256', 'x-amz-security-token']) {
     if (!names.includes(required)) return `${required} is not signed`;
   }
-  const canonicalHeaders = names
+  return undefined;
+}
+
+/** Canonical request → string to sign. */
+function stringToSign(auth: SigV4Authorization, request: IncomingMessage, amzDate: string): string {
+  const canonicalHeaders = auth.signedHeaders
+    .split(';')
     .map(
       (name) =>
         `${name}:${String(request.headers[name] ?? '')
@@ -58,17 +98,20 @@ function sigV4Problem(request: IncomingMessage, body: Buffer, now: number): stri
     )
     .join('');
   const path = new URL(request.url ?? '/', 'http://x').pathname;
-  const canonicalRequest = [request.method, path, '', canonicalHeaders, signedHeaders, payloadHash].join(
+  const payloadHash = String(request.headers['x-amz-content-sha256'] ?? '');
+  const canonicalRequest = [request.method, path, '', canonicalHeaders, auth.signedHeaders, payloadHash].join(
     '\n',
   );
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
-  const signingKey = hmac(
-    hmac(hmac(hmac(`AWS4${CREDENTIALS.secretAccessKey}`, date ?? ''), region ?? ''), service ?? ''),
+  const scope = `${auth.date}/${auth.region}/${auth.service}/aws4_request`;
+  return ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+}
+
+/** The derived signing key: date, region, service, `aws4_request`. */
+function signingKey(auth: SigV4Authorization): Buffer {
+  return hmac(
+    hmac(hmac(hmac(`AWS4${CREDENTIALS.secretAccessKey}`, auth.date), auth.region), auth.service),
     'aws4_request',
   );
-  const expected = hmac(signingKey, stringToSign);
-  return timingSafeEqual(expected, Buffer.from(signature ?? '', 'hex')) ? undefined : 'signature mismatch';
 }
 
 interface Recorded {
@@ -93,21 +136,25 @@ interface Fixture {
   close(): Promise<void>;
 }
 
-async function startFixture(): Promise<Fixture> {
-  const send = (response: ServerResponse, status: number, body: unknown, headers = {}) => {
-    response.writeHead(status, { 'content-type': 'application/json', ...headers });
-    response.end(JSON.stringify(body));
-  };
-  const serve = (response: ServerResponse, token: Fixture['current']) =>
-    send(response, 200, {
-      provider: PROVIDER,
-      accessToken: token.accessToken,
-      tokenType: 'Bearer',
-      expiresAt: new Date(token.expiresAtMs).toISOString(),
-      expiresIn: Math.floor((token.expiresAtMs - Date.now()) / 1000),
-    });
+function send(response: ServerResponse, status: number, body: unknown, headers = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}
 
-  const fixture: Omit<Fixture, 'url' | 'apiUrl' | 'close'> = {
+function serveToken(response: ServerResponse, token: Fixture['current']): void {
+  send(response, 200, {
+    provider: PROVIDER,
+    accessToken: token.accessToken,
+    tokenType: 'Bearer',
+    expiresAt: new Date(token.expiresAtMs).toISOString(),
+    expiresIn: Math.floor((token.expiresAtMs - Date.now()) / 1000),
+  });
+}
+
+type FixtureState = Omit<Fixture, 'url' | 'apiUrl' | 'close'>;
+
+async function startFixture(): Promise<Fixture> {
+  const fixture: FixtureState = {
     current: { accessToken: 'old-token', expiresAtMs: Date.now() + HOUR },
     next: { accessToken: 'new-token', expiresAtMs: Date.now() + 2 * HOUR },
     accepted: new Set(),
@@ -122,43 +169,8 @@ async function startFixture(): Promise<Fixture> {
     request.on('end', () => {
       const body = Buffer.concat(chunks);
       const path = new URL(request.url ?? '/', 'http://x').pathname;
-
-      if (path === '/api/resource') {
-        const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
-        fixture.apiSeen.push(presented);
-        const ok = fixture.accepted.has(presented);
-        send(response, ok ? 200 : 401, ok ? { data: 'ok' } : { error: 'invalid_token' });
-        return;
-      }
-
-      fixture.requests.push({ method: request.method ?? '', path, body: body.toString('utf8') });
-      const problem = sigV4Problem(request, body, Date.now());
-      if (problem !== undefined) {
-        send(response, 403, { code: 'invalid_signature', message: `Signature refused: ${problem}` });
-        return;
-      }
-      if (fixture.failure !== undefined) {
-        const { status, code, retryAfter } = fixture.failure;
-        send(
-          response,
-          status,
-          { code, message: 'No valid token for provider "github" yet' },
-          retryAfter === undefined ? {} : { 'retry-after': retryAfter },
-        );
-        return;
-      }
-      if (request.method === 'GET' && path === `/tokens/${PROVIDER}`) {
-        serve(response, fixture.current);
-        return;
-      }
-      if (request.method === 'POST' && path === `/tokens/${PROVIDER}/refresh`) {
-        const { rejectedTokenSha256 } = JSON.parse(body.toString('utf8')) as { rejectedTokenSha256: string };
-        // The refused token is still current: refresh. Otherwise it was already replaced.
-        if (rejectedTokenSha256 === sha256(fixture.current.accessToken)) fixture.current = fixture.next;
-        serve(response, fixture.current);
-        return;
-      }
-      send(response, 404, { code: 'not_found', message: 'No route' });
+      if (path === '/api/resource') answerApi(fixture, request, response);
+      else answerReadFunction(fixture, { request, path, body }, response);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -168,6 +180,51 @@ async function startFixture(): Promise<Fixture> {
     apiUrl: `http://127.0.0.1:${port}/api/resource`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   });
+}
+
+/** The fake API: 200 for an accepted bearer token, else 401. */
+function answerApi(fixture: FixtureState, request: IncomingMessage, response: ServerResponse): void {
+  const presented = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  fixture.apiSeen.push(presented);
+  const ok = fixture.accepted.has(presented);
+  send(response, ok ? 200 : 401, ok ? { data: 'ok' } : { error: 'invalid_token' });
+}
+
+/** The fake read function: verifies the signature, then serves (or refreshes) the token, or the failure set. */
+function answerReadFunction(
+  fixture: FixtureState,
+  received: { readonly request: IncomingMessage; readonly path: string; readonly body: Buffer },
+  response: ServerResponse,
+): void {
+  const { request, path, body } = received;
+  fixture.requests.push({ method: request.method ?? '', path, body: body.toString('utf8') });
+  const problem = sigV4Problem(request, body, Date.now());
+  if (problem !== undefined) {
+    send(response, 403, { code: 'invalid_signature', message: `Signature refused: ${problem}` });
+    return;
+  }
+  if (fixture.failure !== undefined) {
+    const { status, code, retryAfter } = fixture.failure;
+    send(
+      response,
+      status,
+      { code, message: 'No valid token for provider "github" yet' },
+      retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+    );
+    return;
+  }
+  if (request.method === 'GET' && path === `/tokens/${PROVIDER}`) {
+    serveToken(response, fixture.current);
+    return;
+  }
+  if (request.method === 'POST' && path === `/tokens/${PROVIDER}/refresh`) {
+    const { rejectedTokenSha256 } = JSON.parse(body.toString('utf8')) as { rejectedTokenSha256: string };
+    // The refused token is still current: refresh. Otherwise it was already replaced.
+    if (rejectedTokenSha256 === sha256(fixture.current.accessToken)) fixture.current = fixture.next;
+    serveToken(response, fixture.current);
+    return;
+  }
+  send(response, 404, { code: 'not_found', message: 'No route' });
 }
 
 describe('Client (source read-function) against a SigV4-verifying HTTP server', () => {

@@ -127,40 +127,7 @@ describe('Synthesized stack × refresh handler against moto', () => {
     stack.refresher.grantReadViaFunction(consumer, 'rt');
     const template = built.template; // synthesized only now, after the grant
     const resources = (template.toJSON() as Template).Resources;
-    const physicalIds: Record<string, string> = {};
-    const dynamodb = new DynamoDBClient(moto.clientConfig);
-    const secrets = new SecretsManagerClient(moto.clientConfig);
-    const scheduler = new SchedulerClient(moto.clientConfig);
-    for (const [id, resource] of Object.entries(resources)) {
-      const properties = resource.Properties ?? {};
-      if (resource.Type === 'AWS::DynamoDB::Table') {
-        physicalIds[id] = 'wired-state';
-        await dynamodb.send(
-          new CreateTableCommand({
-            TableName: 'wired-state',
-            BillingMode: 'PAY_PER_REQUEST',
-            KeySchema: properties.KeySchema as never,
-            AttributeDefinitions: properties.AttributeDefinitions as never,
-          }),
-        );
-      } else if (resource.Type === 'AWS::SecretsManager::Secret') {
-        await secrets.send(
-          new CreateSecretCommand({
-            Name: String(properties.Name),
-            SecretString: String(properties.SecretString),
-          }),
-        );
-      } else if (resource.Type === 'AWS::Scheduler::ScheduleGroup') {
-        await scheduler.send(new CreateScheduleGroupCommand({ Name: String(properties.Name) }));
-      } else if (resource.Type === 'AWS::IAM::Role') {
-        physicalIds[`${id}.Arn`] = `arn:aws:iam::${ACCOUNT}:role/${String(properties.RoleName ?? id)}`;
-      } else if (resource.Type === 'AWS::Lambda::Function') {
-        physicalIds[id] = String(properties.FunctionName ?? id);
-      }
-    }
-    dynamodb.destroy();
-    secrets.destroy();
-    scheduler.destroy();
+    const physicalIds = await deployToMoto(resources, moto.clientConfig);
 
     // The operator fills the credentials secrets.
     await putCredentials(moto.clientConfig, `${PREFIX}/cc/credentials`, {
@@ -173,57 +140,19 @@ describe('Synthesized stack × refresh handler against moto', () => {
       refreshToken: await oauth.seedRefreshToken({ clientId: 'wired-rt' }),
     });
 
-    const found = Object.entries(resources).find(
-      ([, resource]) =>
-        resource.Type === 'AWS::Lambda::Function' &&
-        JSON.stringify(resource.Properties?.Environment ?? {}).includes('TABLE_NAME'),
-    );
+    const found = functionWithVariable(resources, 'TABLE_NAME');
     if (found === undefined) throw new Error('the template has no refresh function');
-    const [functionId, fn] = found;
-    const properties = fn.Properties ?? {};
-    const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    environment = Object.fromEntries(
-      Object.entries(variables).map(([name, value]) => [name, resolve(value, physicalIds)]),
-    );
-
-    const roleId = (properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    statements = Object.values(resources)
-      .filter(
-        (resource) =>
-          resource.Type === 'AWS::IAM::Policy' &&
-          JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${roleId}"`),
-      )
-      .flatMap(
-        (resource) =>
-          (resource.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
-            .Statement,
-      );
+    const [functionId, properties] = found;
+    environment = environmentOf(properties, physicalIds);
+    statements = roleStatements(resources, properties);
     expect(functionId).not.toBe('');
     expect(statements.length).toBeGreaterThan(0);
 
-    const read = Object.values(resources).find(
-      (resource) =>
-        resource.Type === 'AWS::Lambda::Function' &&
-        JSON.stringify(resource.Properties?.Environment ?? {}).includes('REFRESH_FUNCTION_NAME'),
-    );
+    const read = functionWithVariable(resources, 'REFRESH_FUNCTION_NAME');
     if (read === undefined) throw new Error('the template has no read function');
-    const readProperties = read.Properties ?? {};
-    const readVariables = (readProperties.Environment as { Variables: Record<string, unknown> }).Variables;
-    readEnvironment = Object.fromEntries(
-      Object.entries(readVariables).map(([name, value]) => [name, resolve(value, physicalIds)]),
-    );
-    const readRoleId = (readProperties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-    readStatements = Object.values(resources)
-      .filter(
-        (resource) =>
-          resource.Type === 'AWS::IAM::Policy' &&
-          JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${readRoleId}"`),
-      )
-      .flatMap(
-        (resource) =>
-          (resource.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
-            .Statement,
-      );
+    const [, readProperties] = read;
+    readEnvironment = environmentOf(readProperties, physicalIds);
+    readStatements = roleStatements(resources, readProperties);
   });
 
   afterAll(async () => {
@@ -421,3 +350,101 @@ describe('Synthesized stack × refresh handler against moto', () => {
     });
   });
 });
+
+type TemplateResources = Template['Resources'];
+
+/** "Deploy" the template's table, secrets and schedule group to moto; @returns the physical ids `resolve` needs. */
+async function deployToMoto(
+  resources: TemplateResources,
+  clientConfig: MotoServer['clientConfig'],
+): Promise<Record<string, string>> {
+  const physicalIds: Record<string, string> = {};
+  const dynamodb = new DynamoDBClient(clientConfig);
+  const secrets = new SecretsManagerClient(clientConfig);
+  const scheduler = new SchedulerClient(clientConfig);
+  for (const [id, resource] of Object.entries(resources)) {
+    const properties = resource.Properties ?? {};
+    if (resource.Type === 'AWS::DynamoDB::Table') {
+      physicalIds[id] = 'wired-state';
+      await dynamodb.send(
+        new CreateTableCommand({
+          TableName: 'wired-state',
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: properties.KeySchema as never,
+          AttributeDefinitions: properties.AttributeDefinitions as never,
+        }),
+      );
+    } else if (resource.Type === 'AWS::SecretsManager::Secret') {
+      await secrets.send(
+        new CreateSecretCommand({
+          Name: String(properties.Name),
+          SecretString: String(properties.SecretString),
+        }),
+      );
+    } else if (resource.Type === 'AWS::Scheduler::ScheduleGroup') {
+      await scheduler.send(new CreateScheduleGroupCommand({ Name: String(properties.Name) }));
+    } else {
+      Object.assign(physicalIds, referencedIds(id, resource.Type, properties));
+    }
+  }
+  dynamodb.destroy();
+  secrets.destroy();
+  scheduler.destroy();
+  return physicalIds;
+}
+
+/** What the functions' environments reference of a role (its ARN) or a function (its name). */
+function referencedIds(
+  id: string,
+  type: string,
+  properties: Record<string, unknown>,
+): Record<string, string> {
+  if (type === 'AWS::IAM::Role') {
+    return { [`${id}.Arn`]: `arn:aws:iam::${ACCOUNT}:role/${String(properties.RoleName ?? id)}` };
+  }
+  if (type === 'AWS::Lambda::Function') return { [id]: String(properties.FunctionName ?? id) };
+  return {};
+}
+
+/** The function whose environment names `variable`: its logical id and properties. */
+function functionWithVariable(
+  resources: TemplateResources,
+  variable: string,
+): [string, Record<string, unknown>] | undefined {
+  const found = Object.entries(resources).find(
+    ([, resource]) =>
+      resource.Type === 'AWS::Lambda::Function' &&
+      JSON.stringify(resource.Properties?.Environment ?? {}).includes(variable),
+  );
+  return found === undefined ? undefined : [found[0], found[1].Properties ?? {}];
+}
+
+/** A function's environment variables, references resolved to the physical ids on moto. */
+function environmentOf(
+  properties: Record<string, unknown>,
+  physicalIds: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, value]) => [name, resolve(value, physicalIds)]),
+  );
+}
+
+/** The statements of every policy attached to a function's role. */
+function roleStatements(
+  resources: TemplateResources,
+  properties: Record<string, unknown>,
+): PolicyStatement[] {
+  const roleId = (properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return Object.values(resources)
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(resource.Properties?.Roles ?? []).includes(`"${roleId}"`),
+    )
+    .flatMap(
+      (resource) =>
+        (resource.Properties as { PolicyDocument: { Statement: PolicyStatement[] } }).PolicyDocument
+          .Statement,
+    );
+}

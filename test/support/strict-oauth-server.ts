@@ -251,7 +251,36 @@ export async function startStrictOAuthServer(
         record: { status: fault.status, fault: fault.kind },
       };
     }
+    const { family, requestedScope } = presentedGrant(form, client);
+    return rotate(family, requestedScope, fault);
+  };
 
+  /** The refresh token presented, checked: known, of this client, unspent (else the family is revoked), in scope. */
+  const presentedGrant = (
+    form: URLSearchParams,
+    client: StrictClient,
+  ): { family: FamilyRecord; requestedScope: string | null } => {
+    const token = presentedToken(form, client);
+    const { family } = token;
+    if (token.spent) {
+      // RFC 9700 §4.14.2: a replayed refresh token revokes the whole family.
+      counters.reuseDetections += 1;
+      if (!family.revoked) counters.revokedFamilies += 1;
+      family.revoked = true;
+      throw new FamilyFailure(family.familyId, 'the refresh token was already used');
+    }
+    if (family.revoked) throw new FamilyFailure(family.familyId, 'the grant was revoked');
+    const requestedScope = form.get('scope');
+    if (requestedScope !== null && !withinScope(requestedScope, family.scope)) {
+      throw new OAuthFailure(400, 'invalid_scope', 'the requested scope exceeds the grant');
+    }
+    // Spent now, whatever happens to the answer.
+    token.spent = true;
+    return { family, requestedScope };
+  };
+
+  /** A refresh_token grant request naming a refresh token this server issued to this client. */
+  const presentedToken = (form: URLSearchParams, client: StrictClient): RefreshTokenRecord => {
     if (form.get('grant_type') !== 'refresh_token') {
       throw new OAuthFailure(400, 'unsupported_grant_type', 'only refresh_token is supported');
     }
@@ -263,26 +292,15 @@ export async function startStrictOAuthServer(
     if (token === undefined || token.family.clientId !== client.clientId) {
       throw new OAuthFailure(400, 'invalid_grant', 'the refresh token is invalid');
     }
-    const { family } = token;
-    if (token.spent) {
-      // RFC 9700 §4.14.2: a replayed refresh token revokes the whole family.
-      counters.reuseDetections += 1;
-      if (!family.revoked) counters.revokedFamilies += 1;
-      family.revoked = true;
-      throw new FamilyFailure(family.familyId, 'the refresh token was already used');
-    }
-    if (family.revoked) throw new FamilyFailure(family.familyId, 'the grant was revoked');
+    return token;
+  };
 
-    const requestedScope = form.get('scope');
-    if (requestedScope !== null) {
-      const granted = new Set(family.scope.split(' '));
-      if (!requestedScope.split(' ').every((scope) => granted.has(scope))) {
-        throw new OAuthFailure(400, 'invalid_scope', 'the requested scope exceeds the grant');
-      }
-    }
-
-    // Spent now, whatever happens to the answer.
-    token.spent = true;
+  /** A new access token and refresh token; a fault may spoil the body or stall the answer. */
+  const rotate = (
+    family: FamilyRecord,
+    requestedScope: string | null,
+    fault: StrictFault | undefined,
+  ): Reply => {
     counters.rotations += 1;
     const success: Record<string, unknown> = {
       access_token: newToken('strict-at'),
@@ -291,23 +309,23 @@ export async function startStrictOAuthServer(
       refresh_token: issueRefreshToken(family),
       scope: requestedScope ?? family.scope,
     };
-    const base = { record: { status: 200, familyId: family.familyId } };
+    const record = { status: 200, familyId: family.familyId };
     if (fault?.kind === 'rotate-with-body') {
       return {
         status: 200,
         body: JSON.stringify({ ...success, ...fault.fields }),
-        record: { ...base.record, fault: fault.kind },
+        record: { ...record, fault: fault.kind },
       };
     }
     if (fault?.kind === 'stall') {
       return {
         status: 200,
         body: JSON.stringify(success),
-        record: { ...base.record, fault: fault.kind },
+        record: { ...record, fault: fault.kind },
         stallMs: fault.ms,
       };
     }
-    return { status: 200, body: JSON.stringify(success), ...base };
+    return { status: 200, body: JSON.stringify(success), record };
   };
 
   const send = (response: ServerResponse, reply: Reply): void => {
@@ -325,6 +343,17 @@ export async function startStrictOAuthServer(
     response.end(reply.body);
   };
 
+  /** The reply to a whole request body: decided, or the OAuth error it failed with. */
+  const replyTo = (request: IncomingMessage, size: number, chunks: readonly Buffer[]): Reply => {
+    try {
+      if (size > MAX_BODY_BYTES) throw new OAuthFailure(413, 'invalid_request', 'the body is too large');
+      return decide(request, Buffer.concat(chunks).toString('utf8'));
+    } catch (error) {
+      if (!(error instanceof OAuthFailure)) throw error;
+      return failureReply(error);
+    }
+  };
+
   const server = createServer((request, response) => {
     if (request.method !== 'POST' || request.url !== TOKEN_PATH) {
       response.writeHead(404).end();
@@ -337,23 +366,7 @@ export async function startStrictOAuthServer(
       if (size <= MAX_BODY_BYTES) chunks.push(chunk);
     });
     request.on('end', () => {
-      let reply: Reply;
-      try {
-        if (size > MAX_BODY_BYTES) throw new OAuthFailure(413, 'invalid_request', 'the body is too large');
-        reply = decide(request, Buffer.concat(chunks).toString('utf8'));
-      } catch (error) {
-        if (!(error instanceof OAuthFailure)) throw error;
-        reply = {
-          status: error.status,
-          body: JSON.stringify({ error: error.error, error_description: error.description }),
-          headers: error.headers,
-          record: {
-            status: error.status,
-            error: error.error,
-            ...(error instanceof FamilyFailure ? { familyId: error.familyId } : {}),
-          },
-        };
-      }
+      const reply = replyTo(request, size, chunks);
       if (reply.stallMs === undefined) {
         send(response, reply);
         return;
@@ -474,4 +487,24 @@ function authenticate(
     throw new OAuthFailure(401, 'invalid_client', `the client must use ${client.authMethod}`, challenge);
   }
   return client;
+}
+
+/** Whether every requested scope was granted to the family. */
+function withinScope(requestedScope: string, grantedScope: string): boolean {
+  const granted = new Set(grantedScope.split(' '));
+  return requestedScope.split(' ').every((scope) => granted.has(scope));
+}
+
+/** An RFC 6749 §5.2 error answer. */
+function failureReply(error: OAuthFailure): Reply {
+  return {
+    status: error.status,
+    body: JSON.stringify({ error: error.error, error_description: error.description }),
+    headers: error.headers,
+    record: {
+      status: error.status,
+      error: error.error,
+      ...(error instanceof FamilyFailure ? { familyId: error.familyId } : {}),
+    },
+  };
 }

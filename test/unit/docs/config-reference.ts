@@ -253,28 +253,35 @@ export function configurationReferenceProblems(
       );
       continue;
     }
-    if (!sameSet(parseAppliesTo(row.appliesTo), field.appliesTo)) {
+    problems.push(...rowProblems(row, field));
+  }
+  return problems;
+}
+
+/** One documented field against the schema: its "applies to", its default, required or optional. */
+function rowProblems(row: TableRow, field: SchemaField): string[] {
+  const problems: string[] = [];
+  if (!sameSet(parseAppliesTo(row.appliesTo), field.appliesTo)) {
+    problems.push(
+      `\`${row.field}\` applies to ${describeScope(field.appliesTo)} in the schema, but the table says "${row.appliesTo}"`,
+    );
+  }
+  const documentedDefault = /`([^`]*)`/.exec(row.defaultCell)?.[1];
+  const says = /\brequired\b/.test(row.defaultCell);
+  if (field.hasDefault) {
+    const expected = render(field.defaultValue);
+    if (documentedDefault !== expected) {
       problems.push(
-        `\`${row.field}\` applies to ${describeScope(field.appliesTo)} in the schema, but the table says "${row.appliesTo}"`,
+        `\`${row.field}\` defaults to \`${expected}\` in the schema, but the table's default column says "${row.defaultCell}"`,
       );
     }
-    const documentedDefault = /`([^`]*)`/.exec(row.defaultCell)?.[1];
-    const says = /\brequired\b/.test(row.defaultCell);
-    if (field.hasDefault) {
-      const expected = render(field.defaultValue);
-      if (documentedDefault !== expected) {
-        problems.push(
-          `\`${row.field}\` defaults to \`${expected}\` in the schema, but the table's default column says "${row.defaultCell}"`,
-        );
-      }
-      problems.push(...grantDefaultProblems(row, field));
-    } else if (field.required && !says) {
-      problems.push(
-        `\`${row.field}\` is required in the schema; the table's default column must say "required"`,
-      );
-    } else if (!field.required && says) {
-      problems.push(`\`${row.field}\` is optional in the schema, but the table says "${row.defaultCell}"`);
-    }
+    problems.push(...grantDefaultProblems(row, field));
+  } else if (field.required && !says) {
+    problems.push(
+      `\`${row.field}\` is required in the schema; the table's default column must say "required"`,
+    );
+  } else if (!field.required && says) {
+    problems.push(`\`${row.field}\` is optional in the schema, but the table says "${row.defaultCell}"`);
   }
   return problems;
 }

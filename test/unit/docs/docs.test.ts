@@ -313,29 +313,10 @@ describe('docs/', () => {
     it('quotes every flowchart label and keeps ";" and "#" out of sequence messages', () => {
       // Prepare: node shapes id[...], id(...), id[(...)], id{...}; edge labels -->|...|; every
       // Mermaid block of every document.
-      const problems: string[] = [];
       const everyDiagram = LINKED_FILES.flatMap((file) =>
         codeBlocks(readDoc(file)).filter((block) => block.info === 'mermaid'),
       );
-      for (const { body } of everyDiagram) {
-        const [kind, ...lines] = body.split('\n');
-        for (const line of lines.map((text) => text.trim()).filter((text) => text !== '')) {
-          if (kind?.startsWith('flowchart')) {
-            for (const match of line.matchAll(/\b\w+(\[\(|\(\[|\[\[|\(\(|\[|\(|\{)(.)/g)) {
-              if (match[2] !== '"') problems.push(`unquoted node label: ${line}`);
-            }
-            for (const match of line.matchAll(/\|([^|]*)\|/g)) {
-              if (!/^".*"$/.test(match[1] ?? '')) problems.push(`unquoted edge label: ${line}`);
-            }
-          } else if (
-            /^\w+\s*-?-[>x)]{1,2}[+-]?\s*\w+\s*:/.test(line) &&
-            /[;#]/.test(line.split(':').slice(1).join(':'))
-          ) {
-            // In a sequence diagram ";" ends a statement and "#" starts an entity code.
-            problems.push(`";" or "#" in a sequence message: ${line}`);
-          }
-        }
-      }
+      const problems = everyDiagram.flatMap(({ body }) => mermaidProblems(body));
 
       // Assess
       expect(everyDiagram.length).toBeGreaterThanOrEqual(2);
@@ -400,3 +381,33 @@ describe('docs/', () => {
     });
   });
 });
+
+/** The label problems of one Mermaid diagram, line by line. */
+function mermaidProblems(body: string): string[] {
+  const [kind, ...lines] = body.split('\n');
+  const flowchart = kind?.startsWith('flowchart') === true;
+  return lines
+    .map((text) => text.trim())
+    .filter((text) => text !== '')
+    .flatMap((line) => (flowchart ? flowchartLineProblems(line) : sequenceLineProblems(line)));
+}
+
+/** Flowchart node shapes id[...], id(...), id[(...)], id{...} and edge labels -->|...| must be quoted. */
+function flowchartLineProblems(line: string): string[] {
+  const problems: string[] = [];
+  for (const match of line.matchAll(/\b\w+(\[\(|\(\[|\[\[|\(\(|\[|\(|\{)(.)/g)) {
+    if (match[2] !== '"') problems.push(`unquoted node label: ${line}`);
+  }
+  for (const match of line.matchAll(/\|([^|]*)\|/g)) {
+    if (!/^".*"$/.test(match[1] ?? '')) problems.push(`unquoted edge label: ${line}`);
+  }
+  return problems;
+}
+
+/** In a sequence diagram ";" ends a statement and "#" starts an entity code: neither in a message. */
+function sequenceLineProblems(line: string): string[] {
+  const message = /^\w+\s*-?-[>x)]{1,2}[+-]?\s*\w+\s*:/.test(line);
+  return message && /[;#]/.test(line.split(':').slice(1).join(':'))
+    ? [`";" or "#" in a sequence message: ${line}`]
+    : [];
+}

@@ -135,31 +135,29 @@ export function brokenLinks(
   markdown: string,
   read: (path: string) => string = readDoc,
 ): string[] {
-  const problems: string[] = [];
-  for (const { target, line } of links(markdown)) {
-    if (isExternal(target)) continue;
-    const [pathPart = '', anchor] = target.split('#', 2) as [string, string | undefined];
-    const where = `${file}:${line} (${target})`;
-    const resolved =
-      pathPart === '' ? join(ROOT, file) : resolve(join(ROOT, dirname(file)), decodeURI(pathPart));
-    const fromRoot = relative(ROOT, resolved);
-    if (fromRoot.startsWith('..')) {
-      problems.push(`${where}: points outside the repository`);
-      continue;
-    }
-    if (!existsSync(resolved)) {
-      problems.push(`${where}: ${fromRoot} does not exist`);
-      continue;
-    }
-    if (anchor === undefined) continue;
-    if (!fromRoot.endsWith('.md')) {
-      problems.push(`${where}: an anchor into a file that is not Markdown`);
-      continue;
-    }
-    const text = fromRoot === file ? markdown : read(fromRoot);
-    if (!anchors(text).has(anchor)) {
-      problems.push(`${where}: ${fromRoot} has no heading with the anchor #${anchor}`);
-    }
-  }
-  return problems;
+  return links(markdown)
+    .filter(({ target }) => !isExternal(target))
+    .flatMap(({ target, line }) => {
+      const problem = linkProblem(file, markdown, target, read);
+      return problem === undefined ? [] : [`${file}:${line} (${target}): ${problem}`];
+    });
+}
+
+/** What is wrong with one relative link of `file`, if anything. */
+function linkProblem(
+  file: string,
+  markdown: string,
+  target: string,
+  read: (path: string) => string,
+): string | undefined {
+  const [pathPart = '', anchor] = target.split('#', 2) as [string, string | undefined];
+  const resolved =
+    pathPart === '' ? join(ROOT, file) : resolve(join(ROOT, dirname(file)), decodeURI(pathPart));
+  const fromRoot = relative(ROOT, resolved);
+  if (fromRoot.startsWith('..')) return 'points outside the repository';
+  if (!existsSync(resolved)) return `${fromRoot} does not exist`;
+  if (anchor === undefined) return undefined;
+  if (!fromRoot.endsWith('.md')) return 'an anchor into a file that is not Markdown';
+  const text = fromRoot === file ? markdown : read(fromRoot);
+  return anchors(text).has(anchor) ? undefined : `${fromRoot} has no heading with the anchor #${anchor}`;
 }
