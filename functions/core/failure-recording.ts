@@ -1,8 +1,8 @@
 /**
- * What the refresh engine does on failure (docs/architecture.md, "The refresh protocol", "On
- * failure"): keep the current token, record the error code and the failure streak, back off
- * exponentially with jitter (honouring `Retry-After`), treat a permanent failure as blocking until
- * an operator forces a refresh, release the lease, emit metrics and the state-change event.
+ * What the refresh engine does on failure (docs/architecture.md, "The refresh protocol", its
+ * paragraph on failures): keep the current token, record the error code and the failure streak,
+ * back off exponentially with jitter (honouring `Retry-After`), treat a permanent failure as blocking
+ * until an operator forces a refresh, release the lease, emit metrics and the state-change event.
  */
 import { ProviderError, type RefresherError } from './errors.js';
 import {
