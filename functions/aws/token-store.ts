@@ -1,22 +1,14 @@
 /**
  * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read.
  */
-import * as z from 'zod';
 import { tokenSecretName } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
+import { tokenRecordSchema } from '../core/token-record.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
 
-/** The token secret's JSON, as consumers rely on it (README.md, "Token secret"). */
-export const tokenRecordSchema = z.object({
-  provider: z.string().min(1),
-  accessToken: z.string().min(1),
-  tokenType: z.string().min(1),
-  expiresAt: z.iso.datetime({ offset: true }),
-  issuedAt: z.iso.datetime({ offset: true }),
-  scope: z.string().optional(),
-  generation: z.number().int().nonnegative(),
-});
+/** Re-exported for existing importers; the token secret's JSON has its home in `core/token-record.ts`. */
+export { tokenRecordSchema };
 
 export interface SecretsManagerTokenStoreOptions extends SecretsManagerAdapterOptions {
   /** Prefix of the secret names: `<secretPrefix>/<provider>/token`. */

@@ -2,10 +2,25 @@
  * The provider's answer as the token record the refresh stores (protocol step 5), once its lifetime
  * is known usable.
  */
+import * as z from 'zod';
 import type { ProviderConfig } from './config.js';
 import { ProviderError } from './errors.js';
 import { resolveExpiry } from './timing.js';
 import type { IssuedToken, TokenRecord } from './types.js';
+
+/**
+ * The token secret's JSON as consumers rely on it (README, "Token secret"): what a token store
+ * accepts as a stored token. A public contract: changing it is a breaking change.
+ */
+export const tokenRecordSchema = z.object({
+  provider: z.string().min(1),
+  accessToken: z.string().min(1),
+  tokenType: z.string().min(1),
+  expiresAt: z.iso.datetime({ offset: true }),
+  issuedAt: z.iso.datetime({ offset: true }),
+  scope: z.string().optional(),
+  generation: z.number().int().nonnegative(),
+});
 
 /** A token record and its times as numbers. */
 export interface UsableToken {

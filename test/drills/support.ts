@@ -22,7 +22,6 @@ import type {
   CredentialsStore,
   EventPublisher,
   Logger,
-  NextRunScheduler,
   Provider,
   ProviderEvent,
   StateTable,
@@ -379,29 +378,10 @@ export class RecordedEvents implements EventPublisher {
 }
 
 /**
- * The precise one-time schedule as EventBridge Scheduler keeps it: one per provider, replaced by every
- * `scheduleAt`, gone once it fired. The drill decides when (and how early) it fires.
+ * The precise one-time schedule as EventBridge Scheduler keeps it: the contract-tested fake (one per
+ * provider, replaced by every `scheduleAt`, gone once it fired). The drill decides when it fires.
  */
-export class RecordingScheduler implements NextRunScheduler {
-  readonly #pending = new Map<string, number>();
-  /** Every call, in order. */
-  readonly calls: { readonly provider: string; readonly at: number }[] = [];
-
-  async scheduleAt(provider: string, at: number): Promise<void> {
-    this.calls.push({ provider, at });
-    this.#pending.set(provider, at);
-  }
-
-  /** When the provider's one-time schedule is set for, if it exists. */
-  pending(provider: string): number | undefined {
-    return this.#pending.get(provider);
-  }
-
-  /** The schedule fires: it is deleted (`ActionAfterCompletion: DELETE`). */
-  fired(provider: string): void {
-    this.#pending.delete(provider);
-  }
-}
+export { FakeNextRunScheduler as RecordingScheduler } from '../unit/core/fakes.js';
 
 /** moto and the strict rotating OAuth server (issue #11) for one drill file. */
 export interface StrictDrillParts {

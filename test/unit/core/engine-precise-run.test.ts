@@ -7,11 +7,11 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { ProviderError } from '../../../functions/core/errors.js';
-import type { NextRunScheduler } from '../../../functions/core/ports.js';
 import { EARLY_RUN_TOLERANCE_MS } from '../../../functions/core/timing.js';
 import {
   FakeClock,
   FakeCredentialsStore,
+  FakeNextRunScheduler,
   FakeSecrets,
   FakeStateTable,
   FakeTokenStore,
@@ -19,19 +19,6 @@ import {
   RecordingMetrics,
   ScriptedProvider,
 } from './fakes.js';
-
-/** Records every arming; `failNext` makes the next one throw. */
-class RecordingScheduler implements NextRunScheduler {
-  readonly armed: number[] = [];
-  failNext = false;
-  async scheduleAt(_provider: string, at: number): Promise<void> {
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('Scheduler unavailable');
-    }
-    this.armed.push(at);
-  }
-}
 
 function config(): ProviderConfig {
   return providerConfigSchema.parse({
@@ -45,7 +32,7 @@ describe('Class: RefreshEngine, the precise run', () => {
   let clock: FakeClock;
   let state: FakeStateTable;
   let provider: ScriptedProvider;
-  let scheduler: RecordingScheduler;
+  let scheduler: FakeNextRunScheduler;
   let withScheduler: RefreshEngine;
   /** The same ports without a scheduler: an operator's CLI refresh. */
   let withoutScheduler: RefreshEngine;
@@ -57,7 +44,7 @@ describe('Class: RefreshEngine, the precise run', () => {
     secrets.seed(FakeCredentialsStore.secretId('acme'), { clientId: 'c', clientSecret: 's' });
     state = new FakeStateTable();
     provider = new ScriptedProvider();
-    scheduler = new RecordingScheduler();
+    scheduler = new FakeNextRunScheduler();
     const parts = {
       tokens: new FakeTokenStore(secrets),
       credentials: new FakeCredentialsStore(secrets),
@@ -72,6 +59,8 @@ describe('Class: RefreshEngine, the precise run', () => {
     withoutScheduler = new RefreshEngine(parts);
   });
 
+  /** Every time the precise run was armed for, in order. */
+  const armed = () => scheduler.calls.map((call) => call.at);
   const run = (engine = withScheduler, precise = false, force = false) =>
     engine.refresh({ config: config(), remainingTimeMs: 60_000, precise, force });
   /** 1 h tokens with the default 5 min lead: due 55 min after issue. */
@@ -106,7 +95,7 @@ describe('Class: RefreshEngine, the precise run', () => {
     }
 
     // Assess
-    expect(scheduler.armed).toEqual([dueAt]);
+    expect(armed()).toEqual([dueAt]);
     expect(state.items.get('acme')?.preciseRunFor).toBe(dueAt);
     expect(state.calls.filter((call) => call === 'recordPreciseRun')).toHaveLength(0);
   });
@@ -126,7 +115,7 @@ describe('Class: RefreshEngine, the precise run', () => {
 
     // Assess: one re-arming, at the new due time, recorded; the tick after it makes no call.
     expect(stalePrecise).toMatchObject({ status: 'fresh', reason: 'not-due' });
-    expect(scheduler.armed.slice(1)).toEqual([newDueAt]);
+    expect(armed().slice(1)).toEqual([newDueAt]);
     expect(state.items.get('acme')?.preciseRunFor).toBe(newDueAt);
   });
 
@@ -144,7 +133,7 @@ describe('Class: RefreshEngine, the precise run', () => {
     await run();
 
     // Assess
-    expect(scheduler.armed).toEqual([dueAt]);
+    expect(armed()).toEqual([dueAt]);
     expect(state.items.get('acme')?.preciseRunFor).toBe(dueAt);
   });
 
@@ -159,7 +148,7 @@ describe('Class: RefreshEngine, the precise run', () => {
 
     // Assess: armed 20 s after the due time, which the same skew brings back to the due time.
     expect(early).toMatchObject({ status: 'fresh', reason: 'not-due' });
-    expect(scheduler.armed).toEqual([dueAt, dueAt + 20_000]);
+    expect(armed()).toEqual([dueAt, dueAt + 20_000]);
     expect(state.items.get('acme')?.preciseRunFor).toBe(dueAt);
   });
 
@@ -181,7 +170,7 @@ describe('Class: RefreshEngine, the precise run', () => {
     // Assess: the retry comes while the token still has 15 s left, armed as the precise run.
     expect(failed).toMatchObject({ status: 'failed', code: 'http_503' });
     expect(expiresAt - clock.now()).toBe(15_000);
-    expect(scheduler.armed.at(-2)).toBe(clock.now());
+    expect(armed().at(-2)).toBe(clock.now());
     expect(retried).toMatchObject({ status: 'refreshed' });
   });
 
@@ -195,6 +184,6 @@ describe('Class: RefreshEngine, the precise run', () => {
     await run(withScheduler, true);
 
     // Assess
-    expect(scheduler.armed).toEqual([dueAt, dueAt + 150_000]);
+    expect(armed()).toEqual([dueAt, dueAt + 150_000]);
   });
 });

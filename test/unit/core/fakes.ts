@@ -5,7 +5,6 @@
  * the two cannot drift apart.
  */
 import { randomUUID } from 'node:crypto';
-import * as z from 'zod';
 import { CredentialsError, StoreError, WriteConflictError } from '../../../functions/core/errors.js';
 import type {
   Clock,
@@ -23,6 +22,7 @@ import type {
   StateTable,
   TokenStore,
 } from '../../../functions/core/ports.js';
+import { tokenRecordSchema } from '../../../functions/core/token-record.js';
 import type {
   Credentials,
   CurrentCredentials,
@@ -169,17 +169,6 @@ function secretNotFound(secretId: string): StoreError {
   return new StoreError(`Secret "${secretId}" was not found`, 'secret_not_found', 'permanent');
 }
 
-/** The token record as the adapter validates it (`tokenRecordSchema` in `functions/aws/token-store.ts`). */
-const fakeTokenRecordSchema = z.object({
-  provider: z.string().min(1),
-  accessToken: z.string().min(1),
-  tokenType: z.string().min(1),
-  expiresAt: z.iso.datetime({ offset: true }),
-  issuedAt: z.iso.datetime({ offset: true }),
-  scope: z.string().optional(),
-  generation: z.number().int().nonnegative(),
-});
-
 export class FakeTokenStore implements TokenStore {
   constructor(readonly secrets: FakeSecrets) {}
   static secretId(provider: string): string {
@@ -188,7 +177,7 @@ export class FakeTokenStore implements TokenStore {
   /** As the adapter: anything but a valid token record of this provider reads as no token. */
   async readCurrent(provider: string): Promise<CurrentToken> {
     const { versionId, value } = this.secrets.read(FakeTokenStore.secretId(provider));
-    const parsed = fakeTokenRecordSchema.safeParse(value);
+    const parsed = tokenRecordSchema.safeParse(value);
     const token = parsed.success && parsed.data.provider === provider ? parsed.data : undefined;
     return { versionId, token };
   }
