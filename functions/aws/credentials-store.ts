@@ -4,6 +4,7 @@
  * only. A rotated refresh token is written back with compare-and-swap, and recovered when a refresh
  * died between its `PutSecretValue` and its stage move (see {@link SecretsManagerCredentialsStore.read}).
  */
+import { credentialsProblem } from '../core/credentials-value.js';
 import { CredentialsError } from '../core/errors.js';
 import { credentialsSecretName } from '../core/names.js';
 import type { CredentialsRecovery, CredentialsStore } from '../core/ports.js';
@@ -156,25 +157,6 @@ function generationOfWrite(
       expectedVersionId: fromVersionId,
     });
     if (token === versionId) return fence;
-  }
-  return undefined;
-}
-
-/**
- * Why a parsed secret value is not usable credentials, or `undefined` when it is. Names fields, never
- * values.
- */
-function credentialsProblem(value: unknown): string | undefined {
-  if (value === undefined) return 'does not hold JSON';
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'holds JSON that is not an object';
-  }
-  const fields = Object.keys(value);
-  // The stack's placeholder is {"status":"pending"}; an empty object is not set either.
-  if (fields.every((field) => field === 'status')) return 'still holds its placeholder';
-  const nonString = fields.filter((field) => typeof (value as Record<string, unknown>)[field] !== 'string');
-  if (nonString.length > 0) {
-    return `has fields that are not strings (${nonString.map((field) => JSON.stringify(field)).join(', ')})`;
   }
   return undefined;
 }

@@ -5,6 +5,7 @@
  * the two cannot drift apart.
  */
 import { randomUUID } from 'node:crypto';
+import { credentialsProblem } from '../../../functions/core/credentials-value.js';
 import { CredentialsError, StoreError, WriteConflictError } from '../../../functions/core/errors.js';
 import type {
   Clock,
@@ -276,18 +277,6 @@ export class FakeCredentialsStore implements CredentialsStore {
     this.secrets.moveCurrent(secretId, pending.id, current.versionId);
     return pending;
   }
-}
-
-/** Why a value is no usable credentials (the adapter's rules), or `undefined` when it is. */
-function credentialsProblem(value: unknown): string | undefined {
-  if (value === undefined) return 'does not hold JSON';
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return 'holds JSON that is not an object';
-  }
-  const fields = Object.keys(value);
-  if (fields.every((field) => field === 'status')) return 'still holds its placeholder';
-  const nonString = fields.filter((field) => typeof (value as Record<string, unknown>)[field] !== 'string');
-  return nonString.length > 0 ? `has fields that are not strings (${nonString.join(', ')})` : undefined;
 }
 
 /** Records published events; `failNext` makes the next publish throw. */
