@@ -91,7 +91,7 @@ export async function buildClientPackage(options: BuildClientPackageOptions): Pr
       `${JSON.stringify(await clientManifest(options.version), null, 2)}\n`,
     );
     await copyFile(join(CLIENT_SOURCE, 'README.md'), join(staging, 'README.md'));
-    await copyLicense(staging);
+    await copyFile(join(REPO_ROOT, 'LICENSE'), join(staging, 'LICENSE'));
     await mkdir(outDir, { recursive: true });
     return await pack(staging, outDir);
   } finally {
@@ -191,15 +191,6 @@ async function checkImports(dist: string): Promise<void> {
       `The client's imports and its declared dependencies differ: undeclared ${JSON.stringify(undeclared)}, ` +
         `declared but not imported ${JSON.stringify(unused)}`,
     );
-  }
-}
-
-/** The repository's LICENSE (Apache-2.0), when it is there. */
-async function copyLicense(staging: string): Promise<void> {
-  try {
-    await copyFile(join(REPO_ROOT, 'LICENSE'), join(staging, 'LICENSE'));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 
