@@ -4,7 +4,7 @@
  * its own package.json (three entry points, `sideEffects: false`, only the dependencies its code
  * imports), then packed with `npm pack`.
  *
- * Dependencies (why, in functions/client/README.md, "Dependencies"):
+ * Dependencies (why: functions/client/README.md, its Dependencies section):
  * - `@aws-sdk/client-secrets-manager` (entry `./secrets-manager`) and
  *   `@aws-sdk/credential-provider-node` (entry `./read-function`) are optional peer dependencies: the
  *   Lambda Node.js runtime ships AWS SDK v3 and bundlers leave `@aws-sdk/*` external for it, and one
