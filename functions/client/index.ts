@@ -1,5 +1,5 @@
 /**
- * The consumer client library (entry point `token-refresher/client`).
+ * The consumer client library (entry point `@token-refresher/client`).
  *
  * ```ts
  * const tokens = createTokenClient({ source: 'secrets-manager' }); // once per container
@@ -9,8 +9,8 @@
  * ```
  *
  * The chosen source's module is imported lazily, on the first read. A bundler still includes both
- * sources reachable from here; import `token-refresher/client/secrets-manager` or
- * `token-refresher/client/read-function` instead to bundle only the one you use.
+ * sources reachable from here; import `@token-refresher/client/secrets-manager` or
+ * `@token-refresher/client/read-function` instead to bundle only the one you use.
  */
 import { TokenClientError } from './errors.js';
 import { checkSecretPrefix, resolveReadFunctionEndpoint } from './options.js';

@@ -6,7 +6,7 @@
  * the cache) and retries only if the refresher has already written another token. For on-demand
  * refresh use the read function (`./read-function.js`).
  *
- * Entry point `token-refresher/client/secrets-manager`: imports only the Secrets Manager client.
+ * Entry point `@token-refresher/client/secrets-manager`: imports only the Secrets Manager client.
  */
 import {
   GetSecretValueCommand,
