@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
  * Projects: unit tests (fakes, mocks, fast, fully parallel), infra (template assertions), contract
  * tests (each port's suite against its fake and its adapter on moto), integration tests (each file
  * starts its own moto server and OAuth server on free 127.0.0.1 ports, so files may run in parallel
- * too) and the reliability drills.
+ * too), the published packages (installed from their tarballs outside the repository) and the
+ * reliability drills.
  */
 export default defineConfig({
   test: {
@@ -38,6 +39,18 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Issue 13: the published packages, from their tarballs (test/package/support.ts builds them once
+        // per content), installed into scratch directories outside the repository from the npm registry
+        // and cache: a CDK app synthesizing the construct, the compiled CLI, the consumer client and its
+        // bundle sizes. Installs and synths take seconds each, hence the timeouts.
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
         },
       },
       {
