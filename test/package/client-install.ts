@@ -4,41 +4,12 @@
  * with its optional peer dependencies (the AWS SDK clients), pinned to the versions this repository's
  * lockfile installs so that they come from the cache.
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { buildClientPackage, CLIENT_PEER_DEPENDENCIES } from '../../infra/packaging/client.js';
+import { CLIENT_PEER_DEPENDENCIES } from '../../infra/packaging/client.js';
+import { diskUsage, npmInstall, packedTarballs, pinned, scratchDir } from './support.js';
 
-const run = promisify(execFile);
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-// Stand-ins for test/package/support.ts (packedTarballs, scratchDir) until it lands.
-const scratchDirs: string[] = [];
-process.once('exit', () => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
-function scratchDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  scratchDirs.push(dir);
-  return dir;
-}
-let packing: Promise<{ client: string }> | undefined;
-function packedTarballs(): Promise<{ client: string }> {
-  packing ??= (async () => {
-    const { version } = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as {
-      version: string;
-    };
-    return { client: await buildClientPackage({ outDir: scratchDir('client-tarball-'), version }) };
-  })();
-  return packing;
-}
-
-/** `npm install` as the tests run it: registry plus local cache, no audit, no funding notice. */
-const NPM_INSTALL = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
+export { REPO_ROOT } from './support.js';
 
 export interface InstalledClient {
   /** The scratch app's directory (its node_modules holds the client). */
@@ -61,15 +32,8 @@ export interface NodeModulesSize {
 }
 
 /** `<name>@<version>` of each peer dependency, as this repository's lockfile installed it. */
-export async function pinnedPeers(): Promise<string[]> {
-  return Promise.all(
-    Object.keys(CLIENT_PEER_DEPENDENCIES).map(async (name) => {
-      const manifest = JSON.parse(
-        await readFile(join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8'),
-      ) as { version: string };
-      return `${name}@${manifest.version}`;
-    }),
-  );
+export function pinnedPeers(): Promise<string[]> {
+  return Promise.all(Object.keys(CLIENT_PEER_DEPENDENCIES).map((name) => pinned(name)));
 }
 
 /** Install the client tarball into a new scratch app, measuring `node_modules` before and after its peers. */
@@ -80,17 +44,17 @@ export async function installClient(prefix: string): Promise<InstalledClient> {
     join(dir, 'package.json'),
     `${JSON.stringify({ name: 'scratch-consumer', private: true, type: 'module' }, null, 2)}\n`,
   );
-  await run('npm', [...NPM_INSTALL, tarball], { cwd: dir });
+  await npmInstall(dir, [tarball]);
   const alone = await nodeModulesSize(dir);
   const packagesAlone = await topLevelPackages(join(dir, 'node_modules'));
-  await run('npm', [...NPM_INSTALL, ...(await pinnedPeers())], { cwd: dir });
+  await npmInstall(dir, await pinnedPeers());
   const withPeers = await nodeModulesSize(dir);
   return { dir, tarball, tarballBytes: (await stat(tarball)).size, alone, withPeers, packagesAlone };
 }
 
 async function nodeModulesSize(dir: string): Promise<NodeModulesSize> {
-  const { stdout } = await run('du', ['-sh', 'node_modules'], { cwd: dir });
-  return { duSh: stdout.split(/\s/)[0] ?? '', bytes: await treeBytes(join(dir, 'node_modules')) };
+  const nodeModules = join(dir, 'node_modules');
+  return { duSh: await diskUsage(nodeModules), bytes: await treeBytes(nodeModules) };
 }
 
 async function treeBytes(path: string): Promise<number> {
