@@ -6,7 +6,9 @@
  *
  * Settings as the stack bundles its own functions (infra: ESM, minified, `mainFields: ['module',
  * 'main']`). With esbuild's default for platform node (`main` first), `@smithy/signature-v4` comes in
- * as CommonJS, which pulls all of `@smithy/core` in un-tree-shaken; that size is printed too.
+ * as CommonJS, which pulls all of `@smithy/core` in un-tree-shaken; that size is printed too. The
+ * published package avoids it (its own `#smithy/signature-v4` import); its sizes with esbuild's
+ * defaults are asserted against budgets in test/package/client-bundle-size.test.ts.
  */
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';

@@ -6,6 +6,9 @@
  *
  * The build goes to a temporary package (this package.json copied, node_modules linked), not to the
  * shared dist/, so concurrent test runs in one working tree cannot trip over each other.
+ *
+ * This covers the repository's own `exports` (a built checkout). The published `@token-refresher/client`,
+ * installed from its tarball, gets the same checks in test/package/consumer.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
