@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll } from 'vitest';
 import { buildCdkPackage } from '../../infra/packaging/cdk.js';
 import { buildClientPackage } from '../../infra/packaging/client.js';
 
@@ -141,14 +142,20 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 const scratchDirs: string[] = [];
-process.once('exit', () => {
-  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
-});
+
+function removeScratchDirs(): void {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+process.once('exit', removeScratchDirs);
+// Vitest stops its workers with SIGTERM, which runs no 'exit' handler: under Vitest, the directories
+// go after the tests of the file that imported this module (each file evaluates it anew).
+if (process.env.VITEST !== undefined) afterAll(removeScratchDirs);
 
 /**
  * A new empty directory under the system's temporary directory (never inside the repository, so that
- * nothing installed there can shadow the repository's `node_modules`, or the reverse), removed when
- * the process exits.
+ * nothing installed there can shadow the repository's `node_modules`, or the reverse), removed after
+ * the tests of the file (or when the process exits).
  */
 export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join(realpathSync(tmpdir()), `${prefix.replace(/-$/, '')}-`));
