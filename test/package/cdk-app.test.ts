@@ -177,6 +177,22 @@ describe('A CDK app with @token-refresher/cdk installed from its tarball', () =>
     );
   });
 
+  it('loads from CommonJS too, as a `cdk init` app does (require of an ES module, Node.js >= 20.19)', async () => {
+    // Act
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [
+        '-e',
+        "const m = require('@token-refresher/cdk'); console.log(typeof m.TokenRefresher, typeof m.TokenRefresherStack)",
+      ],
+      { cwd: dir },
+    );
+
+    // Assess
+    expect(stdout).toBe('function function\n');
+    expect(stderr).toBe('');
+  });
+
   it('declares aws-cdk-lib and constructs as peers, and only zod as a dependency', async () => {
     // Act
     const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as Record<
