@@ -1,7 +1,8 @@
 /**
  * Issue 13, test 3: the operator CLI as a user gets it: `npm install` of the `@token-refresher/cdk`
- * tarball into an empty scratch directory outside the repository (npm adds the peers, `aws-cdk-lib`
- * and `constructs`), then `npx token-refresher ...` there. No tsx, esbuild or TypeScript is installed
+ * tarball into an empty scratch directory outside the repository, with its peers `aws-cdk-lib` and
+ * `constructs` (pinned to this repository's versions, so that they come from the npm cache), then
+ * `npx token-refresher ...` there. No tsx, esbuild or TypeScript is installed
  * and the AWS SDK is not either: the bin is the compiled, self-contained CLI.
  *
  * - `validate-config` prints exactly what this repository's CLI (`run`, from the sources) prints for
@@ -18,7 +19,7 @@ import { run as runFromSources } from '../../functions/cli/main.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
 import { provision } from '../support/resources.js';
-import { diskUsage, npmInstall, packedTarballs, scratchDir, scratchEnv } from './support.js';
+import { diskUsage, npmInstall, packedTarballs, pinned, scratchDir, scratchEnv } from './support.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -85,7 +86,8 @@ describe('The token-refresher CLI of @token-refresher/cdk, installed from its ta
     dir = scratchDir('token-refresher-cdk-cli');
     await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'scratch-operator', private: true }));
     const [, motoServer, oauthServer] = await Promise.all([
-      npmInstall(dir, [tarball]),
+      // The peers npm would add, at the versions this repository's lockfile has (from the npm cache).
+      npmInstall(dir, [tarball, ...(await Promise.all(['aws-cdk-lib', 'constructs'].map(pinned)))]),
       startMoto(),
       startOAuthServer({
         clients: [
