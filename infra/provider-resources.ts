@@ -118,7 +118,7 @@ function buildCredentialsSecret(
 /** `Schedule`: the safety-net run, with retries and the dead-letter queue. */
 function buildSchedule(scope: Construct, props: ProviderResourcesProps): scheduler.Schedule {
   const { config } = props;
-  return new scheduler.Schedule(scope, 'Schedule', {
+  const schedule = new scheduler.Schedule(scope, 'Schedule', {
     description: `Safety-net refresh of provider "${config.name}" (config index ${props.index})`,
     scheduleGroup: props.scheduleGroup,
     schedule: scheduler.ScheduleExpression.expression(config.schedule),
@@ -132,6 +132,10 @@ function buildSchedule(scope: Construct, props: ProviderResourcesProps): schedul
       retryAttempts: 3,
     }),
   });
+  // The group is named by a literal string (IAM and nag name it too), which gives CloudFormation no
+  // reference to order by: without this, a first deploy may create the schedule before its group.
+  schedule.node.addDependency(props.scheduleGroup);
+  return schedule;
 }
 
 /** The JSON a grant's credentials secret must hold, for the secret's description. */

@@ -218,6 +218,14 @@ describe('Class: TokenRefresher', () => {
       }
     });
 
+    it('creates every schedule after its group (the group is named by a literal, not a reference)', () => {
+      const groupId = Object.keys(template.findResources('AWS::Scheduler::ScheduleGroup'))[0];
+      const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+      expect(groupId).toBeDefined();
+      expect(schedules).toHaveLength(3);
+      for (const schedule of schedules) expect(schedule.DependsOn).toContain(groupId);
+    });
+
     it('uses an encrypted dead-letter queue that refuses plain HTTP', () => {
       template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
