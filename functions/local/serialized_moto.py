@@ -9,6 +9,9 @@
 - With `--state-file FILE`, the secrets and tables are read from FILE at start and written back to it
   after every request that may change them (moto_state.py), so they survive a restart or a crash.
 
+- With `--cfn`, moto's CloudFormation gets the resource types and fixes that `cdk deploy` of this
+  project's stack needs (moto_cfn.py; the deploy rehearsal, issue 14).
+
 The other arguments are moto_server's own (-H HOST -p PORT). moto on disk is not changed.
 """
 import os
@@ -43,6 +46,11 @@ werkzeug_app.DomainDispatcherApplication.__call__ = _serialised_call
 moto_parity.apply()
 
 
+def _take_cfn(argv):
+    """Remove `--cfn` from argv; returns (whether it was there, rest)."""
+    return "--cfn" in argv, [arg for arg in argv if arg != "--cfn"]
+
+
 def _take_state_file(argv):
     """Remove `--state-file FILE` (or `--state-file=FILE`) from argv; returns (FILE or None, rest)."""
     rest, path = [], None
@@ -58,7 +66,12 @@ def _take_state_file(argv):
 
 
 if __name__ == "__main__":
-    path, args = _take_state_file(sys.argv[1:])
+    cfn, args = _take_cfn(sys.argv[1:])
+    if cfn:
+        import moto_cfn
+
+        moto_cfn.apply()
+    path, args = _take_state_file(args)
     if path:
         _state_file = moto_state.StateFile(path)
         try:
