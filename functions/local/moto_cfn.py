@@ -17,6 +17,7 @@ from typing import Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.core.exceptions import ServiceException
 
 
 _MODULE = "token_refresher.moto_cfn"
@@ -363,7 +364,92 @@ PLACEHOLDERS = [
 ]
 
 
+class _ChangeSetNotFound(ServiceException):
+    code = "ChangeSetNotFound"
+
+
+def _patch_change_sets() -> None:
+    """DescribeChangeSet / DeleteChangeSet of a missing change set answer ChangeSetNotFound (moto: a
+    ValidationError, and an HTTP 500 from an unbound local); a stack made or updated through a change
+    set gets its Outputs (moto keeps the ones of the stack's first, empty template)."""
+    from moto.cloudformation.models import CloudFormationBackend
+
+    describe = CloudFormationBackend.describe_change_set
+    delete = CloudFormationBackend.delete_change_set
+    execute = CloudFormationBackend.execute_change_set
+
+    def _exists(self: Any, name: str) -> bool:
+        return name in self.change_sets or any(cs.change_set_name == name for cs in self.change_sets.values())
+
+    def describe_change_set(self: Any, change_set_name: str) -> Any:
+        if not _exists(self, change_set_name):
+            raise _ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
+        return describe(self, change_set_name)
+
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        if not _exists(self, change_set_name):
+            raise _ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
+        delete(self, change_set_name)
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        execute(self, change_set_name, stack_name)
+        for stack in self.stacks.values():
+            if stack.name == stack_name or stack.stack_id == stack_name or stack_name is None:
+                stack._parse_template()
+                stack.output_map = stack._create_output_map()
+
+    CloudFormationBackend.describe_change_set = describe_change_set
+    CloudFormationBackend.delete_change_set = delete_change_set
+    CloudFormationBackend.execute_change_set = execute_change_set
+
+
+def _after_create(model: Any, fix: Any) -> None:
+    """Run `fix(resource, properties, account_id, region)` after moto's own create_from_cloudformation_json."""
+    create = model.create_from_cloudformation_json.__func__
+
+    def create_from_cloudformation_json(cls: Any, resource_name: str, cloudformation_json: dict[str, Any],
+                                        account_id: str, region_name: str, **kwargs: Any) -> Any:
+        resource = create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        fix(resource, _props(cloudformation_json), account_id, region_name)
+        return resource
+
+    model.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)
+
+
+def _patch_properties() -> None:
+    """Template properties moto's models drop: the KMS key policy (moto keeps the dict, and KMS calls on
+    the key then answer 500), DynamoDB TTL and PITR, Lambda Architectures."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.table import Table
+    from moto.kms.models import Key
+
+    def key(resource: Any, p: dict[str, Any], account_id: str, region: str) -> None:
+        if isinstance(resource.policy, dict):
+            resource.policy = json.dumps(resource.policy)
+
+    def table(resource: Any, p: dict[str, Any], account_id: str, region: str) -> None:
+        backend = dynamodb_backends[account_id][region]
+        if p.get("TimeToLiveSpecification"):
+            backend.update_time_to_live(resource.name, p["TimeToLiveSpecification"])
+        if p.get("PointInTimeRecoverySpecification"):
+            spec = p["PointInTimeRecoverySpecification"]
+            backend.update_continuous_backups(
+                resource.name, {"PointInTimeRecoveryEnabled": spec.get("PointInTimeRecoveryEnabled", False)}
+            )
+
+    def function(resource: Any, p: dict[str, Any], account_id: str, region: str) -> None:
+        if p.get("Architectures"):
+            resource.architectures = list(p["Architectures"])
+
+    _after_create(Key, key)
+    _after_create(Table, table)
+    _after_create(LambdaFunction, function)
+
+
 def apply() -> None:
     """Register the models (moto caches its type map on first use) and patch moto's defects."""
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+    _patch_change_sets()
+    _patch_properties()
