@@ -418,7 +418,7 @@ def _after_create(model: Any, fix: Any) -> None:
 
 def _patch_properties() -> None:
     """Template properties moto's models drop: the KMS key policy (moto keeps the dict, and KMS calls on
-    the key then answer 500), DynamoDB TTL and PITR, Lambda Architectures."""
+    the key then answer 500), DynamoDB SSE, TTL and PITR, Lambda Architectures."""
     from moto.awslambda.models import LambdaFunction
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
@@ -430,6 +430,10 @@ def _patch_properties() -> None:
 
     def table(resource: Any, p: dict[str, Any], account_id: str, region: str) -> None:
         backend = dynamodb_backends[account_id][region]
+        sse = p.get("SSESpecification")
+        if sse and resource.sse_specification is not None and "Enabled" not in resource.sse_specification:
+            # The template says SSEEnabled, the API (and moto's model) Enabled.
+            resource.sse_specification["Enabled"] = bool(sse.get("SSEEnabled"))
         if p.get("TimeToLiveSpecification"):
             backend.update_time_to_live(resource.name, p["TimeToLiveSpecification"])
         if p.get("PointInTimeRecoverySpecification"):

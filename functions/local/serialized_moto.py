@@ -9,7 +9,7 @@
 - With `--state-file FILE`, the secrets and tables are read from FILE at start and written back to it
   after every request that may change them (moto_state.py), so they survive a restart or a crash.
 
-- With `--cfn`, moto's CloudFormation gets the resource types and fixes that `cdk deploy` of this
+- With `--cfn` (or TOKEN_REFRESHER_MOTO_CFN=1 in the environment), moto's CloudFormation gets the resource types and fixes that `cdk deploy` of this
   project's stack needs (moto_cfn.py; the deploy rehearsal, issue 14).
 
 The other arguments are moto_server's own (-H HOST -p PORT). moto on disk is not changed.
@@ -48,7 +48,8 @@ moto_parity.apply()
 
 def _take_cfn(argv):
     """Remove `--cfn` from argv; returns (whether it was there, rest)."""
-    return "--cfn" in argv, [arg for arg in argv if arg != "--cfn"]
+    cfn = "--cfn" in argv or os.environ.get("TOKEN_REFRESHER_MOTO_CFN") == "1"
+    return cfn, [arg for arg in argv if arg != "--cfn"]
 
 
 def _take_state_file(argv):
