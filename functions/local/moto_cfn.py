@@ -365,12 +365,15 @@ PLACEHOLDERS = [
 
 
 class _ChangeSetNotFound(ServiceException):
+    # moto finds an error's service by the second part of its module name.
+    __module__ = "moto.cloudformation.exceptions"
     code = "ChangeSetNotFound"
 
 
 def _patch_change_sets() -> None:
-    """DescribeChangeSet / DeleteChangeSet of a missing change set answer ChangeSetNotFound (moto: a
-    ValidationError, and an HTTP 500 from an unbound local); a stack made or updated through a change
+    """DescribeChangeSet of a missing change set answers ChangeSetNotFound (moto: a ValidationError),
+    DeleteChangeSet of a missing one succeeds as on AWS (moto: an HTTP 500 from an unbound local; the CLI
+    deletes its change set's name before every deploy and diff); a stack made or updated through a change
     set gets its Outputs (moto keeps the ones of the stack's first, empty template)."""
     from moto.cloudformation.models import CloudFormationBackend
 
@@ -387,9 +390,8 @@ def _patch_change_sets() -> None:
         return describe(self, change_set_name)
 
     def delete_change_set(self: Any, change_set_name: str) -> None:
-        if not _exists(self, change_set_name):
-            raise _ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist")
-        delete(self, change_set_name)
+        if _exists(self, change_set_name):
+            delete(self, change_set_name)
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         execute(self, change_set_name, stack_name)
@@ -451,9 +453,26 @@ def _patch_properties() -> None:
     _after_create(LambdaFunction, function)
 
 
+def _patch_previous_ssm_parameters() -> None:
+    """On update, moto passes a `UsePreviousValue` SSM parameter (the CLI's BootstrapVersion) on as its
+    previous *resolved* value and then looks that value up as a parameter name. A value that names no
+    parameter is kept as it is."""
+    from moto.ssm.models import ssm_backends
+
+    parse = parsing.ResourceMap.parse_ssm_parameter
+
+    def parse_ssm_parameter(self: Any, value: str, value_type: str) -> str:
+        if ssm_backends[self._account_id][self._region_name].get_parameter(value) is None:
+            return value
+        return parse(self, value, value_type)
+
+    parsing.ResourceMap.parse_ssm_parameter = parse_ssm_parameter
+
+
 def apply() -> None:
     """Register the models (moto caches its type map on first use) and patch moto's defects."""
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     _patch_change_sets()
     _patch_properties()
+    _patch_previous_ssm_parameters()

@@ -26,7 +26,7 @@ import {
   GetFunctionUrlConfigCommand,
   LambdaClient,
 } from '@aws-sdk/client-lambda';
-import { GetScheduleCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { GetScheduleCommand, ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -68,9 +68,22 @@ describe('deploy rehearsal on the emulator', () => {
   /** Logical id → physical id, from CloudFormation. */
   let physical: Record<string, string>;
   let cliEnv: NodeJS.ProcessEnv;
+  let config: string;
+  const providers: object[] = [];
 
   const cdk = (args: string[], cwd: string) =>
     run(CDK, args, { cwd, env: cliEnv, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
+
+  const deploy = () =>
+    cdk(
+      ['deploy', '-o', outdir, '-c', `config=${config}`, '--require-approval', 'never', 'TokenRefresher'],
+      ROOT,
+    );
+  const exists = async (check: () => Promise<unknown>) =>
+    check().then(
+      () => true,
+      () => false,
+    );
 
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
   const only = (type: string): [string, Resource] => {
@@ -106,17 +119,12 @@ describe('deploy rehearsal on the emulator', () => {
     // Inside the repository, so the bundles' external AWS SDK imports resolve from its node_modules.
     outdir = join(ROOT, 'node_modules/.cache/deploy-rehearsal', randomUUID(), 'cdk.out');
     await mkdir(outdir, { recursive: true });
-    const config = join(work, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        secretPrefix: PREFIX,
-        providers: [
-          { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, refreshBefore: '5m' },
-          { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, refreshBefore: '10m' },
-        ],
-      }),
+    config = join(work, 'config.json');
+    providers.push(
+      { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, refreshBefore: '5m' },
+      { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, refreshBefore: '10m' },
     );
+    await writeFile(config, JSON.stringify({ secretPrefix: PREFIX, providers }));
     cliEnv = {
       ...process.env,
       ...moto.env,
@@ -305,6 +313,100 @@ describe('deploy rehearsal on the emulator', () => {
       }
     } finally {
       secrets.destroy();
+    }
+  });
+
+  it('redeploys unchanged with no changes', async () => {
+    const { stdout, stderr } = await timed('redeploy', deploy);
+    expect(`${stdout}${stderr}`).toContain('(no changes)');
+  });
+
+  it('updates by adding a provider, replacing no retained resource', async () => {
+    providers.push({
+      name: 'cc2',
+      grant: 'client_credentials',
+      tokenUrl: oauth.tokenUrl,
+      refreshBefore: '5m',
+    });
+    await writeFile(config, JSON.stringify({ secretPrefix: PREFIX, providers }));
+    const diff = await timed('diff', () =>
+      cdk(['diff', '-o', outdir, '-c', `config=${config}`, 'TokenRefresher'], ROOT),
+    );
+    const shown = `${diff.stdout}${diff.stderr}`;
+    expect(shown).toContain('cc2');
+    const replaced = shown.split('\n').filter((line) => /replace/i.test(line));
+    const retained = Object.keys(template.Resources).filter(
+      (id) => (template.Resources[id] as { DeletionPolicy?: string }).DeletionPolicy === 'Retain',
+    );
+    for (const id of retained) expect(replaced.filter((line) => line.includes(id))).toEqual([]);
+
+    await timed('update', deploy);
+
+    const secrets = new SecretsManagerClient(moto.clientConfig);
+    const scheduler = new SchedulerClient(moto.clientConfig);
+    try {
+      for (const name of ['token', 'credentials']) {
+        const secret = await secrets.send(new DescribeSecretCommand({ SecretId: `${PREFIX}/cc2/${name}` }));
+        expect(secret.Name).toBe(`${PREFIX}/cc2/${name}`);
+      }
+      const updated = JSON.parse(
+        await readFile(join(outdir, 'TokenRefresher.template.json'), 'utf8'),
+      ) as Template;
+      const schedules = Object.values(updated.Resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule');
+      expect(schedules).toHaveLength(3);
+      const group = schedules[0]?.Properties?.GroupName as string;
+      const listed = await scheduler.send(new ListSchedulesCommand({ GroupName: group }));
+      const names = (listed.Schedules ?? []).map((s) => s.Name);
+      const cfn = new CloudFormationClient(moto.clientConfig);
+      const resources = await cfn.send(new ListStackResourcesCommand({ StackName: 'TokenRefresher' }));
+      cfn.destroy();
+      const deployed = (resources.StackResourceSummaries ?? []).filter(
+        (r) => r.ResourceType === 'AWS::Scheduler::Schedule',
+      );
+      // Besides these, the group holds the one-off schedules the refresh function made when it ran.
+      expect(deployed).toHaveLength(3);
+      for (const r of deployed) expect(names).toContain(r.PhysicalResourceId);
+      // The first providers' token is untouched by the update.
+      const token = await secrets.send(new GetSecretValueCommand({ SecretId: `${PREFIX}/cc/token` }));
+      expect((JSON.parse(token.SecretString ?? '{}') as { provider?: string }).provider).toBe('cc');
+    } finally {
+      secrets.destroy();
+      scheduler.destroy();
+    }
+  });
+
+  it('destroys the stack and leaves the retained table and secrets, as the README says', async () => {
+    await timed('destroy', () =>
+      cdk(['destroy', '-o', outdir, '-c', `config=${config}`, '--force', 'TokenRefresher'], ROOT),
+    );
+
+    const secrets = new SecretsManagerClient(moto.clientConfig);
+    const dynamodb = new DynamoDBClient(moto.clientConfig);
+    const lambda = new LambdaClient(moto.clientConfig);
+    try {
+      for (const [id, resource] of Object.entries(template.Resources)) {
+        const retained = (resource as { DeletionPolicy?: string }).DeletionPolicy === 'Retain';
+        if (resource.Type === 'AWS::SecretsManager::Secret') {
+          const name = resource.Properties?.Name as string;
+          expect(await exists(() => secrets.send(new DescribeSecretCommand({ SecretId: name })))).toBe(
+            retained,
+          );
+          expect(retained).toBe(true);
+        } else if (resource.Type === 'AWS::DynamoDB::Table') {
+          expect(retained).toBe(true);
+          const TableName = physical[id];
+          expect(await exists(() => dynamodb.send(new DescribeTableCommand({ TableName })))).toBe(true);
+        } else if (resource.Type === 'AWS::Lambda::Function') {
+          const FunctionName = physical[id];
+          expect(await exists(() => lambda.send(new GetFunctionConfigurationCommand({ FunctionName })))).toBe(
+            false,
+          );
+        }
+      }
+    } finally {
+      secrets.destroy();
+      dynamodb.destroy();
+      lambda.destroy();
     }
   });
 });
