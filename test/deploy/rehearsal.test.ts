@@ -85,6 +85,36 @@ describe('deploy rehearsal on the emulator', () => {
       () => false,
     );
 
+  /**
+   * Runs `use` with the handler of the deployed function whose template environment has `variable`:
+   * its asset from cdk.out (the function's `aws:asset:path`), its configured handler, and its deployed
+   * environment (plus the emulator's endpoint and credentials) in process.env.
+   */
+  async function runDeployed<T>(
+    variable: string,
+    use: (handler: (event: unknown, context: unknown) => Promise<unknown>) => Promise<T>,
+  ): Promise<T> {
+    const variables = (r: Resource) =>
+      (r.Properties?.Environment as { Variables: object } | undefined)?.Variables ?? {};
+    const found = ofType('AWS::Lambda::Function').find(([, r]) => Object.hasOwn(variables(r), variable));
+    if (found === undefined) throw new Error(`no function with ${variable}`);
+    const [id, resource] = found;
+    const lambda = new LambdaClient(moto.clientConfig);
+    const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: physical[id] }));
+    lambda.destroy();
+    const [file, exported] = (config.Handler ?? '').split('.');
+    const bundle = join(outdir, resource.Metadata?.['aws:asset:path'] as string, `${file}.mjs`);
+    const saved = { ...process.env };
+    Object.assign(process.env, config.Environment?.Variables, moto.env);
+    try {
+      const module = (await import(pathToFileURL(bundle).href)) as Record<string, unknown>;
+      return await use(module[exported as string] as (event: unknown, context: unknown) => Promise<unknown>);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  }
+
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
   const only = (type: string): [string, Resource] => {
     const found = ofType(type);
@@ -269,33 +299,13 @@ describe('deploy rehearsal on the emulator', () => {
       clientSecret: SECRET_RT,
       refreshToken: await oauth.seedRefreshToken({ clientId: 'rehearsal-rt' }),
     });
-    const variables = (r: Resource) =>
-      (r.Properties?.Environment as { Variables: object } | undefined)?.Variables ?? {};
-    const [id, resource] =
-      ofType('AWS::Lambda::Function').find(([, r]) => Object.hasOwn(variables(r), 'TABLE_NAME')) ?? [];
-    const lambda = new LambdaClient(moto.clientConfig);
-    const config = await lambda.send(
-      new GetFunctionConfigurationCommand({ FunctionName: physical[id as string] }),
-    );
-    lambda.destroy();
-    const [file, exported] = (config.Handler ?? '').split('.');
-    const bundle = join(outdir, resource?.Metadata?.['aws:asset:path'] as string, `${file}.mjs`);
-
-    const saved = { ...process.env };
-    Object.assign(process.env, config.Environment?.Variables, moto.env);
-    let results: unknown[];
-    try {
-      const module = (await import(pathToFileURL(bundle).href)) as Record<string, unknown>;
-      const handler = module[exported as string] as (event: unknown, context: unknown) => Promise<unknown>;
-      const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 });
-      results = await timed('verify', async () => [
+    const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 });
+    const results = await timed('verify', () =>
+      runDeployed('TABLE_NAME', async (handler) => [
         await handler({ provider: 'cc' }, context()),
         await handler({ provider: 'rt' }, context()),
-      ]);
-    } finally {
-      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
-      Object.assign(process.env, saved);
-    }
+      ]),
+    );
 
     expect(results).toHaveLength(2);
     expect(oauth.tokenRequests.client_credentials).toBe(1);
@@ -313,6 +323,19 @@ describe('deploy rehearsal on the emulator', () => {
       }
     } finally {
       secrets.destroy();
+    }
+  });
+
+  it('serves the refreshed tokens through the deployed read bundle (a direct Invoke)', async () => {
+    const served = await runDeployed('REFRESH_FUNCTION_NAME', async (handler) => [
+      await handler({ provider: 'cc' }, {}),
+      await handler({ provider: 'rt' }, {}),
+    ]);
+    const issued = oauth.issuedTokens.map((t) => t.value);
+    for (const [index, provider] of ['cc', 'rt'].entries()) {
+      const token = served[index] as { provider?: string; accessToken?: string };
+      expect(token.provider).toBe(provider);
+      expect(issued).toContain(token.accessToken);
     }
   });
 
