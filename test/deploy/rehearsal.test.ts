@@ -59,6 +59,22 @@ async function timed<T>(phase: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
+/** One alarm of DescribeAlarms (its XML member) against its template properties. */
+function expectAlarm(block: string, properties: Record<string, unknown>): void {
+  const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(block)?.[1];
+  expect(field('ComparisonOperator')).toBe(properties.ComparisonOperator);
+  expect(Number(field('EvaluationPeriods'))).toBe(properties.EvaluationPeriods);
+  expect(Number(field('Threshold'))).toBe(properties.Threshold);
+  if (properties.MetricName !== undefined) {
+    expect(field('MetricName')).toBe(properties.MetricName);
+    expect(field('Namespace')).toBe(properties.Namespace);
+  }
+  const actions = /<AlarmActions>(.*?)<\/AlarmActions>/.exec(block)?.[1] ?? '';
+  const expectedActions = (properties.AlarmActions as unknown[] | undefined)?.length ?? 0;
+  expect(actions.split('<member>').length - 1).toBe(expectedActions);
+  if (expectedActions > 0) expect(actions).toMatch(/arn:aws:sns:us-east-1:123456789012:/);
+}
+
 describe('deploy rehearsal on the emulator', () => {
   let moto: MotoServer;
   let oauth: OAuthServer;
@@ -285,6 +301,33 @@ describe('deploy rehearsal on the emulator', () => {
       expect(urlConfig.AuthType).toBe(urlProperties.AuthType);
     } finally {
       lambda.destroy();
+    }
+  });
+
+  it('deploys the alarms with their metric, threshold, comparison, periods and actions', async () => {
+    // No CloudWatch client in the project: DescribeAlarms over the query protocol.
+    const response = await fetch(moto.endpoint, {
+      method: 'POST',
+      headers: {
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'Action=DescribeAlarms&Version=2010-08-01&MaxRecords=100',
+    });
+    const xml = await response.text();
+    const blocks = new Map(
+      xml
+        .split('<member><AlarmName>')
+        .slice(1)
+        .map((block) => [block.slice(0, block.indexOf('</AlarmName>')), block] as const),
+    );
+    const alarms = ofType('AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const [id, resource] of alarms) {
+      const block = blocks.get(physical[id] as string) ?? '';
+      expect(block, id).not.toBe('');
+      expectAlarm(block, resource.Properties ?? {});
     }
   });
 
