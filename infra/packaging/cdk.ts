@@ -20,18 +20,14 @@
  * imports besides them (zod). The build fails when the compiled imports and the declared
  * dependencies differ, or when a bundle imports a package it should have bundled.
  */
-import { execFile } from 'node:child_process';
-import { access, chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+
+import { access, chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { dirname, join, relative } from 'node:path';
 import { type BuildOptions, build, type Metafile, type OutputFile } from 'esbuild';
 import { BUNDLING, FUNCTION_BUNDLES } from '../bundling.js';
-
-const run = promisify(execFile);
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { packStaged, REPO_ROOT, rangeOf, run } from './staging.js';
 
 /** The package's name; `npm pack` names its tarball `token-refresher-cdk-<version>.tgz`. */
 export const CDK_PACKAGE_NAME = '@token-refresher/cdk';
@@ -67,24 +63,20 @@ export interface BuildCdkPackageOptions {
  * @returns the tarball's absolute path
  */
 export async function buildCdkPackage(options: BuildCdkPackageOptions): Promise<string> {
-  const outDir = resolve(options.outDir);
-  const staging = await mkdtemp(join(tmpdir(), 'token-refresher-cdk-'));
-  try {
-    await compileLibrary(staging);
-    await checkLibraryImports(staging);
-    const bundled = [...(await bundleFunctions(staging)), await bundleCli(staging)];
-    await writeThirdPartyLicenses(staging, bundled);
-    await writeFile(
-      join(staging, 'package.json'),
-      `${JSON.stringify(await cdkManifest(options.version), null, 2)}\n`,
-    );
-    await copyFile(join(REPO_ROOT, 'README.md'), join(staging, 'README.md'));
-    await copyFile(join(REPO_ROOT, 'LICENSE'), join(staging, 'LICENSE'));
-    await mkdir(outDir, { recursive: true });
-    return await pack(staging, outDir);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  return packStaged(
+    {
+      stagingPrefix: 'token-refresher-cdk-',
+      build: async (staging) => {
+        await compileLibrary(staging);
+        await checkLibraryImports(staging);
+        const bundled = [...(await bundleFunctions(staging)), await bundleCli(staging)];
+        await writeThirdPartyLicenses(staging, bundled);
+      },
+      manifest: () => cdkManifest(options.version),
+      readme: join(REPO_ROOT, 'README.md'),
+    },
+    options.outDir,
+  );
 }
 
 /** The package.json of the construct library. */
@@ -117,8 +109,12 @@ export async function cdkManifest(version: string): Promise<Record<string, unkno
     },
     bin: { 'token-refresher': CLI_BIN },
     files: ['infra', 'functions', 'assets', 'bin', 'THIRD-PARTY-LICENSES'],
-    dependencies: Object.fromEntries(CDK_DEPENDENCIES.map((name) => [name, rangeOf(root, name)])),
-    peerDependencies: Object.fromEntries(CDK_PEER_DEPENDENCIES.map((name) => [name, rangeOf(root, name)])),
+    dependencies: Object.fromEntries(
+      CDK_DEPENDENCIES.map((name) => [name, rangeOf(root, name, 'the library')]),
+    ),
+    peerDependencies: Object.fromEntries(
+      CDK_PEER_DEPENDENCIES.map((name) => [name, rangeOf(root, name, 'the library')]),
+    ),
   };
 }
 
@@ -126,13 +122,6 @@ interface RootManifest {
   readonly license: string;
   readonly engines: Record<string, string>;
   readonly dependencies: Record<string, string>;
-}
-
-function rangeOf(root: RootManifest, name: string): string {
-  const range = root.dependencies[name];
-  if (range === undefined)
-    throw new Error(`package.json has no dependency ${name}, which the library imports`);
-  return range;
 }
 
 /**
@@ -332,16 +321,6 @@ async function licenseOf(dir: string): Promise<{ label: string; text: string }> 
       ? `(no license file in the package; its package.json says ${license})`
       : (await readFile(join(dir, file), 'utf8')).trim();
   return { label: `${manifest.name}@${manifest.version} (${license})`, text };
-}
-
-/** `npm pack` of the staging directory into `outDir`; the tarball's absolute path. */
-async function pack(staging: string, outDir: string): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', outDir], {
-    cwd: staging,
-  });
-  const [packed] = JSON.parse(stdout) as { filename: string }[];
-  if (packed === undefined) throw new Error('npm pack reported no tarball');
-  return join(outDir, packed.filename);
 }
 
 /** `zod` for `zod/v4`, `@scope/name` for `@scope/name/sub`. */

@@ -1,34 +1,8 @@
-/**
- * Builds the `@token-refresher/client` tarball: the consumer client (`functions/client`) compiled by
- * `tsc -p tsconfig.build.json` to ESM + `.d.ts` in a staging directory outside the repository, with
- * its own package.json (three entry points, `sideEffects: false`, only the dependencies its code
- * imports), then packed with `npm pack`.
- *
- * Dependencies (why: functions/client/README.md, its Dependencies section):
- * - `@aws-sdk/client-secrets-manager` (entry `./secrets-manager`) and
- *   `@aws-sdk/credential-provider-node` (entry `./read-function`) are optional peer dependencies: the
- *   Lambda Node.js runtime ships AWS SDK v3 and bundlers leave `@aws-sdk/*` external for it, and one
- *   copy of `SecretsManagerClient` in the app keeps the `client` option's type the app's own.
- * - `@smithy/signature-v4` is a dependency: it is not under `@aws-sdk/*`, so it is bundled.
- *
- * The one build step beyond `tsc`: the read-function source imports `@smithy/signature-v4`, a package
- * with `main` (CommonJS) and `module` (ESM) but no `exports`. esbuild's defaults for platform node
- * take `main` first, and that CommonJS build `require`s all of `@smithy/core` in un-tree-shaken:
- * 151 KB instead of 22 KB (minified, `@aws-sdk/*` external). The emitted import is therefore pointed
- * at this package's own subpath import `#smithy/signature-v4`, whose `module` condition (on by default
- * in esbuild, webpack and Rollup; never used by Node.js) names the ESM build and whose `default` is
- * the plain package, as before, for Node.js and everything else.
- */
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { packStaged, REPO_ROOT, rangeOf, run } from './staging.js';
 
-const run = promisify(execFile);
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLIENT_SOURCE = join(REPO_ROOT, 'functions', 'client');
 
 /** The package's name; `npm pack` names its tarball `token-refresher-client-<version>.tgz`. */
@@ -80,23 +54,19 @@ export interface BuildClientPackageOptions {
  * @returns the tarball's absolute path
  */
 export async function buildClientPackage(options: BuildClientPackageOptions): Promise<string> {
-  const outDir = resolve(options.outDir);
-  const staging = await mkdtemp(join(tmpdir(), 'token-refresher-client-'));
-  try {
-    await compile(join(staging, 'dist'));
-    await pointAtBundlerEsm(join(staging, 'dist'));
-    await checkImports(join(staging, 'dist'));
-    await writeFile(
-      join(staging, 'package.json'),
-      `${JSON.stringify(await clientManifest(options.version), null, 2)}\n`,
-    );
-    await copyFile(join(CLIENT_SOURCE, 'README.md'), join(staging, 'README.md'));
-    await copyFile(join(REPO_ROOT, 'LICENSE'), join(staging, 'LICENSE'));
-    await mkdir(outDir, { recursive: true });
-    return await pack(staging, outDir);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  return packStaged(
+    {
+      stagingPrefix: 'token-refresher-client-',
+      build: async (staging) => {
+        await compile(join(staging, 'dist'));
+        await pointAtBundlerEsm(join(staging, 'dist'));
+        await checkImports(join(staging, 'dist'));
+      },
+      manifest: () => clientManifest(options.version),
+      readme: join(CLIENT_SOURCE, 'README.md'),
+    },
+    options.outDir,
+  );
 }
 
 /** The package.json of the client package. */
@@ -130,19 +100,14 @@ export async function clientManifest(version: string): Promise<Record<string, un
       BUNDLER_ESM_IMPORTS.map(({ alias, esm, specifier }) => [alias, { module: esm, default: specifier }]),
     ),
     files: ['dist'],
-    dependencies: Object.fromEntries(CLIENT_DEPENDENCIES.map((name) => [name, rangeOf(root, name)])),
+    dependencies: Object.fromEntries(
+      CLIENT_DEPENDENCIES.map((name) => [name, rangeOf(root, name, 'the client')]),
+    ),
     peerDependencies: CLIENT_PEER_DEPENDENCIES,
     peerDependenciesMeta: Object.fromEntries(
       Object.keys(CLIENT_PEER_DEPENDENCIES).map((name) => [name, { optional: true }]),
     ),
   };
-}
-
-function rangeOf(root: { dependencies: Record<string, string> }, name: string): string {
-  const range = root.dependencies[name];
-  if (range === undefined)
-    throw new Error(`package.json has no dependency ${name}, which the client imports`);
-  return range;
 }
 
 /** `tsc -p tsconfig.build.json` (ESM + .d.ts of functions/client) into `outDir`. */
@@ -192,14 +157,4 @@ async function checkImports(dist: string): Promise<void> {
         `declared but not imported ${JSON.stringify(unused)}`,
     );
   }
-}
-
-/** `npm pack` of the staging directory into `outDir`; the tarball's absolute path. */
-async function pack(staging: string, outDir: string): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', outDir], {
-    cwd: staging,
-  });
-  const [packed] = JSON.parse(stdout) as { filename: string }[];
-  if (packed === undefined) throw new Error('npm pack reported no tarball');
-  return join(outDir, packed.filename);
 }
