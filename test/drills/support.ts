@@ -225,10 +225,7 @@ export async function startDrillParts(options: {
         : { resourceAccessTokenFormat: options.resourceAccessTokenFormat }),
     }),
   ]);
-  const output = new CapturedOutput();
-  output.start();
-  const secrets = new SecretRegistry();
-  secrets.add(...options.clients.map((client) => client.clientSecret));
+  const { output, secrets } = captureDrillOutput(options.clients);
   return {
     moto,
     oauth,
@@ -392,14 +389,23 @@ export interface StrictDrillParts {
   stop(): Promise<void>;
 }
 
+/** Start capturing what the handlers print, and register the clients' secrets for the leak scan. */
+function captureDrillOutput(clients: readonly { readonly clientSecret: string }[]): {
+  output: CapturedOutput;
+  secrets: SecretRegistry;
+} {
+  const output = new CapturedOutput();
+  output.start();
+  const secrets = new SecretRegistry();
+  secrets.add(...clients.map((client) => client.clientSecret));
+  return { output, secrets };
+}
+
 export async function startStrictDrillParts(
   options: StartStrictOAuthServerOptions,
 ): Promise<StrictDrillParts> {
   const [moto, strict] = await Promise.all([startMoto(), startStrictOAuthServer(options)]);
-  const output = new CapturedOutput();
-  output.start();
-  const secrets = new SecretRegistry();
-  secrets.add(...options.clients.map((client) => client.clientSecret));
+  const { output, secrets } = captureDrillOutput(options.clients);
   return {
     moto,
     strict,
