@@ -34,6 +34,10 @@ const DOCUMENTS: Record<string, { title: string; sections: readonly string[] }> 
   },
   'docs/read-function.md': { title: 'The read function', sections: ['Granting access'] },
   'docs/events.md': { title: 'State-change events', sections: [] },
+  'docs/cli.md': {
+    title: 'CLI',
+    sections: ['Commands', 'Which deployment', 'Output and exit codes'],
+  },
   'docs/runbook.md': {
     title: 'Alarms runbook',
     sections: ['Permanent refresh failure', 'Persistent refresh failures'],
