@@ -24,9 +24,11 @@ import {
   type aws_secretsmanager as secretsmanager,
   type aws_sns as sns,
   type aws_sqs as sqs,
+  Token,
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { RefresherConfig } from '../functions/core/config.js';
+import { iamRoleArnProblem } from '../functions/core/iam-arn.js';
 import { configDelivery } from './bundling.js';
 import { allProvidersQuery, ENGINE_METRICS, type EngineMetric, providerMetric } from './metrics.js';
 import { buildMonitoring } from './monitoring.js';
@@ -293,6 +295,13 @@ export class TokenRefresher extends Construct {
           'not an IAM role. The read function authorizes a Function URL caller by its IAM role, so only a ' +
           'role can be added to the consumers. Pass a Lambda function or an iam.Role (iam.Role.fromRoleArn ' +
           'for an existing role), or use grantRead(grantee, provider) to read the token secret directly.',
+      );
+    }
+    // A literal ARN the read function could not reduce to a role would fail it at every cold start.
+    const problem = Token.isUnresolved(roleArn) ? undefined : iamRoleArnProblem(roleArn);
+    if (problem !== undefined) {
+      throw new Error(
+        `${this.node.path}: grantReadViaFunction("${provider}"): the grantee's role ARN "${roleArn}" ${problem}`,
       );
     }
     const grant = this.readFunctionUrl.grantInvokeUrl(grantee);

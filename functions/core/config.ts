@@ -3,6 +3,7 @@
  * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
  */
 import * as z from 'zod';
+import { iamRoleArnProblem } from './iam-arn.js';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
@@ -74,12 +75,14 @@ const scheduleSchema = z
     'must be an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0/5 * * * ? *)"',
   );
 
-const roleArnSchema = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/,
-    'must be an IAM role ARN such as arn:aws:iam::123456789012:role/my-consumer',
-  );
+/**
+ * A consumer: an IAM role ARN in the grammar the read function's access policy applies
+ * (`iam-arn.ts`), so that no accepted ARN fails the read function at cold start.
+ */
+const roleArnSchema = z.string().superRefine((value, ctx) => {
+  const problem = iamRoleArnProblem(value);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const secretArnSchema = z
   .string()
