@@ -5,6 +5,7 @@
  * pins.
  */
 import {
+  ArnFormat,
   Duration,
   aws_dynamodb as dynamodb,
   aws_iam as iam,
@@ -42,6 +43,16 @@ export function buildSharedResources(scope: Construct, props: SharedResourcesPro
     scheduleGroup: buildScheduleGroup(scope),
     schedulerRole: buildSchedulerRole(scope, encryptionKey),
   };
+}
+
+/** The schedule group's ARN (`…:schedule-group/<name>`): what `aws:SourceArn` is when Scheduler assumes its role. */
+export function scheduleGroupArn(scope: Construct): string {
+  return Stack.of(scope).formatArn({
+    service: 'scheduler',
+    resource: 'schedule-group',
+    resourceName: scheduleGroupName(scope),
+    arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+  });
 }
 
 /** `Key`: encrypts the table, the secrets, the alarm topic and the dead-letter queue; yearly rotation. */
@@ -91,14 +102,21 @@ export function buildScheduleGroup(scope: Construct): scheduler.ScheduleGroup {
 
 /**
  * `SchedulerRole`: one role for every schedule, recurring and one-time, so that the function's
- * iam:PassRole names one role. It may be assumed by the Scheduler of this account only (confused
- * deputy).
+ * iam:PassRole names one role. Confused deputy (EventBridge Scheduler User Guide, "Confused deputy
+ * prevention"): only EventBridge Scheduler may assume it, for a schedule of this account
+ * (`aws:SourceAccount`) in this construct's group (`aws:SourceArn`, the group's ARN: Scheduler sets
+ * it to the group, never to a schedule). Its key permissions hold only when SQS uses the key for it
+ * (`kms:ViaService`): the dead-letter queue is the one thing it encrypts.
  */
 export function buildSchedulerRole(scope: Construct, encryptionKey: kms.IKey): iam.Role {
+  const stack = Stack.of(scope);
   const role = new iam.Role(scope, 'SchedulerRole', {
     description: 'Assumed by EventBridge Scheduler to invoke the token-refresher function',
     assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
-      conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnEquals: { 'aws:SourceArn': scheduleGroupArn(scope) },
+      },
     }),
   });
   // The dead-letter queue is KMS-encrypted: the Scheduler sends to it with this role.
@@ -106,6 +124,7 @@ export function buildSchedulerRole(scope: Construct, encryptionKey: kms.IKey): i
     new iam.PolicyStatement({
       actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
       resources: [encryptionKey.keyArn],
+      conditions: { StringEquals: { 'kms:ViaService': `sqs.${stack.region}.amazonaws.com` } },
     }),
   );
   return role;

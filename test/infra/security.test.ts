@@ -45,3 +45,55 @@ describe('Finding 10: consumer ARNs the read function cannot use', () => {
     );
   });
 });
+
+describe('Finding 9: the scheduler role', () => {
+  const { stack, template } = build();
+  const resources = template.toJSON().Resources as Record<
+    string,
+    { Type: string; Properties: Record<string, unknown> }
+  >;
+  const roleId = stack.getLogicalId(stack.refresher.schedulerRole.node.defaultChild as iam.CfnRole);
+
+  it("trusts EventBridge Scheduler only for this account's schedules of the construct's own group", () => {
+    // Prepare: the group's name as the template creates it.
+    const [group] = Object.values(resources).filter((r) => r.Type === 'AWS::Scheduler::ScheduleGroup');
+    const trust = resources[roleId]?.Properties.AssumeRolePolicyDocument as {
+      Statement: { Condition: Record<string, Record<string, unknown>> }[];
+    };
+
+    // Act
+    const [statement] = trust.Statement;
+    const sourceArn = JSON.stringify(statement?.Condition.ArnEquals?.['aws:SourceArn']);
+
+    // Assess
+    expect(trust.Statement).toHaveLength(1);
+    expect(statement?.Condition.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(sourceArn).toContain(`:schedule-group/${group?.Properties.Name as string}"`);
+    expect(sourceArn).toContain('":scheduler:"');
+  });
+
+  it('may use the key only through SQS (the dead-letter queue)', () => {
+    // Act
+    const policy = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties.Roles) === JSON.stringify([{ Ref: roleId }]),
+    );
+    const document = policy?.Properties.PolicyDocument as
+      | { Statement: Record<string, unknown>[] }
+      | undefined;
+    const statements = document?.Statement ?? [];
+
+    // Assess
+    const kms = statements.filter((s) => JSON.stringify(s.Action).includes('kms:'));
+    expect(kms).toEqual([
+      expect.objectContaining({
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      }),
+    ]);
+  });
+});

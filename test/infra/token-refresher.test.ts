@@ -241,7 +241,17 @@ describe('Class: TokenRefresher', () => {
       const policy = policyOf(refresher.schedulerRole);
       expect(policy).toEqual(
         expect.arrayContaining([
-          { Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keyArn },
+          // Issue 15, finding 9: the key only when SQS uses it for the role (the dead-letter queue).
+          {
+            Effect: 'Allow',
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Resource: keyArn,
+            Condition: {
+              StringEquals: {
+                'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+              },
+            },
+          },
           {
             Effect: 'Allow',
             Action: 'lambda:InvokeFunction',
@@ -261,7 +271,26 @@ describe('Class: TokenRefresher', () => {
               Effect: 'Allow',
               Principal: { Service: 'scheduler.amazonaws.com' },
               Action: 'sts:AssumeRole',
-              Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+              // Issue 15, finding 9: and only for a schedule of the construct's group.
+              Condition: {
+                StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+                ArnEquals: {
+                  'aws:SourceArn': {
+                    'Fn::Join': [
+                      '',
+                      [
+                        'arn:',
+                        { Ref: 'AWS::Partition' },
+                        ':scheduler:',
+                        { Ref: 'AWS::Region' },
+                        ':',
+                        { Ref: 'AWS::AccountId' },
+                        `:schedule-group/${refresher.scheduleGroup.scheduleGroupName}`,
+                      ],
+                    ],
+                  },
+                },
+              },
             },
           ],
         },
