@@ -6,16 +6,38 @@
 /** Whether retrying later can help. */
 export type FailureKind = 'transient' | 'permanent';
 
+/**
+ * What an error code looks like: lower-case snake case, at most 64 characters. Codes are stored in the
+ * state table (`lastErrorCode`), published in state-change events, used as log fields and quoted in
+ * the read function's answers, so none may carry free text.
+ */
+export const ERROR_CODE_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** The code given to an error constructed with a code that is not of {@link ERROR_CODE_PATTERN}. */
+export const MALFORMED_CODE_REPLACEMENT = 'internal_error';
+
+/**
+ * `code` if it is of {@link ERROR_CODE_PATTERN}, else {@link MALFORMED_CODE_REPLACEMENT}: the last
+ * guard against server text becoming a code (the providers already map unknown OAuth errors to
+ * well-formed codes; a bug or a new grant must not reopen the path).
+ */
+export function checkedErrorCode(code: string): string {
+  return ERROR_CODE_PATTERN.test(code) ? code : MALFORMED_CODE_REPLACEMENT;
+}
+
 /** Base class: a stable code, a kind, and the original error as a non-enumerable `cause`. */
 export class RefresherError extends Error {
   override readonly name: string = 'RefresherError';
+  /** Always of {@link ERROR_CODE_PATTERN} (see {@link checkedErrorCode}). */
+  readonly code: string;
   constructor(
     message: string,
-    readonly code: string,
+    code: string,
     readonly kind: FailureKind,
     options?: { cause?: unknown },
   ) {
     super(message);
+    this.code = checkedErrorCode(code);
     if (options?.cause !== undefined) {
       // Non-enumerable so that a logger serialising the error never dumps a raw response.
       Object.defineProperty(this, 'cause', { value: options.cause, enumerable: false, writable: true });

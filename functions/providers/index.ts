@@ -13,7 +13,8 @@
  * | `credentials_invalid` | permanent | a field the grant needs (or a placeholder names) is missing/empty |
  * | `invalid_client`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_request`, `invalid_target`, `access_denied` | permanent | RFC 6749 §5.2 / RFC 8707 error body, any status |
  * | `temporarily_unavailable`, `server_error`, `slow_down` | transient | error body, any status; `Retry-After` honoured |
- * | `oauth_<error>` (`[a-z0-9_]`, ≤ 64) | transient for 5xx/429/408, else permanent | unknown `error` string |
+ * | `oauth_<error>` (lower-cased, `-` as `_`) | transient for 5xx/429/408, else permanent | unknown `error` of one to four words of letters, at most 40 characters, holding no value sent |
+ * | `oauth_error` | transient for 5xx/429/408, else permanent | any other `error` string (free text never becomes a code) |
  * | `rate_limited` | transient | 429 without error body; `retryAfterSeconds` from `Retry-After` |
  * | `http_<status>` | transient for 5xx and 408, permanent for other 4xx and 3xx | no error body |
  * | `malformed_response` | transient | 2xx that is not a JSON object, or lacks the token |

@@ -179,14 +179,30 @@ function isTransientStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
-/** `oauth_<error>` restricted to `[a-z0-9_]`, at most 64 characters. */
+/**
+ * The form of an unknown `error` kept as a code: one to four words of letters joined by `_` or `-`,
+ * as every registered OAuth error is (`invalid_grant`, `use_dpop_nonce`, `request_uri_not_supported`;
+ * RFC 6749 §8.5).
+ * It lies inside RFC 6749's charset for `error` (§5.2, Appendix A.7: printable ASCII without `"` and
+ * `\`). Digits are left out on purpose: they are what request ids, account numbers and secrets are
+ * made of.
+ */
+const BOUNDED_ERROR_FORM = /^[A-Za-z]{2,}(?:[_-][A-Za-z]{2,}){0,3}$/;
+const MAX_UNKNOWN_ERROR_LENGTH = 40;
+
+/** The code of an OAuth error body whose `error` is not a well-formed code (free text, a value we sent). */
+export const GENERIC_OAUTH_ERROR_CODE = 'oauth_error';
+
+/**
+ * The code of an unknown `error` string: `oauth_<error>` lower-cased (a `-` becomes `_`) when it is a
+ * well-formed code (the {@link BOUNDED_ERROR_FORM}, at most 40 characters, and none of the values sent
+ * in it, in any letter case); otherwise {@link GENERIC_OAUTH_ERROR_CODE}. Free server text never
+ * becomes a code: codes are stored in the state table, published in events and quoted to consumers.
+ */
 export function unknownOAuthErrorCode(error: string, redact: Redactor): string {
-  const slug = redact(error)
-    .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/^_+|_+$/g, '');
-  const code = `oauth_${slug}`.slice(0, MAX_CODE_LENGTH).replace(/_+$/, '');
-  return code === 'oauth' ? 'oauth_error' : code;
+  const wellFormed =
+    error.length <= MAX_UNKNOWN_ERROR_LENGTH && BOUNDED_ERROR_FORM.test(error) && redact(error) === error;
+  return wellFormed ? `oauth_${error.toLowerCase().replaceAll('-', '_')}` : GENERIC_OAUTH_ERROR_CODE;
 }
 
 /** The `error` string of an RFC 6749 §5.2 error body, if the body is one. */
@@ -201,7 +217,8 @@ export function oauthErrorOf(body: unknown): string | undefined {
  *
  * - a JSON body with an `error` string (RFC 6749 §5.2): known permanent errors keep their name as code,
  *   `temporarily_unavailable`/`server_error`/`slow_down` are transient, unknown ones become
- *   `oauth_<error>` classified by status. Known names are matched case-insensitively (servers that
+ *   `oauth_<error>` when well-formed ({@link unknownOAuthErrorCode}), else `oauth_error`, classified
+ *   by status. Known names are matched case-insensitively (servers that
  *   shout `INVALID_GRANT` still mean it). The body wins over a `WWW-Authenticate` header: a 401 with
  *   `invalid_client` is permanent `invalid_client`.
  * - otherwise by status: 429 `rate_limited`, 408 and 5xx `http_<status>` (transient), every other

@@ -287,7 +287,7 @@ describe('Function: parseOAuthTokenResponse', () => {
 
     it.each([
       ['consent-required', 400, 'oauth_consent_required', 'permanent'],
-      ['Weird Error!!', 403, 'oauth_weird_error', 'permanent'],
+      ['Weird Error!!', 403, 'oauth_error', 'permanent'],
       ['backend_down', 502, 'oauth_backend_down', 'transient'],
       ['too_many', 429, 'oauth_too_many', 'transient'],
       ['!!!', 400, 'oauth_error', 'permanent'],
@@ -300,6 +300,44 @@ describe('Function: parseOAuthTokenResponse', () => {
 
       // Assess
       expect(error).toMatchObject({ code, kind });
+    });
+
+    // Issue 15, finding 5: codes are stored, published in events and quoted in the read function's
+    // answers, so only a well-formed code survives; free text becomes the generic oauth_error.
+    it.each([
+      ['INVALID_DPOP_PROOF', 'oauth_invalid_dpop_proof'],
+      ['request-uri-not-supported', 'oauth_request_uri_not_supported'],
+      ['Your client secret is wrong', 'oauth_error'],
+      ['bad secret Zq9-x', 'oauth_error'],
+      ['quota_exceeded_for_account_4711', 'oauth_error'],
+      ['req_8f3a9b2c', 'oauth_error'],
+      ['one_two_three_four_five', 'oauth_error'],
+      [`invalid_${'x'.repeat(40)}`, 'oauth_error'],
+      ['invalid_client:', 'oauth_error'],
+      ['café_error', 'oauth_error'],
+    ])('maps the unknown error "%s" to %s: never a slug of server text', (oauthError, code) => {
+      // Act
+      const error = providerErrorOf(json({ error: oauthError }, 400));
+
+      // Assess
+      expect(error.code).toBe(code);
+    });
+
+    it('maps an error naming a value sent, in any letter case, to oauth_error', () => {
+      // Prepare
+      const response = json({ error: 'HUNTER_TWO' }, 400);
+
+      // Act
+      let error: unknown;
+      try {
+        parseOAuthTokenResponse(response, { now: NOW, sensitive: ['hunter_two'] });
+      } catch (caught) {
+        error = caught;
+      }
+
+      // Assess
+      expect(error).toMatchObject({ code: 'oauth_error' });
+      expect((error as Error).message).not.toMatch(/hunter_two/i);
     });
 
     it('limits an unknown error code to 64 characters of [a-z0-9_]', () => {
