@@ -13,11 +13,13 @@
  * | `lastErrorAt`, `lastErrorCode`, `lastErrorPermanent` | N, S, BOOL | release (failure); a success removes code and flag and keeps `lastErrorAt` as history |
  * | `consecutiveFailures` | N | acquire (`if_not_exists` 0), release (+1 or 0) |
  * | `preciseRunFor` | N | release (success, failure: set when the precise run was armed, removed otherwise), recordPreciseRun |
+ * | `onDemandRefreshes` | L of N | recordOnDemandRefreshes (under the lease, before the provider call it counts) |
  * | `ttl` | N, epoch **seconds** | release: `max(now, tokenExpiresAt)` + `ttlDays` |
  *
  * `ttl` lets DynamoDB delete the item of a provider that was removed from the config; an active
- * provider's item is pushed forward at every release. Values are marshalled by hand: the schema is
- * small and fixed, and it keeps `@aws-sdk/util-dynamodb` out of the bundle.
+ * provider's item is pushed forward at every release. Values are marshalled by hand (`state-item.ts`
+ * reads them back): the schema is small and fixed, and it keeps `@aws-sdk/util-dynamodb` out of the
+ * bundle.
  */
 import {
   type AttributeValue,
@@ -31,6 +33,7 @@ import type { ReleaseRecord, StateTable } from '../core/ports.js';
 import type { ProviderState } from '../core/types.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
+import { toProviderState } from './state-item.js';
 
 const DAY_MS = 86_400_000;
 
@@ -46,8 +49,6 @@ export interface DynamoDbStateTableOptions {
    */
   readonly ttlDays?: number;
 }
-
-type Item = Record<string, AttributeValue>;
 
 /** {@link StateTable} on DynamoDB: conditional `UpdateItem`s implement the lease and the fence. */
 export class DynamoDbStateTable implements StateTable {
@@ -240,6 +241,39 @@ export class DynamoDbStateTable implements StateTable {
     }
   }
 
+  /**
+   * Replace the on-demand budget's log under the lease (the engine computes the new list from the
+   * item it read as it took the lease; nothing else writes the list).
+   * @returns false when the lease was lost meanwhile (nothing written).
+   */
+  async recordOnDemandRefreshes(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly fence: number;
+    readonly refreshes: readonly number[];
+  }): Promise<boolean> {
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: { provider: { S: input.provider } },
+          // The same guard as the release: this holder's lease, this generation; never creates an item.
+          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+          UpdateExpression: 'SET onDemandRefreshes = :refreshes',
+          ExpressionAttributeValues: {
+            ':refreshes': { L: input.refreshes.map((at) => ({ N: String(at) })) },
+            ':owner': { S: input.owner },
+            ':fence': { N: String(input.fence) },
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
+      throw this.#translate(error, 'UpdateItem');
+    }
+  }
+
   #releaseUpdate(
     now: number,
     record: ReleaseRecord,
@@ -363,63 +397,6 @@ export class DynamoDbStateTable implements StateTable {
         );
     }
   }
-}
-
-/**
- * Unmarshal an item. Missing `fence`/`consecutiveFailures` read as 0. An attribute of the wrong type
- * is an error that names it: a hand-edited item should be fixed or deleted, not half-read.
- */
-export function toProviderState(item: Item): ProviderState {
-  const state = {
-    provider: readString(item, 'provider') ?? '',
-    leaseOwner: readString(item, 'leaseOwner'),
-    leaseExpiresAt: readNumber(item, 'leaseExpiresAt'),
-    fence: readNumber(item, 'fence') ?? 0,
-    tokenExpiresAt: readNumber(item, 'tokenExpiresAt'),
-    nextRefreshAt: readNumber(item, 'nextRefreshAt'),
-    lastSuccessAt: readNumber(item, 'lastSuccessAt'),
-    lastErrorAt: readNumber(item, 'lastErrorAt'),
-    lastErrorCode: readString(item, 'lastErrorCode'),
-    lastErrorPermanent: readBoolean(item, 'lastErrorPermanent'),
-    consecutiveFailures: readNumber(item, 'consecutiveFailures') ?? 0,
-    tokenVersionId: readString(item, 'tokenVersionId'),
-    preciseRunFor: readNumber(item, 'preciseRunFor'),
-  };
-  // Absent attributes stay absent (not `key: undefined`), so the state compares and logs cleanly.
-  return Object.fromEntries(
-    Object.entries(state).filter(([, value]) => value !== undefined),
-  ) as unknown as ProviderState;
-}
-
-function readString(item: Item, name: string): string | undefined {
-  const value = item[name];
-  if (value === undefined) return undefined;
-  if (value.S === undefined) throw invalidAttribute(item, name, 'S');
-  return value.S;
-}
-
-function readNumber(item: Item, name: string): number | undefined {
-  const value = item[name];
-  if (value === undefined) return undefined;
-  const number = value.N === undefined ? Number.NaN : Number(value.N);
-  if (!Number.isFinite(number)) throw invalidAttribute(item, name, 'N');
-  return number;
-}
-
-function readBoolean(item: Item, name: string): boolean | undefined {
-  const value = item[name];
-  if (value === undefined) return undefined;
-  if (value.BOOL === undefined) throw invalidAttribute(item, name, 'BOOL');
-  return value.BOOL;
-}
-
-function invalidAttribute(item: Item, name: string, type: string): StoreError {
-  return new StoreError(
-    `State item of provider "${item.provider?.S ?? '?'}" has attribute "${name}" that is not of type ${type}; ` +
-      'fix or delete the item (it is rebuilt at the next refresh)',
-    'state_item_invalid',
-    'permanent',
-  );
 }
 
 /**

@@ -3,6 +3,11 @@
  * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
  */
 import * as z from 'zod';
+import {
+  DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR,
+  onDemandRefreshesPerHourProblem,
+  onDemandWriteRateProblems,
+} from './on-demand-config.js';
 import { iamRoleArnProblem } from './iam-arn.js';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
@@ -116,6 +121,12 @@ const commonFields = {
    * interval per provider: the current token must be at least this old. Default 1 min; 10 s–1 h.
    */
   onDemandRefreshInterval: durationSchema.default(60),
+  /**
+   * At most this many refreshes per hour may be caused by reports of a refused token, per provider
+   * (durable across containers). Default 4; 1–60; at most 6 for a grant that rotates its refresh
+   * token, and at most 6 for any grant at synth time (Secrets Manager's write rate).
+   */
+  onDemandRefreshesPerHour: z.number().int().default(DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR),
 };
 
 const oauthFields = {
@@ -220,6 +231,10 @@ export const providerConfigSchema = z
         message: `is ${provider.onDemandRefreshInterval} s; it must be between 10 s and 1 h (3600 s)`,
       });
     }
+    const budgetProblem = onDemandRefreshesPerHourProblem(provider);
+    if (budgetProblem !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['onDemandRefreshesPerHour'], message: budgetProblem });
+    }
   });
 
 /** A validated provider entry. */
@@ -313,9 +328,14 @@ export function parseRefresherConfig(input: unknown, source = 'configuration'): 
  * The deploy-only check: problems that only matter when tokens are stored in Secrets Manager on AWS
  * (`cdk synth` refuses them; `npm start`, the CLI and the functions do not apply this check). One
  * message per provider whose write interval is below {@link MIN_SECRET_WRITE_INTERVAL_SECONDS}, with
- * only the fixes that work for that provider.
+ * only the fixes that work for that provider, and one per provider allowed more on-demand refreshes
+ * an hour than Secrets Manager's write rate (`on-demand-config.ts`).
  */
 export function secretsManagerWriteRateProblems(config: RefresherConfig): string[] {
+  return [...tokenWriteRateProblems(config), ...onDemandWriteRateProblems(config)];
+}
+
+function tokenWriteRateProblems(config: RefresherConfig): string[] {
   return config.providers.flatMap((provider, index) => {
     const lifetime = provider.expectedLifetime;
     const lead = effectiveRefreshBefore(provider.refreshBefore, lifetime);

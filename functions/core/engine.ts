@@ -7,7 +7,8 @@
  * that are more than a step live beside this file: options and input (`engine-options.ts`), the
  * double-check verdict (`double-check.ts`), the rotated credentials write (`rotated-credentials.ts`),
  * the token record (`token-record.ts`), the fenced release (`lease-release.ts`), the failure record
- * (`failure-recording.ts`), the precise run (`precise-run.ts`), the events (`state-events.ts`).
+ * (`failure-recording.ts`), the precise run (`precise-run.ts`), the events (`state-events.ts`), the
+ * on-demand budget and the answer of an on-demand run that lost the lease (`on-demand-gate.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from './config.js';
@@ -17,6 +18,7 @@ import { LeaseLostError, ProviderError, toRefresherError, WriteConflictError } f
 import { FailureRecorder } from './failure-recording.js';
 import { capabilitiesOf } from './grants.js';
 import { emitSecondsToExpiry, type LeaseHolder, releaseLease } from './lease-release.js';
+import { OnDemandGate } from './on-demand-gate.js';
 import { METRIC_NAMES, type ReleaseRecord } from './ports.js';
 import { PreciseRunArming } from './precise-run.js';
 import { type RotatedCredentialsWriterOptions, writeRotatedCredentials } from './rotated-credentials.js';
@@ -66,9 +68,11 @@ export class RefreshEngine {
   readonly #preciseRuns: PreciseRunArming;
   readonly #events: StateChangeEvents;
   readonly #failures: FailureRecorder;
+  readonly #onDemand: OnDemandGate;
 
   constructor(options: RefreshEngineOptions) {
     this.#options = options;
+    this.#onDemand = new OnDemandGate(options);
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     this.#credentialsWriter = { ...options, sleep };
     this.#preciseRuns = new PreciseRunArming(options);
@@ -164,8 +168,9 @@ export class RefreshEngine {
         attempted: false,
       };
     }
-    // Not due by the schedule; an on-demand request goes on to the lease, where the token decides.
-    if (input.onDemand !== undefined) return undefined;
+    // Not due by the schedule; an on-demand request goes on to the lease, where the token decides,
+    // unless the state shows that the on-demand budget cannot pay for it.
+    if (input.onDemand !== undefined) return this.#onDemand.beforeLease(run, state);
     return { status: 'fresh', provider, reason: 'not-due', expiresAt: isoOrUndefined(state.tokenExpiresAt) };
   }
 
@@ -183,6 +188,7 @@ export class RefreshEngine {
     if (lease === undefined) {
       this.#options.metrics.add(provider, METRIC_NAMES.leaseContended, 'Count', 1);
       this.#options.logger.info('Lease held by another refresh', { provider });
+      if (run.input.onDemand !== undefined) return this.#onDemand.afterLostLease(run);
       return { status: 'in-progress', provider };
     }
     return { ...run, owner, lease, fence: lease.fence, leaseExpiresAt };
@@ -190,14 +196,16 @@ export class RefreshEngine {
 
   /**
    * 3. Double-check: another holder may have refreshed between our read and our lease. A result
-   * (after releasing) when the current token is kept; `undefined` to refresh.
+   * (after releasing) when the current token is kept; `undefined` to refresh. A refresh that a
+   * consumer's report causes spends the on-demand budget here, or is throttled when it is spent.
    */
   async #doubleCheck(run: LeasedRun, current: CurrentToken): Promise<RefreshResult | undefined> {
     if (run.input.force || current.token === undefined) return undefined;
     const verdict = keepVerdict(run.input.onDemand, current.token, run.config, this.#now());
-    if (verdict === undefined) return undefined;
+    const budgetRetryAt = verdict === undefined ? await this.#onDemand.spend(run, current.token) : undefined;
+    if (verdict === undefined && budgetRetryAt === undefined) return undefined;
     await this.#releaseObserved(run, current.token, current.versionId);
-    if (verdict.status === 'fresh') {
+    if (verdict?.status === 'fresh') {
       return {
         status: 'fresh',
         provider: run.provider,
@@ -205,12 +213,9 @@ export class RefreshEngine {
         expiresAt: current.token.expiresAt,
       };
     }
-    const retryAt = new Date(verdict.retryAt).toISOString();
-    this.#options.logger.info('On-demand refresh refused: the reported token is too young', {
-      provider: run.provider,
-      retryAt,
-    });
-    return { status: 'throttled', provider: run.provider, retryAt };
+    return verdict?.status === 'throttled'
+      ? this.#onDemand.throttled(run.provider, verdict.retryAt, 'token-too-young')
+      : this.#onDemand.throttled(run.provider, budgetRetryAt ?? this.#now(), 'budget-spent');
   }
 
   /** The credentials; a grant that rotates its refresh token first finishes a write an earlier holder left undone. */
@@ -331,20 +336,10 @@ export class RefreshEngine {
   async #keepNewerToken(run: LeasedRun, token: TokenRecord, versionId: string): Promise<RefreshResult> {
     await this.#releaseObserved(run, token, versionId);
     this.#options.metrics.add(run.provider, METRIC_NAMES.leaseContended, 'Count', 1);
-    this.#options.logger.info(
-      'Another refresh stored a newer token meanwhile; it stays and ours is dropped',
-      {
-        provider: run.provider,
-        generation: run.fence,
-        storedGeneration: token.generation,
-      },
-    );
-    return {
-      status: 'fresh',
-      provider: run.provider,
-      reason: 'refreshed-by-other',
-      expiresAt: token.expiresAt,
-    };
+    const { provider, fence: generation } = run;
+    const message = 'Another refresh stored a newer token meanwhile; it stays and ours is dropped';
+    this.#options.logger.info(message, { provider, generation, storedGeneration: token.generation });
+    return { status: 'fresh', provider, reason: 'refreshed-by-other', expiresAt: token.expiresAt };
   }
 
   /**

@@ -212,6 +212,17 @@ export interface StateTable {
    * `nextRefreshAt` is still that value. @returns false when it moved meanwhile (nothing written).
    */
   recordPreciseRun(input: { readonly provider: string; readonly nextRefreshAt: number }): Promise<boolean>;
+  /**
+   * Replace the on-demand budget's log ({@link ProviderState.onDemandRefreshes}) under the lease, in
+   * one write guarded by `leaseOwner = owner AND fence = fence`, before the provider call it counts.
+   * @returns false when the lease was lost meanwhile (nothing written).
+   */
+  recordOnDemandRefreshes(input: {
+    readonly provider: string;
+    readonly owner: string;
+    readonly fence: number;
+    readonly refreshes: readonly number[];
+  }): Promise<boolean>;
 }
 
 /** Schedules the next precise run of a provider (a one-time schedule). Optional. */

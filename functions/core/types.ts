@@ -83,6 +83,11 @@ export interface ProviderState {
    * the next run that finds the token not due arms it then.
    */
   readonly preciseRunFor?: number;
+  /**
+   * When the refreshes caused by consumers' reports happened (the on-demand budget's log, entries of
+   * the last hour as its last writer saw them; see `on-demand-budget.ts`).
+   */
+  readonly onDemandRefreshes?: readonly number[];
 }
 
 /** What a refresh invocation ended with. */
@@ -99,11 +104,16 @@ export type RefreshResult =
       readonly expiresAt?: string;
     }
   | {
-      /** An on-demand refresh of a token younger than `onDemandRefreshInterval`: nothing was called. */
+      /**
+       * An on-demand refresh refused: the reported token is younger than `onDemandRefreshInterval`, or
+       * the provider's `onDemandRefreshesPerHour` are spent. Nothing was called.
+       */
       readonly status: 'throttled';
       readonly provider: string;
       /** When an on-demand refresh of this token will be allowed (ISO-8601). */
       readonly retryAt: string;
+      /** `budget-spent`: the provider's `onDemandRefreshesPerHour` are spent; absent: the token is too young. */
+      readonly reason?: 'budget-spent';
     }
   | {
       readonly status: 'refreshed';
@@ -113,7 +123,16 @@ export type RefreshResult =
       /** True when the server rotated the refresh token and the new one was stored. */
       readonly refreshTokenRotated: boolean;
     }
-  | { readonly status: 'in-progress'; readonly provider: string }
+  | {
+      /** Another refresh holds the lease. */
+      readonly status: 'in-progress';
+      readonly provider: string;
+      /**
+       * On demand: when a retry should find that refresh finished (ISO-8601), given by a run that
+       * lost the lease after checking that the holder is replacing the reported token.
+       */
+      readonly retryAt?: string;
+    }
   | {
       readonly status: 'failed';
       readonly provider: string;

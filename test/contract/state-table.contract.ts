@@ -1,8 +1,9 @@
 /**
  * The contract of the {@link StateTable} port (`functions/core/ports.ts`): the lease with its fence,
- * the fenced release that records each outcome, and the conditional record of the precise run. Run
- * against the fake and the adapter (`state-table.test.ts`). States are compared whole
- * (`toStrictEqual`): an attribute that one side keeps and the other drops is a difference.
+ * the fenced release that records each outcome, the conditional record of the precise run, and the
+ * fenced log of the on-demand budget. Run against the fake and the adapter (`state-table.test.ts`).
+ * States are compared whole (`toStrictEqual`): an attribute that one side keeps and the other drops
+ * is a difference.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FailureRecord, ReleaseRecord, StateTable, SuccessRecord } from '../../functions/core/ports.js';
@@ -500,6 +501,89 @@ export function describeStateTableContract(
         // Assess
         expect(recorded).toBe(false);
         expect(await table.read('acme')).toBeUndefined();
+      });
+    });
+
+    describe('Method: recordOnDemandRefreshes and onDemandRefreshes', () => {
+      const record = (owner: string, fence: number, refreshes: readonly number[]) =>
+        table.recordOnDemandRefreshes({ provider: 'acme', owner, fence, refreshes });
+
+      it('replaces the log under the lease; the acquire and every release after it keep it', async () => {
+        // Prepare
+        const held = await acquire('owner-a', T0);
+        if (held === undefined) throw new Error('no lease');
+
+        // Act
+        const first = await record('owner-a', held.fence, [T0 - 2 * MINUTE, T0]);
+        await table.release({
+          provider: 'acme',
+          owner: 'owner-a',
+          fence: held.fence,
+          now: T0 + SECOND,
+          record: success(T0),
+        });
+        const next = await acquire('owner-b', T0 + MINUTE);
+        const afterFailure = next === undefined ? undefined : await table.read('acme');
+        await cycle('owner-c', T0 + 2 * MINUTE, failure(T0 + 2 * MINUTE));
+
+        // Assess: the log comes back in the acquire's answer (the engine decides from it).
+        expect(first).toBe(true);
+        expect(next?.onDemandRefreshes).toStrictEqual([T0 - 2 * MINUTE, T0]);
+        expect(afterFailure?.onDemandRefreshes).toStrictEqual([T0 - 2 * MINUTE, T0]);
+        expect((await table.read('acme'))?.onDemandRefreshes).toStrictEqual([T0 - 2 * MINUTE, T0]);
+      });
+
+      it('writes nothing for a holder whose lease was taken over, or for an older fence', async () => {
+        // Prepare: owner-a's lease expires and owner-b takes it; owner-b records its log.
+        const old = await acquire('owner-a', T0);
+        const taken = await acquire('owner-b', T0 + LEASE + SECOND);
+        if (old === undefined || taken === undefined) throw new Error('no lease');
+        await record('owner-b', taken.fence, [T0 + LEASE]);
+        const before = await table.read('acme');
+
+        // Act
+        const stale = await record('owner-a', old.fence, [T0]);
+        const wrongFence = await record('owner-b', old.fence, [T0]);
+
+        // Assess
+        expect([stale, wrongFence]).toEqual([false, false]);
+        expect(await table.read('acme')).toStrictEqual(before);
+      });
+
+      it('writes nothing for a released lease, and creates no item', async () => {
+        // Prepare
+        const fence = await cycle('owner-a', T0, success(T0));
+        const before = await table.read('acme');
+
+        // Act
+        const released = await record('owner-a', fence, [T0]);
+        const missing = await table.recordOnDemandRefreshes({
+          provider: 'other',
+          owner: 'owner-a',
+          fence: 1,
+          refreshes: [T0],
+        });
+
+        // Assess
+        expect([released, missing]).toEqual([false, false]);
+        expect(await table.read('acme')).toStrictEqual(before);
+        expect(await table.read('other')).toBeUndefined();
+      });
+
+      it('replaces the whole log, an empty list included', async () => {
+        // Prepare
+        const held = await acquire('owner-a', T0);
+        if (held === undefined) throw new Error('no lease');
+        await record('owner-a', held.fence, [T0 - 3 * MINUTE, T0 - 2 * MINUTE]);
+
+        // Act
+        await record('owner-a', held.fence, [T0]);
+        const one = (await table.read('acme'))?.onDemandRefreshes;
+        await record('owner-a', held.fence, []);
+
+        // Assess
+        expect(one).toStrictEqual([T0]);
+        expect((await table.read('acme'))?.onDemandRefreshes).toStrictEqual([]);
       });
     });
   });

@@ -408,6 +408,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
           },
           release: (input) => state.release(input),
           recordPreciseRun: (input) => state.recordPreciseRun(input),
+          recordOnDemandRefreshes: (input) => state.recordOnDemandRefreshes(input),
         },
       };
     case 'after-provider-response':
@@ -442,6 +443,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
           acquire: (input) => state.acquire(input),
           release: (input) => (input.record.outcome === 'success' ? hang(reached) : state.release(input)),
           recordPreciseRun: (input) => state.recordPreciseRun(input),
+          recordOnDemandRefreshes: (input) => state.recordOnDemandRefreshes(input),
         },
       };
     // The token and credentials writes are one adapter call each (PutSecretValue, then

@@ -534,4 +534,75 @@ describe('Class: DynamoDbStateTable', () => {
       expect(error).toMatchObject({ code: 'table_not_found', kind: 'permanent' });
     });
   });
+
+  describe('Method: recordOnDemandRefreshes', () => {
+    it('replaces the log with a list of numbers, guarded by owner and fence', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+
+      // Act
+      const recorded = await table.recordOnDemandRefreshes({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        refreshes: [NOW - MINUTE, NOW],
+      });
+
+      // Assess
+      expect(recorded).toBe(true);
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        TableName: TABLE,
+        Key: { provider: { S: 'acme' } },
+        ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+        UpdateExpression: 'SET onDemandRefreshes = :refreshes',
+        ExpressionAttributeValues: {
+          ':refreshes': { L: [{ N: String(NOW - MINUTE) }, { N: String(NOW) }] },
+          ':owner': { S: 'req-2' },
+          ':fence': { N: '13' },
+        },
+      });
+    });
+
+    it('returns false when the lease was lost (the condition failed)', async () => {
+      // Prepare
+      dynamoDb
+        .on(UpdateItemCommand)
+        .rejects(
+          new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+        );
+
+      // Act
+      const recorded = await table.recordOnDemandRefreshes({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        refreshes: [NOW],
+      });
+
+      // Assess
+      expect(recorded).toBe(false);
+    });
+
+    it('reads the log back as numbers, and names the attribute when it is not a list of numbers', async () => {
+      // Prepare
+      dynamoDb
+        .on(GetItemCommand)
+        .resolvesOnce({ Item: { provider: { S: 'acme' }, onDemandRefreshes: { L: [{ N: String(NOW) }] } } })
+        .resolvesOnce({ Item: { provider: { S: 'acme' }, onDemandRefreshes: { L: [{ S: 'soon' }] } } });
+
+      // Act
+      const state = await table.read('acme');
+      const error = await table.read('acme').catch((caught: unknown) => caught);
+
+      // Assess
+      expect(state).toStrictEqual({
+        provider: 'acme',
+        fence: 0,
+        consecutiveFailures: 0,
+        onDemandRefreshes: [NOW],
+      });
+      expect(error).toMatchObject({ code: 'state_item_invalid', kind: 'permanent' });
+      expect((error as StoreError).message).toContain('"onDemandRefreshes"');
+    });
+  });
 });

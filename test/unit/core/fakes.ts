@@ -368,6 +368,16 @@ export class FakeStateTable implements StateTable {
     this.items.set(input.provider, { ...item, preciseRunFor: input.nextRefreshAt });
     return true;
   }
+
+  async recordOnDemandRefreshes(
+    input: Parameters<StateTable['recordOnDemandRefreshes']>[0],
+  ): Promise<boolean> {
+    this.calls.push('recordOnDemandRefreshes');
+    const item = this.items.get(input.provider);
+    if (item === undefined || item.leaseOwner !== input.owner || item.fence !== input.fence) return false;
+    this.items.set(input.provider, { ...item, onDemandRefreshes: [...input.refreshes] });
+    return true;
+  }
 }
 
 /** What a success or failure says about the precise run; an observed token leaves it alone. */
