@@ -115,6 +115,8 @@ export interface BundledFunctionProps {
   readonly logGroup: logs.ILogGroup;
   /** The function's own variables; the configuration's and {@link COMMON_ENVIRONMENT} are added. */
   readonly environment: Readonly<Record<string, string>>;
+  /** Reserved concurrency (`ReservedConcurrentExecutions`); `undefined`: none, the account's pool. */
+  readonly reservedConcurrentExecutions: number | undefined;
 }
 
 /**
@@ -139,6 +141,9 @@ export function bundledFunction(
     role: props.role,
     logGroup: props.logGroup,
     environment: { ...props.environment, ...config.environment, ...COMMON_ENVIRONMENT },
+    ...(props.reservedConcurrentExecutions === undefined
+      ? {}
+      : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
   };
   const prebuilt = prebuiltAssetDir(props.entry);
   if (prebuilt !== undefined) {

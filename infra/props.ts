@@ -110,7 +110,42 @@ export interface TokenRefresherProps {
    * @default the account's default event bus
    */
   readonly eventBus?: events.IEventBus | false;
+  /**
+   * Reserved concurrency of the two functions (`ReservedConcurrentExecutions`): each function may run
+   * at most that many invocations at once, and the account keeps that many for it, so that neither a
+   * storm of reads nor other functions of the account can starve the scheduled refreshes (issue 15,
+   * finding 13). Each read invocation can hold one on-demand refresh invocation, so `refresh` must
+   * exceed `read`: the difference is what stays free for the scheduled runs whatever the readers do.
+   *
+   * Lambda keeps at least 100 of an account's concurrency unreserved: the deploy fails ("decreases
+   * account's UnreservedConcurrentExecution below its minimum value") when the account's quota is
+   * under 100 plus every reservation, as in new accounts whose quota starts at 10
+   * (`aws lambda get-account-settings`: `AccountLimit.ConcurrentExecutions`). Request a quota
+   * increase, or pass `false` (no reservation: the functions share the account's pool, and a read
+   * storm can delay refreshes again). docs/security.md, "Reserved concurrency".
+   * @default { refresh: 20, read: 10 } ({@link DEFAULT_RESERVED_CONCURRENCY}): 10 reads at once
+   *   (a cached read takes milliseconds, so hundreds of reads per second), 10 refreshes always free
+   *   for the schedules
+   */
+  readonly reservedConcurrency?: ReservedConcurrency | false;
 }
+
+/** Reserved concurrency per function ({@link TokenRefresherProps.reservedConcurrency}). */
+export interface ReservedConcurrency {
+  /**
+   * The refresh function: scheduled runs plus on-demand refreshes; more than `read`.
+   * @default 20
+   */
+  readonly refresh?: number;
+  /**
+   * The read function (served path; direct readers do not use it).
+   * @default 10
+   */
+  readonly read?: number;
+}
+
+/** The reserved concurrency of each function when the props name none. */
+export const DEFAULT_RESERVED_CONCURRENCY = { refresh: 20, read: 10 } as const;
 
 /** The props with every default applied (the providers are validated separately, into the config). */
 export interface ResolvedProps {
@@ -126,6 +161,8 @@ export interface ResolvedProps {
   readonly scheduleTimeWindow: Duration;
   /** `undefined`: the account's default bus; `false`: no events. */
   readonly eventBus: events.IEventBus | false | undefined;
+  /** `undefined`: no reservation (`reservedConcurrency: false`). */
+  readonly reservedConcurrency: { readonly refresh: number; readonly read: number } | undefined;
 }
 
 /** The defaults of the optional props that have a value (each one also in its prop's `@default`). */
@@ -151,5 +188,12 @@ export function withDefaults(props: TokenRefresherProps): ResolvedProps {
     staleThreshold: props.staleThreshold,
     scheduleTimeWindow: props.scheduleTimeWindow ?? DEFAULTS.scheduleTimeWindow,
     eventBus: props.eventBus,
+    reservedConcurrency:
+      props.reservedConcurrency === false
+        ? undefined
+        : {
+            refresh: props.reservedConcurrency?.refresh ?? DEFAULT_RESERVED_CONCURRENCY.refresh,
+            read: props.reservedConcurrency?.read ?? DEFAULT_RESERVED_CONCURRENCY.read,
+          },
   };
 }

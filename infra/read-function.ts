@@ -47,6 +47,8 @@ export interface ReadFunctionProps {
   readonly refreshFunctionName: string;
   /** Filled after the constructor too: the environment and its check read it at synth. */
   readonly extraConsumers: ExtraConsumers;
+  /** Reserved concurrency; `undefined`: none. */
+  readonly reservedConcurrency: number | undefined;
 }
 
 export interface ReadFunctionResources {
@@ -85,6 +87,7 @@ export function buildReadFunction(scope: Construct, props: ReadFunctionProps): R
     timeout: READ_TIMEOUT,
     role,
     logGroup,
+    reservedConcurrentExecutions: props.reservedConcurrency,
     environment,
   });
   const url = fn.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });

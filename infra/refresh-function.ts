@@ -45,6 +45,8 @@ export interface RefreshFunctionProps {
   readonly schedulerRole: iam.IRole;
   /** A bus of the user's; `undefined`: the account's default bus; `false`: no events. */
   readonly eventBus: events.IEventBus | false | undefined;
+  /** Reserved concurrency; `undefined`: none. */
+  readonly reservedConcurrency: number | undefined;
 }
 
 export interface RefreshFunctionResources {
@@ -88,6 +90,7 @@ export function buildRefreshFunction(
     timeout: refreshTimeout(props.config),
     role,
     logGroup,
+    reservedConcurrentExecutions: props.reservedConcurrency,
     environment: {
       [ENV.tableName]: props.table.tableName,
       [ENV.schedulerGroup]: props.scheduleGroup.scheduleGroupName,

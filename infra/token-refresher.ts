@@ -155,6 +155,7 @@ export class TokenRefresher extends Construct {
       scheduleGroup: this.scheduleGroup,
       schedulerRole: this.schedulerRole,
       eventBus: settings.eventBus,
+      reservedConcurrency: settings.reservedConcurrency?.refresh,
     });
     this.refreshLogGroup = refresh.logGroup;
     this.eventBus = refresh.eventBus;
@@ -187,6 +188,7 @@ export class TokenRefresher extends Construct {
       logRetention: settings.logRetention,
       refreshFunctionName: refresh.functionName,
       extraConsumers: this.#extraConsumers,
+      reservedConcurrency: settings.reservedConcurrency?.read,
     });
     this.readLogGroup = read.logGroup;
     this.readFunction = read.function;

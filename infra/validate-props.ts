@@ -13,6 +13,7 @@ import {
 import { DEFAULT_FAILURE_ALARM_ATTEMPTS } from './alarm-windows.js';
 import { DEFAULTS, type TokenRefresherProps } from './props.js';
 import { READ_TIMEOUT } from './read-function.js';
+import { RESERVED_CONCURRENCY_RULES } from './reserved-concurrency.js';
 
 /** One rule of the props. */
 export interface PropsRule {
@@ -44,6 +45,7 @@ export const PROPS_RULES: readonly PropsRule[] = [
       `readLatencyAlarmThreshold: is ${readLatencyAlarmThreshold?.toHumanString()}; it must be above 0 and at most the read ` +
       `function's timeout (${READ_TIMEOUT.toHumanString()})`,
   },
+  ...RESERVED_CONCURRENCY_RULES,
 ];
 
 /** The problems of `props` under `rules`, in the rules' order. */

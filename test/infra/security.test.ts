@@ -2,7 +2,7 @@
  * Issue 15, the infrastructure findings: each `describe` names its finding, and each test failed
  * before its fix (docs/security.md, "Threats", points at these tests).
  */
-import { aws_iam as iam } from 'aws-cdk-lib';
+import { aws_iam as iam, type aws_lambda as lambda } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
 import { build, PROVIDERS } from './support.js';
@@ -94,6 +94,63 @@ describe('Finding 9: the scheduler role', () => {
           },
         },
       }),
+    ]);
+  });
+});
+
+describe('Finding 13: reserved concurrency', () => {
+  /** `ReservedConcurrentExecutions` of the refresh and the read function. */
+  function reservations(built: ReturnType<typeof build>): { refresh: unknown; read: unknown } {
+    const { stack, template } = built;
+    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
+    const of = (fn: lambda.IFunction) =>
+      resources[stack.getLogicalId(fn.node.defaultChild as lambda.CfnFunction)]?.Properties
+        .ReservedConcurrentExecutions;
+    return { refresh: of(stack.refresher.refreshFunction), read: of(stack.refresher.readFunction) };
+  }
+
+  it('reserves 20 for the refresh function and 10 for the read function by default', () => {
+    expect(reservations(build())).toEqual({ refresh: 20, read: 10 });
+  });
+
+  it('takes the values given, and none with reservedConcurrency: false', () => {
+    expect(reservations(build({ refresher: { reservedConcurrency: { refresh: 50, read: 5 } } }))).toEqual({
+      refresh: 50,
+      read: 5,
+    });
+    expect(reservations(build({ refresher: { reservedConcurrency: { read: 3 } } }))).toEqual({
+      refresh: 20,
+      read: 3,
+    });
+    expect(reservations(build({ refresher: { reservedConcurrency: false } }))).toEqual({
+      refresh: undefined,
+      read: undefined,
+    });
+  });
+
+  it('fails synth when the read function could take every refresh slot, or a value is not a count', () => {
+    // Act
+    const problems = (reservedConcurrency: { refresh?: number; read?: number }) => {
+      try {
+        build({ refresher: { reservedConcurrency } });
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+      return [];
+    };
+
+    // Assess
+    expect(problems({ refresh: 10, read: 10 })).toEqual([
+      expect.stringMatching(
+        /^reservedConcurrency\.refresh: is 10, not more than reservedConcurrency\.read \(10\); .* make refresh greater than read/,
+      ),
+    ]);
+    expect(problems({ read: 25 })).toEqual([
+      expect.stringMatching(/^reservedConcurrency\.refresh: is 20, not more/),
+    ]);
+    expect(problems({ refresh: 0, read: 1.5 })).toEqual([
+      expect.stringMatching(/^reservedConcurrency\.refresh: is 0; it must be a whole number of at least 1/),
+      expect.stringMatching(/^reservedConcurrency\.read: is 1.5; it must be a whole number of at least 1/),
     ]);
   });
 });
