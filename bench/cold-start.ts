@@ -14,15 +14,16 @@
  * Bundles go to `node_modules/.cache/token-refresher-bench/`, so that a bundle with the SDK external
  * resolves `@aws-sdk/*` from the project's `node_modules`, as the runtime would from its own.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { bytesByPackage, zodBytes } from './lib/bundle-contents.js';
 import type { BenchContext } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
 import { seedValidToken } from './lib/seed.js';
+import { QUIET_SDK, spawnProbe } from './lib/spawn-probe.js';
 import { bytes, fixed, int, median, quantile, ratio } from './lib/stats.js';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -170,13 +171,14 @@ export async function coldStart(context: BenchContext): Promise<Section> {
         'configuration or the token record with zod, has no on-demand refresh, single-flight or fallback to a cached token. It is ' +
         'the smallest handler giving the same answer, so the figures show what our extra behaviour costs at start-up.',
       'This is a local process on this machine, not Lambda: no runtime interface client, no sandbox, Node ' +
-        `${process.version} rather than the deployed nodejs24.x. Compare the rows with each other, not with Lambda's Init Duration.`,
+        `${process.version} rather than the deployed nodejs24.x (the SDK's warning about Node 20 is switched off, as Node 24 ` +
+        "would not print it). Compare the rows with each other, not with Lambda's Init Duration.",
     ],
     tables: [sizes, contents, timing, importTable],
     notes: [
       `Where our extra start-up time goes: with the SDK external, loading \`@aws-sdk/client-lambda\` (built at cold start for the ` +
         `on-demand refresh, which most containers never run) adds ${fixed(lambdaClientMs)} ms on its own, and zod with all its ` +
-        `locales is ${int(zodBytes(oursExternal))} of our ${int(oursExternal?.size ?? 0)} bytes (the configuration and token ` +
+        `locales is ${int(oursExternal === undefined ? Number.NaN : zodBytes(oursExternal.metafile))} of our ${int(oursExternal?.size ?? 0)} bytes (the configuration and token ` +
         'record schemas use a handful of zod features). Loading the Lambda client lazily, on the first on-demand refresh, and ' +
         'importing zod without its locales (e.g. `zod/mini`) are the two levers these figures point at.',
       "With the SDK bundled both start faster than with it external: esbuild's single file is cheaper to load than the SDK's many " +
@@ -192,6 +194,7 @@ function probeEnvironment(motoEnv: Record<string, string>): Record<string, strin
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     ...motoEnv,
+    ...QUIET_SDK,
     PROVIDERS_CONFIG: JSON.stringify({
       secretPrefix: PREFIX,
       providers: [
@@ -312,6 +315,11 @@ function sizesTable(built: readonly Built[]): Table {
   return sizes;
 }
 
+/** The output's bytes grouped by package, the 8 largest and the rest. */
+function topInputs(variant: Built | undefined): [string, number][] {
+  return variant === undefined ? [] : bytesByPackage(variant.metafile, 8);
+}
+
 function contentsTable(built: readonly Built[]): Table {
   const ours = topInputs(findVariant(built, 'ours-external'));
   const pt = topInputs(findVariant(built, 'powertools-external'));
@@ -408,78 +416,6 @@ async function bundle(variant: Variant): Promise<Built> {
   const gzipSize = gzipSync(readFileSync(file)).length;
   say(`  bundled ${variant.key}: ${bytes(size)} (gzip ${bytes(gzipSize)})`);
   return { ...variant, file, size, gzipSize, metafile: result.metafile };
-}
-
-/** The output's bytes grouped by npm package (or `functions/`, `bench/`), largest first. */
-function topInputs(variant: Built | undefined, limit = 8): [string, number][] {
-  if (variant === undefined) return [];
-  const output = Object.values(variant.metafile.outputs)[0];
-  const groups = new Map<string, number>();
-  for (const [path, input] of Object.entries(output?.inputs ?? {})) {
-    const group = packageOf(path);
-    groups.set(group, (groups.get(group) ?? 0) + input.bytesInOutput);
-  }
-  const sorted = [...groups.entries()].sort((a, b) => b[1] - a[1]);
-  const shown = sorted.slice(0, limit);
-  const rest = sorted.slice(limit).reduce((total, [, size]) => total + size, 0);
-  return rest > 0 ? [...shown, [`${sorted.length - limit} others`, rest]] : shown;
-}
-
-/** Bytes of zod (with its locales) in a bundle. */
-function zodBytes(variant: Built | undefined): number {
-  return topInputs(variant, Number.POSITIVE_INFINITY)
-    .filter(([name]) => name.startsWith('zod'))
-    .reduce((total, [, size]) => total + size, 0);
-}
-
-function packageOf(path: string): string {
-  const normalised = relative(REPO_ROOT, join(REPO_ROOT, path)).replaceAll('\\', '/');
-  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)(\/.*)?$/.exec(normalised);
-  if (match?.[1] !== undefined) {
-    // zod's locales are worth seeing on their own (~150 KB that the read function never uses).
-    if (match[1] === 'zod' && match[2]?.includes('/locales/')) return 'zod (locales)';
-    return match[1];
-  }
-  return normalised.split('/')[0] === 'functions'
-    ? `functions/${normalised.split('/')[1]}`
-    : (normalised.split('/')[0] ?? path);
-}
-
-/** Run a probe in a fresh `node`; its `BENCH_RESULT {json}` line, and spawn → that line as seen from here. */
-function spawnProbe(
-  args: readonly string[],
-  options: { readonly cwd: string; readonly env: Record<string, string>; readonly what: string },
-): Promise<{ result: Record<string, unknown>; spawnToResultMs: number }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    let resultAt: number | undefined;
-    let stdout = '';
-    let stderr = '';
-    const child = spawn(process.execPath, args, {
-      cwd: options.cwd,
-      env: options.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      if (resultAt === undefined && stdout.includes('BENCH_RESULT ')) resultAt = performance.now();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString('utf8')).slice(-4_000);
-    });
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const line = stdout.split('\n').find((text) => text.startsWith('BENCH_RESULT '));
-      if (code !== 0 || line === undefined || resultAt === undefined) {
-        reject(new Error(`${options.what}: the probe exited with ${code} and no result\n${stderr}`));
-        return;
-      }
-      resolve({
-        result: JSON.parse(line.slice('BENCH_RESULT '.length)) as Record<string, unknown>,
-        spawnToResultMs: resultAt - started,
-      });
-    });
-  });
 }
 
 async function spawnOnce(

@@ -1,10 +1,11 @@
 /**
- * `npm run bench`: runs the five benchmarks of issue #6 one after another against one moto server,
- * prints their figures as they go, and writes `bench/RESULTS.md` (date, machine, Node and moto
- * versions, one section per benchmark).
+ * `npm run bench`: runs the benchmarks (1–5 of issue #6, 6–7 of issue #17) one after another against
+ * one moto server, prints their figures as they go, and writes `bench/RESULTS.md` (date, machine,
+ * Node and moto versions, one section per benchmark).
  *
  * `npm run bench -- --quick`: fewer processes and iterations (for a try-out; RESULTS.md says so).
- * `npm run bench -- --only=1,4`: run some benchmarks and print them; RESULTS.md is not written.
+ * `npm run bench -- --only consumer-cold-start` (or `--only=1,4`, numbers or keys): run some
+ * benchmarks and print them; RESULTS.md is not written.
  *
  * Benchmarks print figures; they never fail on a time. They are not part of `npm test`.
  */
@@ -14,8 +15,11 @@ import { cpus, type as osType, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMoto } from '../functions/local/moto.js';
+import { bundleSizes } from './bundle-sizes.js';
 import { coldStart } from './cold-start.js';
+import { consumerColdStart } from './consumer-cold-start.js';
 import { consumerFetches } from './consumer-fetches.js';
+import { type BenchOptions, parseBenchArguments } from './lib/arguments.js';
 import type { BenchContext, Benchmark } from './lib/context.js';
 import { markdownTable, type Section, say } from './lib/report.js';
 import { refreshCost } from './refresh-cost.js';
@@ -25,40 +29,23 @@ import { warmRead } from './warm-read.js';
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const RESULTS_PATH = join(BENCH_DIR, 'RESULTS.md');
 
-/** In the issue's order; 5 uses the call counts and durations measured by 4. */
-const BENCHMARKS: readonly (readonly [number, Benchmark])[] = [
-  [1, consumerFetches],
-  [2, coldStart],
-  [3, warmRead],
-  [4, refreshCost],
-  [5, scale],
+interface Registered {
+  readonly number: number;
+  /** What `--only` accepts besides the number. */
+  readonly key: string;
+  readonly run: Benchmark;
+}
+
+/** In the issues' order; 5 uses the call counts and durations measured by 4. */
+const BENCHMARKS: readonly Registered[] = [
+  { number: 1, key: 'consumer-fetches', run: consumerFetches },
+  { number: 2, key: 'read-cold-start', run: coldStart },
+  { number: 3, key: 'warm-read', run: warmRead },
+  { number: 4, key: 'refresh-cost', run: refreshCost },
+  { number: 5, key: 'scale', run: scale },
+  { number: 6, key: 'consumer-cold-start', run: consumerColdStart },
+  { number: 7, key: 'bundle-sizes', run: bundleSizes },
 ];
-
-interface Options {
-  readonly quick: boolean;
-  readonly only: ReadonlySet<number> | undefined;
-}
-
-function parseArguments(args: readonly string[]): Options {
-  let quick = false;
-  let only: Set<number> | undefined;
-  for (const arg of args) {
-    if (arg === '--quick') quick = true;
-    else if (arg.startsWith('--only=')) {
-      only = new Set(
-        arg
-          .slice('--only='.length)
-          .split(',')
-          .map((part) => Number(part.trim())),
-      );
-      const unknown = [...only].filter((number) => !BENCHMARKS.some(([known]) => known === number));
-      if (unknown.length > 0) throw new Error(`--only: no benchmark ${unknown.join(', ')}; they are 1 to 5`);
-    } else {
-      throw new Error(`Unknown argument ${JSON.stringify(arg)}; use --quick and/or --only=1,2,...`);
-    }
-  }
-  return { quick, only };
-}
 
 function motoVersion(): string {
   try {
@@ -106,7 +93,7 @@ function machine(): { readonly rows: readonly (readonly [string, string])[] } {
   };
 }
 
-function renderResults(sections: readonly Section[], options: Options, totalSeconds: number): string {
+function renderResults(sections: readonly Section[], options: BenchOptions, totalSeconds: number): string {
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const lines = [
     '# Benchmark results',
@@ -137,7 +124,7 @@ function renderResults(sections: readonly Section[], options: Options, totalSeco
 }
 
 async function main(): Promise<void> {
-  const options = parseArguments(process.argv.slice(2));
+  const options = parseBenchArguments(process.argv.slice(2), BENCHMARKS);
   const started = performance.now();
   say(`token-refresher benchmarks${options.quick ? ' (quick mode)' : ''}: starting moto server…`);
   const moto = await startMoto();
@@ -146,11 +133,11 @@ async function main(): Promise<void> {
   const context: BenchContext = { moto, quick: options.quick, shared: {} };
   const sections: Section[] = [];
   try {
-    for (const [number, benchmark] of BENCHMARKS) {
+    for (const { number, run } of BENCHMARKS) {
       if (options.only !== undefined && !options.only.has(number)) continue;
       await moto.reset();
       const benchStarted = performance.now();
-      const section = await benchmark(context);
+      const section = await run(context);
       const seconds = (performance.now() - benchStarted) / 1000;
       say(`  (benchmark ${number}: ${seconds.toFixed(1)} s)`);
       say();
