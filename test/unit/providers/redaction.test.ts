@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
 import type { Credentials } from '../../../functions/core/types.js';
 import { createProvider, type FetchFunction, REDACTED } from '../../../functions/providers/index.js';
+import { base64, type EchoForm, echoesCredential, echoForms } from '../../support/credential-echoes.js';
 import { caught, jsonResponse, recordingFetch } from './fake-fetch.js';
 
 const CLIENT_ID = 'cid-7f3a9e';
@@ -161,76 +162,23 @@ describe('Providers: secrets in errors', () => {
 });
 
 /**
- * Finding 5 of issue 15: every encoding in which a sent credential can come back. The server below
+ * Finding 5 of issue 15: every encoding in which a sent credential can come back. The fake endpoint
  * echoes what it received (the real request oauth4webapi built: its `Authorization: Basic` header and
  * its form body), re-encoded the ways servers, proxies and frameworks re-encode text.
  */
 describe('Providers: echoed credentials in every encoding', () => {
   // Characters that each encoding treats differently: quote, backslash, slash, space, plus, percent,
   // colon, a non-ASCII letter and a character outside the BMP.
-  const ID = 'svc:id/1+"x';
-  const SECRET = 'Zq"s3\\cr/e t+%é😀:k';
-  const RT = 'rt/"+ 0a\\b';
+  const ECHOED = {
+    clientId: 'svc:id/1+"x',
+    clientSecret: 'Zq"s3\\cr/e t+%é😀:k',
+    refreshToken: 'rt/"+ 0a\\b',
+  };
   const TOKEN_URL = 'https://auth.example.com/token';
-  const encodeUtf8Percent = (text: string, lower = false): string =>
-    [...new TextEncoder().encode(text)]
-      .map((byte) => `%${byte.toString(16).padStart(2, '0')}`)
-      .map((hex) => (lower ? hex : hex.toUpperCase()))
-      .join('');
-  const base64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
-  const base64Url = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
-  const jsonEscaped = (text: string): string => JSON.stringify(text).slice(1, -1);
-  const unicodeEscaped = (text: string): string =>
-    [...text]
-      .flatMap((character) => {
-        const units: string[] = [];
-        for (let index = 0; index < character.length; index++)
-          units.push(character.charCodeAt(index).toString(16));
-        return units;
-      })
-      .map((unit) => `\\u${unit.padStart(4, '0')}`)
-      .join('');
-  const htmlEscaped = (text: string): string =>
-    [...text].map((character) => `&#x${(character.codePointAt(0) ?? 0).toString(16)};`).join('');
-  /** oauth4webapi's client_secret_basic encoding of one part (RFC 6749 §2.3.1: form-urlencoded). */
-  const formPart = (text: string): string =>
-    encodeURIComponent(text)
-      .replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-      .replace(/%20/g, '+');
-
-  /** [label, the echo built from the request as the server received it]. */
-  const FORMS: [string, (request: { authorization: string; body: string }) => string][] = [
-    ['the Authorization header value as received', ({ authorization }) => authorization],
-    ['its base64 credentials alone', ({ authorization }) => authorization.slice('Basic '.length)],
-    [
-      'base64 of the form-encoded id:secret without padding',
-      () => base64(`${formPart(ID)}:${formPart(SECRET)}`).replace(/=+$/, ''),
-    ],
-    ['base64 of the raw id:secret', () => base64(`${ID}:${SECRET}`)],
-    ['base64url of the raw id:secret', () => base64Url(`${ID}:${SECRET}`)],
-    ['base64 of the secret alone', () => base64(SECRET)],
-    ['the Basic value JSON-escaped (\\/)', ({ authorization }) => authorization.replaceAll('/', '\\/')],
-    ['the Basic value percent-encoded', ({ authorization }) => encodeURIComponent(authorization)],
-    ['the request body as received', ({ body }) => body],
-    ['the request body JSON-escaped', ({ body }) => jsonEscaped(body)],
-    ['the secret JSON-escaped', () => jsonEscaped(SECRET)],
-    ['the secret JSON-escaped with \\/', () => jsonEscaped(SECRET).replaceAll('/', '\\/')],
-    ['the secret JSON-escaped twice', () => jsonEscaped(jsonEscaped(SECRET))],
-    ['the secret as \\uXXXX escapes', () => unicodeEscaped(SECRET)],
-    [
-      'the secret as upper-case \\uXXXX escapes',
-      () => unicodeEscaped(SECRET).toUpperCase().replaceAll('\\U', '\\u'),
-    ],
-    ['the secret percent-encoded in lower case', () => encodeUtf8Percent(SECRET, true)],
-    ['the secret percent-encoded twice', () => encodeURIComponent(encodeURIComponent(SECRET))],
-    ['the secret as HTML character references', () => htmlEscaped(SECRET)],
-    ['the refresh token JSON-escaped', () => jsonEscaped(RT)],
-    ['the refresh token as \\uXXXX escapes', () => unicodeEscaped(RT)],
-  ];
 
   /** A fetch standing for a token endpoint that echoes the request, encoded by `form`, in `where`. */
   function echoingFetch(
-    form: (request: { authorization: string; body: string }) => string,
+    form: EchoForm[1],
     where: 'error_description' | 'text',
     echoed: string[],
   ): FetchFunction {
@@ -255,9 +203,10 @@ describe('Providers: echoed credentials in every encoding', () => {
     ],
     ['refresh_token, client_secret_basic', { grant: 'refresh_token', tokenUrl: TOKEN_URL }],
   ];
+  const forms = echoForms(ECHOED);
 
   describe.each(GRANTS)('Grant: %s', (_grant, overrides) => {
-    it.each(FORMS)('redacts %s in error_description', async (_label, form) => {
+    it.each(forms)('redacts %s in error_description', async (_label, form) => {
       // Prepare
       const echoed: string[] = [];
       const config = providerConfigSchema.parse({ name: 'acme', ...overrides });
@@ -265,27 +214,27 @@ describe('Providers: echoed credentials in every encoding', () => {
 
       // Act
       const error = await caught(() =>
-        provider.requestToken({
-          credentials: { clientId: ID, clientSecret: SECRET, refreshToken: RT },
-          signal: new AbortController().signal,
-        }),
+        provider.requestToken({ credentials: { ...ECHOED }, signal: new AbortController().signal }),
       );
 
       // Assess: the description is quoted, and no echoed form of a credential survives.
       expect(error.message).toContain('"invalid_client": received');
       const echo = echoed[0] ?? '';
-      // Without a header (client_secret_post) or a credential in the body (client_credentials with
-      // client_secret_basic: `grant_type=client_credentials`) some forms echo nothing secret.
-      const echoesCredential = echo !== '' && echo !== 'grant_type=client_credentials';
-      if (echoesCredential) expect(error.message).toContain(REDACTED);
+      if (echoesCredential(echo)) expect(error.message).toContain(REDACTED);
       const exposed = [error.message, String(error), JSON.stringify(error)].join('\n');
-      for (const secret of [SECRET, RT, base64(SECRET), ...(echoesCredential ? [echo] : [])]) {
+      const { clientSecret, refreshToken } = ECHOED;
+      for (const secret of [
+        clientSecret,
+        refreshToken,
+        base64(clientSecret),
+        ...(echoesCredential(echo) ? [echo] : []),
+      ]) {
         expect(exposed).not.toContain(secret);
       }
     });
   });
 
-  it.each(FORMS)('never quotes a non-JSON body echoing %s', async (_label, form) => {
+  it.each(forms)('never quotes a non-JSON body echoing %s', async (_label, form) => {
     // Prepare
     const echoed: string[] = [];
     const config = providerConfigSchema.parse({ name: 'acme', ...GRANTS[0]?.[1] });
@@ -293,10 +242,7 @@ describe('Providers: echoed credentials in every encoding', () => {
 
     // Act
     const error = await caught(() =>
-      provider.requestToken({
-        credentials: { clientId: ID, clientSecret: SECRET },
-        signal: new AbortController().signal,
-      }),
+      provider.requestToken({ credentials: { ...ECHOED }, signal: new AbortController().signal }),
     );
 
     // Assess
