@@ -2,6 +2,7 @@
  * Option checks shared by `createTokenClient` and the per-source factories, so that a bad option
  * fails when the client is built (at cold start), not on the first request. No SDK imports here.
  */
+import { regionalStsEndpoint } from './caller-proof.js';
 import { TokenClientError } from './errors.js';
 
 /** The refresher's default `secretPrefix`. */
@@ -36,16 +37,30 @@ export interface ReadFunctionEndpoint {
   /** The SigV4 signing region. */
   readonly region: string;
   readonly timeoutMs: number;
+  /** The read function's name: caller proofs are bound to it. */
+  readonly functionName: string;
+  /** Where the caller proof's `sts:GetCallerIdentity` request is addressed (the read function sends it). */
+  readonly stsEndpoint: URL;
 }
+
+/** A Lambda function name (the `ReadFunctionName` stack output). */
+const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Check the read function's URL and pick the signing region: the `region` option, else the region in
  * a Function URL's host name (`<id>.lambda-url.<region>.on.aws`, right even when the consumer runs in
- * another region), else `AWS_REGION`.
+ * another region), else `AWS_REGION`. The caller proof goes to the `stsEndpoint` option, else
+ * `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL` (as the AWS SDK reads them), else STS in that region.
  * @throws TokenClientError `invalid_options`, naming the option and the fix
  */
 export function resolveReadFunctionEndpoint(
-  options: { readonly url?: unknown; readonly region?: unknown; readonly timeoutMs?: unknown },
+  options: {
+    readonly url?: unknown;
+    readonly region?: unknown;
+    readonly timeoutMs?: unknown;
+    readonly functionName?: unknown;
+    readonly stsEndpoint?: unknown;
+  },
   environment: Readonly<Record<string, string | undefined>> = process.env,
 ): ReadFunctionEndpoint {
   const baseUrl = readFunctionUrl(options.url);
@@ -56,7 +71,42 @@ export function resolveReadFunctionEndpoint(
       `timeoutMs must be a positive number of milliseconds (default ${DEFAULT_READ_FUNCTION_TIMEOUT_MS})`,
     );
   }
-  return { baseUrl, region, timeoutMs };
+  const { functionName } = options;
+  if (typeof functionName !== 'string' || !FUNCTION_NAME_PATTERN.test(functionName)) {
+    throw invalidOptions(
+      "functionName must be the read function's name (the stack output ReadFunctionName): " +
+        'the proof of the caller identity is bound to it',
+    );
+  }
+  const stsEndpoint = stsEndpointOf(
+    options.stsEndpoint ??
+      environment.AWS_ENDPOINT_URL_STS ??
+      environment.AWS_ENDPOINT_URL ??
+      regionalStsEndpoint(region),
+  );
+  return { baseUrl, region, timeoutMs, functionName, stsEndpoint };
+}
+
+/** https, or http on loopback (the emulator); nothing but an origin and `/`. */
+function stsEndpointOf(value: unknown): URL {
+  const endpoint = typeof value === 'string' && URL.canParse(value) ? new URL(value) : null;
+  const fix =
+    'stsEndpoint must be an https origin such as https://sts.eu-west-1.amazonaws.com (http only on 127.0.0.1/localhost)';
+  if (endpoint === null || !isSecureOrLoopback(endpoint)) throw invalidOptions(fix);
+  if (
+    endpoint.pathname !== '/' ||
+    endpoint.search !== '' ||
+    endpoint.hash !== '' ||
+    endpoint.username !== ''
+  ) {
+    throw invalidOptions(fix);
+  }
+  return endpoint;
+}
+
+function isSecureOrLoopback(url: URL): boolean {
+  const loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost';
+  return url.protocol === 'https:' || (url.protocol === 'http:' && loopback);
 }
 
 /** The `url` option as a base URL ending with `/`: https (http on loopback), nothing but a path. */
@@ -70,8 +120,7 @@ function readFunctionUrl(url: unknown): URL {
   } catch {
     throw invalidOptions('url is not a valid URL; pass the read function URL');
   }
-  const loopback = baseUrl.hostname === '127.0.0.1' || baseUrl.hostname === 'localhost';
-  if (baseUrl.protocol !== 'https:' && !(baseUrl.protocol === 'http:' && loopback)) {
+  if (!isSecureOrLoopback(baseUrl)) {
     throw invalidOptions('url must use https (plain http is allowed only for 127.0.0.1/localhost)');
   }
   if (baseUrl.search !== '' || baseUrl.hash !== '' || baseUrl.username !== '' || baseUrl.password !== '') {

@@ -1,6 +1,8 @@
 /**
  * Source `read-function`: the consumer asks the read function (Lambda Function URL, `AWS_IAM` auth)
- * with SigV4-signed `fetch` requests. Its role must be one of the provider's `consumers`.
+ * with SigV4-signed `fetch` requests. Its role must be one of the provider's `consumers`; it proves
+ * its role with a caller proof (caller-proof.ts) in the `x-token-refresher-proof` header, bound to the
+ * read function by `functionName`.
  *
  * - `GET <url>/tokens/<provider>` → 200 `{ provider, accessToken, tokenType, expiresAt, expiresIn }`.
  * - `POST <url>/tokens/<provider>/refresh` with `{"rejectedTokenSha256": "<hex>"}` after a 401: the
@@ -15,6 +17,7 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 // The published package imports this as its own `#smithy/signature-v4`, whose `module` condition gives
 // bundlers the ESM build (151 KB less with esbuild's defaults): infra/packaging/client.ts.
 import { SignatureV4, type SignatureV4Init } from '@smithy/signature-v4';
+import { CALLER_PROOF_HEADER, type CallerProof, CallerProofSigner } from './caller-proof.js';
 import { TokenClientError } from './errors.js';
 import { type ReadFunctionEndpoint, resolveReadFunctionEndpoint } from './options.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -32,6 +35,17 @@ export { type Clock, TokenClient, type TokenClientOptions, type WithTokenOptions
 export interface ReadFunctionSourceOptions {
   /** The read function's URL, e.g. `https://<id>.lambda-url.eu-west-1.on.aws/`. */
   readonly url: string;
+  /**
+   * The read function's name (the stack output `ReadFunctionName`). Every request carries a proof of
+   * the caller's IAM role, and the read function refuses proofs made for another function.
+   */
+  readonly functionName: string;
+  /**
+   * Where the proof's `sts:GetCallerIdentity` request is addressed; the read function accepts only
+   * the endpoint it is configured with.
+   * @default `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else `https://sts.<region>.amazonaws.com/`
+   */
+  readonly stsEndpoint?: string;
   /**
    * The signing region.
    * @default the region in a Function URL's host name, else `AWS_REGION`
@@ -60,6 +74,7 @@ export interface ReadFunctionTokenClientOptions extends ReadFunctionSourceOption
 export class ReadFunctionTokenSource implements TokenSource {
   readonly #endpoint: ReadFunctionEndpoint;
   readonly #signer: SignatureV4;
+  readonly #proofs: CallerProofSigner;
   readonly #fetch: typeof fetch;
   readonly #clock: Clock;
 
@@ -67,13 +82,19 @@ export class ReadFunctionTokenSource implements TokenSource {
   constructor(options: ReadFunctionSourceOptions) {
     this.#endpoint = resolveReadFunctionEndpoint(options);
     this.#fetch = options.fetch ?? globalThis.fetch;
-    this.#clock = options.clock ?? { now: () => Date.now() };
-    this.#signer = new SignatureV4({
-      service: 'lambda',
-      region: this.#endpoint.region,
-      // The default chain memoizes, and refreshes the role's credentials before they expire.
-      credentials: options.credentials ?? defaultProvider(),
-      sha256: NodeSha256,
+    const clock = options.clock ?? { now: () => Date.now() };
+    this.#clock = clock;
+    // The default chain memoizes, and refreshes the role's credentials before they expire.
+    const credentials = options.credentials ?? defaultProvider();
+    const signer = (service: string) =>
+      new SignatureV4({ service, region: this.#endpoint.region, credentials, sha256: NodeSha256 });
+    this.#signer = signer('lambda');
+    const stsSigner = signer('sts');
+    this.#proofs = new CallerProofSigner({
+      stsEndpoint: this.#endpoint.stsEndpoint,
+      serverId: this.#endpoint.functionName,
+      sign: (request, signing) => stsSigner.sign(request, signing),
+      now: () => clock.now(),
     });
   }
 
@@ -92,11 +113,46 @@ export class ReadFunctionTokenSource implements TokenSource {
     );
   }
 
+  /**
+   * One request; when the read function refuses a reused proof (expired meanwhile, or its STS call
+   * failed), once more with a new proof.
+   */
   async #request(
     provider: string,
     method: 'GET' | 'POST',
     path: string,
     body: string | undefined,
+  ): Promise<ClientToken> {
+    const proof = await this.#proof(provider);
+    try {
+      return await this.#send(provider, method, path, body, proof.proof);
+    } catch (error) {
+      if (!(error instanceof TokenClientError && REFUSED_PROOF_CODES.has(error.code))) throw error;
+      this.#proofs.forget(proof.proof);
+      if (!proof.reused) throw error;
+      return this.#send(provider, method, path, body, (await this.#proof(provider)).proof);
+    }
+  }
+
+  async #proof(provider: string): Promise<CallerProof> {
+    try {
+      return await this.#proofs.proof();
+    } catch (error) {
+      throw new TokenClientError(
+        `Could not sign the proof of this caller's identity for provider "${provider}" ` +
+          `(${error instanceof Error ? error.name : 'error'}): are AWS credentials available?`,
+        'read_failed',
+        { cause: error },
+      );
+    }
+  }
+
+  async #send(
+    provider: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body: string | undefined,
+    proof: string,
   ): Promise<ClientToken> {
     // `provider` was checked against [a-z0-9-]{1,64} by the client: nothing to escape.
     const url = new URL(path, this.#endpoint.baseUrl);
@@ -113,6 +169,7 @@ export class ReadFunctionTokenSource implements TokenSource {
           accept: 'application/json',
           // Function URLs require the payload hash header for requests with a body; sent on GET too.
           'x-amz-content-sha256': sha256Hex(body ?? ''),
+          [CALLER_PROOF_HEADER]: proof,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body }),
@@ -146,6 +203,9 @@ export class ReadFunctionTokenSource implements TokenSource {
     return parseReadFunctionResponse(provider, response.status, response.headers, text, this.#clock.now());
   }
 }
+
+/** Refusals of a proof that a new proof may cure (see the read function's codes, docs/read-function.md). */
+const REFUSED_PROOF_CODES: ReadonlySet<string> = new Set(['caller_proof_expired', 'caller_proof_rejected']);
 
 /**
  * A client reading tokens through the read function. Build it once per container.

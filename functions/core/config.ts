@@ -254,6 +254,12 @@ export const refresherConfigSchema = z
         'must be a secret-name prefix such as "token-refresher" or "prod/tokens"',
       )
       .default('token-refresher'),
+    /**
+     * Believe read requests that carry no caller proof: a Function URL event's `userArn`, and a direct
+     * Invoke for any provider. Then anyone allowed `lambda:InvokeFunction` on the read function reads
+     * every provider's token (docs/read-function.md, "Caller proof"). Default false.
+     */
+    trustDirectInvoke: z.boolean().default(false),
     providers: z.array(providerConfigSchema).min(1, 'must list at least one provider'),
   })
   .superRefine((config, ctx) => {

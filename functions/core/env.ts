@@ -135,6 +135,18 @@ function readConfig(env: Env, sources: EnvironmentSources, problems: string[]): 
   }
 }
 
+/** Variables Lambda (or the AWS SDK's conventions) define, which the read function reads too. */
+export const RUNTIME_ENV = {
+  /** Set by Lambda: the function's name. Caller proofs must name it. */
+  functionName: 'AWS_LAMBDA_FUNCTION_NAME',
+  /** Set by Lambda: the region, whose STS endpoint checks caller proofs. */
+  region: 'AWS_REGION',
+  /** The SDK's per-service endpoint override: caller proofs go to this STS (an emulator) instead. */
+  stsEndpoint: 'AWS_ENDPOINT_URL_STS',
+  /** The SDK's endpoint override for every service. */
+  endpoint: 'AWS_ENDPOINT_URL',
+} as const;
+
 /** The read function's environment. */
 export interface ReadEnvironment {
   readonly config: RefresherConfig;
@@ -142,6 +154,12 @@ export interface ReadEnvironment {
   readonly refreshFunctionName: string;
   /** Role ARNs allowed per provider: the config's `consumers` plus `EXTRA_CONSUMERS`. */
   readonly consumers: ReadonlyMap<string, readonly string[]>;
+  /** `AWS_LAMBDA_FUNCTION_NAME` (always set on Lambda): the name caller proofs must be made for. */
+  readonly functionName?: string;
+  /** `AWS_REGION` (always set on Lambda). */
+  readonly region?: string;
+  /** `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`: the STS caller proofs go to instead of the regional one. */
+  readonly stsEndpoint?: string;
 }
 
 /** Read and validate the read function's environment; every problem names its variable. */
@@ -164,7 +182,19 @@ export function readReadEnvironment(env: Env, sources: EnvironmentSources = {}):
       [...provider.consumers, ...(extra.get(provider.name) ?? [])],
     ]),
   );
-  return { config, refreshFunctionName, consumers };
+  return { config, refreshFunctionName, consumers, ...runtimeValues(env) };
+}
+
+/** The runtime's variables the read function reads, each only when set. */
+function runtimeValues(env: Env): Pick<ReadEnvironment, 'functionName' | 'region' | 'stsEndpoint'> {
+  const functionName = env[RUNTIME_ENV.functionName]?.trim();
+  const region = env[RUNTIME_ENV.region]?.trim();
+  const stsEndpoint = (env[RUNTIME_ENV.stsEndpoint] ?? env[RUNTIME_ENV.endpoint])?.trim();
+  return {
+    ...(functionName ? { functionName } : {}),
+    ...(region ? { region } : {}),
+    ...(stsEndpoint ? { stsEndpoint } : {}),
+  };
 }
 
 function readExtraConsumers(

@@ -1,17 +1,19 @@
 /**
  * The read function behind a local HTTP endpoint shaped like its Function URL: each request becomes a
- * payload-format-2.0 event. There is no SigV4 locally, so the caller's identity comes from the
- * `x-token-refresher-caller` header (an IAM role or assumed-role ARN); without it the request runs as
- * the local caller, which the runner lists as a consumer of every provider. Binds 127.0.0.1 only.
+ * payload-format-2.0 event. Binds 127.0.0.1 only, and answers only requests whose `Host` is
+ * `127.0.0.1:<port>` or `localhost:<port>`, so a web page that rebinds its own name to 127.0.0.1
+ * (DNS rebinding) is refused. There is no SigV4 locally and the event carries no IAM identity: the
+ * caller proves its role with a caller proof, as on AWS, checked against the emulator's STS
+ * (local-caller.ts makes the local caller's).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ReadHandler, UrlResponse } from '../read/app.js';
 
-export const CALLER_HEADER = 'x-token-refresher-caller';
-/** The role every local provider lists, and the identity of a request without the header. */
+/** The role every local provider lists as a consumer; the local caller (local-caller.ts) assumes it. */
 export const LOCAL_CALLER_ROLE = 'arn:aws:iam::000000000000:role/token-refresher-local-caller';
-const LOCAL_CALLER = 'arn:aws:sts::000000000000:assumed-role/token-refresher-local-caller/local';
+/** The local read function's name: local caller proofs must be made for it. */
+export const LOCAL_READ_FUNCTION_NAME = 'token-refresher-local-read';
 /** Like the Function URL's payload limit, generously above the handler's own 16 KB check. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -33,42 +35,63 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
+/** Whether a request's `Host` names this server by its loopback address or `localhost`. */
+export function isLocalHost(host: string | undefined, port: number): boolean {
+  return host === `127.0.0.1:${port}` || host === `localhost:${port}`;
+}
+
+function answerJson(response: ServerResponse, status: number, code: string, message: string): void {
+  response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  response.end(JSON.stringify({ code, message }));
+}
+
+/** The Function URL event of a local request (no `authorizer`: identity comes from the caller proof). */
+function urlEvent(request: IncomingMessage, body: Buffer): Record<string, unknown> {
+  const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+  const headers = Object.fromEntries(
+    Object.entries(request.headers).flatMap(([name, value]) =>
+      typeof value === 'string' ? [[name, value]] : Array.isArray(value) ? [[name, value.join(',')]] : [],
+    ),
+  );
+  return {
+    version: '2.0',
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    isBase64Encoded: body.length > 0,
+    ...(body.length > 0 ? { body: body.toString('base64') } : {}),
+    requestContext: {
+      http: {
+        method: request.method ?? 'GET',
+        path: url.pathname,
+        sourceIp: request.socket.remoteAddress,
+      },
+    },
+  };
+}
+
 export async function startReadServer(
   handler: ReadHandler,
   options: { readonly port?: number } = {},
 ): Promise<ReadServer> {
+  let port = 0;
   const server: Server = createServer((request, response) => {
     void (async () => {
-      const body = await readBody(request);
-      if (body === undefined) {
-        response.writeHead(413, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ code: 'body_too_large', message: 'The request body is over 1 MB' }));
+      if (!isLocalHost(request.headers.host, port)) {
+        answerJson(
+          response,
+          403,
+          'invalid_host',
+          `The local read endpoint answers only Host 127.0.0.1:${port} or localhost:${port}`,
+        );
         return;
       }
-      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-      const caller = request.headers[CALLER_HEADER];
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).flatMap(([name, value]) =>
-          typeof value === 'string' ? [[name, value]] : Array.isArray(value) ? [[name, value.join(',')]] : [],
-        ),
-      );
-      const event = {
-        version: '2.0',
-        rawPath: url.pathname,
-        rawQueryString: url.search.slice(1),
-        headers,
-        isBase64Encoded: body.length > 0,
-        ...(body.length > 0 ? { body: body.toString('base64') } : {}),
-        requestContext: {
-          http: {
-            method: request.method ?? 'GET',
-            path: url.pathname,
-            sourceIp: request.socket.remoteAddress,
-          },
-          authorizer: { iam: { userArn: typeof caller === 'string' ? caller : LOCAL_CALLER } },
-        },
-      };
-      const answer = (await handler(event)) as UrlResponse;
+      const body = await readBody(request);
+      if (body === undefined) {
+        answerJson(response, 413, 'body_too_large', 'The request body is over 1 MB');
+        return;
+      }
+      const answer = (await handler(urlEvent(request, body))) as UrlResponse;
       response.writeHead(answer.statusCode, answer.headers);
       response.end(answer.body);
     })().catch(() => {
@@ -87,7 +110,7 @@ export async function startReadServer(
     );
     server.listen(wanted, '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/`,
     port,

@@ -20,6 +20,12 @@ import {
   refreshHandlerFromEnvironment,
 } from '../refresh/app.js';
 import { loadConfigFile } from '../runtime/config-file.js';
+import {
+  LOCAL_CALLER_FILE,
+  LOCAL_PROOF_HEADER_FILE,
+  type LocalCallerOptions,
+  startLocalCaller,
+} from './local-caller.js';
 import { type MotoServer, startMoto } from './moto.js';
 import { type OAuthServer, startOAuthServer } from './oauth-server.js';
 import {
@@ -29,7 +35,12 @@ import {
   preparePrivateDirectory,
   provisionMissing,
 } from './persistence.js';
-import { CALLER_HEADER, LOCAL_CALLER_ROLE, type ReadServer, startReadServer } from './read-server.js';
+import {
+  LOCAL_CALLER_ROLE,
+  LOCAL_READ_FUNCTION_NAME,
+  type ReadServer,
+  startReadServer,
+} from './read-server.js';
 import { provision } from './resources.js';
 import { LocalScheduler, ratePeriodSeconds } from './scheduler.js';
 import { type LocalSession, removeLocalSession, writeLocalSession } from './session.js';
@@ -59,6 +70,8 @@ export interface StartLocalOptions {
 export interface LocalService {
   readonly session: LocalSession;
   readonly config: RefresherConfig;
+  /** The local caller's read-function client options (also in `.token-refresher/local-caller.json`). */
+  readonly caller: LocalCallerOptions;
   /** Stops timers, servers, the emulator and the OAuth server; removes the session file. Idempotent. */
   stop(): Promise<void>;
 }
@@ -177,6 +190,8 @@ function providersFromFile(path: string): LocalProviders {
   return { config, credentials };
 }
 
+const PROOF_HEADER_PATH = join(LOCAL_DIRECTORY, LOCAL_PROOF_HEADER_FILE);
+
 /** The banner local mode prints once everything runs. */
 function bannerText(input: {
   readonly moto: MotoServer;
@@ -198,9 +213,8 @@ function bannerText(input: {
     oauth === undefined
       ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${input.configFile})`
       : `  demo OAuth server:    ${oauth.issuer} (${input.demoTokenTtlSeconds}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
-    `  read endpoint:        ${readUrl}tokens/<provider>    try: curl ${readUrl}tokens/${example}`,
-    `  WARNING: local mode takes the caller's identity from the ${CALLER_HEADER} header (no SigV4);`,
-    '           without it a request may read every provider. Never expose this port.',
+    `  read endpoint:        ${readUrl}tokens/<provider>    try: curl -H @${PROOF_HEADER_PATH} ${readUrl}tokens/${example}`,
+    `  local caller:         ${join(LOCAL_DIRECTORY, LOCAL_CALLER_FILE)} (client options); every read needs its caller proof`,
     `  operator CLI:         npx token-refresher status   (logs: ${join('.token-refresher', 'local.log')})`,
     ...(oauth === undefined
       ? [
@@ -280,6 +294,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       {
         PROVIDERS_CONFIG_FILE: configFile,
         REFRESH_FUNCTION_NAME: 'local',
+        AWS_LAMBDA_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
         EXTRA_CONSUMERS: JSON.stringify(
           Object.fromEntries(config.providers.map((provider) => [provider.name, [LOCAL_CALLER_ROLE]])),
         ),
@@ -299,6 +314,13 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
       { port: options.port ?? 8787 },
     );
     stops.push(() => server.close());
+    const caller = await startLocalCaller({
+      dir,
+      readUrl: server.url,
+      awsEndpoint: moto.endpoint,
+      region: moto.clientConfig.region,
+    });
+    stops.push(() => caller.stop());
 
     const session: LocalSession = {
       pid: process.pid,
@@ -355,6 +377,7 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     return {
       session,
       config,
+      caller: caller.options,
       stop: () => {
         stopped ??= stopAll();
         return stopped;

@@ -1,8 +1,9 @@
 /**
  * The read function's composition and its thin handler: decode the Function URL request or the
- * Invoke payload, authorize (Function URL: the caller's role against the provider's consumers),
- * serve from {@link TokenReader}, map the outcome to a response. One log line per request; never a
- * token, never a stack trace to the caller.
+ * Invoke payload, identify the caller by its caller proof (identify.ts), authorize its role against
+ * the provider's consumers, serve from {@link TokenReader}, map the outcome to a response. One log
+ * line per request, naming the caller or why it was refused; never a token or a proof, never a stack
+ * trace to the caller.
  */
 import type { AwsClientConfig } from '../aws/client-config.js';
 import { createLogger } from '../aws/logger.js';
@@ -15,6 +16,13 @@ import { toRefresherError } from '../core/errors.js';
 import { type Clock, type Logger, type RefreshTrigger, systemClock } from '../core/ports.js';
 import { type ServedToken, TokenReader, TokenUnavailableError } from '../core/read.js';
 import { loadReadEnvironment } from '../runtime/environment.js';
+import {
+  type CallerOutcome,
+  type CallerProofs,
+  identifyInvokeCaller,
+  identifyUrlCaller,
+} from './identify.js';
+import { callerProofVerifier } from './proof-composition.js';
 import {
   decodeInvokeEvent,
   decodeUrlEvent,
@@ -40,10 +48,17 @@ export type ReadHandler = (event: unknown) => Promise<UrlResponse | ServedToken 
 
 export interface ReadHandlerOptions {
   readonly reader: TokenReader;
-  /** Function URL authorization. */
+  /** Which role may read which provider. */
   readonly policy: AccessPolicy;
-  /** Configured provider names (a direct Invoke of an unknown one is a 404). */
+  /** Configured provider names (a trusted direct Invoke of an unknown one is a 404). */
   readonly providers: ReadonlySet<string>;
+  /** Checks caller proofs: a {@link CallerIdentityVerifier}. */
+  readonly proofs: CallerProofs;
+  /**
+   * The config's `trustDirectInvoke`: requests without a proof are believed (a Function URL event's
+   * `userArn`; a direct Invoke reads every provider). @default false
+   */
+  readonly trustDirectInvoke?: boolean;
   readonly logger: Logger;
   readonly clock?: Clock;
 }
@@ -51,11 +66,16 @@ export interface ReadHandlerOptions {
 /** What every request of a handler shares. */
 interface ReadContext extends ReadHandlerOptions {
   readonly clock: Clock;
+  readonly trustDirectInvoke: boolean;
 }
 
 /** The handler proper, from already-built parts (tests and the local runner build their own). */
 export function createReadHandler(options: ReadHandlerOptions): ReadHandler {
-  const context: ReadContext = { ...options, clock: options.clock ?? systemClock };
+  const context: ReadContext = {
+    ...options,
+    clock: options.clock ?? systemClock,
+    trustDirectInvoke: options.trustDirectInvoke ?? false,
+  };
   return async (event) => {
     try {
       return isFunctionUrlEvent(event) ? await handleUrl(context, event) : await handleInvoke(context, event);
@@ -67,43 +87,69 @@ export function createReadHandler(options: ReadHandlerOptions): ReadHandler {
   };
 }
 
-/** A Function URL request: decode, authorize the caller against the provider's consumers, serve. */
+/** A Function URL request: decode, identify the caller, authorize it against the provider's consumers, serve. */
 async function handleUrl(context: ReadContext, event: FunctionUrlEvent): Promise<UrlResponse> {
   const startedAt = context.clock.now();
   const decoded = decodeUrlEvent(event);
   if (!decoded.ok) {
-    logRead(context, { via: 'url', outcome: decoded.problem, startedAt });
+    logRead(context, { via: 'url', outcome: decoded.problem, startedAt, extra: UNIDENTIFIED });
     return urlResponse(decoded.problem);
   }
-  const { request, callerArn } = decoded.value;
-  const decision = context.policy.decide(callerArn, request.provider);
-  if (!decision.allowed) {
-    const failure = accessDenied(decision.reason, request.provider);
-    logRead(context, {
-      via: 'url',
-      request,
-      outcome: failure,
-      startedAt,
-      extra: { denied: decision.reason },
-    });
-    return urlResponse(failure);
-  }
-  const outcome = await serve(context, request);
-  logRead(context, { via: 'url', request, outcome, startedAt, extra: { caller: decision.caller } });
+  const { request, callerArn, callerProof } = decoded.value;
+  const caller = await identifyUrlCaller(context, { callerProof, eventArn: callerArn });
+  const { outcome, denied } = await authorizeAndServe(context, request, caller);
+  logRead(context, { via: 'url', request, outcome, startedAt, extra: { ...caller.log, ...denied } });
   return urlResponse(outcome);
 }
 
-/** A direct Invoke (authorized by IAM on the whole function): decode, check the provider, serve. */
+/** A direct Invoke: decode, identify the caller by its proof (or trust it), authorize, serve. */
 async function handleInvoke(context: ReadContext, event: unknown): Promise<ServedToken | InvokeError> {
   const startedAt = context.clock.now();
   const decoded = decodeInvokeEvent(event);
-  const request = decoded.ok ? decoded.value : undefined;
-  const outcome = decoded.ok ? await serveConfigured(context, decoded.value) : decoded.problem;
-  logRead(context, { via: 'invoke', request, outcome, startedAt });
+  if (!decoded.ok) {
+    logRead(context, { via: 'invoke', outcome: decoded.problem, startedAt, extra: UNIDENTIFIED });
+    return invokeResponse(decoded.problem);
+  }
+  const { request, callerProof } = decoded.value;
+  const caller = await identifyInvokeCaller(context, callerProof);
+  const { outcome, denied } =
+    caller.ok && caller.source === 'trusted_invoke'
+      ? { outcome: await serveConfigured(context, request), denied: {} }
+      : await authorizeAndServe(context, request, caller);
+  logRead(context, { via: 'invoke', request, outcome, startedAt, extra: { ...caller.log, ...denied } });
   return invokeResponse(outcome);
 }
 
-/** Serve a provider the config names; any other is a 404 (the Function URL path answers 403 instead). */
+/** Requests refused before anyone was identified (a malformed request). */
+const UNIDENTIFIED = { caller: 'unidentified' } as const;
+
+/**
+ * The identified caller's role against the provider's consumers, then serve. `denied` is for the log
+ * line only: the caller sees the same "forbidden" whatever the reason.
+ */
+async function authorizeAndServe(
+  context: ReadContext,
+  request: ReadRequest,
+  caller: CallerOutcome,
+): Promise<{ readonly outcome: ReadOutcome; readonly denied: Record<string, unknown> }> {
+  if (!caller.ok) {
+    const { status, code, message, retryAfterSeconds } = caller.failure;
+    const outcome = {
+      status,
+      code,
+      message,
+      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    };
+    return { outcome, denied: {} };
+  }
+  const decision = context.policy.decide(caller.callerArn, request.provider);
+  if (!decision.allowed) {
+    return { outcome: accessDenied(decision.reason, request.provider), denied: { denied: decision.reason } };
+  }
+  return { outcome: await serve(context, request), denied: {} };
+}
+
+/** A trusted Invoke: any provider the config names; any other is a 404 (a proof's caller gets 403 instead). */
 async function serveConfigured(context: ReadContext, request: ReadRequest): Promise<ReadOutcome> {
   if (!context.providers.has(request.provider)) return unknownProvider(request.provider);
   return serve(context, request);
@@ -168,6 +214,12 @@ export interface ComposeReadOptions {
   /** Bound on waiting for an on-demand refresh (ms). */
   readonly refreshWaitMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Where caller proofs go. @default the environment's (`AWS_ENDPOINT_URL_STS`), else `clientConfig.endpoint`, else STS in the region */
+  readonly stsEndpoint?: string;
+  /** The name caller proofs must be made for. @default `AWS_LAMBDA_FUNCTION_NAME` */
+  readonly serverId?: string;
+  /** The `fetch` caller proofs are sent to STS with (tests count calls). */
+  readonly stsFetch?: typeof fetch;
 }
 
 /** Build the real handler from a validated environment (the deployed function, the local runner). */
@@ -195,10 +247,21 @@ export function composeReadHandler(
     ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
     ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
   });
+  const proofs = callerProofVerifier({
+    environment,
+    clientConfig,
+    clock,
+    logger,
+    ...(options.stsEndpoint === undefined ? {} : { stsEndpoint: options.stsEndpoint }),
+    ...(options.serverId === undefined ? {} : { serverId: options.serverId }),
+    ...(options.stsFetch === undefined ? {} : { stsFetch: options.stsFetch }),
+  });
   return createReadHandler({
     reader,
     policy: new AccessPolicy(environment.consumers),
     providers: new Set(environment.config.providers.map((provider) => provider.name)),
+    proofs,
+    trustDirectInvoke: environment.config.trustDirectInvoke,
     logger,
     clock,
   });

@@ -4,6 +4,10 @@
  */
 import { PROVIDER_NAME_PATTERN } from '../core/config.js';
 import { SHA256_HEX_PATTERN, sha256Hex } from '../core/token-hash.js';
+import { CALLER_PROOF_FIELD, CALLER_PROOF_HEADER } from './caller-proof.js';
+import { quote } from './quote.js';
+
+export { quote };
 
 /** Largest accepted request body (bytes after base64 decoding); tokens are a few KB at most. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -40,8 +44,20 @@ export interface FunctionUrlEvent {
 /** A Function URL request, routed and with its body decoded; authorization comes after. */
 export interface UrlRequest {
   readonly request: ReadRequest;
-  /** The caller's ARN from `requestContext.authorizer.iam.userArn`, if the event carries one. */
+  /**
+   * The caller's ARN from `requestContext.authorizer.iam.userArn`, if the event carries one. Believed
+   * only with `trustDirectInvoke` (a direct Invoke can carry any event).
+   */
   readonly callerArn: string | undefined;
+  /** The `x-token-refresher-proof` header, if any. */
+  readonly callerProof: string | undefined;
+}
+
+/** A direct Invoke payload, decoded. */
+export interface InvokeRequest {
+  readonly request: ReadRequest;
+  /** The payload's `callerProof`, if any. */
+  readonly callerProof: string | undefined;
 }
 
 const USAGE = 'use GET /tokens/{provider} or POST /tokens/{provider}/refresh';
@@ -55,12 +71,6 @@ function problem(
   allow?: string,
 ): { ok: false; problem: RequestProblem } {
   return { ok: false, problem: { status, code, message, ...(allow === undefined ? {} : { allow }) } };
-}
-
-/** Quote a caller-supplied string in a message: bounded length, control characters escaped. */
-export function quote(text: string, max = 80): string {
-  const shown = text.length > max ? `${text.slice(0, max)}…` : text;
-  return JSON.stringify(shown);
 }
 
 function decodeProviderSegment(segment: string): Decoded<string> {
@@ -106,6 +116,7 @@ export function decodeUrlEvent(event: FunctionUrlEvent): Decoded<UrlRequest> {
   }
   const userArn = event.requestContext?.authorizer?.iam?.userArn;
   const callerArn = typeof userArn === 'string' && userArn !== '' ? userArn : undefined;
+  const callerProof = header(event, CALLER_PROOF_HEADER);
 
   const getMatch = GET_ROUTE.exec(path);
   const refreshMatch = getMatch === null ? REFRESH_ROUTE.exec(path) : null;
@@ -125,7 +136,10 @@ export function decodeUrlEvent(event: FunctionUrlEvent): Decoded<UrlRequest> {
   const provider = decodeProviderSegment(segment);
   if (!provider.ok) return provider;
   if (getMatch !== null) {
-    return { ok: true, value: { request: { action: 'get', provider: provider.value }, callerArn } };
+    return {
+      ok: true,
+      value: { request: { action: 'get', provider: provider.value }, callerArn, callerProof },
+    };
   }
   const body = decodeRefreshBody(event);
   if (!body.ok) return body;
@@ -134,6 +148,7 @@ export function decodeUrlEvent(event: FunctionUrlEvent): Decoded<UrlRequest> {
     value: {
       request: { action: 'refresh', provider: provider.value, rejectedTokenSha256: body.value },
       callerArn,
+      callerProof,
     },
   };
 }
@@ -227,14 +242,22 @@ function rejectedTokenHashOf(
 }
 
 const INVOKE_HINT =
-  'expected {"provider":"<name>","action":"get"} or {"provider":"<name>","action":"refresh","rejectedTokenSha256":"<hex>"}';
+  'expected {"provider":"<name>","action":"get","callerProof":"<proof>"} or {"provider":"<name>","action":"refresh","rejectedTokenSha256":"<hex>","callerProof":"<proof>"}';
 
-/** Decode a direct Invoke payload. */
-export function decodeInvokeEvent(event: unknown): Decoded<ReadRequest> {
+/** Decode a direct Invoke payload and its `callerProof`. */
+export function decodeInvokeEvent(event: unknown): Decoded<InvokeRequest> {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     return problem(400, 'invalid_event', `The payload must be a JSON object; ${INVOKE_HINT}`);
   }
-  const fields = event as Record<string, unknown>;
+  const { [CALLER_PROOF_FIELD]: callerProof, ...fields } = event as Record<string, unknown>;
+  if (callerProof !== undefined && typeof callerProof !== 'string') {
+    return problem(400, 'invalid_event', `"${CALLER_PROOF_FIELD}" must be a string; ${INVOKE_HINT}`);
+  }
+  const request = decodeInvokeRequest(fields);
+  return request.ok ? { ok: true, value: { request: request.value, callerProof } } : request;
+}
+
+function decodeInvokeRequest(fields: Record<string, unknown>): Decoded<ReadRequest> {
   const { provider, action } = fields;
   if (provider === undefined)
     return problem(400, 'invalid_event', `The payload has no "provider"; ${INVOKE_HINT}`);

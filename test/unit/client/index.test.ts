@@ -55,6 +55,7 @@ describe('Function: createTokenClient', () => {
     const client = createTokenClient({
       source: 'read-function',
       url: 'https://abc123.lambda-url.eu-west-1.on.aws/',
+      functionName: 'stack-ReadFunction-AbC123',
       credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' },
       fetch,
       clock,

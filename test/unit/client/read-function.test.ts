@@ -11,6 +11,7 @@ import { NodeSha256, sha256Hex } from '../../../functions/client/sha256.js';
 import { FakeClock, HOUR, T0 } from './fakes.js';
 
 const URL_BASE = 'https://abcdefghij0123456789.lambda-url.eu-west-1.on.aws/';
+const FUNCTION_NAME = 'stack-ReadFunction-AbC123';
 const ACCESS_TOKEN = 'served-access-token-6c0f';
 const NEW_TOKEN = 'served-access-token-new-88d1';
 const CREDENTIALS = {
@@ -66,6 +67,7 @@ describe('Function: createReadFunctionTokenClient', () => {
   const build = (options: { credentials?: typeof CREDENTIALS & { sessionToken?: string } } = {}) =>
     createReadFunctionTokenClient({
       url: URL_BASE,
+      functionName: FUNCTION_NAME,
       credentials: options.credentials ?? CREDENTIALS,
       fetch: fakeFetch as typeof fetch,
       clock,
@@ -95,7 +97,7 @@ describe('Function: createReadFunctionTokenClient', () => {
     expect(request?.headers.get('x-amz-date')).toBe('20300101T000000Z');
     expect(request?.headers.get('x-amz-content-sha256')).toBe(sha256Hex(''));
     expect(request?.headers.get('authorization')).toMatch(
-      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20300101\/eu-west-1\/lambda\/aws4_request, SignedHeaders=accept;host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/,
+      /^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/20300101\/eu-west-1\/lambda\/aws4_request, SignedHeaders=accept;host;x-amz-content-sha256;x-amz-date;x-token-refresher-proof, Signature=[0-9a-f]{64}$/,
     );
     // fetch derives Host from the URL that was signed.
     expect(request?.headers.has('host')).toBe(false);
@@ -111,7 +113,7 @@ describe('Function: createReadFunctionTokenClient', () => {
     // Assess
     expect(sent[0]?.headers.get('x-amz-security-token')).toBe('session-token-value');
     expect(sent[0]?.headers.get('authorization')).toContain(
-      'SignedHeaders=accept;host;x-amz-content-sha256;x-amz-date;x-amz-security-token,',
+      'SignedHeaders=accept;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;x-token-refresher-proof,',
     );
   });
 
@@ -138,7 +140,7 @@ describe('Function: createReadFunctionTokenClient', () => {
       createHash('sha256').update(expectedBody).digest('hex'),
     );
     expect(refresh?.headers.get('authorization')).toContain(
-      'SignedHeaders=accept;content-type;host;x-amz-content-sha256;x-amz-date,',
+      'SignedHeaders=accept;content-type;host;x-amz-content-sha256;x-amz-date;x-token-refresher-proof,',
     );
   });
 
@@ -179,7 +181,8 @@ describe('Function: createReadFunctionTokenClient', () => {
     ['a plain-http url', { url: 'http://abc.lambda-url.eu-west-1.on.aws/' }],
   ])('refuses %s with invalid_options', (_case, options) => {
     // Act
-    const creating = () => createReadFunctionTokenClient({ ...options, credentials: CREDENTIALS });
+    const creating = () =>
+      createReadFunctionTokenClient({ ...options, functionName: FUNCTION_NAME, credentials: CREDENTIALS });
 
     // Assess
     expect(creating).toThrow(expect.objectContaining({ code: 'invalid_options' }));
@@ -277,12 +280,22 @@ describe('Function: resolveReadFunctionEndpoint', () => {
   it.each([
     [
       'the region option first',
-      { url: URL_BASE, region: 'us-west-2' },
+      { url: URL_BASE, region: 'us-west-2', functionName: FUNCTION_NAME },
       { AWS_REGION: 'ap-south-1' },
       'us-west-2',
     ],
-    ['the Function URL host name next', { url: URL_BASE }, { AWS_REGION: 'ap-south-1' }, 'eu-west-1'],
-    ['AWS_REGION last', { url: 'http://127.0.0.1:8080/' }, { AWS_REGION: 'ap-south-1' }, 'ap-south-1'],
+    [
+      'the Function URL host name next',
+      { url: URL_BASE, functionName: FUNCTION_NAME },
+      { AWS_REGION: 'ap-south-1' },
+      'eu-west-1',
+    ],
+    [
+      'AWS_REGION last',
+      { url: 'http://127.0.0.1:8080/', functionName: FUNCTION_NAME },
+      { AWS_REGION: 'ap-south-1' },
+      'ap-south-1',
+    ],
   ])('takes %s as the signing region', (_case, options, environment, region) => {
     // Act
     const endpoint = resolveReadFunctionEndpoint(options, environment);
@@ -294,7 +307,7 @@ describe('Function: resolveReadFunctionEndpoint', () => {
   it('adds the missing "/" to a base path so request paths resolve under it', () => {
     // Act
     const endpoint = resolveReadFunctionEndpoint(
-      { url: 'https://api.example.com/reader' },
+      { url: 'https://api.example.com/reader', functionName: FUNCTION_NAME },
       { AWS_REGION: 'eu-west-1' },
     );
 
@@ -306,11 +319,23 @@ describe('Function: resolveReadFunctionEndpoint', () => {
   });
 
   it.each([
-    ['no region anywhere', { url: 'https://api.example.com/' }, 'region is needed'],
-    ['plain http to a remote host', { url: 'http://api.example.com/' }, 'url must use https'],
-    ['a query string', { url: `${URL_BASE}?x=1` }, 'url must not carry a query'],
-    ['a non-URL', { url: 'not a url' }, 'url is not a valid URL'],
-    ['a zero timeout', { url: URL_BASE, timeoutMs: 0 }, 'timeoutMs must be a positive number'],
+    [
+      'no region anywhere',
+      { url: 'https://api.example.com/', functionName: FUNCTION_NAME },
+      'region is needed',
+    ],
+    [
+      'plain http to a remote host',
+      { url: 'http://api.example.com/', functionName: FUNCTION_NAME },
+      'url must use https',
+    ],
+    ['a query string', { url: `${URL_BASE}?x=1`, functionName: FUNCTION_NAME }, 'url must not carry a query'],
+    ['a non-URL', { url: 'not a url', functionName: FUNCTION_NAME }, 'url is not a valid URL'],
+    [
+      'a zero timeout',
+      { url: URL_BASE, timeoutMs: 0, functionName: FUNCTION_NAME },
+      'timeoutMs must be a positive number',
+    ],
   ])('refuses %s with invalid_options naming the option', (_case, options, fragment) => {
     // Act
     const resolving = () => resolveReadFunctionEndpoint(options, {});

@@ -115,6 +115,12 @@ describe('Function: createReadHandler', () => {
         ]),
       ),
       providers: new Set(['alpha', 'beta']),
+      // The pre-proof behaviour, as an operator opts in to it: the event's userArn is believed and a
+      // direct Invoke reads every provider. Caller proofs: caller-identity.test.ts.
+      trustDirectInvoke: true,
+      proofs: {
+        identify: async () => ({ ok: false, status: 401, code: 'invalid_caller_proof', message: 'no' }),
+      },
       logger,
       clock,
     });
