@@ -22,7 +22,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { RefreshTrigger } from '../functions/core/ports.js';
-import { LOCAL_CALLER_ROLE, type ReadServer, startReadServer } from '../functions/local/read-server.js';
+import { assumeLocalCallerRole } from '../functions/local/local-caller.js';
+import {
+  LOCAL_CALLER_ROLE,
+  LOCAL_READ_FUNCTION_NAME,
+  type ReadServer,
+  startReadServer,
+} from '../functions/local/read-server.js';
 import { readHandlerFromEnvironment } from '../functions/read/app.js';
 import {
   type ClientEntryPoint,
@@ -49,8 +55,6 @@ const OUT_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'token-refresher-bench
 const PREFIX = 'bench-consumer';
 const PROVIDER = 'bench';
 const ACCESS_TOKEN = 'bench-consumer-cold-start-token';
-/** The local read function's name (what a caller proof is bound to). */
-const READ_FUNCTION_NAME = 'bench-read';
 /** The construct's banner (infra/bundling.ts): some bundled CommonJS code calls require(). */
 const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
@@ -65,6 +69,11 @@ interface Variant {
   readonly source: Source;
   /** Floors answer no token; the others must answer the seeded one. */
   readonly answersToken: boolean;
+  /**
+   * Runs as the local caller (`npm start`'s consumer role, assumed on moto's STS), whose caller proof
+   * the local read function accepts; the others run with the emulator's plain key.
+   */
+  readonly asLocalCaller?: true;
 }
 
 /** In the order of the table. Powertools is the baseline, the empty process the floor. */
@@ -80,6 +89,7 @@ const VARIANTS: readonly Variant[] = [
     label: 'our client, read function source (`@token-refresher/client/read-function`, local read function)',
     source: { kind: 'client', entry: '@token-refresher/client/read-function' },
     answersToken: true,
+    asLocalCaller: true,
   },
   {
     key: 'powertools',
@@ -174,10 +184,22 @@ export async function consumerColdStart(context: BenchContext): Promise<Section>
       BENCH_PROVIDER: PROVIDER,
       BENCH_SECRET_ID: `${PREFIX}/${PROVIDER}/token`,
       BENCH_READ_URL: readServer.url,
-      BENCH_READ_FUNCTION_NAME: READ_FUNCTION_NAME,
+      BENCH_READ_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
       BENCH_FETCH_URL: fetchTarget.url,
     };
-    results = await measure(built, processes, environment);
+    const callerCredentials = await assumeLocalCallerRole(
+      new URL('/', moto.endpoint).href,
+      moto.clientConfig.region,
+    );
+    const localCaller = {
+      ...environment,
+      AWS_ACCESS_KEY_ID: callerCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: callerCredentials.secretAccessKey,
+      AWS_SESSION_TOKEN: callerCredentials.sessionToken,
+    };
+    results = await measure(built, processes, (variant) =>
+      variant.asLocalCaller === true ? localCaller : environment,
+    );
   } finally {
     await readServer.close();
     await new Promise<void>((resolve) => fetchTarget.server.close(() => resolve()));
@@ -255,7 +277,7 @@ function notes(results: readonly ColdStartVariantResult[]): string[] {
 async function measure(
   built: readonly Built[],
   processes: number,
-  environment: Record<string, string>,
+  environmentOf: (variant: Variant) => Readonly<Record<string, string>>,
 ): Promise<ColdStartVariantResult[]> {
   const probe = join(OUT_DIR, 'probe.mjs');
   await writeFile(probe, PROBE);
@@ -264,7 +286,7 @@ async function measure(
   for (let round = 0; round <= processes; round++) {
     for (const variant of roundOrder(built, round)) {
       if (failures.has(variant.key)) continue;
-      const run = await runOnce(probe, variant, environment).catch((error: unknown) => {
+      const run = await runOnce(probe, variant, environmentOf(variant)).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
         say(`  ${variant.key} failed: ${message}`);
         failures.set(variant.key, message.split('\n')[0] ?? message);
@@ -308,7 +330,7 @@ function collectResults(
 async function runOnce(
   probe: string,
   variant: Built,
-  environment: Record<string, string>,
+  environment: Readonly<Record<string, string>>,
 ): Promise<ColdStartRun> {
   const { result } = await spawnProbe([probe, variant.file, variant.answersToken ? ACCESS_TOKEN : ''], {
     cwd: dirname(variant.file),
@@ -343,7 +365,10 @@ async function bundle(variant: Variant): Promise<Built> {
   return { ...variant, file, bytes: size };
 }
 
-/** The read function as `npm start` serves it, reading the seeded secret on moto; the caller is allowed. */
+/**
+ * The read function as `npm start` serves it (named {@link LOCAL_READ_FUNCTION_NAME}, so it checks
+ * caller proofs against moto's STS), reading the seeded secret on moto; the local caller is allowed.
+ */
 async function startLocalReadFunction(
   clientConfig: BenchContext['moto']['clientConfig'],
 ): Promise<ReadServer> {
@@ -361,6 +386,7 @@ async function startLocalReadFunction(
         ],
       }),
       REFRESH_FUNCTION_NAME: 'bench-unused',
+      AWS_LAMBDA_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
     },
     { clientConfig, logger: silentLogger, trigger: unusedTrigger },
   );
