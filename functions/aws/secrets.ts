@@ -39,6 +39,8 @@ import { awsErrorName, isAwsError } from './sdk-errors.js';
 export const AWSCURRENT = 'AWSCURRENT';
 /** The label of a version written but not yet made current. */
 export const AWSPENDING = 'AWSPENDING';
+/** The label Secrets Manager moves to the version `AWSCURRENT` left. */
+export const AWSPREVIOUS = 'AWSPREVIOUS';
 
 /** Re-exported for existing importers; its home is `core/names.ts`. */
 export { PLACEHOLDER_SECRET_STRING } from '../core/names.js';
@@ -353,6 +355,40 @@ export class JsonSecrets {
       // The label is where we expected it, so the rejection was about something else.
       throw translateSecretsManagerError(error, 'UpdateSecretVersionStage', secretId);
     }
+  }
+
+  /**
+   * Take every staging label except `AWSCURRENT` off version `versionId` (`AWSPREVIOUS`, `AWSPENDING`,
+   * custom ones), so that no reader by label gets its value any more (a revoked token). The version
+   * itself stays: Secrets Manager has no call that deletes one version, and deletes unlabelled
+   * versions itself. `AWSCURRENT` is never touched: only a compare-and-swap moves it. A label that
+   * moved on meanwhile (a refresh moved `AWSCURRENT`, and `AWSPREVIOUS` with it) is no longer there
+   * to remove.
+   * @returns the labels the version still holds afterwards: none, unless it holds `AWSCURRENT`;
+   *   `undefined` when there is no such version.
+   * @throws StoreError (see {@link translateSecretsManagerError})
+   */
+  async removeStages(secretId: string, versionId: string): Promise<readonly string[] | undefined> {
+    const stages = await this.#stagesOf(secretId, versionId);
+    if (stages === undefined) return undefined;
+    for (const stage of stages.filter((label) => label !== AWSCURRENT)) {
+      try {
+        await this.#client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: secretId,
+            VersionStage: stage,
+            // Without MoveToVersionId: the label is only removed.
+            RemoveFromVersionId: versionId,
+          }),
+        );
+      } catch (error) {
+        // InvalidParameterException: the label is no longer on this version (checked just below).
+        if (!isAwsError(error, 'InvalidParameterException')) {
+          throw translateSecretsManagerError(error, 'UpdateSecretVersionStage', secretId);
+        }
+      }
+    }
+    return this.#stagesOf(secretId, versionId);
   }
 
   /** Where `AWSCURRENT` is; `undefined` when nobody holds the label. */

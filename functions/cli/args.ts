@@ -95,8 +95,10 @@ Makes the current token unusable: writes {"status":"revoked","revokedAt":"<time>
 AWSCURRENT version of <prefix>/<provider>/token (compare-and-swap: it fails instead of hiding a token a
 refresh wrote meanwhile) and marks the provider due, so the next scheduled run writes a new token.
 Until then Secrets Manager readers get no token (token_not_ready) and the read function refreshes on
-demand. The old version stays in the secret's history (AWSPREVIOUS), and caches may serve the old token
-until 30 s before its expiry: revoke it at the provider too if it leaked.`,
+demand. The old version loses its staging labels (AWSPREVIOUS included), so no reader by label gets it;
+Secrets Manager keeps it, unlabelled, readable by version id, until it deletes it. Caches may serve the
+old token until 30 s before its expiry: revoke it at the provider too if it leaked. Run again after a
+revoke that left the old token as AWSPREVIOUS: it removes the label.`,
   },
   'validate-config': {
     options: COMMON,

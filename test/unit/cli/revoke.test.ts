@@ -149,6 +149,138 @@ describe('Function: revokeToken', () => {
   });
 });
 
+describe('Function: revokeToken, the revoked version (issue 15, finding 11)', () => {
+  const secrets = mockClient(SecretsManagerClient);
+  const dynamoDb = mockClient(DynamoDBClient);
+  const REVOKED_JSON = '{"status":"revoked","revokedAt":"2026-03-01T11:00:00.000Z"}';
+
+  beforeEach(() => {
+    secrets.reset();
+    dynamoDb.reset();
+    dynamoDb.on(UpdateItemCommand).resolves({});
+    dynamoDb.on(GetItemCommand).resolves({ Item: { provider: { S: 'github' }, fence: { N: '4' } } });
+    secrets.on(PutSecretValueCommand).callsFake((input: { ClientRequestToken: string }) => ({
+      VersionId: input.ClientRequestToken,
+      VersionStages: ['AWSPENDING'],
+    }));
+  });
+
+  /** The token is current; the old version is labelled `stages`, then (after the removal) none. */
+  function tokenCurrent(stages: string[]): void {
+    secrets
+      .on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' })
+      .resolves({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: ['AWSCURRENT'] });
+    secrets
+      .on(GetSecretValueCommand, { VersionId: OLD_VERSION })
+      .resolvesOnce({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: stages })
+      .resolves({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: [] });
+  }
+
+  it('takes AWSPREVIOUS (and every other label but AWSCURRENT) off the revoked version after the swap', async () => {
+    // Prepare
+    tokenCurrent(['AWSPREVIOUS', 'audit']);
+    secrets.on(UpdateSecretVersionStageCommand).resolves({});
+
+    // Act
+    const outcome = await revokeToken(target, 'github', { now: () => NOW });
+
+    // Assess
+    const moves = secrets.commandCalls(UpdateSecretVersionStageCommand).map((call) => call.args[0].input);
+    expect(moves.slice(1)).toEqual([
+      { SecretId: 'tr/github/token', VersionStage: 'AWSPREVIOUS', RemoveFromVersionId: OLD_VERSION },
+      { SecretId: 'tr/github/token', VersionStage: 'audit', RemoveFromVersionId: OLD_VERSION },
+    ]);
+    expect(moves[0]).toMatchObject({ VersionStage: 'AWSCURRENT', RemoveFromVersionId: OLD_VERSION });
+    expect(outcome).toMatchObject({
+      status: 'revoked',
+      previousVersionId: OLD_VERSION,
+      previousVersionStages: [],
+    });
+    const text = describeRevoke(outcome).join('\n');
+    expect(text).toContain(`old version ${OLD_VERSION}: no staging label left (AWSPREVIOUS removed)`);
+    expect(text).not.toContain(ACCESS_TOKEN);
+  });
+
+  it('takes a label that a refresh moved on meanwhile as already gone', async () => {
+    // Prepare: a refresh moved AWSCURRENT from the placeholder, and AWSPREVIOUS with it.
+    tokenCurrent(['AWSPREVIOUS']);
+    secrets
+      .on(UpdateSecretVersionStageCommand, { VersionStage: 'AWSCURRENT' })
+      .resolves({})
+      .on(UpdateSecretVersionStageCommand, { VersionStage: 'AWSPREVIOUS' })
+      .rejects(
+        Object.assign(new Error('Version stage AWSPREVIOUS not found'), {
+          name: 'InvalidParameterException',
+        }),
+      );
+
+    // Act
+    const outcome = await revokeToken(target, 'github', { now: () => NOW });
+
+    // Assess
+    expect(outcome).toMatchObject({ status: 'revoked', previousVersionStages: [] });
+  });
+
+  it('fails with exit code 1, after marking the state, when the label cannot be removed', async () => {
+    // Prepare
+    tokenCurrent(['AWSPREVIOUS']);
+    secrets
+      .on(UpdateSecretVersionStageCommand, { VersionStage: 'AWSCURRENT' })
+      .resolves({})
+      .on(UpdateSecretVersionStageCommand, { VersionStage: 'AWSPREVIOUS' })
+      .rejects(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }));
+
+    // Act
+    const error = await revokeToken(target, 'github', { now: () => NOW }).catch((caught: unknown) => caught);
+
+    // Assess
+    expect(error).toBeInstanceOf(CliError);
+    expect(error).toMatchObject({ exitCode: 1 });
+    expect((error as Error).message).toContain(
+      `the old version ${OLD_VERSION} could not lose its staging labels (StoreError), so GetSecretValue with ` +
+        'VersionStage AWSPREVIOUS still returns the revoked token. Run token-refresher revoke github again',
+    );
+    expect((error as Error).message).not.toContain(ACCESS_TOKEN);
+    expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
+  });
+
+  it('finishes an earlier revoke that left the token as AWSPREVIOUS', async () => {
+    // Prepare: AWSCURRENT holds the revoked placeholder, AWSPREVIOUS still the token.
+    secrets
+      .on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' })
+      .resolves({ VersionId: OTHER_VERSION, SecretString: REVOKED_JSON, VersionStages: ['AWSCURRENT'] });
+    secrets
+      .on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' })
+      .resolves({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: ['AWSPREVIOUS'] });
+    secrets
+      .on(GetSecretValueCommand, { VersionId: OLD_VERSION })
+      .resolvesOnce({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: ['AWSPREVIOUS'] })
+      .resolves({ VersionId: OLD_VERSION, SecretString: TOKEN_JSON, VersionStages: [] });
+    secrets.on(UpdateSecretVersionStageCommand).resolves({});
+
+    // Act
+    const outcome = await revokeToken(target, 'github', { now: () => NOW });
+
+    // Assess
+    expect(outcome).toEqual({
+      status: 'no-token',
+      provider: 'github',
+      secretId: 'tr/github/token',
+      versionId: OTHER_VERSION,
+      retiredVersionId: OLD_VERSION,
+    });
+    expect(secrets).toHaveReceivedCommandWith(UpdateSecretVersionStageCommand, {
+      SecretId: 'tr/github/token',
+      VersionStage: 'AWSPREVIOUS',
+      RemoveFromVersionId: OLD_VERSION,
+    });
+    expect(secrets).toHaveReceivedCommandTimes(PutSecretValueCommand, 0);
+    expect(describeRevoke(outcome).join('\n')).toContain(
+      `removed the staging labels of version ${OLD_VERSION}, which still held a token as AWSPREVIOUS`,
+    );
+  });
+});
+
 describe('Function: describeRevoke', () => {
   it('warns that a permanent failure blocks the next scheduled run', () => {
     // Act
@@ -159,6 +291,7 @@ describe('Function: describeRevoke', () => {
       revokedAt: '2026-03-01T12:00:00.000Z',
       versionId: 'v2',
       previousVersionId: 'v1',
+      previousVersionStages: [],
       revokedGeneration: 3,
       revokedExpiresAt: '2026-03-01T12:30:00.000Z',
       stateUpdated: true,
