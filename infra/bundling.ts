@@ -93,6 +93,7 @@ export interface ConfigDelivery {
 /** Inline up to {@link MAX_INLINE_CONFIG_BYTES}, else a file in the bundle (written once, shared). */
 export function configDelivery(config: {
   readonly secretPrefix: string;
+  readonly trustDirectInvoke?: boolean;
   readonly providers: readonly ProviderConfigInput[];
 }): ConfigDelivery {
   const configJson = JSON.stringify(config);

@@ -26,6 +26,13 @@ export interface TokenRefresherProps {
    */
   readonly secretPrefix?: string;
   /**
+   * The configuration's `trustDirectInvoke`: the read function believes requests without a caller
+   * proof, so whoever may `lambda:InvokeFunction` it reads every provider's token
+   * (docs/read-function.md, "Caller proof").
+   * @default false
+   */
+  readonly trustDirectInvoke?: boolean;
+  /**
    * The key that encrypts the table, the secrets, the alarm topic and the dead-letter queue.
    * @default a new customer managed key with yearly rotation enabled
    */

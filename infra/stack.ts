@@ -27,6 +27,9 @@ export class TokenRefresherStack extends Stack {
       ...props.refresher,
       providers: props.config.providers,
       ...(props.config.secretPrefix === undefined ? {} : { secretPrefix: props.config.secretPrefix }),
+      ...(props.config.trustDirectInvoke === undefined
+        ? {}
+        : { trustDirectInvoke: props.config.trustDirectInvoke }),
     });
     new CfnOutput(this, 'ReadFunctionUrl', {
       description:

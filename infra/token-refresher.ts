@@ -146,7 +146,11 @@ export class TokenRefresher extends Construct {
     this.schedulerRole = shared.schedulerRole;
 
     // Both functions parse the same configuration, delivered the same way (environment or bundle file).
-    const delivery = configDelivery({ secretPrefix, providers: props.providers });
+    const delivery = configDelivery({
+      secretPrefix,
+      ...(this.config.trustDirectInvoke ? { trustDirectInvoke: true } : {}),
+      providers: props.providers,
+    });
     const refresh = buildRefreshFunction(this, {
       config: this.config,
       delivery,

@@ -57,7 +57,11 @@ export function ruleProblems(props: TokenRefresherProps, rules: readonly PropsRu
 function parseProviders(props: TokenRefresherProps): { config?: RefresherConfig; problems: string[] } {
   try {
     const config = parseRefresherConfig(
-      { secretPrefix: props.secretPrefix ?? DEFAULTS.secretPrefix, providers: props.providers },
+      {
+        secretPrefix: props.secretPrefix ?? DEFAULTS.secretPrefix,
+        trustDirectInvoke: props.trustDirectInvoke ?? false,
+        providers: props.providers,
+      },
       'providers',
     );
     return { config, problems: secretsManagerWriteRateProblems(config) };

@@ -45,21 +45,23 @@ export interface LocalCaller {
   stop(): void;
 }
 
-/** Assume {@link LOCAL_CALLER_ROLE} on the emulator's STS: the local caller's credentials. */
-export async function assumeLocalCallerRole(
-  stsEndpoint: string,
-  region: string,
-): Promise<Required<AwsCredentials>> {
-  const endpoint = new URL(stsEndpoint);
+/** Assume a role on the emulator's STS (moto lets any key assume any role ARN, existing or not). */
+export async function assumeEmulatorRole(input: {
+  readonly stsEndpoint: string;
+  readonly region: string;
+  readonly roleArn: string;
+  readonly sessionName: string;
+}): Promise<Required<AwsCredentials>> {
+  const endpoint = new URL(input.stsEndpoint);
   const body = new URLSearchParams({
     Action: 'AssumeRole',
     Version: '2011-06-15',
-    RoleArn: LOCAL_CALLER_ROLE,
-    RoleSessionName: 'local',
+    RoleArn: input.roleArn,
+    RoleSessionName: input.sessionName,
   }).toString();
   const signer = new SignatureV4({
     service: 'sts',
-    region,
+    region: input.region,
     credentials: LOCAL_AWS_CREDENTIALS,
     sha256: NodeSha256,
   });
@@ -82,10 +84,18 @@ export async function assumeLocalCallerRole(
   );
   if (!response.ok || !accessKeyId || !secretAccessKey || !sessionToken) {
     throw new Error(
-      `The emulator's STS did not let the local caller assume ${LOCAL_CALLER_ROLE} (HTTP ${response.status})`,
+      `The emulator's STS did not let the caller assume ${input.roleArn} (HTTP ${response.status})`,
     );
   }
   return { accessKeyId, secretAccessKey, sessionToken };
+}
+
+/** Assume {@link LOCAL_CALLER_ROLE} on the emulator's STS: the local caller's credentials. */
+export function assumeLocalCallerRole(
+  stsEndpoint: string,
+  region: string,
+): Promise<Required<AwsCredentials>> {
+  return assumeEmulatorRole({ stsEndpoint, region, roleArn: LOCAL_CALLER_ROLE, sessionName: 'local' });
 }
 
 /** Assume the role, write both files, and keep the proof file current until {@link LocalCaller.stop}. */

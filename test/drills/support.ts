@@ -245,7 +245,9 @@ export function validatedProviders(providers: readonly unknown[]): ProviderConfi
 
 /** The refresh function's environment for a provider list. */
 export function refreshEnvironment(providers: readonly unknown[]): Record<string, string> {
-  return { TABLE_NAME: TABLE, PROVIDERS_CONFIG: JSON.stringify({ secretPrefix: PREFIX, providers }) };
+  // trustDirectInvoke: the drills read through direct Invokes without a caller proof.
+  const config = { secretPrefix: PREFIX, trustDirectInvoke: true, providers };
+  return { TABLE_NAME: TABLE, PROVIDERS_CONFIG: JSON.stringify(config) };
 }
 
 /**

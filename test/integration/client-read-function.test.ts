@@ -2,8 +2,9 @@
  * The client with source `read-function` against a real HTTP server on 127.0.0.1 that plays the read
  * function's Function URL: it verifies each request's SigV4 signature with its own implementation of
  * the algorithm (node:crypto, not the SDK's signer) and the body hash in `x-amz-content-sha256`, and
- * serves the documented contract. A second route plays the third-party API, which refuses the old
- * token with 401 and accepts the new one.
+ * the caller proof in `x-token-refresher-proof` the same way (an STS GetCallerIdentity request, signed
+ * for service `sts`, naming this read function), and serves the documented contract. A second route
+ * plays the third-party API, which refuses the old token with 401 and accepts the new one.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -20,6 +21,8 @@ const CREDENTIALS = {
 };
 const PROVIDER = 'github';
 const HOUR = 3_600_000;
+const FUNCTION_NAME = 'prod-TokensReadFunction-Q1w2E3';
+const STS_ENDPOINT = `https://sts.${REGION}.amazonaws.com/`;
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256', key).update(data).digest();
@@ -28,11 +31,16 @@ const hmac = (key: string | Buffer, data: string): Buffer => createHmac('sha256'
  * SigV4 verification as AWS documents it (canonical request → string to sign → derived key), written
  * independently of `@smithy/signature-v4`. Returns why the request is refused, or undefined.
  */
-function sigV4Problem(request: IncomingMessage, body: Buffer, now: number): string | undefined {
+function sigV4Problem(
+  request: IncomingMessage,
+  body: Buffer,
+  now: number,
+  service = 'lambda',
+): string | undefined {
   const auth = parseAuthorization(request.headers.authorization ?? '');
   if (auth === undefined) return 'authorization header shape';
   const amzDate = String(request.headers['x-amz-date'] ?? '');
-  const problem = scopeProblem(auth, amzDate, now) ?? signedContentProblem(auth, request, body);
+  const problem = scopeProblem(auth, amzDate, now, service) ?? signedContentProblem(auth, request, body);
   if (problem !== undefined) return problem;
   const expected = hmac(signingKey(auth), stringToSign(auth, request, amzDate));
   return timingSafeEqual(expected, Buffer.from(auth.signature, 'hex')) ? undefined : 'signature mismatch';
@@ -60,9 +68,14 @@ function parseAuthorization(header: string): SigV4Authorization | undefined {
 }
 
 /** The key, the credential scope and the signing time. */
-function scopeProblem(auth: SigV4Authorization, amzDate: string, now: number): string | undefined {
+function scopeProblem(
+  auth: SigV4Authorization,
+  amzDate: string,
+  now: number,
+  service: string,
+): string | undefined {
   if (auth.accessKeyId !== CREDENTIALS.accessKeyId) return 'unknown access key';
-  if (auth.region !== REGION || auth.service !== 'lambda') return `scope ${auth.region}/${auth.service}`;
+  if (auth.region !== REGION || auth.service !== service) return `scope ${auth.region}/${auth.service}`;
   if (!amzDate.startsWith(auth.date || '-')) return 'x-amz-date does not match the credential scope';
   const signedAt = Date.parse(
     amzDate.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'),
@@ -114,6 +127,31 @@ function signingKey(auth: SigV4Authorization): Buffer {
   );
 }
 
+/**
+ * The caller proof: base64 of `{ method, url, body, headers }`, a GetCallerIdentity request to STS in
+ * the region, naming this read function in a signed header, with a valid SigV4 signature for `sts`.
+ */
+function proofProblem(request: IncomingMessage, now: number): string | undefined {
+  const encoded = request.headers['x-token-refresher-proof'];
+  if (typeof encoded !== 'string') return 'no caller proof';
+  const proof = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as {
+    method: string;
+    url: string;
+    body: string;
+    headers: Record<string, string>;
+  };
+  if (proof.method !== 'POST' || proof.url !== STS_ENDPOINT) return `proof for ${proof.method} ${proof.url}`;
+  if (proof.body !== 'Action=GetCallerIdentity&Version=2011-06-15') return 'proof body';
+  if (proof.headers['x-token-refresher-server-id'] !== FUNCTION_NAME)
+    return 'proof for another read function';
+  if (!/SignedHeaders=[^,]*x-token-refresher-server-id/.test(proof.headers.authorization ?? '')) {
+    return 'server id not signed';
+  }
+  const asRequest = { method: 'POST', url: '/', headers: proof.headers } as unknown as IncomingMessage;
+  const problem = sigV4Problem(asRequest, Buffer.from(proof.body), now, 'sts');
+  return problem === undefined ? undefined : `proof: ${problem}`;
+}
+
 interface Recorded {
   readonly method: string;
   readonly path: string;
@@ -131,7 +169,11 @@ interface Fixture {
   readonly accepted: Set<string>;
   /** When set, the read function answers this instead of a token. */
   failure: { status: number; code: string; retryAfter?: string } | undefined;
+  /** When true, the next request's proof is refused as expired (once). */
+  refuseNextProof: boolean;
   readonly requests: Recorded[];
+  /** The caller proof of each request. */
+  readonly proofs: string[];
   readonly apiSeen: string[];
   close(): Promise<void>;
 }
@@ -159,7 +201,9 @@ async function startFixture(): Promise<Fixture> {
     next: { accessToken: 'new-token', expiresAtMs: Date.now() + 2 * HOUR },
     accepted: new Set(),
     failure: undefined,
+    refuseNextProof: false,
     requests: [],
+    proofs: [],
     apiSeen: [],
   };
 
@@ -198,9 +242,18 @@ function answerReadFunction(
 ): void {
   const { request, path, body } = received;
   fixture.requests.push({ method: request.method ?? '', path, body: body.toString('utf8') });
-  const problem = sigV4Problem(request, body, Date.now());
+  const problem = sigV4Problem(request, body, Date.now()) ?? proofProblem(request, Date.now());
   if (problem !== undefined) {
     send(response, 403, { code: 'invalid_signature', message: `Signature refused: ${problem}` });
+    return;
+  }
+  fixture.proofs.push(String(request.headers['x-token-refresher-proof']));
+  if (fixture.refuseNextProof) {
+    fixture.refuseNextProof = false;
+    send(response, 401, {
+      code: 'caller_proof_expired',
+      message: 'The caller proof was signed too long ago',
+    });
     return;
   }
   if (fixture.failure !== undefined) {
@@ -234,6 +287,8 @@ describe('Client (source read-function) against a SigV4-verifying HTTP server', 
     createTokenClient({
       source: 'read-function',
       url: fixture.url,
+      functionName: FUNCTION_NAME,
+      stsEndpoint: STS_ENDPOINT,
       region: REGION,
       credentials: {
         ...CREDENTIALS,
@@ -257,7 +312,9 @@ describe('Client (source read-function) against a SigV4-verifying HTTP server', 
     fixture.next = { accessToken: 'new-token', expiresAtMs: Date.now() + 2 * HOUR };
     fixture.accepted.clear();
     fixture.failure = undefined;
+    fixture.refuseNextProof = false;
     fixture.requests.length = 0;
+    fixture.proofs.length = 0;
     fixture.apiSeen.length = 0;
   });
 
@@ -388,6 +445,8 @@ describe('Client (source read-function) against a SigV4-verifying HTTP server', 
     // Prepare
     const client = createReadFunctionTokenClient({
       url: fixture.url,
+      functionName: FUNCTION_NAME,
+      stsEndpoint: STS_ENDPOINT,
       region: REGION,
       credentials: CREDENTIALS,
     });
@@ -397,5 +456,38 @@ describe('Client (source read-function) against a SigV4-verifying HTTP server', 
 
     // Assess
     expect(token).toMatchObject({ provider: PROVIDER, accessToken: 'old-token', tokenType: 'Bearer' });
+  });
+
+  it('sends one caller proof for many requests, and signs a new one when a reused proof is refused as expired', async () => {
+    // Prepare: a token inside its margin is read again after 5 s; the client's clock steps 6 s per read.
+    let offsetMs = 0;
+    const client = createReadFunctionTokenClient({
+      url: fixture.url,
+      functionName: FUNCTION_NAME,
+      stsEndpoint: STS_ENDPOINT,
+      region: REGION,
+      credentials: CREDENTIALS,
+      marginMs: HOUR,
+      clock: { now: () => Date.now() + offsetMs },
+    });
+    const read = async () => {
+      offsetMs += 6_000;
+      return client.getToken(PROVIDER);
+    };
+    await read();
+    await read();
+    fixture.refuseNextProof = true;
+
+    // Act
+    const token = await read();
+    await read();
+
+    // Assess: 5 requests, 2 proofs: the first reused twice, refused, then a new one from then on.
+    expect(token.accessToken).toBe('old-token');
+    expect(fixture.proofs).toHaveLength(5);
+    const [first, second, refused, retried, after] = fixture.proofs;
+    expect([second, refused]).toStrictEqual([first, first]);
+    expect(retried).not.toBe(first);
+    expect(after).toBe(retried);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * `npm start` with shortened timings (10-second demo tokens): the demo tokens are refreshed without
- * any action, the local read endpoint serves them (also to the consumer client over HTTP), the
+ * any action, the local read endpoint serves them to the local caller (its caller proof checked
+ * against the emulator's STS; also to the consumer client over HTTP) and to nobody else, the
  * session file is there while it runs, and a stop (in-process, and Ctrl-C on a real process) leaves
  * nothing running.
  */
@@ -14,7 +15,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import { createReadFunctionTokenClient } from '../../functions/client/read-function.js';
-import { CALLER_HEADER } from '../../functions/local/read-server.js';
+import { LOCAL_CALLER_FILE, LOCAL_PROOF_HEADER_FILE } from '../../functions/local/local-caller.js';
+import { LOCAL_DIRECTORY } from '../../functions/local/persistence.js';
 import {
   LOCAL_AWS_CREDENTIALS,
   LOCAL_SESSION_FILE,
@@ -85,18 +87,21 @@ describe('npm start (local mode)', () => {
     });
     const store = new SecretsManagerTokenStore({ clientConfig, secretPrefix: session.secretPrefix });
     const storedBefore = (await store.readCurrent('demo-client-credentials')).token?.accessToken;
-    const response = await fetch(`${session.readUrl}tokens/demo-client-credentials`);
+    // As `curl -H @.token-refresher/caller-proof.header <url>` does.
+    const [name, value] = readFileSync(join(cwd, LOCAL_DIRECTORY, LOCAL_PROOF_HEADER_FILE), 'utf8')
+      .trim()
+      .split(': ');
+    const response = await fetch(`${session.readUrl}tokens/demo-client-credentials`, {
+      headers: { [name ?? '']: value ?? '' },
+    });
     const served = (await response.json()) as { accessToken: string; expiresIn: number };
     // Tokens live 10 s here, so a refresh may land between the reads: the served one is either.
     const storedAfter = (await store.readCurrent('demo-client-credentials')).token?.accessToken;
     const refused = await fetch(`${session.readUrl}tokens/demo-rotating`, {
-      headers: { [CALLER_HEADER]: 'arn:aws:sts::123456789012:assumed-role/someone-else/session' },
+      headers: { 'x-token-refresher-caller': 'arn:aws:iam::000000000000:role/token-refresher-local-caller' },
     });
-    const client = createReadFunctionTokenClient({
-      url: session.readUrl,
-      region: session.region,
-      credentials: LOCAL_AWS_CREDENTIALS,
-    });
+    const callerFile = JSON.parse(readFileSync(join(cwd, LOCAL_DIRECTORY, LOCAL_CALLER_FILE), 'utf8'));
+    const client = createReadFunctionTokenClient(callerFile);
     const viaClient = await client.getToken('demo-rotating');
 
     // Assess
@@ -105,7 +110,9 @@ describe('npm start (local mode)', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect([storedBefore, storedAfter]).toContain(served.accessToken);
     expect(served.expiresIn).toBeGreaterThan(0);
-    expect(refused.status).toBe(403);
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ code: 'missing_caller_proof' });
+    expect(callerFile).toStrictEqual(service.caller);
     expect(viaClient.provider).toBe('demo-rotating');
     expect(JSON.parse(readFileSync(join(cwd, LOCAL_SESSION_FILE), 'utf8'))).toMatchObject({
       pid: process.pid,
@@ -119,8 +126,10 @@ describe('npm start (local mode)', () => {
     await service.stop();
     service = undefined;
 
-    // Assess: nothing left listening, no session file.
+    // Assess: nothing left listening, no session file, no caller files.
     expect(existsSync(join(cwd, LOCAL_SESSION_FILE))).toBe(false);
+    expect(existsSync(join(cwd, LOCAL_DIRECTORY, LOCAL_CALLER_FILE))).toBe(false);
+    expect(existsSync(join(cwd, LOCAL_DIRECTORY, LOCAL_PROOF_HEADER_FILE))).toBe(false);
     expect(await refuses(session.readUrl)).toBe(true);
     expect(await refuses(session.awsEndpoint)).toBe(true);
     expect(await refuses(session.oauthIssuer ?? '')).toBe(true);
@@ -152,7 +161,10 @@ describe('npm start (local mode)', () => {
     await until('a first refresh of both demo providers', async () =>
       DEMO_PROVIDERS.every((provider) => stdout.includes(`${provider}: refreshed`)) ? true : undefined,
     );
-    const response = await fetch(`${session.readUrl}tokens/demo-client-credentials`);
+    const proof = readFileSync(join(cwd, LOCAL_DIRECTORY, LOCAL_PROOF_HEADER_FILE), 'utf8').trim();
+    const response = await fetch(`${session.readUrl}tokens/demo-client-credentials`, {
+      headers: { 'x-token-refresher-proof': proof.slice(proof.indexOf(': ') + 2) },
+    });
     child.kill('SIGINT');
     const code = await exited;
 

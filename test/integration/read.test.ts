@@ -56,6 +56,8 @@ describe('Read function against moto server and oidc-provider', () => {
 
   const config = () => ({
     secretPrefix: PREFIX,
+    // These requests carry the caller in the event (userArn); caller proofs: caller-proof.test.ts.
+    trustDirectInvoke: true,
     providers: [
       {
         name: 'alpha',

@@ -113,6 +113,8 @@ describe('Synthesized stack × refresh handler against moto', () => {
     // Synthesize, then "deploy" the template's table, secrets and schedule group to moto.
     const built = build({
       secretPrefix: PREFIX,
+      // The requests below carry the caller in the event (userArn), not a caller proof.
+      refresher: { trustDirectInvoke: true },
       providers: [
         { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, consumers: [CONFIG_CONSUMER] },
         { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl },
