@@ -5,12 +5,11 @@
  * behind a Function-URL-shaped endpoint, and a live status view. Ctrl-C stops everything.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDbStateTable } from '../aws/state-table.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
-import type { Logger } from '../core/ports.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import type { Credentials } from '../core/types.js';
 import { readHandlerFromEnvironment, type UrlResponse } from '../read/app.js';
@@ -26,6 +25,7 @@ import {
   type LocalCallerOptions,
   startLocalCaller,
 } from './local-caller.js';
+import { LocalLogger } from './local-logger.js';
 import { type MotoServer, startMoto } from './moto.js';
 import { type OAuthServer, startOAuthServer } from './oauth-server.js';
 import {
@@ -74,35 +74,6 @@ export interface LocalService {
   readonly caller: LocalCallerOptions;
   /** Stops timers, servers, the emulator and the OAuth server; removes the session file. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** Structured lines to `.token-refresher/local.log`; warnings and errors also to the status view. */
-class LocalLogger implements Logger {
-  constructor(
-    private readonly file: string,
-    private readonly onProblem: (text: string) => void,
-  ) {}
-  #write(level: string, message: string, attributes?: Record<string, unknown>): void {
-    appendFileSync(
-      this.file,
-      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...attributes })}\n`,
-      { mode: PRIVATE_FILE_MODE },
-    );
-  }
-  debug(message: string, attributes?: Record<string, unknown>): void {
-    this.#write('DEBUG', message, attributes);
-  }
-  info(message: string, attributes?: Record<string, unknown>): void {
-    this.#write('INFO', message, attributes);
-  }
-  warn(message: string, attributes?: Record<string, unknown>): void {
-    this.#write('WARN', message, attributes);
-    this.onProblem(`${message}${attributes?.provider ? ` (${String(attributes.provider)})` : ''}`);
-  }
-  error(message: string, attributes?: Record<string, unknown>): void {
-    this.#write('ERROR', message, attributes);
-    this.onProblem(`${message}${attributes?.provider ? ` (${String(attributes.provider)})` : ''}`);
-  }
 }
 
 function describeResult(result: RefreshHandlerResult): string {
