@@ -142,12 +142,20 @@ function buildSchedule(scope: Construct, props: ProviderResourcesProps): schedul
 function credentialsShape(config: ProviderConfig): string {
   switch (config.grant) {
     case 'client_credentials':
-      return '{"clientId":"...","clientSecret":"..."}';
+      return config.clientAuth === 'private_key_jwt'
+        ? '{"clientId":"...","privateKey":"<PEM or JWK>","kid":"..."} (kid optional)'
+        : '{"clientId":"...","clientSecret":"..."}';
     case 'refresh_token':
       return (
-        '{"clientId":"...","clientSecret":"...","refreshToken":"..."} (clientSecret optional for public ' +
+        `{"clientId":"...",${config.clientAuth === 'private_key_jwt' ? '"privateKey":"<PEM or JWK>"' : '"clientSecret":"..."'},"refreshToken":"..."} (clientSecret optional for public ` +
         'clients; the refresher writes rotated refresh tokens back here)'
       );
+    case 'jwt_bearer':
+      return config.preset === 'google_service_account'
+        ? "the service account's JSON key file as it is"
+        : '{"privateKey":"<PEM or JWK>","kid":"...","clientId":"..."} (kid and clientId optional)';
+    case 'github_app':
+      return '{"privateKey":"<the app\'s PEM private key>"}';
     case 'http': {
       const fields = new Set<string>();
       const text = JSON.stringify(config.request);

@@ -3,12 +3,12 @@
  * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
  */
 import * as z from 'zod';
+import { iamRoleArnProblem } from './iam-arn.js';
 import {
   DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR,
   onDemandRefreshesPerHourProblem,
   onDemandWriteRateProblems,
 } from './on-demand-config.js';
-import { iamRoleArnProblem } from './iam-arn.js';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
@@ -129,10 +129,17 @@ const commonFields = {
   onDemandRefreshesPerHour: z.number().int().default(DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR),
 };
 
+/**
+ * How an OAuth client authenticates at the token endpoint: with its secret (RFC 6749 §2.3.1), or with
+ * a JWT signed by its private key (`private_key_jwt`, RFC 7523 §2.2 as OpenID Connect Core §9 names it).
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
+
 const oauthFields = {
   tokenUrl: tokenUrlSchema,
-  /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
-  clientAuth: z.enum(['client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
+  /** How the client authenticates at the token endpoint. */
+  clientAuth: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
   /** Space-separated scopes to request. */
   scope: z.string().min(1).optional(),
 };
@@ -186,6 +193,106 @@ export const httpProviderSchema = z.object({
   }),
 });
 
+/** The presets of the `jwt_bearer` grant: where the assertion's fields come from. */
+export const JWT_BEARER_PRESETS = ['google_service_account'] as const;
+export type JwtBearerPreset = (typeof JWT_BEARER_PRESETS)[number];
+
+/** Bounds of `assertion.lifetime` (seconds): Google accepts at most 1 h. */
+export const MIN_ASSERTION_LIFETIME_SECONDS = 10;
+export const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
+
+/**
+ * `jwt_bearer`: RFC 7523 §2.1, a JWT signed with the private key of the credentials secret is the
+ * grant. Without a preset the config names the claims; the `google_service_account` preset takes them
+ * from the service account's JSON key file, stored in the credentials secret as it is.
+ */
+export const jwtBearerProviderSchema = z
+  .object({
+    ...commonFields,
+    grant: z.literal('jwt_bearer'),
+    tokenUrl: tokenUrlSchema,
+    /** Space-separated scopes: a `scope` parameter, or the `scope` claim with the Google preset. */
+    scope: z.string().min(1).optional(),
+    /** Where the assertion's issuer and key come from; none: `assertion.issuer` and `privateKey`. */
+    preset: z.enum(JWT_BEARER_PRESETS).optional(),
+    /** The claims of the assertion (RFC 7523 §3). */
+    assertion: z
+      .object({
+        /** `iss`. Required without a preset; the Google preset uses the key file's `client_email`. */
+        issuer: z.string().min(1).optional(),
+        /** `sub`. Default: the issuer (with the Google preset: none, unless you set a user to act as). */
+        subject: z.string().min(1).optional(),
+        /** `aud`. Default: `tokenUrl`. */
+        audience: z.string().min(1).optional(),
+        /** How long the assertion is valid (`exp` − `iat`). Default 5 min; 10 s – 1 h. */
+        lifetime: durationSchema.default(300),
+      })
+      .prefault({}),
+  })
+  .superRefine((provider, ctx) => {
+    const { issuer, lifetime } = provider.assertion;
+    if (provider.preset === undefined && issuer === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['assertion', 'issuer'],
+        message:
+          'is required (the "iss" of the signed assertion, often the client id the server gave you), ' +
+          'unless "preset" is "google_service_account"',
+      });
+    }
+    if (provider.preset !== undefined && issuer !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['assertion', 'issuer'],
+        message: `must not be set with preset "${provider.preset}", which takes it from the key file's "client_email"; remove it`,
+      });
+    }
+    if (lifetime < MIN_ASSERTION_LIFETIME_SECONDS || lifetime > MAX_ASSERTION_LIFETIME_SECONDS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['assertion', 'lifetime'],
+        message: `is ${lifetime} s; it must be between ${MIN_ASSERTION_LIFETIME_SECONDS} s and ${MAX_ASSERTION_LIFETIME_SECONDS} s (1 h)`,
+      });
+    }
+  });
+
+/** GitHub's REST API; a GitHub Enterprise Server's is `https://<host>/api/v3`. */
+export const DEFAULT_GITHUB_API_BASE_URL = 'https://api.github.com';
+
+/**
+ * `github_app`: an installation access token of a GitHub App (POST
+ * `{apiBaseUrl}/app/installations/{installationId}/access_tokens` with an RS256 app JWT).
+ */
+export const githubAppProviderSchema = z.object({
+  ...commonFields,
+  grant: z.literal('github_app'),
+  /** The app's id (digits) or client id (`Iv…`): the app JWT's `iss`. */
+  appId: z.union([
+    z.number().int().positive().transform(String),
+    z.string().regex(/^(\d{1,20}|Iv[\w.]{1,60})$/, 'must be the app id (digits) or its client id ("Iv…")'),
+  ]),
+  /** The installation whose token is wanted (in the installation's settings URL). */
+  installationId: z.union([
+    z.number().int().positive().transform(String),
+    z.string().regex(/^\d{1,20}$/, 'must be the installation id (digits)'),
+  ]),
+  /** The REST API root. Default `https://api.github.com`; GitHub Enterprise Server: `https://<host>/api/v3`. */
+  apiBaseUrl: tokenUrlSchema.default(DEFAULT_GITHUB_API_BASE_URL),
+  /** Restrict the token to these repositories (names, without the owner). Default: all of the installation's. */
+  repositories: z
+    .array(z.string().regex(/^[\w.-]{1,100}$/, 'must be a repository name without its owner, e.g. "my-repo"'))
+    .min(1)
+    .max(500)
+    .optional(),
+  /** Restrict the token to these permissions, e.g. `{ "contents": "read" }`. Default: all of the app's. */
+  permissions: z
+    .record(
+      z.string().regex(/^[a-z_]{1,64}$/, 'must be a permission name such as "contents" or "pull_requests"'),
+      z.enum(['read', 'write', 'admin']),
+    )
+    .optional(),
+});
+
 /** The lead time actually used for a token of the given lifetime (seconds). */
 export function effectiveRefreshBefore(refreshBeforeSeconds: number, lifetimeSeconds: number): number {
   return Math.min(Math.max(refreshBeforeSeconds, MIN_REFRESH_BEFORE_SECONDS), lifetimeSeconds / 2);
@@ -194,9 +301,15 @@ export function effectiveRefreshBefore(refreshBeforeSeconds: number, lifetimeSec
 export const providerConfigSchema = z
   .discriminatedUnion(
     'grant',
-    [clientCredentialsProviderSchema, refreshTokenProviderSchema, httpProviderSchema],
+    [
+      clientCredentialsProviderSchema,
+      refreshTokenProviderSchema,
+      httpProviderSchema,
+      jwtBearerProviderSchema,
+      githubAppProviderSchema,
+    ],
     {
-      error: () => 'must be one of "client_credentials", "refresh_token", "http"',
+      error: () => 'must be one of "client_credentials", "refresh_token", "http", "jwt_bearer", "github_app"',
     },
   )
   .superRefine((provider, ctx) => {

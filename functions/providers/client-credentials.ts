@@ -4,8 +4,9 @@ import type { ProviderConfig } from '../core/config.js';
 import { capabilitiesOf } from '../core/grants.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
+import { tokenEndpointAuth } from './client-auth.js';
 import { credentialValues, requireGrantCredentials } from './credentials.js';
-import { clientAuthentication, parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
+import { parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
 
 export type ClientCredentialsProviderConfig = Extract<ProviderConfig, { grant: 'client_credentials' }>;
@@ -24,7 +25,8 @@ export function parseClientCredentialsResponse(
 
 /**
  * Asks for a token with the client's own credentials. Sends `scope`, `audience` and `resource`
- * (RFC 8707) when configured; authenticates with `client_secret_basic` or `client_secret_post`.
+ * (RFC 8707) when configured; authenticates with `client_secret_basic`, `client_secret_post` or
+ * `private_key_jwt`.
  */
 export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsProviderConfig> {
   async requestToken(input: {
@@ -32,14 +34,14 @@ export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsPro
     readonly signal: AbortSignal;
   }): Promise<IssuedToken> {
     const config = this.config;
-    const { clientId, clientSecret } = requireGrantCredentials(input.credentials, config);
+    const { clientId } = requireGrantCredentials(input.credentials, config);
     const parameters = new URLSearchParams();
     if (config.scope !== undefined) parameters.set('scope', config.scope);
     if (capabilitiesOf(config).supportsAudience && config.audience !== undefined) {
       parameters.set('audience', config.audience);
     }
     if (config.resource !== undefined) parameters.set('resource', config.resource);
-    const clientAuth = clientAuthentication(config, clientSecret);
+    const { clientAuth, sent, notSent } = await tokenEndpointAuth(config, input.credentials, this.clock);
     const response = await sendTokenRequest({
       config,
       clientId,
@@ -50,7 +52,7 @@ export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsPro
     });
     return parseClientCredentialsResponse(response, {
       now: this.clock.now(),
-      sensitive: credentialValues(input.credentials),
+      sensitive: [...credentialValues(input.credentials, notSent), ...sent],
     });
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError } from '../core/errors.js';
-import { GRANT_CAPABILITIES, type Grant, type RequiredCredential } from '../core/grants.js';
+import { type Grant, type RequiredCredential, requiredCredentialsOf } from '../core/grants.js';
 import type { Credentials } from '../core/types.js';
 
 /**
@@ -27,21 +27,36 @@ export function requireCredential(
 }
 
 /**
- * Every credential the grant declares required (`requiredCredentials`), by field name, checked in
- * the declared order.
+ * Every credential the provider needs (`requiredCredentialsOf`: the grant's, its preset's and its
+ * client authentication's), by field name, checked in that order. The result is typed with the
+ * grant's own fields; the others are read with {@link requireCredential}.
  * @throws CredentialsError `credentials_invalid` naming the first missing field
  */
 export function requireGrantCredentials<G extends Grant>(
   credentials: Credentials,
-  config: Pick<ProviderConfig, 'name'> & { readonly grant: G },
+  config: ProviderConfig & { readonly grant: G },
 ): Record<RequiredCredential<G>, string> {
-  const required: readonly string[] = GRANT_CAPABILITIES[config.grant].requiredCredentials;
+  const required = requiredCredentialsOf(config);
   const values: Record<string, string> = {};
   for (const field of required) values[field] = requireCredential(credentials, field, config);
   return values as Record<RequiredCredential<G>, string>;
 }
 
-/** Every string value of the credentials: none of them may appear in a message. */
-export function credentialValues(credentials: Credentials): string[] {
-  return Object.values(credentials).filter((value): value is string => typeof value === 'string');
+/**
+ * The credentials fields that hold a private key for the signed-assertion kinds. Their values never
+ * leave the refresher there (only what they sign is sent), so a server cannot echo them, and those
+ * providers do not hand them to the redactor (a 2 kB needle costs it seconds per message). Our own
+ * messages never quote them (`signing-key.ts`).
+ */
+export const PRIVATE_KEY_FIELDS: readonly string[] = ['privateKey', 'private_key'];
+
+/**
+ * Every string value of the credentials, but the fields in `except`: none of them may appear in a
+ * message. Only a provider that never sends the excepted fields may leave them out.
+ */
+export function credentialValues(credentials: Credentials, except: readonly string[] = []): string[] {
+  return Object.entries(credentials)
+    .filter(([field]) => !except.includes(field))
+    .map(([, value]) => value)
+    .filter((value): value is string => typeof value === 'string');
 }

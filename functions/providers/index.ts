@@ -10,7 +10,7 @@
  *
  * | code | kind | when |
  * |---|---|---|
- * | `credentials_invalid` | permanent | a field the grant needs (or a placeholder names) is missing/empty |
+ * | `credentials_invalid` | permanent | a field the grant needs (or a placeholder names) is missing/empty; a private key that cannot sign (encrypted, public, too short, unreadable) |
  * | `invalid_client`, `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`, `invalid_scope`, `invalid_request`, `invalid_target`, `access_denied` | permanent | RFC 6749 §5.2 / RFC 8707 error body, any status |
  * | `temporarily_unavailable`, `server_error`, `slow_down` | transient | error body, any status; `Retry-After` honoured |
  * | `oauth_<error>` (lower-cased, `-` as `_`) | transient for 5xx/429/408, else permanent | unknown `error` of one to four words of letters, at most 40 characters, holding no value sent |
@@ -31,15 +31,30 @@
 import type { ProviderConfig } from '../core/config.js';
 import { type Clock, type Provider, systemClock } from '../core/ports.js';
 import { ClientCredentialsProvider } from './client-credentials.js';
+import { GitHubAppProvider } from './github-app.js';
 import { HttpProvider } from './http.js';
+import { JwtBearerProvider } from './jwt-bearer.js';
 import { RefreshTokenProvider } from './refresh-token.js';
 import type { FetchFunction } from './transport.js';
 
+export {
+  CLIENT_ASSERTION_LIFETIME_SECONDS,
+  type TokenEndpointAuth,
+  tokenEndpointAuth,
+} from './client-auth.js';
 export {
   ClientCredentialsProvider,
   type ClientCredentialsProviderConfig,
   parseClientCredentialsResponse,
 } from './client-credentials.js';
+export {
+  APP_JWT_BACKDATE_SECONDS,
+  APP_JWT_LIFETIME_SECONDS,
+  GitHubAppProvider,
+  type GitHubAppProviderConfig,
+  installationTokenUrl,
+  parseInstallationTokenResponse,
+} from './github-app.js';
 export {
   HttpProvider,
   type HttpProviderConfig,
@@ -47,6 +62,7 @@ export {
   parseHttpTokenResponse,
   substitutePlaceholders,
 } from './http.js';
+export { JWT_BEARER_GRANT_TYPE, JwtBearerProvider, type JwtBearerProviderConfig } from './jwt-bearer.js';
 export { parseOAuthTokenResponse } from './oauth.js';
 export { createRedactor, quoteServerText, REDACTED, type Redactor } from './redact.js';
 export {
@@ -65,6 +81,7 @@ export {
   type RawResponse,
   TRANSIENT_OAUTH_ERRORS,
 } from './response.js';
+export { importSigningKey, MIN_RSA_MODULUS_BITS, type SigningKey, signJwt } from './signing-key.js';
 export type { FetchFunction } from './transport.js';
 
 /** What {@link createProvider} may be given besides the config. */
@@ -88,6 +105,10 @@ export function createProvider(config: ProviderConfig, options: CreateProviderOp
       return new RefreshTokenProvider(config, dependencies);
     case 'http':
       return new HttpProvider(config, dependencies);
+    case 'jwt_bearer':
+      return new JwtBearerProvider(config, dependencies);
+    case 'github_app':
+      return new GitHubAppProvider(config, dependencies);
     default: {
       const unknown: never = config;
       throw new Error(`Unsupported grant ${JSON.stringify((unknown as { grant?: unknown }).grant)}`);

@@ -4,8 +4,9 @@ import type { ProviderConfig } from '../core/config.js';
 import { ProviderError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
+import { tokenEndpointAuth } from './client-auth.js';
 import { credentialValues, requireGrantCredentials } from './credentials.js';
-import { clientAuthentication, parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
+import { parseOAuthTokenResponse, sendTokenRequest } from './oauth.js';
 import type { ParseContext, RawResponse } from './response.js';
 
 export type RefreshTokenProviderConfig = Extract<ProviderConfig, { grant: 'refresh_token' }>;
@@ -39,9 +40,9 @@ export function parseRefreshTokenResponse(
 }
 
 /**
- * Trades the stored refresh token for a new access token. A confidential client (with `clientSecret`)
- * authenticates per `clientAuth`; a public client (no `clientSecret`) sends `client_id` in the body
- * (RFC 6749 §3.2.1).
+ * Trades the stored refresh token for a new access token. A confidential client (with `clientSecret`,
+ * or with `privateKey` for `private_key_jwt`) authenticates per `clientAuth`; a public client (no
+ * `clientSecret`) sends `client_id` in the body (RFC 6749 §3.2.1).
  */
 export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfig> {
   async requestToken(input: {
@@ -51,10 +52,7 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
     const config = this.config;
     const { credentials } = input;
     const { clientId, refreshToken } = requireGrantCredentials(credentials, config);
-    const secret = credentials.clientSecret;
-    // An empty string counts as absent: the operator left the field blank for a public client.
-    const clientSecret = typeof secret === 'string' && secret !== '' ? secret : undefined;
-    const clientAuth = clientAuthentication(config, clientSecret);
+    const { clientAuth, sent, notSent } = await tokenEndpointAuth(config, credentials, this.clock);
     const additionalParameters = new URLSearchParams();
     if (config.scope !== undefined) additionalParameters.set('scope', config.scope);
     let response: RawResponse;
@@ -75,7 +73,7 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
     }
     return parseRefreshTokenResponse(response, {
       now: this.clock.now(),
-      sensitive: credentialValues(credentials),
+      sensitive: [...credentialValues(credentials, notSent), ...sent],
       sentRefreshToken: refreshToken,
     });
   }

@@ -71,7 +71,7 @@ describe('Command: validate-config', () => {
       `${path}: 3 problems`,
       '  - providers[1] (crm).tokenUrl: must use https (plain http is allowed only for 127.0.0.1/localhost)',
       '  - providers[1] (crm).refreshBefore: is 30 s; it must be at least 60 s',
-      '  - providers[2] (Bad_Name).grant: must be one of "client_credentials", "refresh_token", "http"',
+      '  - providers[2] (Bad_Name).grant: must be one of "client_credentials", "refresh_token", "http", "jwt_bearer", "github_app"',
       '',
     ]);
   });

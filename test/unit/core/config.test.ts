@@ -107,7 +107,7 @@ describe('Function: parseRefresherConfig', () => {
     expect(problems).toEqual([
       'providers[1] (bad).tokenUrl: must use https (plain http is allowed only for 127.0.0.1/localhost)',
       'providers[1] (bad).refreshBefore: is 30 s; it must be at least 60 s',
-      'providers[2] (Bad Name).grant: must be one of "client_credentials", "refresh_token", "http"',
+      'providers[2] (Bad Name).grant: must be one of "client_credentials", "refresh_token", "http", "jwt_bearer", "github_app"',
     ]);
   });
 

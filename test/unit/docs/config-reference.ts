@@ -3,11 +3,17 @@
  * ones as `request.method`), which grants they apply to, whether they are required, and their
  * defaults, compared with the table's rows. Pure functions of the README text, so the test can also
  * prove that a deleted or invented row is reported.
+ *
+ * The fields only the signed-assertion grants have (`jwt_bearer`, `github_app`) are documented in
+ * docs/signed-assertions.md's table instead ({@link signedAssertionFields}), which the same rules
+ * check: the README is capped at 25 KB.
  */
 import { z } from 'zod';
 import {
   clientCredentialsProviderSchema,
+  githubAppProviderSchema,
   httpProviderSchema,
+  jwtBearerProviderSchema,
   refresherConfigSchema,
   refreshTokenProviderSchema,
 } from '../../../functions/core/config.js';
@@ -15,7 +21,9 @@ import { section } from './markdown.js';
 
 /** Where a field may appear: the top level of the file, or a provider of one of these grants. */
 export const TOP_LEVEL = 'top level';
-export const GRANTS = ['client_credentials', 'refresh_token', 'http'] as const;
+export const GRANTS = ['client_credentials', 'refresh_token', 'http', 'jwt_bearer', 'github_app'] as const;
+/** The grants whose own fields docs/signed-assertions.md documents instead of the README. */
+export const SIGNED_ASSERTION_GRANTS: ReadonlySet<string> = new Set(['jwt_bearer', 'github_app']);
 
 /** One field of the schema, merged over the schemas it appears in. */
 export interface SchemaField {
@@ -101,6 +109,8 @@ export function schemaFields(): Map<string, SchemaField> {
     ['client_credentials', clientCredentialsProviderSchema],
     ['refresh_token', refreshTokenProviderSchema],
     ['http', httpProviderSchema],
+    ['jwt_bearer', jwtBearerProviderSchema],
+    ['github_app', githubAppProviderSchema],
   ];
   const seen = new Map<string, { field: WalkedField; defaults: Map<string, unknown> }>();
   for (const [scope, schema] of sources) {
@@ -137,6 +147,25 @@ export function schemaFields(): Map<string, SchemaField> {
     });
   }
   return fields;
+}
+
+/** Whether only signed-assertion grants have the field. */
+function signedAssertionOnly(field: SchemaField): boolean {
+  return [...field.appliesTo].every((scope) => SIGNED_ASSERTION_GRANTS.has(scope));
+}
+
+/** The fields the README's table documents: all but those only the signed-assertion grants have. */
+export function readmeFields(
+  fields: ReadonlyMap<string, SchemaField> = schemaFields(),
+): Map<string, SchemaField> {
+  return new Map([...fields].filter(([, field]) => !signedAssertionOnly(field)));
+}
+
+/** The fields docs/signed-assertions.md's table documents: those only the signed-assertion grants have. */
+export function signedAssertionFields(
+  fields: ReadonlyMap<string, SchemaField> = schemaFields(),
+): Map<string, SchemaField> {
+  return new Map([...fields].filter(([, field]) => signedAssertionOnly(field)));
 }
 
 /** The value that occurs most often (the first of equals). */
@@ -183,9 +212,13 @@ function cells(line: string): string[] {
  * Returns problems instead of rows when the table is missing or a row's first column is not one
  * backticked field name.
  */
-export function configurationTable(markdown: string): { rows: TableRow[]; problems: string[] } {
+export function configurationTable(
+  markdown: string,
+  document = 'README',
+): { rows: TableRow[]; problems: string[] } {
   const text = section(markdown, 'Configuration');
-  if (text === undefined) return { rows: [], problems: ['the README has no "## Configuration" section'] };
+  if (text === undefined)
+    return { rows: [], problems: [`the ${document} has no "## Configuration" section`] };
   const lines = text.split('\n');
   const header = lines.findIndex((line) => /^\|\s*field\s*\|\s*applies to\s*\|\s*default\s*\|/.test(line));
   if (header === -1) {
@@ -232,9 +265,10 @@ function describeScope(scope: ReadonlySet<string>): string {
  */
 export function configurationReferenceProblems(
   markdown: string,
-  fields: ReadonlyMap<string, SchemaField> = schemaFields(),
+  fields: ReadonlyMap<string, SchemaField> = readmeFields(),
+  document = 'README',
 ): string[] {
-  const { rows, problems } = configurationTable(markdown);
+  const { rows, problems } = configurationTable(markdown, document);
   const documented = new Map<string, TableRow>();
   for (const row of rows) {
     if (documented.has(row.field)) problems.push(`\`${row.field}\` has two rows in the configuration table`);
@@ -242,14 +276,14 @@ export function configurationReferenceProblems(
   }
   for (const path of fields.keys()) {
     if (!documented.has(path)) {
-      problems.push(`schema field \`${path}\` is missing from the README's configuration table`);
+      problems.push(`schema field \`${path}\` is missing from the ${document}'s configuration table`);
     }
   }
   for (const row of documented.values()) {
     const field = fields.get(row.field);
     if (field === undefined) {
       problems.push(
-        `the README's configuration table documents \`${row.field}\`, which is not a field of the schema`,
+        `the ${document}'s configuration table documents \`${row.field}\`, which is not a field of the schema`,
       );
       continue;
     }

@@ -59,6 +59,17 @@ const DOCUMENTS: Record<string, { title: string; sections: readonly string[] }> 
     title: 'Local development',
     sections: ['Run locally', 'Tests', 'Known emulator differences'],
   },
+  'docs/signed-assertions.md': {
+    title: 'Signed assertions: private_key_jwt, jwt_bearer, github_app',
+    sections: [
+      'Configuration',
+      'Private keys',
+      'private_key_jwt',
+      'jwt_bearer',
+      'github_app',
+      'What is never logged',
+    ],
+  },
   'docs/contributing.md': {
     title: 'Contributing',
     sections: ['House rules', 'Layout', 'Where to change what'],

@@ -98,8 +98,8 @@ describe('README', () => {
       );
       const withWrongScope = README.replace('| `audience` | `client_credentials` |', '| `audience` | all |');
       const optionalAsRequired = README.replace(
-        '| `scope` | `client_credentials`, `refresh_token` | none |',
-        '| `scope` | `client_credentials`, `refresh_token` | — (required) |',
+        '| `scope` | `client_credentials`, `refresh_token`, `jwt_bearer` | none |',
+        '| `scope` | `client_credentials`, `refresh_token`, `jwt_bearer` | — (required) |',
       );
 
       const baseline = new Set(configurationReferenceProblems(README));

@@ -5,15 +5,33 @@
 import { describe, expect, it } from 'vitest';
 import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
 import { CredentialsError } from '../../../functions/core/errors.js';
-import { capabilitiesOf, GRANT_CAPABILITIES, type Grant } from '../../../functions/core/grants.js';
+import {
+  capabilitiesOf,
+  GRANT_CAPABILITIES,
+  type Grant,
+  requiredCredentialsOf,
+} from '../../../functions/core/grants.js';
 import type { Credentials } from '../../../functions/core/types.js';
 import { createProvider, type FetchFunction } from '../../../functions/providers/index.js';
+import { testKeys } from '../../support/keys.js';
 import { caught, jsonResponse, recordingFetch } from './fake-fetch.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 const TOKEN_URL = 'https://auth.example.com/oauth/token';
 /** Every field any grant reads from the credentials secret. */
-const ALL_CREDENTIALS: Credentials = { clientId: 'id-1', clientSecret: 'secret-1', refreshToken: 'rt-1' };
+const ALL_CREDENTIALS: Credentials = {
+  clientId: 'id-1',
+  clientSecret: 'secret-1',
+  refreshToken: 'rt-1',
+  privateKey: testKeys().rsa.privatePem,
+};
+/** A token answer every grant reads: OAuth's `access_token`/`expires_in` and GitHub's `token`/`expires_at`. */
+const TOKEN_ANSWER = {
+  access_token: 'at-1',
+  expires_in: 3600,
+  token: 'at-1',
+  expires_at: '2026-01-01T01:00:00Z',
+};
 
 /** The grants the config schema accepts, read from the schema itself. */
 const SCHEMA_GRANTS: readonly Grant[] = providerConfigSchema.options.map(
@@ -25,6 +43,8 @@ const ENTRIES: Readonly<Record<Grant, ProviderConfigInput>> = {
   client_credentials: { name: 'cc', grant: 'client_credentials', tokenUrl: TOKEN_URL },
   refresh_token: { name: 'rt', grant: 'refresh_token', tokenUrl: TOKEN_URL },
   http: { name: 'custom', grant: 'http', request: { url: TOKEN_URL }, response: {} },
+  jwt_bearer: { name: 'jb', grant: 'jwt_bearer', tokenUrl: TOKEN_URL, assertion: { issuer: 'svc-1' } },
+  github_app: { name: 'gh', grant: 'github_app', appId: 1, installationId: 2 },
 };
 
 function provider(entry: ProviderConfigInput, fetch: FetchFunction) {
@@ -56,11 +76,11 @@ describe('Grant capabilities (functions/core/grants.ts)', () => {
       expect(capabilitiesOf(providerConfigSchema.parse(ENTRIES[grant]))).toBe(capabilities);
     });
 
-    it.each(capabilities.requiredCredentials.map((field) => [field]))(
+    it.each(requiredCredentialsOf(providerConfigSchema.parse(ENTRIES[grant])).map((field) => [field]))(
       'refuses credentials lacking the required "%s" with credentials_invalid naming it, before any request',
       async (field) => {
         // Prepare
-        const server = recordingFetch(jsonResponse({ access_token: 'at-1', expires_in: 3600 }));
+        const server = recordingFetch(jsonResponse(TOKEN_ANSWER));
 
         // Act
         const error = await caught(() =>
@@ -80,9 +100,12 @@ describe('Grant capabilities (functions/core/grants.ts)', () => {
 
     it('requires no credentials field besides the declared ones', async () => {
       // Prepare: only the declared fields, each non-empty.
-      const server = recordingFetch(jsonResponse({ access_token: 'at-1', expires_in: 3600 }));
+      const server = recordingFetch(jsonResponse(TOKEN_ANSWER));
       const credentials = Object.fromEntries(
-        capabilities.requiredCredentials.map((field) => [field, ALL_CREDENTIALS[field]]),
+        requiredCredentialsOf(providerConfigSchema.parse(ENTRIES[grant])).map((field) => [
+          field,
+          ALL_CREDENTIALS[field],
+        ]),
       );
 
       // Act
@@ -98,7 +121,7 @@ describe('Grant capabilities (functions/core/grants.ts)', () => {
 
     it(`${capabilities.supportsAudience ? 'accepts and sends' : 'has no'} an audience`, async () => {
       // Prepare
-      const server = recordingFetch(jsonResponse({ access_token: 'at-1', expires_in: 3600 }));
+      const server = recordingFetch(jsonResponse(TOKEN_ANSWER));
       const audience = 'https://api.example.com';
 
       // Act
@@ -120,9 +143,7 @@ describe('Grant capabilities (functions/core/grants.ts)', () => {
 
     it(`${capabilities.rotatesCredential ? 'hands' : 'never hands'} the engine a rotated refresh token`, async () => {
       // Prepare: the server answers with a refresh token different from the one stored.
-      const server = recordingFetch(
-        jsonResponse({ access_token: 'at-1', expires_in: 3600, refresh_token: 'rt-2' }),
-      );
+      const server = recordingFetch(jsonResponse({ ...TOKEN_ANSWER, refresh_token: 'rt-2' }));
 
       // Act
       const token = await provider(ENTRIES[grant], server.fetch).requestToken({
