@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
 import { bytesByPackage, zodBytes } from './lib/bundle-contents.js';
+import { type BenchCaller, benchCaller, CALLER_PROOF_HEADER } from './lib/caller.js';
 import type { BenchContext } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
 import { seedValidToken } from './lib/seed.js';
@@ -30,8 +31,6 @@ const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'token-refresher-bench');
 const PREFIX = 'bench-cold';
 const PROVIDER = 'bench';
-const CONSUMER_ROLE = 'arn:aws:iam::123456789012:role/bench-consumer';
-const CALLER = 'arn:aws:sts::123456789012:assumed-role/bench-consumer/cold-start';
 /** The construct's banner: some bundled CommonJS code calls require(). */
 const BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
@@ -142,7 +141,14 @@ export async function coldStart(context: BenchContext): Promise<Section> {
     provider: PROVIDER,
     accessToken: 'bench-cold-start-token',
   });
-  const { runs, imports } = await measure(built, processes, probeEnvironment(moto.env));
+  const caller = await benchCaller(moto);
+  let measured: Awaited<ReturnType<typeof measure>>;
+  try {
+    measured = await measure(built, processes, probeEnvironment(moto.env, caller), caller);
+  } finally {
+    await caller.stop();
+  }
+  const { runs, imports } = measured;
 
   const sizes = sizesTable(built);
   printTable(sizes);
@@ -166,9 +172,13 @@ export async function coldStart(context: BenchContext): Promise<Section> {
         'interleaved) that import it and answer one Function URL request `GET /tokens/<provider>` from a caller allowed to read it, ' +
         'reading a valid token from moto server. "Time to first response" is `performance.now()` in the child when the answer is ' +
         'back (Node counts from process start); "module init" is the same clock after the import.',
+      "The request carries a caller proof of `npm start`'s local caller (a role assumed on moto's STS; `bench/lib/caller.ts`): " +
+        "ours checks it as on AWS, with one `GetCallerIdentity` on moto in each fresh process (a cold container's first proof). " +
+        "The Powertools handler believes the event's `userArn` (the same caller), as a Function URL handler without proofs does.",
       'The Powertools handler (`bench/powertools-read-app.ts`) serves the same routes and answer shape with `getSecret` ' +
         '(default `maxAge`) and the Powertools Logger, and authorizes with the same `AccessPolicy`; it does not validate its ' +
-        'configuration or the token record with zod, has no on-demand refresh, single-flight or fallback to a cached token. It is ' +
+        'configuration or the token record with zod, checks no caller proof, has no on-demand refresh, single-flight or fallback ' +
+        'to a cached token. It is ' +
         'the smallest handler giving the same answer, so the figures show what our extra behaviour costs at start-up.',
       'This is a local process on this machine, not Lambda: no runtime interface client, no sandbox, Node ' +
         `${process.version} rather than the deployed nodejs24.x (the SDK's warning about Node 20 is switched off, as Node 24 ` +
@@ -189,12 +199,16 @@ export async function coldStart(context: BenchContext): Promise<Section> {
   };
 }
 
-/** The environment of every probe process: the emulator's, one provider the caller may read. */
-function probeEnvironment(motoEnv: Record<string, string>): Record<string, string> {
+/**
+ * The environment of every probe process: the emulator's, one provider the caller may read, and the
+ * function name the caller's proofs are made for (Lambda sets `AWS_LAMBDA_FUNCTION_NAME`).
+ */
+function probeEnvironment(motoEnv: Record<string, string>, caller: BenchCaller): Record<string, string> {
   return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     ...motoEnv,
     ...QUIET_SDK,
+    AWS_LAMBDA_FUNCTION_NAME: caller.serverId,
     PROVIDERS_CONFIG: JSON.stringify({
       secretPrefix: PREFIX,
       providers: [
@@ -202,7 +216,7 @@ function probeEnvironment(motoEnv: Record<string, string>): Record<string, strin
           name: PROVIDER,
           grant: 'client_credentials',
           tokenUrl: 'https://auth.example.com/oauth2/token',
-          consumers: [CONSUMER_ROLE],
+          consumers: [caller.role],
         },
       ],
     }),
@@ -210,17 +224,22 @@ function probeEnvironment(motoEnv: Record<string, string>): Record<string, strin
   };
 }
 
-/** The Function URL request every probe answers. */
-const PROBE_EVENT = JSON.stringify({
-  version: '2.0',
-  rawPath: `/tokens/${PROVIDER}`,
-  headers: {},
-  isBase64Encoded: false,
-  requestContext: {
-    http: { method: 'GET', path: `/tokens/${PROVIDER}` },
-    authorizer: { iam: { userArn: CALLER } },
-  },
-});
+/**
+ * The Function URL request every probe answers: the caller's proof in its header (what our handler
+ * checks) and the caller in `userArn` (what the Powertools handler believes).
+ */
+async function probeEvent(caller: BenchCaller): Promise<string> {
+  return JSON.stringify({
+    version: '2.0',
+    rawPath: `/tokens/${PROVIDER}`,
+    headers: { [CALLER_PROOF_HEADER]: await caller.proof() },
+    isBase64Encoded: false,
+    requestContext: {
+      http: { method: 'GET', path: `/tokens/${PROVIDER}` },
+      authorizer: { iam: { userArn: caller.arn } },
+    },
+  });
+}
 
 /**
  * Every variant's probe and every import set, `processes` rounds after one warm-up round (which warms
@@ -230,6 +249,7 @@ async function measure(
   built: readonly Built[],
   processes: number,
   environment: Record<string, string>,
+  caller: BenchCaller,
 ): Promise<{ runs: Map<string, Run[]>; imports: Map<string, number[]> }> {
   const probe = join(OUT_DIR, 'probe.mjs');
   writeFileSync(probe, PROBE);
@@ -240,7 +260,7 @@ async function measure(
   for (let round = 0; round <= processes; round++) {
     const counted = round > 0;
     for (const variant of built) {
-      const run = await spawnOnce(probe, variant, PROBE_EVENT, environment);
+      const run = await spawnOnce(probe, variant, await probeEvent(caller), environment);
       if (counted) runs.get(variant.key)?.push(run);
     }
     for (const [name, packages] of IMPORT_SETS) {

@@ -22,14 +22,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { RefreshTrigger } from '../functions/core/ports.js';
-import { assumeLocalCallerRole } from '../functions/local/local-caller.js';
-import {
-  LOCAL_CALLER_ROLE,
-  LOCAL_READ_FUNCTION_NAME,
-  type ReadServer,
-  startReadServer,
-} from '../functions/local/read-server.js';
+import { type ReadServer, startReadServer } from '../functions/local/read-server.js';
 import { readHandlerFromEnvironment } from '../functions/read/app.js';
+import { type BenchCaller, benchCaller } from './lib/caller.js';
 import {
   type ClientEntryPoint,
   clientConsumerFile,
@@ -172,7 +167,8 @@ export async function consumerColdStart(context: BenchContext): Promise<Section>
     provider: PROVIDER,
     accessToken: ACCESS_TOKEN,
   });
-  const readServer = await startLocalReadFunction(moto.clientConfig);
+  const caller = await benchCaller(moto);
+  const readServer = await startLocalReadFunction(moto.clientConfig, caller);
   const fetchTarget = await startFetchTarget();
   let results: ColdStartVariantResult[];
   try {
@@ -184,23 +180,15 @@ export async function consumerColdStart(context: BenchContext): Promise<Section>
       BENCH_PROVIDER: PROVIDER,
       BENCH_SECRET_ID: `${PREFIX}/${PROVIDER}/token`,
       BENCH_READ_URL: readServer.url,
-      BENCH_READ_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
+      BENCH_READ_FUNCTION_NAME: caller.serverId,
       BENCH_FETCH_URL: fetchTarget.url,
     };
-    const callerCredentials = await assumeLocalCallerRole(
-      new URL('/', moto.endpoint).href,
-      moto.clientConfig.region,
-    );
-    const localCaller = {
-      ...environment,
-      AWS_ACCESS_KEY_ID: callerCredentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: callerCredentials.secretAccessKey,
-      AWS_SESSION_TOKEN: callerCredentials.sessionToken,
-    };
+    const asLocalCaller = { ...environment, ...caller.environment };
     results = await measure(built, processes, (variant) =>
-      variant.asLocalCaller === true ? localCaller : environment,
+      variant.asLocalCaller === true ? asLocalCaller : environment,
     );
   } finally {
+    await caller.stop();
     await readServer.close();
     await new Promise<void>((resolve) => fetchTarget.server.close(() => resolve()));
   }
@@ -366,11 +354,12 @@ async function bundle(variant: Variant): Promise<Built> {
 }
 
 /**
- * The read function as `npm start` serves it (named {@link LOCAL_READ_FUNCTION_NAME}, so it checks
- * caller proofs against moto's STS), reading the seeded secret on moto; the local caller is allowed.
+ * The read function as `npm start` serves it (named as the caller's proofs expect, so it checks them
+ * against moto's STS), reading the seeded secret on moto; the caller's role is a consumer.
  */
 async function startLocalReadFunction(
   clientConfig: BenchContext['moto']['clientConfig'],
+  caller: BenchCaller,
 ): Promise<ReadServer> {
   const handler = readHandlerFromEnvironment(
     {
@@ -381,12 +370,12 @@ async function startLocalReadFunction(
             name: PROVIDER,
             grant: 'client_credentials',
             tokenUrl: 'https://auth.example.com/oauth2/token',
-            consumers: [LOCAL_CALLER_ROLE],
+            consumers: [caller.role],
           },
         ],
       }),
       REFRESH_FUNCTION_NAME: 'bench-unused',
-      AWS_LAMBDA_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
+      AWS_LAMBDA_FUNCTION_NAME: caller.serverId,
     },
     { clientConfig, logger: silentLogger, trigger: unusedTrigger },
   );

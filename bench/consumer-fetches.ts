@@ -180,6 +180,10 @@ function contestants(clientConfig: MotoClientConfig, clock: { now(): number }): 
         readReadEnvironment({
           PROVIDERS_CONFIG: JSON.stringify({
             secretPrefix: PREFIX,
+            // What is counted here is GetSecretValue per token generation; caller proofs (checked with
+            // STS, never with Secrets Manager) would have to be re-signed on the simulated clock, so this
+            // container trusts its direct Invokes instead.
+            trustDirectInvoke: true,
             providers: [
               { name: PROVIDER, grant: 'client_credentials', tokenUrl: 'https://auth.example.com/t' },
             ],
