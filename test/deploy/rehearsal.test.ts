@@ -1,52 +1,59 @@
 /**
- * The deploy rehearsal (issue 14): `cdk bootstrap` and `cdk deploy` of the repo's app, with the CDK CLI
- * pointed at moto (serialized_moto.py with moto_cfn.py: the CloudFormation resource types and fixes moto
- * lacks), then the deployed resources are read back through the service APIs and the **deployed**
- * refresh bundle (the asset in cdk.out) runs with the deployed function's environment.
+ * The deploy rehearsal (issue 14): what a user does first, with no AWS account. A CDK app outside the
+ * repository installs the `@token-refresher/cdk` tarball (scratch-app.ts); the CDK CLI, pointed at
+ * moto (serialized_moto.py with moto_cfn.py: the CloudFormation resource types and fixes moto lacks),
+ * bootstraps, deploys its stack of one `client_credentials` and one rotating `refresh_token`
+ * provider, redeploys, diffs and deploys an update, and destroys it. After each deployment every
+ * template resource is read back through the service APIs and compared with its synthesized
+ * properties (verify.ts); the **deployed** refresh and read bundles (the package's prebuilt bundles,
+ * from `cdk.out`) run with the deployed functions' environment.
  *
- * Not exercised: Lambda's runtime (moto runs no code without Docker; the bundle runs in this process),
- * IAM enforcement, schedules firing, alarm delivery, real CloudFormation ordering.
+ * Not exercised: Lambda's runtime (moto runs no code without Docker; the bundles run in this
+ * process), IAM enforcement, schedules firing, alarm delivery, real CloudFormation ordering.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import {
-  DescribeContinuousBackupsCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import {
-  GetFunctionConfigurationCommand,
-  GetFunctionUrlConfigCommand,
-  LambdaClient,
-} from '@aws-sdk/client-lambda';
-import { GetScheduleCommand, ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
-import {
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+  CloudFormationClient,
+  DescribeStacksCommand,
+  ListStackResourcesCommand,
+} from '@aws-sdk/client-cloudformation';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { ListSchedulesCommand } from '@aws-sdk/client-scheduler';
+import { DescribeSecretCommand, GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CallerProofSigner } from '../../functions/client/caller-proof.js';
+import { NodeSha256 } from '../../functions/client/sha256.js';
+import { assumeLocalCallerRole } from '../../functions/local/local-caller.js';
+import { LOCAL_CALLER_ROLE } from '../../functions/local/read-server.js';
+import { scratchEnv } from '../package/support.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
 import { putCredentials } from '../support/resources.js';
+import type { DeployedStack, Template, TemplateResource } from './intrinsics.js';
+import { EmulatorClients, STATELESS_TYPES } from './readers.js';
+import { createScratchCdkApp, type ScratchCdkApp, STACK_NAME } from './scratch-app.js';
+import { type Verification, verifyDeployedStack } from './verify.js';
 
 const run = promisify(execFile);
-const ROOT = resolve(import.meta.dirname, '../..');
-const CDK = join(ROOT, 'node_modules/.bin/cdk');
+/** The repository's CDK CLI (aws-cdk), run in the scratch app's directory. */
+const CDK = join(import.meta.dirname, '../../node_modules/.bin/cdk');
 const ACCOUNT = '123456789012';
+const REGION = 'us-east-1';
 const PREFIX = 'rehearsal';
 const SECRET_CC = 'rehearsal-cc-secret-41d7';
 const SECRET_RT = 'rehearsal-rt-secret-93ac';
+/** The consumer: the role moto's STS lets `npm start`'s local caller assume; each provider lists it. */
+const CONSUMER_ROLE = LOCAL_CALLER_ROLE;
 
-type Resource = { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> };
-type Template = { Resources: Record<string, Resource> };
+type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
 /** Wall-clock time of each phase, reported (never asserted). */
 const phases: Record<string, number> = {};
@@ -59,275 +66,219 @@ async function timed<T>(phase: string, action: () => Promise<T>): Promise<T> {
   }
 }
 
-/** One alarm of DescribeAlarms (its XML member) against its template properties. */
-function expectAlarm(block: string, properties: Record<string, unknown>): void {
-  const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(block)?.[1];
-  expect(field('ComparisonOperator')).toBe(properties.ComparisonOperator);
-  expect(Number(field('EvaluationPeriods'))).toBe(properties.EvaluationPeriods);
-  expect(Number(field('Threshold'))).toBe(properties.Threshold);
-  if (properties.MetricName !== undefined) {
-    expect(field('MetricName')).toBe(properties.MetricName);
-    expect(field('Namespace')).toBe(properties.Namespace);
-  }
-  const actions = /<AlarmActions>(.*?)<\/AlarmActions>/.exec(block)?.[1] ?? '';
-  const expectedActions = (properties.AlarmActions as unknown[] | undefined)?.length ?? 0;
-  expect(actions.split('<member>').length - 1).toBe(expectedActions);
-  if (expectedActions > 0) expect(actions).toMatch(/arn:aws:sns:us-east-1:123456789012:/);
-}
+const verified: Record<string, Verification> = {};
+
+const variablesOf = (resource: TemplateResource): object =>
+  (resource.Properties?.Environment as { Variables?: object } | undefined)?.Variables ?? {};
 
 describe('deploy rehearsal on the emulator', () => {
   let moto: MotoServer;
   let oauth: OAuthServer;
-  let work: string;
-  let outdir: string;
-  let template: Template;
-  /** Logical id → physical id, from CloudFormation. */
-  let physical: Record<string, string>;
+  let clients: EmulatorClients;
+  let app: ScratchCdkApp;
+  let bootstrapDir: string;
   let cliEnv: NodeJS.ProcessEnv;
-  let config: string;
+  let stack: DeployedStack;
   const providers: object[] = [];
 
   const cdk = (args: string[], cwd: string) =>
-    run(CDK, args, { cwd, env: cliEnv, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
-
-  const deploy = () =>
+    run(CDK, [...args, '--no-notices'], { cwd, env: cliEnv, maxBuffer: 64 * 1024 * 1024, timeout: 240_000 });
+  /** `app` is the app (synthesized now) or `cdk.out` (the assembly the last synth or diff wrote). */
+  const deploy = (source: 'app' | 'cdk.out' = 'app') =>
     cdk(
-      ['deploy', '-o', outdir, '-c', `config=${config}`, '--require-approval', 'never', 'TokenRefresher'],
-      ROOT,
+      ['deploy', ...(source === 'app' ? [] : ['--app', source]), '--require-approval', 'never', STACK_NAME],
+      app.dir,
     );
-  const exists = async (check: () => Promise<unknown>) =>
+  const writeConfig = () => app.writeConfig({ secretPrefix: PREFIX, providers });
+  const exists = (check: () => Promise<unknown>) =>
     check().then(
       () => true,
       () => false,
     );
+  const ofType = (type: string) =>
+    Object.entries(stack.template.Resources).filter(([, r]) => r.Type === type);
+
+  /** The synthesized template and what CloudFormation (moto) reports of the deployed stack. */
+  async function readDeployedStack(): Promise<DeployedStack> {
+    const template = JSON.parse(
+      await readFile(join(app.dir, 'cdk.out', `${STACK_NAME}.template.json`), 'utf8'),
+    ) as Template;
+    const cfn = new CloudFormationClient(moto.clientConfig);
+    try {
+      const [listed, described] = await Promise.all([
+        cfn.send(new ListStackResourcesCommand({ StackName: STACK_NAME })),
+        cfn.send(new DescribeStacksCommand({ StackName: STACK_NAME })),
+      ]);
+      const physical = Object.fromEntries(
+        (listed.StackResourceSummaries ?? []).map((r) => [
+          r.LogicalResourceId ?? '',
+          r.PhysicalResourceId ?? '',
+        ]),
+      );
+      const stackId = described.Stacks?.[0]?.StackId ?? '';
+      return { account: ACCOUNT, region: REGION, stackName: STACK_NAME, stackId, template, physical };
+    } finally {
+      cfn.destroy();
+    }
+  }
+
+  /** The deployed function whose template environment has `variable`, and its prebuilt bundle's name. */
+  function deployedFunction(variable: string): [string, TemplateResource] {
+    const found = ofType('AWS::Lambda::Function').find(([, r]) => Object.hasOwn(variablesOf(r), variable));
+    if (found === undefined) throw new Error(`no function with ${variable}`);
+    return found;
+  }
 
   /**
    * Runs `use` with the handler of the deployed function whose template environment has `variable`:
    * its asset from cdk.out (the function's `aws:asset:path`), its configured handler, and its deployed
    * environment (plus the emulator's endpoint and credentials) in process.env.
    */
-  async function runDeployed<T>(
-    variable: string,
-    use: (handler: (event: unknown, context: unknown) => Promise<unknown>) => Promise<T>,
-  ): Promise<T> {
-    const variables = (r: Resource) =>
-      (r.Properties?.Environment as { Variables: object } | undefined)?.Variables ?? {};
-    const found = ofType('AWS::Lambda::Function').find(([, r]) => Object.hasOwn(variables(r), variable));
-    if (found === undefined) throw new Error(`no function with ${variable}`);
-    const [id, resource] = found;
-    const lambda = new LambdaClient(moto.clientConfig);
-    const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: physical[id] }));
-    lambda.destroy();
+  async function runDeployed<T>(variable: string, use: (handler: Handler) => Promise<T>): Promise<T> {
+    const [id, resource] = deployedFunction(variable);
+    const config = await clients.lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: stack.physical[id] }),
+    );
     const [file, exported] = (config.Handler ?? '').split('.');
-    const bundle = join(outdir, resource.Metadata?.['aws:asset:path'] as string, `${file}.mjs`);
+    const bundle = join(app.dir, 'cdk.out', resource.Metadata?.['aws:asset:path'] as string, `${file}.mjs`);
     const saved = { ...process.env };
-    Object.assign(process.env, config.Environment?.Variables, moto.env);
+    // What the Lambda runtime sets, the function's environment, and the emulator's endpoint and keys.
+    const runtime = {
+      AWS_LAMBDA_FUNCTION_NAME: config.FunctionName ?? '',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(config.MemorySize),
+    };
+    Object.assign(process.env, runtime, config.Environment?.Variables, moto.env);
     try {
       const module = (await import(pathToFileURL(bundle).href)) as Record<string, unknown>;
-      return await use(module[exported as string] as (event: unknown, context: unknown) => Promise<unknown>);
+      return await use(module[exported as string] as Handler);
     } finally {
       for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
       Object.assign(process.env, saved);
     }
   }
 
-  const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-  const only = (type: string): [string, Resource] => {
-    const found = ofType(type);
-    if (found.length !== 1 || found[0] === undefined)
-      throw new Error(`expected one ${type}, found ${found.length}`);
-    return found[0];
-  };
+  /** A caller proof of {@link CONSUMER_ROLE} for the deployed read function, signed as the client does. */
+  async function consumerProof(): Promise<string> {
+    const stsEndpoint = new URL('/', moto.endpoint);
+    const credentials = await assumeLocalCallerRole(stsEndpoint.href, REGION);
+    const signer = new SignatureV4({ service: 'sts', region: REGION, credentials, sha256: NodeSha256 });
+    const proofs = new CallerProofSigner({
+      stsEndpoint,
+      serverId: stack.physical[deployedFunction('REFRESH_FUNCTION_NAME')[0]] ?? '',
+      sign: (request, options) => signer.sign(request, options),
+      now: () => Date.now(),
+    });
+    return (await proofs.proof()).proof;
+  }
+
+  async function verify(phase: string): Promise<Verification> {
+    const result = await timed(phase, () => verifyDeployedStack(stack, clients));
+    verified[phase] = result;
+    return result;
+  }
 
   beforeAll(async () => {
+    // The app is installed while the emulator starts and the environment is bootstrapped.
+    const installed = timed('install', () => createScratchCdkApp());
     process.env.TOKEN_REFRESHER_MOTO_CFN = '1';
-    [moto, oauth] = await Promise.all([
-      startMoto(),
-      startOAuthServer({
-        clients: [
-          {
-            clientId: 'rehearsal-cc',
-            clientSecret: SECRET_CC,
-            tokenEndpointAuthMethod: 'client_secret_basic',
-            grantTypes: ['client_credentials'],
-          },
-          {
-            clientId: 'rehearsal-rt',
-            clientSecret: SECRET_RT,
-            tokenEndpointAuthMethod: 'client_secret_basic',
-            grantTypes: ['refresh_token'],
-          },
-        ],
-      }),
-    ]);
-    delete process.env.TOKEN_REFRESHER_MOTO_CFN;
-    work = await mkdtemp(join(tmpdir(), 'deploy-rehearsal-'));
-    // Inside the repository, so the bundles' external AWS SDK imports resolve from its node_modules.
-    outdir = join(ROOT, 'node_modules/.cache/deploy-rehearsal', randomUUID(), 'cdk.out');
-    await mkdir(outdir, { recursive: true });
-    config = join(work, 'config.json');
-    providers.push(
-      { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, refreshBefore: '5m' },
-      { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, refreshBefore: '10m' },
-    );
-    await writeFile(config, JSON.stringify({ secretPrefix: PREFIX, providers }));
-    cliEnv = {
-      ...process.env,
+    try {
+      [moto, oauth] = await Promise.all([
+        startMoto(),
+        startOAuthServer({
+          clients: [
+            {
+              clientId: 'rehearsal-cc',
+              clientSecret: SECRET_CC,
+              tokenEndpointAuthMethod: 'client_secret_basic',
+              grantTypes: ['client_credentials'],
+            },
+            {
+              clientId: 'rehearsal-rt',
+              clientSecret: SECRET_RT,
+              tokenEndpointAuthMethod: 'client_secret_basic',
+              grantTypes: ['refresh_token'],
+            },
+          ],
+        }),
+      ]);
+    } finally {
+      delete process.env.TOKEN_REFRESHER_MOTO_CFN;
+    }
+    clients = new EmulatorClients(moto.endpoint, moto.clientConfig);
+    cliEnv = scratchEnv({
       ...moto.env,
       AWS_ENDPOINT_URL: moto.endpoint,
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
-      AWS_REGION: 'us-east-1',
-      AWS_DEFAULT_REGION: 'us-east-1',
+      AWS_REGION: REGION,
+      AWS_DEFAULT_REGION: REGION,
       // moto misreads the template URL the CLI builds for a custom endpoint.
-      AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION: 'https://s3.us-east-1.amazonaws.com',
+      AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION: `https://s3.${REGION}.amazonaws.com`,
       CDK_DISABLE_VERSION_CHECK: '1',
-    };
-    // Outside the app directory: inside it, bootstrap rewrites cdk.out without bundling.
-    await timed('bootstrap', () => cdk(['bootstrap', `aws://${ACCOUNT}/us-east-1`], work));
-    await timed('deploy', () =>
-      cdk(
-        ['deploy', '-o', outdir, '-c', `config=${config}`, '--require-approval', 'never', 'TokenRefresher'],
-        ROOT,
-      ),
+      CDK_DISABLE_CLI_TELEMETRY: 'true',
+    });
+    // Outside the app directory: inside it, bootstrap would synthesize the app.
+    bootstrapDir = await mkdtemp(join(tmpdir(), 'deploy-rehearsal-bootstrap-'));
+    await timed('bootstrap', () => cdk(['bootstrap', `aws://${ACCOUNT}/${REGION}`], bootstrapDir));
+    app = await installed;
+    const consumers = [CONSUMER_ROLE];
+    providers.push(
+      { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, refreshBefore: '5m', consumers },
+      { name: 'rt', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, refreshBefore: '10m', consumers },
     );
-    template = JSON.parse(await readFile(join(outdir, 'TokenRefresher.template.json'), 'utf8')) as Template;
-    const cfn = new CloudFormationClient(moto.clientConfig);
-    const listed = await cfn.send(new ListStackResourcesCommand({ StackName: 'TokenRefresher' }));
-    cfn.destroy();
-    physical = Object.fromEntries(
-      (listed.StackResourceSummaries ?? []).map((r) => [
-        r.LogicalResourceId ?? '',
-        r.PhysicalResourceId ?? '',
-      ]),
-    );
+    await writeConfig();
+    await timed('deploy', () => deploy());
+    stack = await readDeployedStack();
   });
 
   afterAll(async () => {
     console.log(`deploy rehearsal phases (ms): ${JSON.stringify(phases)}`);
+    for (const [phase, result] of Object.entries(verified)) {
+      console.log(
+        `deploy rehearsal ${phase}: ${result.resources} resources read back (+${result.stateless} stateless), ` +
+          `${result.properties} properties and ${result.values} values compared; ` +
+          `unobservable: ${JSON.stringify(result.unobservable)}`,
+      );
+    }
+    clients?.destroy();
     await Promise.all([moto?.stop(), oauth?.stop()]);
-    if (work) await rm(work, { recursive: true, force: true });
-    if (outdir) await rm(resolve(outdir, '..'), { recursive: true, force: true });
+    if (bootstrapDir) await rm(bootstrapDir, { recursive: true, force: true });
   });
 
   it('creates every template resource', () => {
-    const expected = Object.keys(template.Resources).filter(
-      (id) => template.Resources[id]?.Type !== 'AWS::CDK::Metadata',
+    const expected = Object.keys(stack.template.Resources).filter(
+      (id) => !((stack.template.Resources[id]?.Type ?? '') in STATELESS_TYPES),
     );
-    expect(expected.filter((id) => !physical[id])).toEqual([]);
+    expect(expected.filter((id) => !stack.physical[id])).toEqual([]);
   });
 
-  it('deploys the secrets with their KMS key and the table with SSE, TTL and PITR', async () => {
-    const secrets = new SecretsManagerClient(moto.clientConfig);
-    const dynamodb = new DynamoDBClient(moto.clientConfig);
-    try {
-      const [keyId] = only('AWS::KMS::Key');
-      const keyArn = `arn:aws:kms:us-east-1:${ACCOUNT}:key/${physical[keyId as string]}`;
-      for (const [, resource] of ofType('AWS::SecretsManager::Secret')) {
-        const properties = resource.Properties ?? {};
-        const described = await secrets.send(
-          new DescribeSecretCommand({ SecretId: properties.Name as string }),
-        );
-        expect(described.Description).toBe(properties.Description);
-        expect(described.KmsKeyId).toBe(keyArn);
-      }
-      const [tableId, table] = only('AWS::DynamoDB::Table');
-      const TableName = physical[tableId as string];
-      const tableProperties = table?.Properties ?? {};
-      const described = await dynamodb.send(new DescribeTableCommand({ TableName }));
-      expect(described.Table?.SSEDescription).toMatchObject({ Status: 'ENABLED', KMSMasterKeyArn: keyArn });
-      const ttl = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName }));
-      expect(ttl.TimeToLiveDescription).toMatchObject({
-        TimeToLiveStatus: 'ENABLED',
-        AttributeName: (tableProperties.TimeToLiveSpecification as { AttributeName: string }).AttributeName,
-      });
-      const backups = await dynamodb.send(new DescribeContinuousBackupsCommand({ TableName }));
-      expect(
-        backups.ContinuousBackupsDescription?.PointInTimeRecoveryDescription?.PointInTimeRecoveryStatus,
-      ).toBe('ENABLED');
-    } finally {
-      secrets.destroy();
-      dynamodb.destroy();
-    }
+  it('deploys every resource with its synthesized properties, as the service APIs read them back', async () => {
+    const result = await verify('verify');
+
+    const stateful = Object.values(stack.template.Resources).filter((r) => !(r.Type in STATELESS_TYPES));
+    expect(result.resources).toBe(stateful.length);
+    expect(ofType('AWS::SQS::QueuePolicy')).toHaveLength(1);
+    expect(ofType('AWS::SNS::TopicPolicy')).toHaveLength(1);
   });
 
-  it('deploys the schedules with their target, input, retry policy, DLQ and window', async () => {
-    const scheduler = new SchedulerClient(moto.clientConfig);
-    try {
-      const schedules = ofType('AWS::Scheduler::Schedule');
-      expect(schedules).toHaveLength(2);
-      for (const [id, resource] of schedules) {
-        const properties = resource.Properties ?? {};
-        const schedule = await scheduler.send(
-          new GetScheduleCommand({ Name: physical[id], GroupName: properties.GroupName as string }),
-        );
-        const target = properties.Target as Record<string, unknown>;
-        expect(schedule.ScheduleExpression).toBe(properties.ScheduleExpression);
-        expect(schedule.FlexibleTimeWindow).toEqual(properties.FlexibleTimeWindow);
-        expect(schedule.Target?.Input).toBe(target.Input);
-        expect(schedule.Target?.RetryPolicy).toEqual(target.RetryPolicy);
-        expect(schedule.Target?.Arn).toMatch(/^arn:aws:lambda:us-east-1:123456789012:function:/);
-        expect(schedule.Target?.DeadLetterConfig?.Arn).toMatch(/^arn:aws:sqs:us-east-1:123456789012:/);
-      }
-    } finally {
-      scheduler.destroy();
-    }
-  });
-
-  it("deploys the functions with the template's environment and architecture, and the read URL with IAM auth", async () => {
-    const lambda = new LambdaClient(moto.clientConfig);
-    try {
-      for (const [id, resource] of ofType('AWS::Lambda::Function')) {
-        const properties = resource.Properties ?? {};
-        const config = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: physical[id] }));
-        const variables = (properties.Environment as { Variables: Record<string, unknown> }).Variables;
-        expect(Object.keys(config.Environment?.Variables ?? {}).sort()).toEqual(
-          Object.keys(variables).sort(),
-        );
-        for (const [name, value] of Object.entries(variables)) {
-          if (typeof value === 'string') expect(config.Environment?.Variables?.[name]).toBe(value);
-          else expect(config.Environment?.Variables?.[name]).toBeTruthy();
-        }
-        expect(config.Architectures).toEqual(properties.Architectures ?? ['x86_64']);
-      }
-      const [, url] = only('AWS::Lambda::Url');
-      const urlProperties = url?.Properties ?? {};
-      const targetId = (urlProperties.TargetFunctionArn as { 'Fn::GetAtt': string[] })[
-        'Fn::GetAtt'
-      ][0] as string;
-      const urlConfig = await lambda.send(
-        new GetFunctionUrlConfigCommand({ FunctionName: physical[targetId] }),
+  it("deploys the package's prebuilt bundles, with exactly the template's environment", async () => {
+    for (const [variable, bundle] of [
+      ['TABLE_NAME', 'refresh'],
+      ['REFRESH_FUNCTION_NAME', 'read'],
+    ] as const) {
+      const [id, resource] = deployedFunction(variable);
+      const asset = join(app.dir, 'cdk.out', resource.Metadata?.['aws:asset:path'] as string);
+      const deployedBundle = await readFile(join(asset, 'index.mjs'));
+      expect(deployedBundle.equals(await readFile(join(app.packageDir, 'assets', bundle, 'index.mjs')))).toBe(
+        true,
       );
-      expect(urlConfig.AuthType).toBe(urlProperties.AuthType);
-    } finally {
-      lambda.destroy();
-    }
-  });
-
-  it('deploys the alarms with their metric, threshold, comparison, periods and actions', async () => {
-    // No CloudWatch client in the project: DescribeAlarms over the query protocol.
-    const response = await fetch(moto.endpoint, {
-      method: 'POST',
-      headers: {
-        authorization:
-          'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0',
-        'content-type': 'application/x-www-form-urlencoded',
-      },
-      body: 'Action=DescribeAlarms&Version=2010-08-01&MaxRecords=100',
-    });
-    const xml = await response.text();
-    const blocks = new Map(
-      xml
-        .split('<member><AlarmName>')
-        .slice(1)
-        .map((block) => [block.slice(0, block.indexOf('</AlarmName>')), block] as const),
-    );
-    const alarms = ofType('AWS::CloudWatch::Alarm');
-    expect(alarms.length).toBeGreaterThan(0);
-    for (const [id, resource] of alarms) {
-      const block = blocks.get(physical[id] as string) ?? '';
-      expect(block, id).not.toBe('');
-      expectAlarm(block, resource.Properties ?? {});
+      const config = await clients.lambda.send(
+        new GetFunctionConfigurationCommand({ FunctionName: stack.physical[id] }),
+      );
+      expect(Object.keys(config.Environment?.Variables ?? {}).sort()).toEqual(
+        Object.keys(variablesOf(resource)).sort(),
+      );
     }
   });
 
@@ -343,7 +294,7 @@ describe('deploy rehearsal on the emulator', () => {
       refreshToken: await oauth.seedRefreshToken({ clientId: 'rehearsal-rt' }),
     });
     const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 });
-    const results = await timed('verify', () =>
+    const results = await timed('run', () =>
       runDeployed('TABLE_NAME', async (handler) => [
         await handler({ provider: 'cc' }, context()),
         await handler({ provider: 'rt' }, context()),
@@ -353,126 +304,105 @@ describe('deploy rehearsal on the emulator', () => {
     expect(results).toHaveLength(2);
     expect(oauth.tokenRequests.client_credentials).toBe(1);
     expect(oauth.tokenRequests.refresh_token).toBe(1);
-    const secrets = new SecretsManagerClient(moto.clientConfig);
-    try {
-      for (const provider of ['cc', 'rt']) {
-        // A consumer's plain GetSecretValue (no VersionStage) gets the current token.
-        const token = await secrets.send(
-          new GetSecretValueCommand({ SecretId: `${PREFIX}/${provider}/token` }),
-        );
-        const value = JSON.parse(token.SecretString ?? '{}') as { provider?: string; accessToken?: string };
-        expect(value.provider).toBe(provider);
-        expect(oauth.issuedTokens.map((t) => t.value)).toContain(value.accessToken);
-      }
-    } finally {
-      secrets.destroy();
+    for (const provider of ['cc', 'rt']) {
+      // A consumer's plain GetSecretValue (no VersionStage) gets the current token.
+      const token = await clients.secrets.send(
+        new GetSecretValueCommand({ SecretId: `${PREFIX}/${provider}/token` }),
+      );
+      const value = JSON.parse(token.SecretString ?? '{}') as { provider?: string; accessToken?: string };
+      expect(value.provider).toBe(provider);
+      expect(oauth.issuedTokens.map((t) => t.value)).toContain(value.accessToken);
     }
   });
 
-  it('serves the refreshed tokens through the deployed read bundle (a direct Invoke)', async () => {
-    const served = await runDeployed('REFRESH_FUNCTION_NAME', async (handler) => [
+  it("serves the refreshed tokens through the deployed read bundle to a consumer's proof (a direct Invoke), and to no one without", async () => {
+    const callerProof = await consumerProof();
+    const [served, unproven] = await runDeployed('REFRESH_FUNCTION_NAME', async (handler) => [
+      [
+        await handler({ provider: 'cc', callerProof }, {}),
+        await handler({ provider: 'rt', callerProof }, {}),
+      ],
       await handler({ provider: 'cc' }, {}),
-      await handler({ provider: 'rt' }, {}),
     ]);
     const issued = oauth.issuedTokens.map((t) => t.value);
     for (const [index, provider] of ['cc', 'rt'].entries()) {
-      const token = served[index] as { provider?: string; accessToken?: string };
+      const token = (served as unknown[])[index] as { provider?: string; accessToken?: string };
       expect(token.provider).toBe(provider);
       expect(issued).toContain(token.accessToken);
     }
+    expect(JSON.stringify(unproven)).toContain('missing_caller_proof');
   });
 
   it('redeploys unchanged with no changes', async () => {
-    const { stdout, stderr } = await timed('redeploy', deploy);
+    const { stdout, stderr } = await timed('redeploy', () => deploy());
     expect(`${stdout}${stderr}`).toContain('(no changes)');
   });
 
-  it('updates by adding a provider, replacing no retained resource', async () => {
+  it('updates by adding a provider, replacing no retained resource; every resource is as the new template says', async () => {
+    const before = stack;
     providers.push({
       name: 'cc2',
       grant: 'client_credentials',
       tokenUrl: oauth.tokenUrl,
       refreshBefore: '5m',
     });
-    await writeFile(config, JSON.stringify({ secretPrefix: PREFIX, providers }));
-    const diff = await timed('diff', () =>
-      cdk(['diff', '-o', outdir, '-c', `config=${config}`, 'TokenRefresher'], ROOT),
-    );
+    await writeConfig();
+    const diff = await timed('diff', () => cdk(['diff', STACK_NAME], app.dir));
     const shown = `${diff.stdout}${diff.stderr}`;
     expect(shown).toContain('cc2');
     const replaced = shown.split('\n').filter((line) => /replace/i.test(line));
-    const retained = Object.keys(template.Resources).filter(
-      (id) => (template.Resources[id] as { DeletionPolicy?: string }).DeletionPolicy === 'Retain',
+    const retained = Object.keys(before.template.Resources).filter(
+      (id) => before.template.Resources[id]?.DeletionPolicy === 'Retain',
     );
     for (const id of retained) expect(replaced.filter((line) => line.includes(id))).toEqual([]);
 
-    await timed('update', deploy);
+    // The assembly the diff synthesized is the one deployed.
+    await timed('update', () => deploy('cdk.out'));
+    stack = await readDeployedStack();
 
-    const secrets = new SecretsManagerClient(moto.clientConfig);
-    const scheduler = new SchedulerClient(moto.clientConfig);
-    try {
-      for (const name of ['token', 'credentials']) {
-        const secret = await secrets.send(new DescribeSecretCommand({ SecretId: `${PREFIX}/cc2/${name}` }));
-        expect(secret.Name).toBe(`${PREFIX}/cc2/${name}`);
-      }
-      const updated = JSON.parse(
-        await readFile(join(outdir, 'TokenRefresher.template.json'), 'utf8'),
-      ) as Template;
-      const schedules = Object.values(updated.Resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule');
-      expect(schedules).toHaveLength(3);
-      const group = schedules[0]?.Properties?.GroupName as string;
-      const listed = await scheduler.send(new ListSchedulesCommand({ GroupName: group }));
-      const names = (listed.Schedules ?? []).map((s) => s.Name);
-      const cfn = new CloudFormationClient(moto.clientConfig);
-      const resources = await cfn.send(new ListStackResourcesCommand({ StackName: 'TokenRefresher' }));
-      cfn.destroy();
-      const deployed = (resources.StackResourceSummaries ?? []).filter(
-        (r) => r.ResourceType === 'AWS::Scheduler::Schedule',
+    // The new provider's secrets and schedule are verified with the rest, by their template properties.
+    const result = await verify('verify-update');
+    expect(result.resources).toBeGreaterThan(verified.verify?.resources ?? 0);
+    for (const name of ['token', 'credentials']) {
+      const secret = await clients.secrets.send(
+        new DescribeSecretCommand({ SecretId: `${PREFIX}/cc2/${name}` }),
       );
-      // Besides these, the group holds the one-off schedules the refresh function made when it ran.
-      expect(deployed).toHaveLength(3);
-      for (const r of deployed) expect(names).toContain(r.PhysicalResourceId);
-      // The first providers' token is untouched by the update.
-      const token = await secrets.send(new GetSecretValueCommand({ SecretId: `${PREFIX}/cc/token` }));
-      expect((JSON.parse(token.SecretString ?? '{}') as { provider?: string }).provider).toBe('cc');
-    } finally {
-      secrets.destroy();
-      scheduler.destroy();
+      expect(secret.Name).toBe(`${PREFIX}/cc2/${name}`);
     }
+    const schedules = ofType('AWS::Scheduler::Schedule');
+    expect(schedules).toHaveLength(3);
+    const group = schedules[0]?.[1].Properties?.GroupName as string;
+    const listed = await clients.scheduler.send(new ListSchedulesCommand({ GroupName: group }));
+    const names = (listed.Schedules ?? []).map((s) => s.Name);
+    // Besides these, the group holds the one-off schedules the refresh function made when it ran.
+    for (const [id] of schedules) expect(names).toContain(stack.physical[id]);
+    // The retained resources kept their physical ids, and the first provider's token is untouched.
+    for (const id of retained) expect(stack.physical[id]).toBe(before.physical[id]);
+    const token = await clients.secrets.send(new GetSecretValueCommand({ SecretId: `${PREFIX}/cc/token` }));
+    expect((JSON.parse(token.SecretString ?? '{}') as { provider?: string }).provider).toBe('cc');
   });
 
   it('destroys the stack and leaves the retained table and secrets, as the README says', async () => {
-    await timed('destroy', () =>
-      cdk(['destroy', '-o', outdir, '-c', `config=${config}`, '--force', 'TokenRefresher'], ROOT),
-    );
+    await timed('destroy', () => cdk(['destroy', '--app', 'cdk.out', '--force', STACK_NAME], app.dir));
 
-    const secrets = new SecretsManagerClient(moto.clientConfig);
-    const dynamodb = new DynamoDBClient(moto.clientConfig);
-    const lambda = new LambdaClient(moto.clientConfig);
-    try {
-      for (const [id, resource] of Object.entries(template.Resources)) {
-        const retained = (resource as { DeletionPolicy?: string }).DeletionPolicy === 'Retain';
-        if (resource.Type === 'AWS::SecretsManager::Secret') {
-          const name = resource.Properties?.Name as string;
-          expect(await exists(() => secrets.send(new DescribeSecretCommand({ SecretId: name })))).toBe(
-            retained,
-          );
-          expect(retained).toBe(true);
-        } else if (resource.Type === 'AWS::DynamoDB::Table') {
-          expect(retained).toBe(true);
-          const TableName = physical[id];
-          expect(await exists(() => dynamodb.send(new DescribeTableCommand({ TableName })))).toBe(true);
-        } else if (resource.Type === 'AWS::Lambda::Function') {
-          const FunctionName = physical[id];
-          expect(await exists(() => lambda.send(new GetFunctionConfigurationCommand({ FunctionName })))).toBe(
-            false,
-          );
-        }
+    for (const [id, resource] of Object.entries(stack.template.Resources)) {
+      const retained = resource.DeletionPolicy === 'Retain';
+      if (resource.Type === 'AWS::SecretsManager::Secret') {
+        const name = resource.Properties?.Name as string;
+        expect(retained).toBe(true);
+        expect(await exists(() => clients.secrets.send(new DescribeSecretCommand({ SecretId: name })))).toBe(
+          true,
+        );
+      } else if (resource.Type === 'AWS::DynamoDB::Table') {
+        expect(retained).toBe(true);
+        const TableName = stack.physical[id];
+        expect(await exists(() => clients.dynamodb.send(new DescribeTableCommand({ TableName })))).toBe(true);
+      } else if (resource.Type === 'AWS::Lambda::Function') {
+        const FunctionName = stack.physical[id];
+        expect(
+          await exists(() => clients.lambda.send(new GetFunctionConfigurationCommand({ FunctionName }))),
+        ).toBe(false);
       }
-    } finally {
-      secrets.destroy();
-      dynamodb.destroy();
-      lambda.destroy();
     }
   });
 });
