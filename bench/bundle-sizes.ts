@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { BUNDLING, FUNCTION_BUNDLES } from '../infra/bundling.js';
-import { bytesByPackage, mainOutput, zodBytes } from './lib/bundle-contents.js';
+import { bytesByPackage, externalImports, mainOutput, zodBytes } from './lib/bundle-contents.js';
 import { type ClientEntryPoint, clientConsumerFile, installClientPackage } from './lib/client-package.js';
 import type { BenchContext } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
@@ -184,14 +184,22 @@ function sizesTable(measured: readonly Measured[]): Table {
 }
 
 function contentsTable(measured: readonly Measured[]): Table {
+  const list = (names: readonly string[]) =>
+    names.length === 0 ? '–' : names.map((name) => `\`${name}\``).join(', ');
   return {
-    title: 'What the construct-settings bundles hold (bytes in the output, the 5 largest groups)',
-    head: ['bundle', 'largest groups'],
-    rows: measured.map(({ subject, construct }) => [
-      subject.label,
-      bytesByPackage(construct, 5)
-        .map(([name, size]) => `${name} ${int(size)}`)
-        .join('; '),
-    ]),
+    title:
+      'What the construct-settings bundles hold: the 5 largest groups (bytes in the output), and the SDK they load',
+    head: ['bundle', 'largest groups', 'SDK loaded at start', 'SDK loaded on first use (`import()`)'],
+    rows: measured.map(({ subject, construct }) => {
+      const imports = externalImports(construct);
+      return [
+        subject.label,
+        bytesByPackage(construct, 5)
+          .map(([name, size]) => `${name} ${int(size)}`)
+          .join('; '),
+        list(imports.atLoad),
+        list(imports.onFirstUse),
+      ];
+    }),
   };
 }

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { bytesByPackage, zodBytes } from './lib/bundle-contents.js';
+import { bytesByPackage, externalImports, zodBytes } from './lib/bundle-contents.js';
 import { type BenchCaller, benchCaller, CALLER_PROOF_HEADER } from './lib/caller.js';
 import type { BenchContext } from './lib/context.js';
 import { printTable, type Section, say, type Table } from './lib/report.js';
@@ -186,11 +186,11 @@ export async function coldStart(context: BenchContext): Promise<Section> {
     ],
     tables: [sizes, contents, timing, importTable],
     notes: [
-      `Where our extra start-up time goes: with the SDK external, loading \`@aws-sdk/client-lambda\` (built at cold start for the ` +
-        `on-demand refresh, which most containers never run) adds ${fixed(lambdaClientMs)} ms on its own, and zod with all its ` +
-        `locales is ${int(oursExternal === undefined ? Number.NaN : zodBytes(oursExternal.metafile))} of our ${int(oursExternal?.size ?? 0)} bytes (the configuration and token ` +
-        'record schemas use a handful of zod features). Loading the Lambda client lazily, on the first on-demand refresh, and ' +
-        'importing zod without its locales (e.g. `zod/mini`) are the two levers these figures point at.',
+      `What our bundle loads (SDK external): ${sdkLoads(oursExternal)}. Importing \`@aws-sdk/client-lambda\` on its own adds ` +
+        `${fixed(lambdaClientMs)} ms to a fresh process (the import table): a cost only the containers that refresh on demand ` +
+        'pay, when the bundle loads it on first use. zod with all its locales is ' +
+        `${int(oursExternal === undefined ? Number.NaN : zodBytes(oursExternal.metafile))} of our ${int(oursExternal?.size ?? 0)} ` +
+        'bytes (the configuration and token record schemas use a handful of zod features).',
       "With the SDK bundled both start faster than with it external: esbuild's single file is cheaper to load than the SDK's many " +
         'files in node_modules. On Lambda the runtime\'s SDK is also many files, so "SDK external" is the realistic row.',
       `Source maps as deployed (\`NODE_OPTIONS=--enable-source-maps\` with the .map file) change our time to first response by ` +
@@ -333,6 +333,14 @@ function sizesTable(built: readonly Built[]): Table {
     ratio(oursBundled?.gzipSize ?? Number.NaN, ptBundled?.gzipSize ?? Number.NaN, 2),
   ]);
   return sizes;
+}
+
+/** `@aws-sdk/x at start, @aws-sdk/y on first use`, from the bundle's metafile. */
+function sdkLoads(variant: Built | undefined): string {
+  if (variant === undefined) return '–';
+  const { atLoad, onFirstUse } = externalImports(variant.metafile);
+  const names = (list: readonly string[]) => list.map((name) => `\`${name}\``).join(', ') || 'nothing';
+  return `${names(atLoad)} at start, ${names(onFirstUse)} on first use (\`import()\`)`;
 }
 
 /** The output's bytes grouped by package, the 8 largest and the rest. */

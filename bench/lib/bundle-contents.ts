@@ -56,3 +56,25 @@ export function zodBytes(metafile: Metafile): number {
     .filter(([name]) => name === 'zod' || name === ZOD_LOCALES)
     .reduce((total, [, size]) => total + size, 0);
 }
+
+/** External packages (Node.js built-ins aside) the output loads at start and on first use. */
+export interface ExternalImports {
+  /** `import` statements: loaded when the bundle is. */
+  readonly atLoad: readonly string[];
+  /** Only `import()` expressions: loaded when that code first runs. */
+  readonly onFirstUse: readonly string[];
+}
+
+/** What the output imports of the packages left external (the SDK on Lambda), by when it loads them. */
+export function externalImports(metafile: Metafile): ExternalImports {
+  const atLoad = new Set<string>();
+  const dynamic = new Set<string>();
+  for (const imported of mainOutput(metafile)?.imports ?? []) {
+    if (imported.external !== true || imported.path.startsWith('node:')) continue;
+    (imported.kind === 'dynamic-import' ? dynamic : atLoad).add(imported.path);
+  }
+  return {
+    atLoad: [...atLoad].sort(),
+    onFirstUse: [...dynamic].filter((path) => !atLoad.has(path)).sort(),
+  };
+}

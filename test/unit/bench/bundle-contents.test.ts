@@ -2,6 +2,7 @@ import type { Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import {
   bytesByPackage,
+  externalImports,
   GENERATED_ENTRY,
   mainOutput,
   packageOf,
@@ -105,5 +106,32 @@ describe('Function: mainOutput', () => {
   it('picks the JavaScript output, not the source map', () => {
     // Act + Assess
     expect(mainOutput(metafile({ 'a.ts': 1 }))?.bytes).toBe(101);
+  });
+});
+
+describe('Function: externalImports', () => {
+  it('tells the SDK packages loaded at start from those loaded on first use, Node built-ins aside', () => {
+    // Prepare: as esbuild lists the read bundle's imports.
+    const meta = metafile({ 'functions/read/handler.ts': 1 });
+    const output = meta.outputs['out/index.mjs'];
+    if (output === undefined) throw new Error('no output');
+    output.imports = [
+      { path: 'node:crypto', kind: 'import-statement', external: true },
+      { path: '@aws-sdk/client-lambda', kind: 'dynamic-import', external: true },
+      { path: '@aws-sdk/client-lambda', kind: 'dynamic-import', external: true },
+      { path: '@aws-sdk/client-secrets-manager', kind: 'import-statement', external: true },
+      { path: '@aws-sdk/client-scheduler', kind: 'dynamic-import', external: true },
+      { path: '@aws-sdk/client-scheduler', kind: 'import-statement', external: true },
+      { path: 'functions/core/engine.ts', kind: 'import-statement' },
+    ];
+
+    // Act
+    const imports = externalImports(meta);
+
+    // Assess: a package imported both ways is loaded at start.
+    expect(imports).toStrictEqual({
+      atLoad: ['@aws-sdk/client-scheduler', '@aws-sdk/client-secrets-manager'],
+      onFirstUse: ['@aws-sdk/client-lambda'],
+    });
   });
 });
