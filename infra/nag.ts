@@ -5,7 +5,7 @@
 import { type aws_iam as iam, type aws_lambda as lambda, Stack, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { SECRET_ARN_SUFFIX_PATTERN } from '../functions/core/names.js';
-import { nagScheduleArnPattern, nagSecretArnPattern } from './naming.js';
+import { nagProviderSecretArnPattern, nagScheduleArnPattern } from './naming.js';
 import type { ProviderResources } from './provider-resources.js';
 import { MAX_EXACT_SECRET_ARNS_PROVIDERS, namesEachSecret } from './secret-access.js';
 
@@ -38,14 +38,15 @@ export function acknowledgeNagFindings(scope: Construct, props: NagAcknowledgeme
   });
   acknowledgeRefreshRoleWildcards(props);
   if (!namesEachSecret(props.providers.length)) {
-    Validations.of(props.readFunction.role as iam.Role).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${nagSecretArnPattern(props.secretPrefix, 'token')}]`,
-      reason:
-        'GetSecretValue on the token secrets only (-?????? is the random suffix Secrets Manager appends; ' +
-        'no credentials secret matches /token-??????); above ' +
-        `${MAX_EXACT_SECRET_ARNS_PROVIDERS} providers the pattern keeps the role policy under the ` +
-        '10,240-character inline limit.',
-    });
+    for (const { config } of props.providers) {
+      Validations.of(props.readFunction.role as iam.Role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagProviderSecretArnPattern(props.secretPrefix, config.name, 'token')}]`,
+        reason:
+          "GetSecretValue on this provider's token secret only: -?????? is the random suffix Secrets Manager " +
+          `appends (six characters exactly, so no other secret matches); above ${MAX_EXACT_SECRET_ARNS_PROVIDERS} ` +
+          'providers the name pattern replaces the reference to the secret.',
+      });
+    }
   }
 }
 
@@ -81,9 +82,9 @@ function acknowledgeRefreshRoleWildcards(props: NagAcknowledgementsProps): void 
     ...secretPatterns(props).map((pattern) => ({
       resource: pattern,
       reason:
-        '-?????? is the random suffix Secrets Manager appends to secret ARNs; above ' +
-        `${MAX_EXACT_SECRET_ARNS_PROVIDERS} providers the prefix pattern keeps the role policy under the ` +
-        '10,240-character inline limit, and only this deployment writes under the prefix.',
+        '-?????? is the random suffix Secrets Manager appends to secret ARNs (six characters exactly): the ' +
+        "pattern matches one provider's secret; above " +
+        `${MAX_EXACT_SECRET_ARNS_PROVIDERS} providers the name pattern replaces the reference to the secret.`,
     })),
   ];
   const refreshRole = props.refreshFunction.role as iam.Role;
@@ -99,9 +100,11 @@ function secretPatterns(props: NagAcknowledgementsProps): string[] {
     .filter((provider) => provider.credentialsResourceArn.endsWith(SECRET_ARN_SUFFIX_PATTERN))
     .map((provider) => provider.credentialsResourceArn);
   if (!namesEachSecret(providers.length)) {
-    patterns.push(nagSecretArnPattern(secretPrefix, 'token'));
-    if (providers.some((provider) => provider.config.credentialsSecretArn === undefined)) {
-      patterns.push(nagSecretArnPattern(secretPrefix, 'credentials'));
+    for (const { config } of providers) {
+      patterns.push(nagProviderSecretArnPattern(secretPrefix, config.name, 'token'));
+      if (config.credentialsSecretArn === undefined) {
+        patterns.push(nagProviderSecretArnPattern(secretPrefix, config.name, 'credentials'));
+      }
     }
   }
   return patterns;

@@ -10,8 +10,10 @@ import {
   type DerivedName,
   REFRESH_FUNCTION_NAME,
   SCHEDULE_GROUP_NAME,
+  SECRET_ARN_SUFFIX_PATTERN,
   type SecretKind,
   secretArnNamePattern,
+  secretName,
 } from '../functions/core/names.js';
 
 /** A name unique per construct and stack: `scope`'s unique name, cut to the base length, then the suffix. */
@@ -59,6 +61,25 @@ export function secretArnPattern(scope: Construct, secretPrefix: string, kind: S
   });
 }
 
+/**
+ * `…:secret:<prefix>/<provider>/<kind>-??????`: one provider's token (or credentials) secret. Each `?`
+ * is exactly one character, so the pattern matches the one secret of that exact name, whatever the
+ * suffix, and nothing under another provider's name or another path (issue 15, finding 8).
+ */
+export function providerSecretArnPattern(
+  scope: Construct,
+  secretPrefix: string,
+  provider: string,
+  kind: SecretKind,
+): string {
+  return Stack.of(scope).formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${secretName(secretPrefix, provider, kind)}${SECRET_ARN_SUFFIX_PATTERN}`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}
+
 /** The start of an ARN of this stack's partition, region and account as cdk-nag renders it. */
 function nagArnPrefix(service: string): string {
   return `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:`;
@@ -67,6 +88,15 @@ function nagArnPrefix(service: string): string {
 /** {@link secretArnPattern} as cdk-nag renders it in a finding's id. */
 export function nagSecretArnPattern(secretPrefix: string, kind: SecretKind): string {
   return `${nagArnPrefix('secretsmanager')}secret:${secretArnNamePattern(secretPrefix, kind)}`;
+}
+
+/** {@link providerSecretArnPattern} as cdk-nag renders it in a finding's id. */
+export function nagProviderSecretArnPattern(
+  secretPrefix: string,
+  provider: string,
+  kind: SecretKind,
+): string {
+  return `${nagArnPrefix('secretsmanager')}secret:${secretName(secretPrefix, provider, kind)}${SECRET_ARN_SUFFIX_PATTERN}`;
 }
 
 /** {@link scheduleArnPattern} as cdk-nag renders it in a finding's id. */

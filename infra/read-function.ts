@@ -26,7 +26,7 @@ import {
   READ_ENTRY,
 } from './bundling.js';
 import type { ProviderResources } from './provider-resources.js';
-import { tokenSecretArns, viaSecretsManager } from './secret-access.js';
+import { secretStatements, tokenSecretArns, viaSecretsManager } from './secret-access.js';
 
 /** The read function's timeout: it waits up to 20 s for an on-demand refresh (functions/core/read.ts). */
 export const READ_TIMEOUT = Duration.seconds(30);
@@ -111,10 +111,8 @@ export interface ServeGrantsProps {
  */
 export function grantReadFunction(scope: Construct, role: iam.Role, props: ServeGrantsProps): void {
   const statements = [
-    new iam.PolicyStatement({
-      sid: 'ReadTokenSecrets',
+    ...secretStatements('ReadTokenSecrets', tokenSecretArns(scope, props.providers, props.secretPrefix), {
       actions: ['secretsmanager:GetSecretValue'],
-      resources: tokenSecretArns(scope, props.providers, props.secretPrefix),
     }),
     new iam.PolicyStatement({
       sid: 'DecryptViaSecretsManager',

@@ -22,7 +22,12 @@ import { capabilitiesOf } from '../functions/core/grants.js';
 import { bundledFunction, type ConfigDelivery, REFRESH_ENTRY } from './bundling.js';
 import { functionArnByName, refreshFunctionName, scheduleArnPattern } from './naming.js';
 import type { ProviderResources } from './provider-resources.js';
-import { credentialsSecretArns, namesEachSecret, tokenSecretArns } from './secret-access.js';
+import {
+  credentialsSecretArns,
+  namesEachSecret,
+  secretStatements,
+  tokenSecretArns,
+} from './secret-access.js';
 
 /**
  * The function timeout: the longest provider call, plus the engine's write reserve, plus 25 s for the
@@ -121,29 +126,23 @@ export function grantRefreshFunction(scope: Construct, role: iam.Role, props: Re
   // Only a grant that rotates its credential (refresh_token) writes the credentials back.
   const rotating = providers.filter((provider) => capabilitiesOf(provider.config).rotatesCredential);
   const statements = [
-    new iam.PolicyStatement({
-      sid: 'TokenSecrets',
+    ...secretStatements('TokenSecrets', tokenSecretArns(scope, providers, secretPrefix), {
       actions: [
         'secretsmanager:GetSecretValue',
         'secretsmanager:PutSecretValue',
         'secretsmanager:UpdateSecretVersionStage',
       ],
-      resources: tokenSecretArns(scope, providers, secretPrefix),
     }),
-    new iam.PolicyStatement({
-      sid: 'ReadCredentials',
+    ...secretStatements('ReadCredentials', credentialsSecretArns(scope, providers, { secretPrefix, exact }), {
       actions: ['secretsmanager:GetSecretValue'],
-      resources: credentialsSecretArns(scope, providers, { secretPrefix, exact }),
     }),
-    ...(rotating.length === 0
-      ? []
-      : [
-          new iam.PolicyStatement({
-            sid: 'WriteRotatedCredentials',
-            actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
-            resources: credentialsSecretArns(scope, rotating, { secretPrefix, exact }),
-          }),
-        ]),
+    ...secretStatements(
+      'WriteRotatedCredentials',
+      credentialsSecretArns(scope, rotating, { secretPrefix, exact }),
+      {
+        actions: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+      },
+    ),
     new iam.PolicyStatement({
       sid: 'StateTable',
       actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],

@@ -5,53 +5,118 @@
  */
 import { aws_iam as iam, type aws_kms as kms, Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { secretArnPattern } from './naming.js';
+import { credentialsSecretName, tokenSecretName } from '../functions/core/names.js';
+import { providerSecretArnPattern } from './naming.js';
 import type { ProviderResources } from './provider-resources.js';
 
 /**
- * Up to this many providers the refresh role names every secret ARN; above it, the statements use
- * the `<prefix>/*` pattern: a role's inline policies may hold 10,240 characters, and each full
- * secret ARN takes about 95 of them once resolved (two secrets per provider).
+ * Up to this many providers the roles name every secret by its ARN (a reference to the secret);
+ * above it, by its name pattern `<prefix>/<provider>/<kind>-??????` (a literal, which CDK sizes at
+ * least as long as it is once resolved, so its split of a large policy into managed policies is
+ * safe; a reference is sized shorter than the ARN it becomes).
  */
 export const MAX_EXACT_SECRET_ARNS_PROVIDERS = 20;
 
-/** Whether the statements of this many providers name each secret ARN (else the prefix patterns). */
+/** A secret's ARN (or ARN pattern) for a statement, and its name (to size the statement). */
+export interface SecretArn {
+  readonly arn: string;
+  readonly name: string;
+}
+
+/** Whether the statements of this many providers name each secret ARN (else each name pattern). */
 export function namesEachSecret(providerCount: number): boolean {
   return providerCount <= MAX_EXACT_SECRET_ARNS_PROVIDERS;
 }
 
 /**
- * The token secrets' ARNs for IAM statements: each one up to
- * {@link MAX_EXACT_SECRET_ARNS_PROVIDERS} providers, else `<prefix>/*\/token-??????` (which no
- * credentials secret `<prefix>/<name>/credentials-??????` matches).
+ * The token secrets' ARNs for IAM statements: one per provider, the ARN up to
+ * {@link MAX_EXACT_SECRET_ARNS_PROVIDERS} providers, else `<prefix>/<name>/token-??????`. Never a
+ * pattern across providers: a `*` would also cross `/` (issue 15, finding 8), so that
+ * `<prefix>/*\/token-??????` matched any secret under the prefix whose name ends in `/token`, such as
+ * an existing credentials secret named that way, or another deployment's under a longer prefix.
  */
 export function tokenSecretArns(
   scope: Construct,
   providers: readonly ProviderResources[],
   secretPrefix: string,
-): string[] {
-  if (namesEachSecret(providers.length)) return providers.map((provider) => provider.tokenSecret.secretArn);
-  return [secretArnPattern(scope, secretPrefix, 'token')];
+): SecretArn[] {
+  const exact = namesEachSecret(providers.length);
+  return providers.map(({ config, tokenSecret }) => ({
+    arn: exact ? tokenSecret.secretArn : providerSecretArnPattern(scope, secretPrefix, config.name, 'token'),
+    name: tokenSecretName(secretPrefix, config.name),
+  }));
 }
 
 /**
- * The credentials secrets' ARNs of `list` for IAM statements: the secrets the construct created,
- * each one (`exact`) or as `<prefix>/*\/credentials-??????`; then the existing secrets of
- * `credentialsSecretArn`, each one.
+ * The credentials secrets' ARNs of `list` for IAM statements, one per provider: the secrets the
+ * construct created, by ARN (`exact`) or as `<prefix>/<name>/credentials-??????`; the existing
+ * secrets of `credentialsSecretArn` as configured.
  */
 export function credentialsSecretArns(
   scope: Construct,
   list: readonly ProviderResources[],
   options: { readonly secretPrefix: string; readonly exact: boolean },
-): string[] {
-  const own = list.filter((provider) => provider.config.credentialsSecretArn === undefined);
-  const others = list.filter((provider) => provider.config.credentialsSecretArn !== undefined);
-  return [
-    ...(options.exact || own.length === 0
-      ? own.map((provider) => provider.credentialsResourceArn)
-      : [secretArnPattern(scope, options.secretPrefix, 'credentials')]),
-    ...others.map((provider) => provider.credentialsResourceArn),
-  ];
+): SecretArn[] {
+  return list.map(({ config, credentialsResourceArn }) => {
+    // An existing secret's ARN is counted whole: longer than its name, never shorter.
+    if (config.credentialsSecretArn !== undefined)
+      return { arn: credentialsResourceArn, name: credentialsResourceArn };
+    return {
+      arn: options.exact
+        ? credentialsResourceArn
+        : providerSecretArnPattern(scope, options.secretPrefix, config.name, 'credentials'),
+      name: credentialsSecretName(options.secretPrefix, config.name),
+    };
+  });
+}
+
+/**
+ * The most characters one statement's secret ARNs take once resolved, counted at their longest
+ * (`arn:aws-us-gov:secretsmanager:ap-southeast-2:<account>:secret:` and the name): CDK moves whole
+ * statements into managed policies (6,144 characters each) when a role's policy outgrows the inline
+ * limit, so no statement may be larger than that.
+ */
+export const MAX_STATEMENT_ARN_CHARS = 3000;
+
+/** The longest an ARN of this secret name can be once resolved, with its quotes and comma. */
+function resolvedArnChars(secretName: string): number {
+  return (
+    'arn:aws-us-gov:secretsmanager:ap-southeast-2:123456789012:secret:'.length + secretName.length + 7 + 3
+  );
+}
+
+/**
+ * `arns` in statements of at most {@link MAX_STATEMENT_ARN_CHARS} resolved characters: `sid`, then
+ * `sid2`, `sid3`... (CDK does not merge statements that have a Sid, so the split stays).
+ */
+export function secretStatements(
+  sid: string,
+  arns: readonly SecretArn[],
+  props: {
+    readonly actions: readonly string[];
+    readonly conditions?: Record<string, Record<string, unknown>>;
+  },
+): iam.PolicyStatement[] {
+  const chunks: string[][] = [];
+  let chars = Number.POSITIVE_INFINITY;
+  for (const { arn, name } of arns) {
+    const size = resolvedArnChars(name);
+    if (chars + size > MAX_STATEMENT_ARN_CHARS) {
+      chunks.push([]);
+      chars = 0;
+    }
+    chunks[chunks.length - 1]?.push(arn);
+    chars += size;
+  }
+  return chunks.map(
+    (resources, index) =>
+      new iam.PolicyStatement({
+        sid: index === 0 ? sid : `${sid}${index + 1}`,
+        actions: [...props.actions],
+        resources,
+        ...(props.conditions === undefined ? {} : { conditions: props.conditions }),
+      }),
+  );
 }
 
 /** The condition that limits `kms:Decrypt` to Secrets Manager calls in this stack's region. */

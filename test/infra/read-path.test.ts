@@ -211,7 +211,8 @@ describe('Class: TokenRefresher (read path)', () => {
       expect(role.Policies).toBeUndefined();
     });
 
-    it('uses the <prefix>/*/token-?????? pattern above 20 providers, which no credentials secret matches', () => {
+    it("names each provider's token secret by its name pattern above 20 providers, which matches no other secret", () => {
+      // Issue 15, finding 8: the former <prefix>/*/token-?????? pattern matched across "/".
       const many = Array.from({ length: 21 }, (_, index) => ({
         name: `p${index}`,
         grant: 'refresh_token' as const,
@@ -219,7 +220,7 @@ describe('Class: TokenRefresher (read path)', () => {
       }));
       const { stack: big } = build({ providers: many, secretPrefix: 'prod/tokens' });
       const [secrets] = policyOf(big.refresher.readFunction.role as iam.IRole, big);
-      const pattern = {
+      const pattern = (name: string) => ({
         'Fn::Join': [
           '',
           [
@@ -229,18 +230,18 @@ describe('Class: TokenRefresher (read path)', () => {
             { Ref: 'AWS::Region' },
             ':',
             { Ref: 'AWS::AccountId' },
-            ':secret:prod/tokens/*/token-??????',
+            `:secret:prod/tokens/${name}/token-??????`,
           ],
         ],
-      };
+      });
       expect(secrets).toEqual({
         Sid: 'ReadTokenSecrets',
         Effect: 'Allow',
         Action: 'secretsmanager:GetSecretValue',
-        Resource: pattern,
+        Resource: many.map((provider) => pattern(provider.name)),
       });
       // IAM's matching: `*` any run of characters, `?` one character.
-      const glob = 'prod/tokens/*/token-??????';
+      const glob = 'prod/tokens/p3/token-??????';
       const matcher = new RegExp(
         `^${glob
           .replace(/[.+^${}()|[\]\\/]/g, '\\$&')
@@ -250,6 +251,8 @@ describe('Class: TokenRefresher (read path)', () => {
       expect(matcher.test('prod/tokens/p3/token-AbC123')).toBe(true);
       expect(matcher.test('prod/tokens/p3/credentials-AbC123')).toBe(false);
       expect(matcher.test('prod/tokens/token-x/credentials-AbC123')).toBe(false);
+      expect(matcher.test('prod/tokens/p30/token-AbC123')).toBe(false);
+      expect(matcher.test('prod/tokens/team/p3/token-AbC123')).toBe(false);
     });
   });
 

@@ -5,6 +5,7 @@
 import { aws_iam as iam, type aws_lambda as lambda } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
+import { iamMatch, isAllowed, type PolicyDocument, resolveValue } from './iam-evaluation.js';
 import { build, PROVIDERS } from './support.js';
 
 const ACCOUNT = '123456789012';
@@ -152,5 +153,142 @@ describe('Finding 13: reserved concurrency', () => {
       expect.stringMatching(/^reservedConcurrency\.refresh: is 0; it must be a whole number of at least 1/),
       expect.stringMatching(/^reservedConcurrency\.read: is 1.5; it must be a whole number of at least 1/),
     ]);
+  });
+});
+
+/** The tests' account and region, and a secret's ARN there with a suffix. */
+const REGION = 'eu-west-1';
+const secretArn = (name: string, suffix = 'AbC123') =>
+  `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-${suffix}`;
+
+/** A template's resources, resolved: secrets' `Ref` become their ARN (suffix `AbC123`). */
+function resolvedResources(built: ReturnType<typeof build>): Record<string, TemplateResource> {
+  const resources = built.template.toJSON().Resources as Record<string, TemplateResource>;
+  const refs: Record<string, string> = {};
+  const attributes: Record<string, string> = {};
+  for (const [id, resource] of Object.entries(resources)) {
+    if (resource.Type === 'AWS::SecretsManager::Secret')
+      refs[id] = secretArn(String(resource.Properties.Name));
+    if (resource.Type === 'AWS::IAM::Role') {
+      refs[id] = id;
+      attributes[`${id}.Arn`] = `arn:aws:iam::${ACCOUNT}:role/${id}`;
+    }
+    if (resource.Type === 'AWS::KMS::Key') {
+      refs[id] = id;
+      attributes[`${id}.Arn`] = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+    }
+    if (resource.Type === 'AWS::IAM::ManagedPolicy') refs[id] = `arn:aws:iam::${ACCOUNT}:policy/${id}`;
+    if (resource.Type === 'AWS::Lambda::Function') {
+      refs[id] = id;
+      attributes[`${id}.Arn`] = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${id}`;
+    }
+  }
+  const context = { account: ACCOUNT, region: REGION, refs, attributes };
+  return Object.fromEntries(
+    Object.entries(resources).map(([id, resource]) => [
+      id,
+      { ...resource, Properties: resolveValue(resource.Properties, context) },
+    ]),
+  ) as Record<string, TemplateResource>;
+}
+
+interface TemplateResource {
+  readonly Type: string;
+  readonly Properties: Record<string, unknown>;
+  readonly DependsOn?: unknown;
+}
+
+/** The identity policies (inline and managed) attached to a role, with the role's ARN. */
+function identityOf(
+  resources: Record<string, TemplateResource>,
+  roleId: string,
+): { principalArn: string; identity: PolicyDocument[] } {
+  const attached = (roles: unknown) => Array.isArray(roles) && roles.includes(roleId);
+  const identity = Object.values(resources)
+    .filter(
+      (r) =>
+        (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') &&
+        attached(r.Properties.Roles),
+    )
+    .map((r) => r.Properties.PolicyDocument as PolicyDocument);
+  return { principalArn: `arn:aws:iam::${ACCOUNT}:role/${roleId}`, identity };
+}
+
+describe('Finding 8: secret ARN patterns above 20 providers', () => {
+  // Prepare: 23 providers whose names are prefixes of one another, or name a kind of secret; one
+  // rotating grant; one existing credentials secret named like a token secret under the prefix.
+  const names = ['a', 'a-b', 'ab', 'token', 'credentials', 'a-token', 'b-credentials', 'api', 'api-v2'];
+  const providers = [
+    ...[...names, ...Array.from({ length: 13 }, (_, index) => `p${index}`)].map((name) => ({
+      name,
+      grant: 'client_credentials' as const,
+      tokenUrl: 'https://auth.example.com/token',
+    })),
+    { name: 'rotating', grant: 'refresh_token' as const, tokenUrl: 'https://auth.example.com/token' },
+    {
+      name: 'legacy',
+      grant: 'client_credentials' as const,
+      tokenUrl: 'https://auth.example.com/token',
+      credentialsSecretArn: secretArn('prod/tokens/shared/token'),
+    },
+  ];
+  const built = build({ providers, secretPrefix: 'prod/tokens' });
+  const resources = resolvedResources(built);
+  const { stack } = built;
+  const roleId = (role: iam.IRole | undefined) => stack.getLogicalId(role?.node.defaultChild as iam.CfnRole);
+  const ownNames = providers.filter((p) => p.credentialsSecretArn === undefined).map((p) => p.name);
+  const tokens = providers.map((p) => secretArn(`prod/tokens/${p.name}/token`));
+  const credentials = [
+    ...ownNames.map((name) => secretArn(`prod/tokens/${name}/credentials`)),
+    secretArn('prod/tokens/shared/token'),
+  ];
+  // Secrets of nobody here: another deployment under a longer prefix, deeper names under the prefix.
+  const foreign = [
+    secretArn('prod/tokens/team/a/credentials'),
+    secretArn('prod/tokens/team/a/token'),
+    secretArn('prod/tokens/a/credentials/token'),
+    secretArn('prod/tokens/a/token/credentials'),
+    secretArn('prod/tokens-b/a/token'),
+  ];
+  const universe = [...tokens, ...credentials, ...foreign];
+  /** The secrets the role's identity policies allow `action` on. */
+  const allowed = (role: iam.IRole | undefined, action: string) => {
+    const { principalArn, identity } = identityOf(resources, roleId(role));
+    return universe.filter((resource) =>
+      isAllowed({ principalArn, action, resource }, { identity, resourceAccount: ACCOUNT }),
+    );
+  };
+
+  it('lets the read function read exactly the token secrets, no credentials and nothing deeper', () => {
+    expect(allowed(stack.refresher.readFunction.role, 'secretsmanager:GetSecretValue')).toEqual(tokens);
+  });
+
+  it('lets the refresh function write exactly the token secrets and the rotating grant credentials', () => {
+    const role = stack.refresher.refreshFunction.role;
+    expect(allowed(role, 'secretsmanager:GetSecretValue')).toEqual([...tokens, ...credentials]);
+    expect(allowed(role, 'secretsmanager:PutSecretValue')).toEqual([
+      ...tokens,
+      secretArn('prod/tokens/rotating/credentials'),
+    ]);
+    expect(allowed(role, 'secretsmanager:UpdateSecretVersionStage')).toEqual(
+      allowed(role, 'secretsmanager:PutSecretValue'),
+    );
+  });
+
+  it('matches no credentials secret with any statement on token secrets', () => {
+    // Act
+    const statements = Object.values(resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+      .flatMap((r) => (r.Properties.PolicyDocument as PolicyDocument).Statement)
+      .filter((statement) => /^(Read)?TokenSecrets\d*$/.test(statement.Sid ?? ''));
+    const patterns = statements.flatMap((statement) =>
+      typeof statement.Resource === 'string' ? [statement.Resource] : [...(statement.Resource ?? [])],
+    );
+
+    // Assess
+    expect(patterns.length).toBe(2 * providers.length);
+    expect(
+      patterns.filter((pattern) => [...credentials, ...foreign].some((arn) => iamMatch(pattern, arn))),
+    ).toEqual([]);
   });
 });

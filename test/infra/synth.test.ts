@@ -49,12 +49,18 @@ describe('Synthesis', () => {
       `100 providers: ${total} resources (${fixed} shared + ${(total - fixed) / 100} per provider); synth ${seconds} s`,
     );
     expect(total).toBeLessThan(500);
-    expect((total - fixed) / 100).toBe(4);
+    // Above 20 providers each secret is named by its own pattern (issue 15, finding 8), and CDK moves
+    // the statements that do not fit the roles' inline policies into managed policies.
+    const overflow = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).filter(
+      (resource) => resource.Type === 'AWS::IAM::ManagedPolicy',
+    ).length;
+    expect(overflow).toBe(8);
+    expect((total - fixed - overflow) / 100).toBe(4);
     // The numbers in the construct's TSDoc: 28 shared (18 before the read path: its role and policy,
     // log group, function, Function URL and 4 alarms; 1 more with the permanent-failure alarm), 4 per
     // provider.
     expect(fixed).toBe(28);
-    expect(total).toBe(428);
+    expect(total).toBe(436);
   });
 
   it('bundles both handlers with esbuild, each with the large configuration as a file', () => {

@@ -389,15 +389,23 @@ describe('Class: TokenRefresher', () => {
       ]);
     });
 
-    it('uses <prefix>/* secret patterns above 20 providers, to fit the inline policy limit', () => {
+    it("names each provider's secrets by their name patterns above 20 providers, split into statements", () => {
+      // Issue 15, finding 8: the former <prefix>/*/<kind>-?????? patterns matched across "/".
       const many = Array.from({ length: 21 }, (_, index) => ({
         name: `p${index}`,
         grant: 'client_credentials' as const,
         tokenUrl: 'https://auth.example.com/token',
       }));
       const { stack: big } = build({ providers: many, secretPrefix: 'prod/tokens' });
-      const statements = policyOf(big.refresher.refreshFunction.role as iam.Role);
-      const arn = (suffix: string) => ({
+      const role = big.refresher.refreshFunction.role as iam.Role;
+      // Above the inline limit CDK moves statements into managed policies (OverflowPolicy<n>).
+      const statements = [
+        ...policyOf(role, big),
+        ...role.node.children
+          .filter((child): child is iam.ManagedPolicy => child instanceof iam.ManagedPolicy)
+          .flatMap((policy) => (big.resolve(policy.document) as { Statement: Statement[] }).Statement),
+      ];
+      const arn = (name: string, kind: string) => ({
         'Fn::Join': [
           '',
           [
@@ -407,13 +415,17 @@ describe('Class: TokenRefresher', () => {
             { Ref: 'AWS::Region' },
             ':',
             { Ref: 'AWS::AccountId' },
-            `:secret:prod/tokens/*/${suffix}-??????`,
+            `:secret:prod/tokens/${name}/${kind}-??????`,
           ],
         ],
       });
-      expect(statements.find((s) => s.Sid === 'TokenSecrets')?.Resource).toEqual(arn('token'));
-      expect(statements.find((s) => s.Sid === 'ReadCredentials')?.Resource).toEqual(arn('credentials'));
-      expect(statements.find((s) => s.Sid === 'WriteRotatedCredentials')).toBeUndefined();
+      const resources = (sid: string) =>
+        statements
+          .filter((s) => new RegExp(`^${sid}\\d*$`).test(s.Sid ?? ''))
+          .flatMap((s) => (Array.isArray(s.Resource) ? s.Resource : [s.Resource]));
+      expect(resources('TokenSecrets')).toEqual(many.map((p) => arn(p.name, 'token')));
+      expect(resources('ReadCredentials')).toEqual(many.map((p) => arn(p.name, 'credentials')));
+      expect(resources('WriteRotatedCredentials')).toEqual([]);
     });
   });
 
