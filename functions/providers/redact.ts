@@ -15,8 +15,11 @@
  * | in other letter case | every pattern ignores case |
  *
  * The value's pattern accepts each character in any of its encodings, so mixed forms (a JSON string
- * that was percent-encoded) are caught too. The API stays `createRedactor(values)`: any grant passes
- * every value it sends or holds (client secrets, refresh tokens, signed assertions, private keys).
+ * that was percent-encoded) are caught too. A value longer than 200 characters (a JWT, a PEM key) is
+ * looked for in its whole-value encodings only (as sent, JSON-escaped, percent- and form-encoded, and
+ * in base64), and a multi-line value line by line as well. The API stays `createRedactor(values)`:
+ * any grant passes every value it sends or holds (client secrets, refresh tokens, signed assertions,
+ * private keys; a JWK's private members as values of their own).
  */
 
 /** What a redacted value is replaced with. */
@@ -87,29 +90,64 @@ function characterPattern(character: string): string {
   return `(?:${alternatives.join('|')})`;
 }
 
-/** A pattern matching `value` written in any mix of the encodings of {@link characterPattern}. */
-function valuePattern(value: string): string {
-  return Array.from(value, characterPattern).join('');
+/**
+ * Values up to this length get the per-character pattern (client ids and secrets, most refresh
+ * tokens). Longer ones (JWTs, PEM keys) get {@link literalForms}: a per-character pattern of a
+ * 2,000-character value costs about a second to compile, on every token request.
+ */
+const MAX_PER_CHARACTER_LENGTH = 200;
+
+/**
+ * The whole-value encodings of a long value: as sent, JSON-escaped (plain, with `\/`, twice), percent-
+ * and form-encoded.
+ */
+function literalForms(value: string): string[] {
+  const json = JSON.stringify(value).slice(1, -1);
+  return [
+    value,
+    json,
+    json.replaceAll('/', '\\/'),
+    JSON.stringify(json).slice(1, -1),
+    encodeURIComponent(value),
+    new URLSearchParams({ v: value }).toString().slice('v='.length),
+  ];
 }
 
-/** The values to look for: each value, and each long line of a multi-line one. */
-function needlesOf(values: Iterable<unknown>): string[] {
-  const needles = new Set<string>();
+/** A value to look for, and whether only its {@link literalForms} are looked for. */
+interface Needle {
+  readonly text: string;
+  readonly literal: boolean;
+}
+
+/**
+ * A pattern matching a needle: written in any mix of the encodings of {@link characterPattern}, or,
+ * for a long or multi-line value and the lines of one, in one of its {@link literalForms}.
+ */
+function needlePattern(needle: Needle): string {
+  if (!needle.literal) return Array.from(needle.text, characterPattern).join('');
+  return [...new Set(literalForms(needle.text))].map(escapeRegExp).join('|');
+}
+
+/** The values to look for: each value, and each long line of a multi-line one (a PEM key). */
+function needlesOf(values: Iterable<unknown>): Needle[] {
+  const needles = new Map<string, Needle>();
   for (const value of values) {
     if (typeof value !== 'string' || value.length === 0) continue;
-    needles.add(value);
-    if (/[\r\n]/.test(value)) {
-      for (const line of value.split(/\r?\n|\r/))
-        if (line.trim().length >= MIN_LINE_LENGTH) needles.add(line.trim());
+    const multiLine = /[\r\n]/.test(value);
+    needles.set(value, { text: value, literal: multiLine || value.length > MAX_PER_CHARACTER_LENGTH });
+    if (!multiLine) continue;
+    for (const line of value.split(/\r?\n|\r/).map((part) => part.trim())) {
+      if (line.length >= MIN_LINE_LENGTH && !needles.has(line))
+        needles.set(line, { text: line, literal: true });
     }
   }
   // Longest first, so that a value containing another one is replaced whole.
-  return [...needles].sort((a, b) => b.length - a.length);
+  return [...needles.values()].sort((a, b) => b.text.length - a.text.length);
 }
 
 /** One case-insensitive alternation of the values' patterns, or `undefined` when there is no value. */
-function matcherOf(needles: readonly string[]): RegExp | undefined {
-  return needles.length === 0 ? undefined : new RegExp(needles.map(valuePattern).join('|'), 'gi');
+function matcherOf(needles: readonly Needle[]): RegExp | undefined {
+  return needles.length === 0 ? undefined : new RegExp(needles.map(needlePattern).join('|'), 'gi');
 }
 
 /** A base64 run as the decoder wants it: `\/` and percent-encoded `/`, `+`, `=` written plainly. */
@@ -148,7 +186,9 @@ export function createRedactor(values: Iterable<unknown>): Redactor {
   const needles = needlesOf(values);
   const matcher = matcherOf(needles);
   if (matcher === undefined) return (text) => text;
-  const decodedMatcher = matcherOf(needles.filter((needle) => needle.length >= MIN_DECODED_NEEDLE_LENGTH));
+  const decodedMatcher = matcherOf(
+    needles.filter((needle) => needle.text.length >= MIN_DECODED_NEEDLE_LENGTH),
+  );
   return (text) => {
     const direct = text.replace(matcher, REDACTED);
     if (decodedMatcher === undefined) return direct;

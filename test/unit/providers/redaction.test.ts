@@ -1,7 +1,13 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
 import type { Credentials } from '../../../functions/core/types.js';
-import { createProvider, type FetchFunction, REDACTED } from '../../../functions/providers/index.js';
+import {
+  createProvider,
+  createRedactor,
+  type FetchFunction,
+  REDACTED,
+} from '../../../functions/providers/index.js';
 import { base64, type EchoForm, echoesCredential, echoForms } from '../../support/credential-echoes.js';
 import { caught, jsonResponse, recordingFetch } from './fake-fetch.js';
 
@@ -248,5 +254,47 @@ describe('Providers: echoed credentials in every encoding', () => {
     // Assess
     expect(error.message).toBe('Token endpoint answered HTTP 502');
     expect(JSON.stringify(error)).not.toContain(echoed[0]);
+  });
+});
+
+describe('Function: createRedactor', () => {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const ASSERTION = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"iss":"svc","sub":"svc","aud":"https://a/t"}').toString('base64url')}.${'s1g/+'.repeat(60)}`;
+
+  it.each([
+    ['a signed assertion as sent', ASSERTION],
+    [
+      'a signed assertion JSON-escaped with \\/',
+      JSON.stringify(ASSERTION).slice(1, -1).replaceAll('/', '\\/'),
+    ],
+    ['a signed assertion form-encoded', new URLSearchParams({ client_assertion: ASSERTION }).toString()],
+    ['a signed assertion in base64', Buffer.from(`assertion=${ASSERTION}`).toString('base64')],
+    ['a PEM private key JSON-escaped', JSON.stringify(PEM).slice(1, -1)],
+    ['one line of a PEM private key', PEM.split('\n')[7] ?? ''],
+    ['a client secret in upper case', 'S3CR3T-VALUE-XYZ'],
+  ])('redacts %s', (_label, echo) => {
+    // Prepare
+    const redact = createRedactor(['svc', 's3cr3t-value-xyz', ASSERTION, PEM]);
+
+    // Act
+    const redacted = redact(`server said: ${echo} (end)`);
+
+    // Assess
+    expect(echo.length).toBeGreaterThan(15);
+    expect(redacted).toContain(REDACTED);
+    expect(redacted).not.toContain(echo);
+    expect(redacted.startsWith('server said: ')).toBe(true);
+    expect(redacted.endsWith(' (end)')).toBe(true);
+  });
+
+  it('leaves text without a value alone, base64 runs and escapes included', () => {
+    // Prepare
+    const redact = createRedactor(['s3cr3t-value-xyz']);
+    const text =
+      'invalid_client: see https://errors.example.com/a\\/b?x=%2F, trace dGhpcyBpcyBub3QgYSBzZWNyZXQ=';
+
+    // Act & Assess
+    expect(redact(text)).toBe(text);
   });
 });
