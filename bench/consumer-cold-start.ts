@@ -219,8 +219,10 @@ function methodParagraphs(processes: number): string[] {
       'in the child when the token is in hand (Node counts from process start); "module loaded" is the same clock after ' +
       'the import. Every answer is checked against the stored token.',
     'The read function source asks a local read function in the benchmark process (`functions/local/read-server.ts` ' +
-      "over the handler as `npm start` composes it, its cache filled by the warm-up round): the figure is the consumer's " +
-      "cold start against a warm read function, not the read function's own cold start (benchmark 2). The SDK-free " +
+      "over the handler as `npm start` composes it, its token cache filled by the warm-up round) as `npm start`'s local " +
+      "caller (a role assumed on moto's STS): each fresh consumer signs a new caller proof, which the read function " +
+      "checks with one `GetCallerIdentity` on moto. The figure is the consumer's cold start against a warm read " +
+      "function, not the read function's own cold start (benchmark 2). The SDK-free " +
       'signed `fetch` reads its credentials and endpoint from the environment and has no retries or error translation: ' +
       'it is the floor an SDK-free Secrets Manager source could reach, not a client. The two floors show what Node ' +
       'itself costs, and what its HTTP client (undici, loaded on the first `fetch`) adds.',
@@ -245,8 +247,8 @@ function notes(results: readonly ColdStartVariantResult[]): string[] {
   return [
     `Target of issue #17: our sources start to the first token in at most ${fixed(COLD_START_RATIO_TARGET, 2)}× the time ` +
       `of Powertools \`getSecret\`. ${verdicts.join('; ')}.`,
-    `Floors in this run: an empty process ${fixed(figuresOf(results, FLOOR)?.median ?? Number.NaN)} ms, one ` +
-      `\`fetch\` on top ${fixed(figuresOf(results, 'first-fetch')?.median ?? Number.NaN)} ms; the SDK-free signed ` +
+    `Floors in this run: an empty process ${fixed(figuresOf(results, FLOOR)?.median ?? Number.NaN)} ms, with one ` +
+      `\`fetch\` ${fixed(figuresOf(results, 'first-fetch')?.median ?? Number.NaN)} ms; the SDK-free signed ` +
       `\`fetch\` is at ${ratio(figuresOf(results, 'signed-fetch')?.median ?? Number.NaN, baseline, 2)} of Powertools.`,
     ...NOT_BUILT.map((slot) => `${slot.label}: ${slot.note}; the row is a slot, not a measurement.`),
     ...(unbenched.length === 0
