@@ -33,7 +33,7 @@ const CONSUMERS: Record<EntryPoint, string> = {
     export const handler = async () => (await tokens.getToken('github')).expiresAt;`,
   '@token-refresher/client/read-function': `
     import { createReadFunctionTokenClient } from '@token-refresher/client/read-function';
-    const tokens = createReadFunctionTokenClient({ url: process.env.TOKEN_URL ?? '' });
+    const tokens = createReadFunctionTokenClient({ url: process.env.TOKEN_URL ?? '', functionName: 'reader' });
     export const handler = async () => (await tokens.getToken('github')).expiresAt;`,
 };
 

@@ -77,6 +77,7 @@ const fakeFetch = async (url, init) => {
 };
 const readFunction = createReadFunctionTokenClient({
   url: 'https://abc123.lambda-url.eu-west-1.on.aws/',
+  functionName: 'stack-ReadFunction-AbC123',
   credentials: { accessKeyId: 'AKIDPACKAGE', secretAccessKey: 'secret' },
   fetch: fakeFetch,
 });
@@ -104,7 +105,9 @@ const tokens = createTokenClient({ source: 'secrets-manager', secretPrefix: 'pro
 // The app's own SDK client is the type the client expects (one copy of the SDK: a peer dependency).
 const direct = createSecretsManagerTokenClient({ client: new SecretsManagerClient({}) });
 // @ts-expect-error a read-function client needs its url
-createTokenClient({ source: 'read-function' });
+createTokenClient({ source: 'read-function', functionName: 'stack-ReadFunction-AbC123' });
+// @ts-expect-error and the read function's name (caller proofs are bound to it)
+createTokenClient({ source: 'read-function', url: 'https://abc123.lambda-url.eu-west-1.on.aws/' });
 const code: TokenClientErrorCode = 'token_not_ready';
 
 export async function handler(): Promise<number> {
@@ -125,16 +128,18 @@ import { createTokenClient } from '@token-refresher/client';
 import { createReadFunctionTokenClient } from '@token-refresher/client/read-function';
 import { createSecretsManagerTokenClient } from '@token-refresher/client/secrets-manager';
 
-const { PROVIDER, SECRET_PREFIX, TOKEN_READER_URL, API_URL } = process.env;
+const { PROVIDER, SECRET_PREFIX, TOKEN_READER_URL, TOKEN_READER_FUNCTION, API_URL, CALLER_CREDENTIALS } = process.env;
+// The local caller's role (assumed on the emulator) signs the caller proofs; the environment's keys read directly.
+const reader = { url: TOKEN_READER_URL, functionName: TOKEN_READER_FUNCTION, credentials: JSON.parse(CALLER_CREDENTIALS) };
 const describe = (t) => ({ provider: t.provider, accessToken: t.accessToken, tokenType: t.tokenType, expiresAt: t.expiresAt });
 
 const direct = createSecretsManagerTokenClient({ secretPrefix: SECRET_PREFIX });
-const served = createReadFunctionTokenClient({ url: TOKEN_READER_URL });
+const served = createReadFunctionTokenClient(reader);
 const read = {
   direct: describe(await direct.getToken(PROVIDER)),
   served: describe(await served.getToken(PROVIDER)),
   indexDirect: describe(await createTokenClient({ source: 'secrets-manager', secretPrefix: SECRET_PREFIX }).getToken(PROVIDER)),
-  indexServed: describe(await createTokenClient({ source: 'read-function', url: TOKEN_READER_URL }).getToken(PROVIDER)),
+  indexServed: describe(await createTokenClient({ source: 'read-function', ...reader }).getToken(PROVIDER)),
 };
 
 const given = [];
@@ -340,7 +345,7 @@ describe(`${CLIENT_PACKAGE_NAME} installed from its tarball into an empty app`, 
     it('reads the token through both sources, and withToken retries once after a 401', async () => {
       // Prepare
       if (service === undefined || api === undefined) throw new Error('the local service did not start');
-      const { session } = service;
+      const { session, caller } = service;
       await writeFile(join(installed.dir, 'live.mjs'), LIVE_SCRIPT);
       const env = {
         PATH: process.env.PATH ?? '',
@@ -349,6 +354,10 @@ describe(`${CLIENT_PACKAGE_NAME} installed from its tarball into an empty app`, 
         AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
         AWS_ENDPOINT_URL_SECRETS_MANAGER: session.awsEndpoint,
+        // The read function checks caller proofs against the emulator's STS, made by the local caller.
+        AWS_ENDPOINT_URL_STS: caller.stsEndpoint,
+        TOKEN_READER_FUNCTION: caller.functionName,
+        CALLER_CREDENTIALS: JSON.stringify(caller.credentials),
         // No profile files of this machine, no instance metadata: the environment's credentials only.
         AWS_CONFIG_FILE: join(installed.dir, 'no-aws-config'),
         AWS_SHARED_CREDENTIALS_FILE: join(installed.dir, 'no-aws-credentials'),
