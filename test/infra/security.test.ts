@@ -236,7 +236,7 @@ describe('Finding 8: secret ARN patterns above 20 providers', () => {
   const resources = resolvedResources(built);
   const { stack } = built;
   const roleId = (role: iam.IRole | undefined) => stack.getLogicalId(role?.node.defaultChild as iam.CfnRole);
-  const ownNames = providers.filter((p) => p.credentialsSecretArn === undefined).map((p) => p.name);
+  const ownNames = providers.filter((p) => !('credentialsSecretArn' in p)).map((p) => p.name);
   const tokens = providers.map((p) => secretArn(`prod/tokens/${p.name}/token`));
   const credentials = [
     ...ownNames.map((name) => secretArn(`prod/tokens/${name}/credentials`)),
