@@ -3,8 +3,12 @@
  * plain HTTP on a free 127.0.0.1 port, with server-side request counting, token capture and fault injection
  * in front of the token endpoint.
  *
- * Supported grants: `client_credentials` and `refresh_token` (rotation on every use, with reuse detection).
- * Refresh tokens are created programmatically with {@link OAuthServer.seedRefreshToken}, no browser flow.
+ * Supported grants: `client_credentials` and `refresh_token` (rotation on every use, with reuse detection),
+ * and, when {@link StartOAuthServerOptions.jwtBearerIssuers} is set, the JWT bearer grant (RFC 7523 §2.1,
+ * functions/local/jwt-bearer-grant.ts). Clients authenticate with a secret, with `private_key_jwt`
+ * (oidc-provider verifies the client assertion: signature with the registered key, `aud`, `exp`, `jti`
+ * replay) or not at all (`none`). Refresh tokens are created programmatically with
+ * {@link OAuthServer.seedRefreshToken}, no browser flow.
  *
  * @module
  */
@@ -12,19 +16,35 @@ import { generateKeyPair } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import {
+  JWT_BEARER_GRANT,
+  type JwtBearerCheck,
+  type JwtBearerGrantHost,
+  type JwtBearerIssuer,
+  registerJwtBearerGrant,
+} from './jwt-bearer-grant.js';
 
 /** Client authentication methods supported at the token endpoint. */
-export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post';
+export type TokenEndpointAuthMethod =
+  | 'client_secret_basic'
+  | 'client_secret_post'
+  | 'private_key_jwt'
+  | 'none';
 
 /** Grant types a test client may use. */
-export type HarnessGrantType = 'client_credentials' | 'refresh_token';
+export type HarnessGrantType = 'client_credentials' | 'refresh_token' | typeof JWT_BEARER_GRANT;
 
-/** A confidential client registered with the server at startup. */
+export { JWT_BEARER_GRANT, type JwtBearerCheck, type JwtBearerIssuer };
+
+/** A client registered with the server at startup. */
 export interface OAuthClientOptions {
   clientId: string;
-  clientSecret: string;
+  /** For `client_secret_basic` and `client_secret_post`. */
+  clientSecret?: string;
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   grantTypes: HarnessGrantType[];
+  /** The client's public keys, for `private_key_jwt` (its client assertions are verified with them). */
+  jwks?: { keys: Record<string, unknown>[] };
 }
 
 /** Options for {@link startOAuthServer}. */
@@ -43,6 +63,10 @@ export interface StartOAuthServerOptions {
   allowedResources?: string[];
   /** Format of access tokens issued for a resource/audience. `jwt` lets tests read `aud`. Default `jwt`. */
   resourceAccessTokenFormat?: 'jwt' | 'opaque';
+  /** Issuers whose assertions the JWT bearer grant accepts; the grant exists only when this is set. */
+  jwtBearerIssuers?: JwtBearerIssuer[];
+  /** Longest `exp` − `iat` of a JWT bearer assertion. Default 3600. */
+  jwtBearerMaxLifetimeSeconds?: number;
 }
 
 /**
@@ -127,6 +151,8 @@ export interface OAuthServer {
   readonly issuedTokens: readonly IssuedToken[];
   /** Errors oidc-provider reported as `server_error` (bugs or misconfiguration), for assertions. */
   readonly serverErrors: readonly Error[];
+  /** Every JWT bearer assertion the server looked at, accepted or refused with the reason. */
+  readonly jwtBearerChecks: readonly JwtBearerCheck[];
   /**
    * Creates a Grant and a refresh token for `clientId` directly in the provider's storage, as if a user had
    * completed an authorization code flow, and returns the refresh token value.
@@ -172,7 +198,8 @@ export async function startOAuthServer(options: StartOAuthServerOptions): Promis
   const configuration = {
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
-      client_secret: client.clientSecret,
+      ...(client.clientSecret === undefined ? {} : { client_secret: client.clientSecret }),
+      ...(client.jwks === undefined ? {} : { jwks: client.jwks }),
       token_endpoint_auth_method: client.tokenEndpointAuthMethod,
       grant_types: client.grantTypes,
       redirect_uris: [],
@@ -235,6 +262,16 @@ export async function startOAuthServer(options: StartOAuthServerOptions): Promis
     httpServer.close();
     throw error;
   }
+  if (options.jwtBearerIssuers !== undefined) {
+    registerJwtBearerGrant(provider, {
+      tokenUrl: `${issuer}${TOKEN_PATH}`,
+      issuerIdentifier: issuer,
+      issuers: options.jwtBearerIssuers,
+      maxLifetimeSeconds: options.jwtBearerMaxLifetimeSeconds ?? 3600,
+      invalidGrant: (description) => new errors.InvalidGrant(description),
+      checks: state.jwtBearerChecks,
+    });
+  }
   provider.on('server_error', (_ctx, error) => state.serverErrors.push(error));
   provider.on('grant.error', (ctx, error) => {
     if (typeof error.error_detail === 'string') state.errorDetails.set(ctx, error.error_detail);
@@ -258,6 +295,9 @@ export async function startOAuthServer(options: StartOAuthServerOptions): Promis
     },
     get serverErrors() {
       return [...state.serverErrors];
+    },
+    get jwtBearerChecks() {
+      return state.jwtBearerChecks.map((check) => ({ ...check }));
     },
 
     async seedRefreshToken({ clientId, scope = 'offline_access', accountId = 'test-user', resource }) {
@@ -315,6 +355,7 @@ class ServerState {
   responses: TokenResponseRecord[] = [];
   issued: IssuedToken[] = [];
   serverErrors: Error[] = [];
+  jwtBearerChecks: JwtBearerCheck[] = [];
   /** `error_detail` of failed grants by request context (filled by the `grant.error` event). */
   errorDetails = new WeakMap<object, string>();
   fault: TokenEndpointFault | undefined;
@@ -342,6 +383,7 @@ class ServerState {
     this.responses = [];
     this.issued = [];
     this.serverErrors = [];
+    this.jwtBearerChecks.splice(0);
   }
 
   sleep(ms: number, req: IncomingMessage): Promise<void> {
@@ -529,10 +571,13 @@ async function loadOidcProvider(): Promise<OidcProviderModule> {
 
 interface OidcProviderModule {
   Provider: new (issuer: string, configuration: object) => OidcProvider;
-  errors: { InvalidTarget: new (description?: string) => Error };
+  errors: {
+    InvalidTarget: new (description?: string) => Error;
+    InvalidGrant: new (description?: string) => Error;
+  };
 }
 
-interface OidcProvider {
+interface OidcProvider extends JwtBearerGrantHost {
   use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
   on(event: 'server_error' | 'grant.error', listener: (ctx: object, error: OidcError) => void): void;
