@@ -3,8 +3,15 @@
  * the key (decrypt through Secrets Manager only), shared by the refresh role, the read role and
  * `grantRead`.
  */
-import { aws_iam as iam, type aws_kms as kms, Stack } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import {
+  aws_iam as iam,
+  type aws_kms as kms,
+  Stack,
+  type aws_secretsmanager as secretsmanager,
+  Token,
+  TokenComparison,
+} from 'aws-cdk-lib';
+import { Construct } from 'constructs';
 import { credentialsSecretName, tokenSecretName } from '../functions/core/names.js';
 import { providerSecretArnPattern } from './naming.js';
 import type { ProviderResources } from './provider-resources.js';
@@ -124,20 +131,61 @@ export function viaSecretsManager(scope: Construct): Record<string, Record<strin
   return { StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(scope).region}.amazonaws.com` } };
 }
 
+/** Whether `grantee` is of another account or region than `scope` (a stack of another environment). */
+export function isOtherEnvironment(scope: Construct, grantee: iam.IGrantable): boolean {
+  const here = Stack.of(scope);
+  const differs = (value: string | undefined, other: string) =>
+    value !== undefined && Token.compareStrings(value, other) === TokenComparison.DIFFERENT;
+  if (differs(grantee.grantPrincipal.principalAccount, here.account)) return true;
+  if (!Construct.isConstruct(grantee)) return false;
+  const there = Stack.of(grantee);
+  return differs(there.account, here.account) || differs(there.region, here.region);
+}
+
+export interface TokenReadGrantProps {
+  readonly grantee: iam.IGrantable;
+  readonly secret: secretsmanager.ISecret;
+  /** The secret's name pattern `<prefix>/<provider>/token-??????` in this stack's account and region. */
+  readonly secretArnPattern: string;
+  readonly encryptionKey: kms.IKey;
+}
+
 /**
- * `kms:Decrypt` on the key, only when Secrets Manager calls KMS on the grantee's behalf: the key also
- * encrypts the table, the topic and the queue, which a token reader has no business decrypting.
+ * `secretsmanager:GetSecretValue` on one token secret and `kms:Decrypt` on its key through Secrets
+ * Manager only (the key also encrypts the table, the topic and the queue). For a grantee of this
+ * environment the grantee's policy names the secret and the key. For a grantee of another account
+ * or region (issue 15, finding 7) nothing may refer to a resource of this stack, and the key's policy
+ * must not name the key itself (it did, and CloudFormation saw a circular dependency):
+ * - the grantee's policy names the secret by its name pattern and the key as `key/*` of this account,
+ *   limited to Secrets Manager decrypting this secret (`kms:EncryptionContext:SecretARN`);
+ * - the secret's resource policy and the key policy grant the grantee (its role needs a physical
+ *   name, as CDK requires of any cross-environment reference), each on `*`, that is themselves.
  */
-export function grantDecryptViaSecretsManager(
-  scope: Construct,
-  encryptionKey: kms.IKey,
-  grantee: iam.IGrantable,
-): iam.Grant {
-  return iam.Grant.addToPrincipalOrResource({
+export function grantReadToken(scope: Construct, props: TokenReadGrantProps): iam.Grant {
+  const { grantee, secret, encryptionKey } = props;
+  const other = isOtherEnvironment(scope, grantee);
+  const grant = iam.Grant.addToPrincipalOrResource({
+    grantee,
+    actions: ['secretsmanager:GetSecretValue'],
+    resourceArns: [other ? props.secretArnPattern : secret.secretArn],
+    resourceSelfArns: ['*'],
+    resource: secret,
+  });
+  const keyArns = other
+    ? [Stack.of(scope).formatArn({ service: 'kms', resource: 'key', resourceName: '*' })]
+    : [encryptionKey.keyArn];
+  iam.Grant.addToPrincipalOrResource({
     grantee,
     actions: ['kms:Decrypt'],
-    resourceArns: [encryptionKey.keyArn],
+    resourceArns: keyArns,
+    resourceSelfArns: ['*'],
     resource: encryptionKey,
-    conditions: viaSecretsManager(scope),
+    conditions: other
+      ? {
+          ...viaSecretsManager(scope),
+          StringLike: { 'kms:EncryptionContext:SecretARN': props.secretArnPattern },
+        }
+      : viaSecretsManager(scope),
   });
+  return grant;
 }

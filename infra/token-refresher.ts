@@ -15,7 +15,7 @@ import {
   type aws_cloudwatch as cloudwatch,
   type aws_dynamodb as dynamodb,
   type aws_events as events,
-  aws_iam as iam,
+  type aws_iam as iam,
   type aws_kms as kms,
   type aws_lambda as lambda,
   type aws_logs as logs,
@@ -33,11 +33,12 @@ import { configDelivery } from './bundling.js';
 import { allProvidersQuery, ENGINE_METRICS, type EngineMetric, providerMetric } from './metrics.js';
 import { buildMonitoring } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
+import { providerSecretArnPattern } from './naming.js';
 import { type TokenRefresherProps, withDefaults } from './props.js';
 import { buildProviderResources, type ProviderResources } from './provider-resources.js';
 import { buildReadFunction, grantReadFunction, roleArnOf } from './read-function.js';
 import { buildRefreshFunction, grantRefreshFunction } from './refresh-function.js';
-import { grantDecryptViaSecretsManager } from './secret-access.js';
+import { grantReadToken } from './secret-access.js';
 import { buildSharedResources } from './shared-resources.js';
 import { validateAllProps } from './validate-props.js';
 
@@ -255,18 +256,18 @@ export class TokenRefresher extends Construct {
 
   /**
    * Let `grantee` read one provider's token directly: `secretsmanager:GetSecretValue` on that token
-   * secret and `kms:Decrypt` on the key, through Secrets Manager only (`kms:ViaService`).
+   * secret and `kms:Decrypt` on the key, through Secrets Manager only (`kms:ViaService`). A grantee in
+   * another account or region gets the matching statements in the secret's resource policy and the
+   * key policy, and names neither by reference (`grantReadToken` in `secret-access.ts`); its role
+   * needs a physical name (`roleName`), as for any reference across environments.
    */
   grantRead(grantee: iam.IGrantable, provider: string): iam.Grant {
-    const secret = this.tokenSecret(provider);
-    const grant = iam.Grant.addToPrincipalOrResource({
+    return grantReadToken(this, {
       grantee,
-      actions: ['secretsmanager:GetSecretValue'],
-      resourceArns: [secret.secretArn],
-      resource: secret,
+      secret: this.tokenSecret(provider),
+      secretArnPattern: providerSecretArnPattern(this, this.config.secretPrefix, provider, 'token'),
+      encryptionKey: this.encryptionKey,
     });
-    grantDecryptViaSecretsManager(this, this.encryptionKey, grantee);
-    return grant;
   }
 
   /**

@@ -2,9 +2,10 @@
  * Issue 15, the infrastructure findings: each `describe` names its finding, and each test failed
  * before its fix (docs/security.md, "Threats", points at these tests).
  */
-import { aws_iam as iam, type aws_lambda as lambda } from 'aws-cdk-lib';
+import { App, aws_iam as iam, type aws_lambda as lambda, Stack } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
+import { TokenRefresherStack } from '../../infra/stack.js';
 import { iamMatch, isAllowed, type PolicyDocument, resolveValue } from './iam-evaluation.js';
 import { build, PROVIDERS } from './support.js';
 
@@ -290,5 +291,139 @@ describe('Finding 8: secret ARN patterns above 20 providers', () => {
     expect(
       patterns.filter((pattern) => [...credentials, ...foreign].some((arn) => iamMatch(pattern, arn))),
     ).toEqual([]);
+  });
+});
+
+/** The logical id a `Ref` or `Fn::GetAtt` object names, if it is one. */
+function referenceOf(object: Record<string, unknown>): string | undefined {
+  if (typeof object.Ref === 'string') return object.Ref;
+  const getAtt = object['Fn::GetAtt'];
+  return Array.isArray(getAtt) && typeof getAtt[0] === 'string' ? getAtt[0] : undefined;
+}
+
+/** The logical ids of a template that take part in a cycle of `Ref`, `Fn::GetAtt`, `Fn::Sub` and `DependsOn`. */
+function cycles(resources: Record<string, { DependsOn?: unknown; Properties?: unknown }>): string[] {
+  const edges = new Map<string, Set<string>>();
+  const visit = (value: unknown, into: Set<string>): void => {
+    if (value === null || typeof value !== 'object') return;
+    const target = referenceOf(value as Record<string, unknown>);
+    if (target !== undefined) into.add(target);
+    for (const item of Object.values(value)) visit(item, into);
+  };
+  for (const [id, resource] of Object.entries(resources)) {
+    const into = new Set<string>();
+    visit(resource.Properties, into);
+    for (const dependency of [resource.DependsOn ?? []].flat()) into.add(String(dependency));
+    edges.set(id, new Set([...into].filter((target) => target in resources)));
+  }
+  const state = new Map<string, 'open' | 'done'>();
+  const found = new Set<string>();
+  const walk = (id: string, path: string[]) => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'open') {
+      for (const member of path.slice(path.indexOf(id))) found.add(member);
+      return;
+    }
+    state.set(id, 'open');
+    for (const next of edges.get(id) ?? []) walk(next, [...path, id]);
+    state.set(id, 'done');
+  };
+  for (const id of edges.keys()) walk(id, []);
+  return [...found];
+}
+
+describe('Finding 7: grantRead to a grantee in another account', () => {
+  // Prepare: the refresher in account 111111111111, a consumer role in 222222222222.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const owner = new TokenRefresherStack(app, 'Owner', {
+    env: { account: '111111111111', region: REGION },
+    config: { providers: [...PROVIDERS] },
+  });
+  const consumerStack = new Stack(app, 'Consumer', { env: { account: '222222222222', region: REGION } });
+  const consumer = new iam.Role(consumerStack, 'Consumer', {
+    roleName: 'token-consumer',
+    assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+  });
+
+  // Act
+  owner.refresher.grantRead(consumer, 'github');
+  const assembly = app.synth();
+  const ownerResources = assembly.getStackByName('Owner').template.Resources as Record<
+    string,
+    TemplateResource
+  >;
+  const consumerResources = assembly.getStackByName('Consumer').template.Resources as Record<
+    string,
+    TemplateResource
+  >;
+
+  it('synthesizes both stacks without a circular dependency, and the consumer refers to nothing of the owner', () => {
+    expect(cycles(ownerResources)).toEqual([]);
+    expect(cycles(consumerResources)).toEqual([]);
+    expect(JSON.stringify(consumerResources)).not.toMatch(/Fn::ImportValue|Fn::GetStackOutput/);
+    expect(Object.values(ownerResources).map((r) => r.Type)).not.toContain(
+      'Custom::CrossAccountExportsWriter',
+    );
+  });
+
+  it('lets the consumer read that token secret and decrypt it through Secrets Manager, nothing more', () => {
+    // Prepare: the owner's policies, resolved in its account.
+    const resolve = (value: unknown, account: string) =>
+      resolveValue(value, {
+        account,
+        region: REGION,
+        refs: Object.fromEntries(
+          Object.entries(ownerResources)
+            .filter(([, r]) => r.Type === 'AWS::SecretsManager::Secret')
+            .map(([id, r]) => [
+              id,
+              `arn:aws:secretsmanager:${REGION}:111111111111:secret:${r.Properties.Name}-AbC123`,
+            ]),
+        ),
+      });
+    const of = (type: string, match: (r: TemplateResource) => boolean = () => true) =>
+      Object.values(ownerResources).filter((r) => r.Type === type && match(r));
+    const github = 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:token-refresher/github/token-AbC123';
+    const salesforce =
+      'arn:aws:secretsmanager:eu-west-1:111111111111:secret:token-refresher/salesforce/token-AbC123';
+    const [secretPolicy] = of('AWS::SecretsManager::ResourcePolicy', (r) =>
+      JSON.stringify(r.Properties).includes('token-consumer'),
+    );
+    const [key] = of('AWS::KMS::Key');
+    const identity = Object.values(consumerResources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .map((r) => resolve(r.Properties.PolicyDocument, '222222222222') as PolicyDocument);
+    const principalArn = 'arn:aws:iam::222222222222:role/token-consumer';
+    const read = (resource: string) =>
+      isAllowed(
+        { principalArn, action: 'secretsmanager:GetSecretValue', resource },
+        {
+          identity,
+          resource: resolve(secretPolicy?.Properties.ResourcePolicy, '111111111111') as PolicyDocument,
+          resourceAccount: '111111111111',
+        },
+      );
+    const decrypt = (secretArn: string, viaService: string) =>
+      isAllowed(
+        {
+          principalArn,
+          action: 'kms:Decrypt',
+          resource: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+          context: { 'kms:ViaService': viaService, 'kms:EncryptionContext:SecretARN': secretArn },
+        },
+        {
+          identity,
+          resource: resolve(key?.Properties.KeyPolicy, '111111111111') as PolicyDocument,
+          resourceAccount: '111111111111',
+          isKeyPolicy: true,
+        },
+      );
+
+    // Assess
+    expect(read(github)).toBe(true);
+    expect(read(salesforce)).toBe(false);
+    expect(decrypt(github, 'secretsmanager.eu-west-1.amazonaws.com')).toBe(true);
+    expect(decrypt(salesforce, 'secretsmanager.eu-west-1.amazonaws.com')).toBe(false);
+    expect(decrypt(github, 'dynamodb.eu-west-1.amazonaws.com')).toBe(false);
   });
 });
