@@ -1,6 +1,6 @@
 /**
  * A stand-in for GitHub's installation-token endpoint on a free 127.0.0.1 port (plain `node:http`), strict
- * about the app JWT as GitHub is, for the github_app grant's tests:
+ * about the app JWT as GitHub is, for the github_app grant's tests and `npm start`'s demo:
  *
  * - `POST {basePath}/app/installations/{id}/access_tokens` only (`basePath` `''` as api.github.com,
  *   `/api/v3` as a GitHub Enterprise Server);

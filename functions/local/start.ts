@@ -44,10 +44,11 @@ import {
 import { provision } from './resources.js';
 import { LocalScheduler, ratePeriodSeconds } from './scheduler.js';
 import { type LocalSession, removeLocalSession, writeLocalSession } from './session.js';
+import { SIGNED_DEMO_PROVIDERS, startSignedDemo } from './signed-demo.js';
 import { StatusView } from './status-view.js';
 
 export const LOCAL_TABLE_NAME = 'token-refresher-local';
-export const DEMO_PROVIDERS = ['demo-client-credentials', 'demo-rotating'] as const;
+export const DEMO_PROVIDERS = ['demo-client-credentials', 'demo-rotating', ...SIGNED_DEMO_PROVIDERS] as const;
 /** Lifetime of the demo tokens: short, so refreshes happen within a minute of starting. */
 export const DEMO_TOKEN_TTL_SECONDS = 60;
 const STATUS_INTERVAL_MS = 1000;
@@ -102,7 +103,10 @@ interface LocalProviders {
   readonly oauth?: OAuthServer;
 }
 
-/** The demo: an OAuth server with two clients and a provider of each OAuth grant; its stop joins `stops`. */
+/**
+ * The demo: an OAuth server with a provider of each OAuth grant and of the signed-assertion kinds
+ * (functions/local/signed-demo.ts); its stops join `stops`.
+ */
 async function startDemoProviders(
   tokenTtlSeconds: number,
   stops: (() => Promise<void> | void)[],
@@ -111,9 +115,13 @@ async function startDemoProviders(
     cc: randomBytes(18).toString('base64url'),
     rt: randomBytes(18).toString('base64url'),
   };
+  const signed = await startSignedDemo(tokenTtlSeconds);
+  stops.push(() => signed.github.stop());
   const started = await startOAuthServer({
     accessTokenTtlSeconds: tokenTtlSeconds,
+    jwtBearerIssuers: [...signed.jwtBearerIssuers],
     clients: [
+      ...signed.clients,
       {
         clientId: 'demo-cc',
         clientSecret: clientSecrets.cc,
@@ -138,11 +146,17 @@ async function startDemoProviders(
     requestTimeout: 5,
     onDemandRefreshInterval: 10,
   });
+  const { name: _name, grant: _grant, tokenUrl, ...common } = demo('', 'client_credentials');
+  const signedProviders = signed.providers(tokenUrl, common);
   const config = parseRefresherConfig({
     secretPrefix: 'token-refresher',
-    providers: [demo(DEMO_PROVIDERS[0], 'client_credentials'), demo(DEMO_PROVIDERS[1], 'refresh_token')],
+    providers: [
+      demo(DEMO_PROVIDERS[0], 'client_credentials'),
+      demo(DEMO_PROVIDERS[1], 'refresh_token'),
+      ...signedProviders.entries,
+    ],
   });
-  const credentials: Record<string, Credentials | undefined> = {};
+  const credentials: Record<string, Credentials | undefined> = { ...signedProviders.credentials };
   credentials[DEMO_PROVIDERS[0]] = { clientId: 'demo-cc', clientSecret: clientSecrets.cc };
   credentials[DEMO_PROVIDERS[1]] = {
     clientId: 'demo-rt',
