@@ -50,7 +50,10 @@ export function trustedStsEndpoint(value: string): URL {
   return new URL(`${url.origin}/`);
 }
 
-/** The verifier, or (outside Lambda, without a function name or region) one that refuses every proof. */
+/**
+ * The verifier, or (outside Lambda, without a function name or region) one that refuses every proof
+ * with 503 and logs why once.
+ */
 export function callerProofVerifier(options: CallerProofCompositionOptions): CallerProofs {
   const { environment, clientConfig, clock, logger } = options;
   const serverId = options.serverId ?? environment.functionName;
@@ -62,8 +65,15 @@ export function callerProofVerifier(options: CallerProofCompositionOptions): Cal
     (region === undefined ? undefined : regionalStsEndpoint(region));
   if (serverId === undefined || region === undefined || endpoint === undefined) {
     const missing = serverId === undefined ? RUNTIME_ENV.functionName : RUNTIME_ENV.region;
-    logger.error('Caller proofs cannot be checked', { missing });
-    return { identify: async () => cannotCheck(missing) };
+    let logged = false;
+    return {
+      identify: async () => {
+        // Once per container, when a proof arrives: a test or local setup without proofs stays quiet.
+        if (!logged) logger.error('Caller proofs cannot be checked', { missing });
+        logged = true;
+        return cannotCheck(missing);
+      },
+    };
   }
   return new CallerIdentityVerifier({
     expectations: { stsEndpoint: trustedStsEndpoint(endpoint), region, serverId },

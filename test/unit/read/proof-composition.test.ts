@@ -67,7 +67,7 @@ describe('Function: trustedStsEndpoint', () => {
 });
 
 describe('Function: callerProofVerifier', () => {
-  it('without a function name (outside Lambda) refuses every proof with 503 and logs why at start', async () => {
+  it('without a function name (outside Lambda) refuses every proof with 503, and logs why once', async () => {
     // Prepare
     const logger = new RecordingLogger();
 
@@ -78,9 +78,12 @@ describe('Function: callerProofVerifier', () => {
       clock: new FakeClock(),
       logger,
     });
+    const before = logger.lines.length;
     const answer = await proofs.identify('anything');
+    await proofs.identify('anything else');
 
     // Assess
+    expect(before).toBe(0);
     expect(answer).toMatchObject({ ok: false, status: 503, code: 'identity_unavailable' });
     expect(logger.lines).toMatchObject([
       {
