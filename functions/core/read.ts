@@ -1,14 +1,38 @@
 /**
- * The read path (docs/read-function.md): serve a provider's current token from a
- * per-container cache, read the token secret at most once per token generation (single-flight),
- * never serve an expired token, and run on-demand refreshes through the engine — when no usable
- * token exists yet, or when a consumer reports the current token was refused (HTTP 401).
+ * The read path (docs/read-function.md): serve a provider's current token from a per-container cache,
+ * read the token secret at most once per token generation (single-flight), never serve an expired
+ * token, and run on-demand refreshes through the engine — when no usable token exists yet, or when a
+ * consumer reports the current token was refused (HTTP 401).
+ *
+ * Reports are cheap to answer and cannot make the container hammer anything (issue #15): a report of
+ * a token other than the cached one is answered from the cache; a report of a token younger than
+ * `onDemandRefreshInterval` is refused here; a refusal the engine gives (throttled, in progress,
+ * failing) holds the provider until its retry time, and reports of its current token are answered
+ * from that hold — no refresh-function invocation, no DynamoDB call, and no token read unless the
+ * token may have been replaced on schedule meanwhile; and one caller may cause at most its share of
+ * the provider's `onDemandRefreshesPerHour` (`caller-limit.ts`).
  */
+import { CallerLimiter, callerShare } from './caller-limit.js';
+import type { ProviderConfig } from './config.js';
+import { keepVerdict } from './double-check.js';
 import { type RefresherError, toRefresherError } from './errors.js';
+import { DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR } from './on-demand-config.js';
+import { IN_FLIGHT_RETRY_MS } from './on-demand-gate.js';
 import type { Clock, Logger, RefreshTrigger, TokenStore } from './ports.js';
+import {
+  callerRefusal,
+  type Hold,
+  inProgressRefusal,
+  ReportHolds,
+  secondsUntil,
+  TokenUnavailableError,
+  throttledRefusal,
+} from './read-refusals.js';
 import { isServable, MIN_SERVED_VALIDITY_MS } from './timing.js';
 import { tokenMatchesHash } from './token-hash.js';
 import type { RefreshResult, TokenRecord } from './types.js';
+
+export { HELD_RECHECK_MS, TokenUnavailableError } from './read-refusals.js';
 
 /** Default cache margin: below the refresher's smallest lead time (60 s), so a cached token is never one the refresher already replaced and let expire. */
 export const DEFAULT_CACHE_MARGIN_MS = 30_000;
@@ -19,6 +43,11 @@ const NEAR_EXPIRY_RECHECK_MS = 5_000;
 /** Polling the token secret while another refresh holds the lease: 100 ms, doubling, up to 1 s. */
 const POLL_FIRST_MS = 100;
 const POLL_MAX_MS = 1_000;
+/**
+ * A report whose refresh lost the lease to one replacing the same token waits this long, once, then
+ * reads the token again: a refresh usually ends within it, and the new token is served.
+ */
+export const IN_FLIGHT_PAUSE_MS = 500;
 
 /** What a consumer gets: never a refresh token, client id or secret. */
 export interface ServedToken {
@@ -29,19 +58,6 @@ export interface ServedToken {
   readonly expiresAt: string;
   /** Whole seconds left at the time of the answer. */
   readonly expiresIn: number;
-}
-
-/** Why no token could be served. `status` is the HTTP status the handler answers with. */
-export class TokenUnavailableError extends Error {
-  override readonly name = 'TokenUnavailableError';
-  constructor(
-    message: string,
-    readonly code: 'token_unavailable' | 'refresh_failed' | 'refresh_rate_limited' | 'store_unavailable',
-    readonly status: 429 | 503,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
 }
 
 export interface TokenReaderOptions {
@@ -55,6 +71,14 @@ export interface TokenReaderOptions {
   readonly refreshWaitMs?: number;
   /** Injected so that tests do not sleep. Default: a timer. */
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The providers' configuration: reports of a token younger than `onDemandRefreshInterval` are
+   * refused without invoking the refresh function, a caller's share follows `onDemandRefreshesPerHour`
+   * and a held provider's token is read again only once it is due. Without it, every report that
+   * finds its token current invokes the refresh function (the engine decides), shares follow the
+   * default budget, and a held token is read again at most every {@link HELD_RECHECK_MS}.
+   */
+  readonly providers?: readonly ProviderConfig[];
 }
 
 /** What an on-demand refresh asks for: with `rejectedTokenSha256`, a token other than the refused one. */
@@ -76,9 +100,14 @@ export class TokenReader {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #inFlight = new Map<string, Promise<ServedToken>>();
+  readonly #configs: ReadonlyMap<string, ProviderConfig>;
+  readonly #holds: ReportHolds;
+  readonly #callers = new CallerLimiter();
 
   constructor(options: TokenReaderOptions) {
     this.#options = options;
+    this.#configs = new Map((options.providers ?? []).map((config) => [config.name, config]));
+    this.#holds = new ReportHolds(options.clock);
     this.#cacheMarginMs = options.cacheMarginMs ?? DEFAULT_CACHE_MARGIN_MS;
     this.#refreshWaitMs = options.refreshWaitMs ?? DEFAULT_REFRESH_WAIT_MS;
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -99,21 +128,116 @@ export class TokenReader {
    * A consumer was refused with the token whose SHA-256 is `rejectedTokenSha256`. Answer with the
    * current token if that one was already replaced; otherwise refresh through the engine, which
    * refreshes only if the refused token is still current (many reports, one refresh).
+   * @param caller the authorized caller (its role), for the per-caller limit.
    * @throws TokenUnavailableError (429 when the refused token is younger than the provider's
-   *   `onDemandRefreshInterval`)
+   *   `onDemandRefreshInterval`, when its `onDemandRefreshesPerHour` or the caller's share are spent,
+   *   or while another refresh replaces it)
    */
-  async refreshRejected(provider: string, rejectedTokenSha256: string): Promise<ServedToken> {
-    return this.#singleFlight(`rejected:${provider}:${rejectedTokenSha256}`, async () => {
-      const cached = this.#cache.get(provider);
-      if (cached !== undefined && tokenMatchesHash(cached.token.accessToken, rejectedTokenSha256)) {
-        this.#cache.delete(provider);
+  async refreshRejected(
+    provider: string,
+    rejectedTokenSha256: string,
+    caller?: string,
+  ): Promise<ServedToken> {
+    // A report of a token other than the cached, usable one: that one is the answer, with no read.
+    const cached = this.#cached(provider);
+    if (cached !== undefined && !tokenMatchesHash(cached.accessToken, rejectedTokenSha256)) return cached;
+    return this.#singleFlight(`rejected:${provider}:${rejectedTokenSha256}`, () =>
+      this.#reported(provider, { rejectedTokenSha256 }, caller),
+    );
+  }
+
+  /** A report of the cached token, or with nothing cached. */
+  async #reported(
+    provider: string,
+    onDemand: OnDemandRequest,
+    caller: string | undefined,
+  ): Promise<ServedToken> {
+    // A refusal that stands (the provider's, or this caller's spent share) is the answer, unless the
+    // token may have been replaced meanwhile.
+    const hold = this.#holds.active(provider) ?? this.#callerHold(provider, caller);
+    const cached = this.#cache.get(provider);
+    if (hold !== undefined && !this.#holds.mayRead(provider, hold, cached, this.#configs.get(provider))) {
+      throw this.#holds.error(hold);
+    }
+    const current = await this.#readStore(provider, { fallbackToCache: false });
+    if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+    if (hold !== undefined) throw this.#holds.error(hold);
+    if (this.#usable(current)) this.#remember(current); // the refused token is still the current one
+    const youngUntil = this.#youngUntil(provider, current, onDemand);
+    if (youngUntil !== undefined)
+      throw this.#holds.hold(provider, youngUntil, throttledRefusal(provider, 'token-too-young'));
+    this.#takeCallerShare(provider, caller);
+    return this.#refreshReported(provider, onDemand);
+  }
+
+  /** Invoke the engine for a report; every refusal it gives holds the provider until its retry time. */
+  async #refreshReported(provider: string, onDemand: OnDemandRequest): Promise<ServedToken> {
+    const { result, failure } = await this.#triggerRefresh(provider, onDemand);
+    if (result?.status === 'throttled') {
+      const reason = result.reason ?? 'token-too-young';
+      throw this.#holds.hold(provider, Date.parse(result.retryAt), throttledRefusal(provider, reason));
+    }
+    if (result?.status === 'in-progress') return this.#afterLostLease(provider, onDemand, result.retryAt);
+    if (result?.status === 'failed') {
+      try {
+        return await this.#afterFailedRefresh(provider, onDemand, result);
+      } catch (error) {
+        if (error instanceof TokenUnavailableError) this.#holds.holdError(provider, error);
+        throw error;
       }
-      const current = await this.#readStore(provider, { fallbackToCache: false });
-      if (this.#usable(current) && !tokenMatchesHash(current.accessToken, rejectedTokenSha256)) {
-        return this.#serveAndCache(current);
-      }
-      return this.#refreshAndWait(provider, { rejectedTokenSha256 });
-    });
+    }
+    // Refreshed, found fresh, or no answer: the token secret decides, read once.
+    return this.#awaitStoredToken(provider, onDemand, { polling: false, deadline: 0, answered: !failure });
+  }
+
+  /**
+   * The engine lost the lease to a refresh of the reported token: wait once, briefly, then one more
+   * read serves the new token; if it is not there yet, 429 until the engine's retry time.
+   */
+  async #afterLostLease(provider: string, onDemand: OnDemandRequest, retryAt?: string): Promise<ServedToken> {
+    const now = this.#options.clock.now();
+    const until = retryAt === undefined ? now + IN_FLIGHT_RETRY_MS : Date.parse(retryAt);
+    await this.#sleep(Math.max(0, Math.min(IN_FLIGHT_PAUSE_MS, until - now)));
+    const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
+    if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+    // Reads of the cached (refused) token look again once the refresh should have ended.
+    const entry = this.#cache.get(provider);
+    if (entry !== undefined)
+      this.#cache.set(provider, { ...entry, cacheUntil: Math.min(entry.cacheUntil, until) });
+    throw this.#holds.hold(provider, until, inProgressRefusal(provider));
+  }
+
+  /** When the refused token may be replaced on demand, if it is too young now (needs its config). */
+  #youngUntil(
+    provider: string,
+    current: TokenRecord | undefined,
+    onDemand: OnDemandRequest,
+  ): number | undefined {
+    const config = this.#configs.get(provider);
+    if (config === undefined || current === undefined) return undefined;
+    const verdict = keepVerdict(onDemand, current, config, this.#options.clock.now());
+    return verdict?.status === 'throttled' ? verdict.retryAt : undefined;
+  }
+
+  /** The caller's spent share as a refusal, while it is spent. */
+  #callerHold(provider: string, caller: string | undefined): Hold | undefined {
+    const perHour = this.#perHour(provider);
+    const until = this.#callers.refusedUntil(provider, caller, perHour, this.#options.clock.now());
+    if (until === undefined) return undefined;
+    return { ...callerRefusal(provider, callerShare(perHour)), until, replaceableElsewhere: true };
+  }
+
+  /** Count this invocation against the caller's share; 429 when it is spent. */
+  #takeCallerShare(provider: string, caller: string | undefined): void {
+    const perHour = this.#perHour(provider);
+    const until = this.#callers.take(provider, caller, perHour, this.#options.clock.now());
+    if (until === undefined) return;
+    this.#options.logger.warn('On-demand refresh refused: the caller used its share', { provider, caller });
+    throw this.#holds.error({ ...callerRefusal(provider, callerShare(perHour)), until });
+  }
+
+  #perHour(provider: string): number {
+    return this.#configs.get(provider)?.onDemandRefreshesPerHour ?? DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR;
   }
 
   async #load(provider: string): Promise<ServedToken> {
@@ -162,11 +286,11 @@ export class TokenReader {
   }
 
   #throttled(provider: string, retryAt: string): TokenUnavailableError {
+    const { message, code, status } = throttledRefusal(provider, 'token-too-young');
     return new TokenUnavailableError(
-      `The token of provider "${provider}" was refreshed moments ago; on-demand refreshes are rate-limited ` +
-        '(onDemandRefreshInterval). Retry after the given delay; if a fresh token is refused, check its scopes.',
-      'refresh_rate_limited',
-      429,
+      message,
+      code,
+      status,
       secondsUntil(Date.parse(retryAt), this.#options.clock.now()),
     );
   }
@@ -265,6 +389,11 @@ export class TokenReader {
   }
 
   #serveAndCache(token: TokenRecord): ServedToken {
+    this.#remember(token);
+    return this.#serve(token);
+  }
+
+  #remember(token: TokenRecord): void {
     const now = this.#options.clock.now();
     const expiresAtMs = Date.parse(token.expiresAt);
     const marginEnd = expiresAtMs - this.#cacheMarginMs;
@@ -274,7 +403,6 @@ export class TokenReader {
         ? marginEnd
         : Math.min(now + NEAR_EXPIRY_RECHECK_MS, expiresAtMs - MIN_SERVED_VALIDITY_MS);
     this.#cache.set(token.provider, { token, expiresAtMs, cacheUntil });
-    return this.#serve(token);
   }
 
   #serve(token: TokenRecord): ServedToken {
@@ -295,8 +423,4 @@ export class TokenReader {
     this.#inFlight.set(key, started);
     return started;
   }
-}
-
-function secondsUntil(at: number, now: number): number {
-  return Math.max(1, Math.ceil((at - now) / 1000));
 }

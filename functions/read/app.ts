@@ -146,7 +146,7 @@ async function authorizeAndServe(
   if (!decision.allowed) {
     return { outcome: accessDenied(decision.reason, request.provider), denied: { denied: decision.reason } };
   }
-  return { outcome: await serve(context, request), denied: {} };
+  return { outcome: await serve(context, request, decision.caller), denied: {} };
 }
 
 /** A trusted Invoke: any provider the config names; any other is a 404 (a proof's caller gets 403 instead). */
@@ -156,11 +156,11 @@ async function serveConfigured(context: ReadContext, request: ReadRequest): Prom
 }
 
 /** Serve from the reader; a condition it reports is a failure with its status, anything else a 500. */
-async function serve(context: ReadContext, request: ReadRequest): Promise<ReadOutcome> {
+async function serve(context: ReadContext, request: ReadRequest, caller?: string): Promise<ReadOutcome> {
   try {
     return request.action === 'get'
       ? await context.reader.get(request.provider)
-      : await context.reader.refreshRejected(request.provider, request.rejectedTokenSha256);
+      : await context.reader.refreshRejected(request.provider, request.rejectedTokenSha256, caller);
   } catch (error) {
     if (error instanceof TokenUnavailableError) {
       return {
@@ -244,6 +244,7 @@ export function composeReadHandler(
     trigger,
     clock,
     logger,
+    providers: environment.config.providers,
     ...(options.refreshWaitMs === undefined ? {} : { refreshWaitMs: options.refreshWaitMs }),
     ...(options.sleep === undefined ? {} : { sleep: options.sleep }),
   });
