@@ -6,19 +6,19 @@
  *   without a lease (one read of the state, no secret read);
  * - step 3: under the lease, a refresh a report causes spends the budget in a fenced write before the
  *   provider call, or is throttled when the budget is spent;
- * - step 2 lost: a run that loses the lease reads the token once and answers what the holder's outcome
- *   will be (throttled with its true `retryAt`, already replaced, or in progress), so that the read
- *   path can answer at once instead of polling for a refresh that may never come.
+ * - step 2 lost: a run that loses the lease reads the state again and answers what the holder's
+ *   outcome will be (throttled with its true `retryAt`, or in progress with a retry time), so that the
+ *   read path can answer at once instead of polling for a refresh that may never come.
  */
 import type { ProviderConfig } from './config.js';
-import { keepVerdict, type OnDemandRefresh } from './double-check.js';
+import type { OnDemandRefresh } from './double-check.js';
 import { LeaseLostError, toRefresherError } from './errors.js';
 import {
   onDemandBudgetRetryAt,
   onDemandRefreshesInWindow,
   spendsOnDemandBudget,
 } from './on-demand-budget.js';
-import type { Clock, Logger, StateTable, TokenStore } from './ports.js';
+import type { Clock, Logger, StateTable } from './ports.js';
 import { isServable } from './timing.js';
 import type { ProviderState, RefreshResult, TokenRecord } from './types.js';
 
@@ -32,8 +32,7 @@ export const IN_FLIGHT_RETRY_MS = 2_000;
 export type ThrottleReason = 'token-too-young' | 'budget-spent';
 
 export interface OnDemandGateOptions {
-  readonly tokens: Pick<TokenStore, 'readCurrent'>;
-  readonly state: Pick<StateTable, 'recordOnDemandRefreshes'>;
+  readonly state: Pick<StateTable, 'read' | 'recordOnDemandRefreshes'>;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -98,32 +97,31 @@ export class OnDemandGate {
   }
 
   /**
-   * Step 2 lost, on demand: one read of the token tells what the holder will do with the report.
-   * The token is kept (young, or the budget spent: `throttled`), replaced already (`fresh`), or being
-   * replaced now (`in-progress` with a retry time). Without a token, or when the read fails, the
-   * holder is refreshing: `in-progress`.
+   * Step 2 lost, on demand: the holder's state tells what it will do with the report, without a
+   * secret read (the read path has just read the token and found the refused one current). A token
+   * younger than `onDemandRefreshInterval` since its refresh was recorded is kept (`throttled`, its
+   * true `retryAt`); otherwise the holder is replacing it (`in-progress`, retry shortly). A read
+   * without a refused token (no usable token exists) gets `in-progress`, and waits for that refresh.
    */
   async afterLostLease(run: OnDemandRun): Promise<RefreshResult> {
-    const { provider } = run;
-    let token: TokenRecord | undefined;
+    const { provider, config } = run;
+    if (run.input.onDemand?.rejectedTokenSha256 === undefined) return { status: 'in-progress', provider };
+    let state: ProviderState | undefined;
     try {
-      token = (await this.#options.tokens.readCurrent(provider)).token;
+      state = await this.#options.state.read(provider);
     } catch (error) {
-      this.#options.logger.warn('Could not read the token after losing the lease', {
+      this.#options.logger.warn('Could not read the state after losing the lease', {
         provider,
         errorCode: toRefresherError(error).code,
       });
     }
     const now = this.#options.clock.now();
-    if (token === undefined) return { status: 'in-progress', provider };
-    const verdict = keepVerdict(run.input.onDemand, token, run.config, now);
-    if (verdict?.status === 'fresh') {
-      return { status: 'fresh', provider, reason: verdict.reason, expiresAt: token.expiresAt };
-    }
-    if (verdict?.status === 'throttled') return this.throttled(provider, verdict.retryAt, 'token-too-young');
-    // The token is due a refresh on this report; step 1 found budget for it, so the holder is making
-    // it (a holder that refuses instead, after a race for the last refresh of the hour, is found by
-    // the retry).
+    const refreshedAt = state?.lastSuccessAt;
+    const servable = state?.tokenExpiresAt !== undefined && isServable(state.tokenExpiresAt, now);
+    const youngUntil =
+      servable && refreshedAt !== undefined ? refreshedAt + config.onDemandRefreshInterval * 1000 : 0;
+    if (now < youngUntil) return this.throttled(provider, youngUntil, 'token-too-young');
+    // A spent budget was found at step 1; spent since, it is the holder's refresh that spent it.
     return { status: 'in-progress', provider, retryAt: new Date(now + IN_FLIGHT_RETRY_MS).toISOString() };
   }
 

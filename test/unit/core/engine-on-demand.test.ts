@@ -223,23 +223,25 @@ describe('Class: RefreshEngine (on-demand budget)', () => {
         leaseExpiresAt: clock.now() + MINUTE,
       });
 
-    it("answers a young token's report with its true retry time, after one token read", async () => {
+    it("answers a young token's report with its true retry time, from the state, without a secret read", async () => {
       // Prepare
       await schedule();
       clock.advance(15_000);
       await holdLease();
       secrets.calls.length = 0;
+      state.calls.length = 0;
 
       // Act
       const result = await report(current());
 
-      // Assess: not "in-progress", which made the read path wait 20 s for a refresh that never came.
+      // Assess: not "in-progress" alone, which made the read path wait 20 s for a refresh that never came.
       expect(result).toEqual({
         status: 'throttled',
         provider: 'acme',
         retryAt: new Date(clock.now() + 45_000).toISOString(),
       });
-      expect(tokenReads()).toBe(1);
+      expect(tokenReads()).toBe(0);
+      expect(state.calls).toEqual(['read', 'acquire', 'read']);
     });
 
     it('answers a report the holder is acting on with in-progress and a retry time', async () => {
@@ -247,6 +249,7 @@ describe('Class: RefreshEngine (on-demand budget)', () => {
       await schedule();
       clock.advance(2 * MINUTE);
       await holdLease();
+      secrets.calls.length = 0;
 
       // Act
       const result = await report(current());
@@ -257,21 +260,18 @@ describe('Class: RefreshEngine (on-demand budget)', () => {
         provider: 'acme',
         retryAt: new Date(clock.now() + IN_FLIGHT_RETRY_MS).toISOString(),
       });
+      expect(tokenReads()).toBe(0);
     });
 
-    it('answers a report of a token already replaced with fresh', async () => {
+    it('answers in-progress, without a retry time, to a read that finds no usable token', async () => {
       // Prepare
-      await schedule();
-      clock.advance(2 * MINUTE);
-      const old = current();
-      await report(old);
       await holdLease();
 
       // Act
-      const result = await report(old);
+      const result = await engine.refresh({ config: config(), onDemand: {}, remainingTimeMs: 60_000 });
 
-      // Assess
-      expect(result).toMatchObject({ status: 'fresh', reason: 'already-replaced' });
+      // Assess: the read path waits for that first refresh, as before.
+      expect(result).toEqual({ status: 'in-progress', provider: 'acme' });
     });
 
     it('leaves a scheduled run that loses the lease as it was: in-progress, no token read', async () => {
