@@ -6,6 +6,8 @@
  *   with the client's registered key, `aud`, `exp`, `jti` replay) with client_credentials and with a
  *   rotating refresh_token grant, and for the JWT bearer grant registered on it
  *   (functions/local/jwt-bearer-grant.ts: signature, `aud`, `exp`, lifetime, `jti` replay);
+ * - a 127.0.0.1 stand-in for Google's token endpoint for the `google_service_account` preset
+ *   (test/support/google-token-server.ts: RS256, `kid`, `iss` = `client_email`, `aud`, `scope` claim);
  * - a 127.0.0.1 stand-in for GitHub's installation-token endpoint under a GitHub Enterprise base path
  *   (test/support/github-app-server.ts: RS256 only, `iss` = app id, `iat` backdated, `exp` ≤ 10 min).
  *
@@ -28,6 +30,7 @@ import {
 } from '../../functions/providers/index.js';
 import { type RefreshHandler, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { type GitHubAppServer, startGitHubAppServer } from '../support/github-app-server.js';
+import { type GoogleTokenServer, startGoogleTokenServer } from '../support/google-token-server.js';
 import { testKeys } from '../support/keys.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
@@ -40,13 +43,16 @@ const APP_ID = '4242';
 const INSTALLATION = '777';
 const BEARER_ISSUER = 'bearer-issuer';
 const SCHEDULE_GROUP = 'it-signed-group';
-const PROVIDERS = ['pkjwt', 'pkjwt-rotating', 'bearer', 'github'] as const;
+const PROVIDERS = ['pkjwt', 'pkjwt-rotating', 'bearer', 'gcp', 'github'] as const;
+const SERVICE_ACCOUNT = 'refresher@demo-project.iam.gserviceaccount.com';
+const GCP_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 type Kind = (typeof PROVIDERS)[number];
 
 describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub stand-in', () => {
   let moto: MotoServer;
   let oauth: OAuthServer;
   let github: GitHubAppServer;
+  let google: GoogleTokenServer;
   let handler: RefreshHandler;
   const keys = testKeys();
   const captured: string[] = [];
@@ -86,6 +92,13 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
         tokenUrl: oauth.tokenUrl,
         scope: 'api:read',
         assertion: { issuer: BEARER_ISSUER, subject: 'svc-user', lifetime: '2m' },
+      },
+      {
+        name: 'gcp',
+        grant: 'jwt_bearer',
+        preset: 'google_service_account',
+        tokenUrl: google.tokenUrl,
+        scope: GCP_SCOPE,
       },
       {
         name: 'github',
@@ -136,6 +149,8 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
         return oauth.tokenRequests.refresh_token;
       case 'bearer':
         return oauth.tokenRequests[JWT_BEARER_GRANT] ?? 0;
+      case 'gcp':
+        return google.requests.length;
       case 'github':
         return github.requests.length;
     }
@@ -145,11 +160,25 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
     pkjwt: { clientId: 'svc-jwt', privateKey: keys.rsa.privatePem, kid: 'svc-jwt-1' },
     'pkjwt-rotating': { clientId: 'app-jwt', privateKey: keys.ec.privateJwkText, refreshToken },
     bearer: { privateKey: keys.rsa.pkcs1Pem, clientId: 'bearer-client' },
+    // The service account's JSON key file, as Google hands it out.
+    gcp: {
+      type: 'service_account',
+      project_id: 'demo-project',
+      private_key_id: 'gcp-key-1',
+      private_key: keys.rsa.privatePem,
+      client_email: SERVICE_ACCOUNT,
+      client_id: '109876543210',
+      auth_uri: 'https://accounts.google.com/o/oauth2/auth',
+      token_uri: google.tokenUrl,
+      auth_provider_x509_cert_url: 'https://www.googleapis.com/oauth2/v1/certs',
+      client_x509_cert_url: 'https://www.googleapis.com/robot/v1/metadata/x509/refresher',
+      universe_domain: 'googleapis.com',
+    },
     github: { privateKey: keys.rsa.pkcs1Pem },
   });
 
   beforeAll(async () => {
-    [moto, oauth, github] = await Promise.all([
+    [moto, oauth, google, github] = await Promise.all([
       startMoto(),
       startOAuthServer({
         clients: [
@@ -168,6 +197,11 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
           { clientId: 'bearer-client', tokenEndpointAuthMethod: 'none', grantTypes: [JWT_BEARER_GRANT] },
         ],
         jwtBearerIssuers: [{ issuer: BEARER_ISSUER, publicJwk: keys.rsa.publicJwk }],
+      }),
+      startGoogleTokenServer({
+        serviceAccounts: [
+          { clientEmail: SERVICE_ACCOUNT, privateKeyId: 'gcp-key-1', publicJwk: keys.rsa.publicJwk },
+        ],
       }),
       startGitHubAppServer({
         basePath: '/api/v3',
@@ -190,11 +224,15 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
 
   afterAll(async () => {
     vi.restoreAllMocks();
-    await Promise.all([moto?.stop(), oauth?.stop(), github?.stop()]);
+    await Promise.all([moto?.stop(), oauth?.stop(), github?.stop(), google?.stop()]);
   });
 
   afterEach(() => {
-    wireSecrets.push(...oauth.issuedTokens.map((token) => token.value), ...github.secretsSeen);
+    wireSecrets.push(
+      ...oauth.issuedTokens.map((token) => token.value),
+      ...github.secretsSeen,
+      ...google.secretsSeen,
+    );
   });
 
   beforeEach(async () => {
@@ -213,6 +251,7 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
     handler = build();
     oauth.resetCounters();
     github.resetCounters();
+    google.resetCounters();
   });
 
   it.each(PROVIDERS)(
@@ -304,6 +343,17 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
     // Assess
     expect(oauth.jwtBearerChecks).toEqual([{ accepted: true, issuer: BEARER_ISSUER, subject: 'svc-user' }]);
     expect((await storedToken('bearer'))?.scope).toBe('api:read');
+  });
+
+  it("jwt_bearer with the Google preset: the stand-in verified the key file's claims and the scope claim", async () => {
+    // Act
+    await refresh('gcp');
+
+    // Assess
+    expect(google.requests).toEqual([{ status: 200, scope: GCP_SCOPE }]);
+    const token = await storedToken('gcp');
+    expect(token?.accessToken).toMatch(/^ya29\./);
+    expect(Date.parse(token?.expiresAt ?? '') - Date.parse(token?.issuedAt ?? '')).toBe(3599_000);
   });
 
   it('github_app: the stand-in verified the app JWT and narrowed the token; expiresAt is its expires_at', async () => {
