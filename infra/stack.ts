@@ -38,7 +38,9 @@ export class TokenRefresherStack extends Stack {
       value: this.refresher.readFunctionUrl.url,
     });
     new CfnOutput(this, 'ReadFunctionName', {
-      description: 'The read function, for a plain Invoke {"provider":"<name>"} (serves every provider)',
+      description:
+        "The read function: the client's functionName (caller proofs are bound to it), and the target of " +
+        'a plain Invoke {"provider":"<name>","callerProof":"<proof>"}',
       value: this.refresher.readFunction.functionName,
     });
     new CfnOutput(this, STACK_OUTPUTS.refreshFunctionName, {

@@ -92,9 +92,10 @@ export class TokenRefresher extends Construct {
    * function. Its role may read the token secrets (never the credentials), decrypt through Secrets
    * Manager, and invoke the refresh function; nothing else.
    *
-   * Careful: `readFunction.grantInvoke(x)` lets `x` Invoke it directly, and a direct Invoke is not
-   * checked against the providers' `consumers`: it serves **every** provider. Use
-   * {@link grantReadViaFunction} to grant one provider.
+   * Every request must carry a caller proof (docs/read-function.md, "Caller proof"), checked against
+   * the providers' `consumers`, a direct Invoke included; only with the `trustDirectInvoke` prop does
+   * `readFunction.grantInvoke(x)` let `x` read **every** provider. Use {@link grantReadViaFunction}
+   * to grant one provider.
    */
   readonly readFunction: nodejs.NodejsFunction;
   /** The read Lambda's log group. */
@@ -287,8 +288,8 @@ export class TokenRefresher extends Construct {
    * `grantInvokeUrl` (aws-cdk PR #35725, "refactor Function URL permissions"; in the aws-cdk-lib 2.276
    * used here) grants `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType = AWS_IAM`, and
    * `lambda:InvokeFunction` only with `lambda:InvokedViaFunctionUrl = true`. That condition matters
-   * here: a plain Invoke serves every provider, so a consumer of one provider must not be able to
-   * Invoke the function directly.
+   * here: with `trustDirectInvoke`, a plain Invoke without a caller proof serves every provider, so a
+   * consumer of one provider must not be able to Invoke the function directly.
    *
    * @throws Error when the provider is not configured, or the grantee's principal is not an IAM role.
    */
