@@ -22,6 +22,8 @@ export interface Verification {
   readonly values: number;
   /** `Type.Property` of the template properties the emulator keeps no trace of, with the reason. */
   readonly unobservable: Readonly<Record<string, string>>;
+  /** The properties compared, by type (each named once). */
+  readonly compared: Readonly<Record<string, readonly string[]>>;
 }
 
 function asJson(value: unknown): unknown {
@@ -35,6 +37,12 @@ function asJson(value: unknown): unknown {
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   value !== null && typeof value === 'object' && !Array.isArray(value);
+
+interface Found {
+  readonly counted: Counted;
+  readonly unobservable: Record<string, string>;
+  readonly compared: Record<string, Set<string>>;
+}
 
 interface Counted {
   resources: number;
@@ -90,7 +98,7 @@ async function verifyResource(
   resource: TemplateResource,
   stack: DeployedStack,
   clients: EmulatorClients,
-  found: { counted: Counted; unobservable: Record<string, string> },
+  found: Found,
 ): Promise<string[]> {
   const where = `${id} (${resource.Type})`;
   const type = RESOURCE_TYPES[resource.Type];
@@ -109,6 +117,7 @@ async function verifyResource(
       found.unobservable[`${resource.Type}.${property}`] = reason;
     } else if (property in actual) {
       found.counted.properties += 1;
+      found.compared[resource.Type] = (found.compared[resource.Type] ?? new Set()).add(property);
       const differs = difference(value, actual[property], property, found.counted);
       if (differs !== undefined) problems.push(`${where}: ${differs}`);
     } else {
@@ -129,7 +138,11 @@ export async function verifyDeployedStack(
   stack: DeployedStack,
   clients: EmulatorClients,
 ): Promise<Verification> {
-  const found = { counted: { resources: 0, stateless: 0, properties: 0, values: 0 }, unobservable: {} };
+  const found: Found = {
+    counted: { resources: 0, stateless: 0, properties: 0, values: 0 },
+    unobservable: {},
+    compared: {},
+  };
   const problems = await Promise.all(
     Object.entries(stack.template.Resources).map(([id, resource]) => {
       if (resource.Type in STATELESS_TYPES) {
@@ -143,5 +156,8 @@ export async function verifyDeployedStack(
   );
   const all = problems.flat().sort();
   if (all.length > 0) throw new Error(`${all.length} resource problem(s):\n${all.join('\n')}`);
-  return { ...found.counted, unobservable: found.unobservable };
+  const compared = Object.fromEntries(
+    Object.entries(found.compared).map(([type, properties]) => [type, [...properties].sort()]),
+  );
+  return { ...found.counted, unobservable: found.unobservable, compared };
 }
