@@ -279,7 +279,9 @@ describe('Read handler: caller identity by caller proof', () => {
         ['unsigned', 'caller_proof_wrong_server'],
         ['swapped', 'caller_proof_rejected'],
       ]);
-      expect((answers[0]?.[1] as { message: string }).message).toContain(`functionName: "${SERVER_ID}"`);
+      expect(answers[0]?.[1]).toMatchObject({
+        message: expect.stringContaining(`functionName: "${SERVER_ID}"`),
+      });
       expect(sts.calls).toHaveLength(1);
     });
 
