@@ -1,7 +1,7 @@
 /**
- * Who may read which provider's token through the read function's URL: the caller's IAM identity
- * (the `userArn` Lambda puts in a Function URL event with `AWS_IAM` auth) against the provider's
- * `consumers`. Pure; the handler only passes the ARN in.
+ * Who may read which provider's token through the read function: the caller's IAM identity (the ARN
+ * STS states for its caller proof; only with `trustDirectInvoke`, the `userArn` of a Function URL
+ * event) against the provider's `consumers`. Pure; the handler only passes the ARN in.
  */
 
 /**
