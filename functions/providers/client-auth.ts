@@ -14,7 +14,7 @@ import * as oauth from 'oauth4webapi';
 import type { ProviderConfig } from '../core/config.js';
 import type { Clock } from '../core/ports.js';
 import type { Credentials } from '../core/types.js';
-import { PRIVATE_KEY_FIELDS, requireCredential } from './credentials.js';
+import { requireCredential } from './credentials.js';
 import { clientAuthentication } from './oauth.js';
 import { importSigningKey } from './signing-key.js';
 
@@ -28,8 +28,6 @@ export interface TokenEndpointAuth {
   readonly clientAuth: oauth.ClientAuth;
   /** Client assertions signed for the request (filled when the request is built): secrets. */
   readonly sent: readonly string[];
-  /** Credentials fields this authentication never sends (the private key): see `PRIVATE_KEY_FIELDS`. */
-  readonly notSent: readonly string[];
 }
 
 /**
@@ -47,7 +45,7 @@ export async function tokenEndpointAuth(
   const secret = credentials.clientSecret;
   // An empty string counts as absent: the operator left the field blank for a public client.
   const clientSecret = typeof secret === 'string' && secret !== '' ? secret : undefined;
-  return { clientAuth: clientAuthentication(config, clientSecret), sent: [], notSent: [] };
+  return { clientAuth: clientAuthentication(config, clientSecret), sent: [] };
 }
 
 /** `private_key_jwt` with the credentials' `privateKey` (PEM or JWK) and optional `kid`. */
@@ -82,5 +80,5 @@ async function privateKeyJwtAuth(
     const assertion = body.get('client_assertion');
     if (assertion !== null) sent.push(assertion);
   };
-  return { clientAuth, sent, notSent: PRIVATE_KEY_FIELDS };
+  return { clientAuth, sent };
 }

@@ -41,7 +41,7 @@ export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsPro
       parameters.set('audience', config.audience);
     }
     if (config.resource !== undefined) parameters.set('resource', config.resource);
-    const { clientAuth, sent, notSent } = await tokenEndpointAuth(config, input.credentials, this.clock);
+    const { clientAuth, sent } = await tokenEndpointAuth(config, input.credentials, this.clock);
     const response = await sendTokenRequest({
       config,
       clientId,
@@ -52,7 +52,7 @@ export class ClientCredentialsProvider extends BaseProvider<ClientCredentialsPro
     });
     return parseClientCredentialsResponse(response, {
       now: this.clock.now(),
-      sensitive: [...credentialValues(input.credentials, notSent), ...sent],
+      sensitive: [...credentialValues(input.credentials), ...sent],
     });
   }
 }

@@ -42,21 +42,7 @@ export function requireGrantCredentials<G extends Grant>(
   return values as Record<RequiredCredential<G>, string>;
 }
 
-/**
- * The credentials fields that hold a private key for the signed-assertion kinds. Their values never
- * leave the refresher there (only what they sign is sent), so a server cannot echo them, and those
- * providers do not hand them to the redactor (a 2 kB needle costs it seconds per message). Our own
- * messages never quote them (`signing-key.ts`).
- */
-export const PRIVATE_KEY_FIELDS: readonly string[] = ['privateKey', 'private_key'];
-
-/**
- * Every string value of the credentials, but the fields in `except`: none of them may appear in a
- * message. Only a provider that never sends the excepted fields may leave them out.
- */
-export function credentialValues(credentials: Credentials, except: readonly string[] = []): string[] {
-  return Object.entries(credentials)
-    .filter(([field]) => !except.includes(field))
-    .map(([, value]) => value)
-    .filter((value): value is string => typeof value === 'string');
+/** Every string value of the credentials: none of them may appear in a message. */
+export function credentialValues(credentials: Credentials): string[] {
+  return Object.values(credentials).filter((value): value is string => typeof value === 'string');
 }

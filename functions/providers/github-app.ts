@@ -19,7 +19,7 @@ import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError, ProviderError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
-import { credentialValues, PRIVATE_KEY_FIELDS, requireGrantCredentials } from './credentials.js';
+import { credentialValues, requireGrantCredentials } from './credentials.js';
 import { createRedactor, quoteServerText } from './redact.js';
 import {
   checkExpiresAt,
@@ -168,7 +168,7 @@ export class GitHubAppProvider extends BaseProvider<GitHubAppProviderConfig> {
     const raw = await readResponse(response, signal);
     return parseInstallationTokenResponse(raw, {
       now: this.clock.now(),
-      sensitive: [...credentialValues(credentials, PRIVATE_KEY_FIELDS), appJwt],
+      sensitive: [...credentialValues(credentials), appJwt],
     });
   }
 }

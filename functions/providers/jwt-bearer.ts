@@ -21,12 +21,7 @@ import type { ProviderConfig } from '../core/config.js';
 import { CredentialsError } from '../core/errors.js';
 import type { Credentials, IssuedToken } from '../core/types.js';
 import { BaseProvider } from './base.js';
-import {
-  credentialValues,
-  PRIVATE_KEY_FIELDS,
-  requireCredential,
-  requireGrantCredentials,
-} from './credentials.js';
+import { credentialValues, requireCredential, requireGrantCredentials } from './credentials.js';
 import { parseOAuthTokenResponse } from './oauth.js';
 import { importSigningKey, type SigningKey, signJwt } from './signing-key.js';
 import { guardedFetch, readResponse } from './transport.js';
@@ -77,7 +72,7 @@ export class JwtBearerProvider extends BaseProvider<JwtBearerProviderConfig> {
     // This grant never uses a refresh token: one in the answer is dropped, as for client_credentials.
     const { refreshToken: _ignored, ...token } = parseOAuthTokenResponse(raw, {
       now: this.clock.now(),
-      sensitive: [...credentialValues(credentials, PRIVATE_KEY_FIELDS), assertion],
+      sensitive: [...credentialValues(credentials), assertion],
     });
     return token;
   }

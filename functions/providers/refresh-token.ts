@@ -52,7 +52,7 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
     const config = this.config;
     const { credentials } = input;
     const { clientId, refreshToken } = requireGrantCredentials(credentials, config);
-    const { clientAuth, sent, notSent } = await tokenEndpointAuth(config, credentials, this.clock);
+    const { clientAuth, sent } = await tokenEndpointAuth(config, credentials, this.clock);
     const additionalParameters = new URLSearchParams();
     if (config.scope !== undefined) additionalParameters.set('scope', config.scope);
     let response: RawResponse;
@@ -73,7 +73,7 @@ export class RefreshTokenProvider extends BaseProvider<RefreshTokenProviderConfi
     }
     return parseRefreshTokenResponse(response, {
       now: this.clock.now(),
-      sensitive: [...credentialValues(credentials, notSent), ...sent],
+      sensitive: [...credentialValues(credentials), ...sent],
       sentRefreshToken: refreshToken,
     });
   }
