@@ -153,6 +153,26 @@ describe.each(Object.entries(ENTRIES))('Grant %s with clientAuth private_key_jwt
     expect(server.requests).toHaveLength(0);
   });
 
+  it('redacts the private key if a server ever echoed it, and quotes the rest', async () => {
+    // Prepare: the key never leaves the refresher, but no stored credential may reach a message.
+    const pem = testKeys().rsa.privatePem;
+    const server = recordingFetch(
+      jsonResponse({ error: 'invalid_client', error_description: `key ${pem} refused` }, 401),
+    );
+
+    // Act
+    const error = await caught(() =>
+      provider(entry, server.fetch).requestToken({ credentials: credentials(), signal: signal() }),
+    );
+
+    // Assess
+    expect(error).toMatchObject({ code: 'invalid_client' });
+    for (const line of pem.split('\n').filter((text) => text.length > 20)) {
+      expect(error.message).not.toContain(line);
+    }
+    expect(error.message).toContain('[redacted]');
+  });
+
   it('redacts the assertion when the server echoes it in its error', async () => {
     // Prepare: a server that quotes the client assertion it refused in error_description.
     let echoed = '';
