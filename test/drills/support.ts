@@ -392,7 +392,7 @@ export interface StrictDrillParts {
 }
 
 /** Start capturing what the handlers print, and register the clients' secrets for the leak scan. */
-function captureDrillOutput(clients: readonly { readonly clientSecret: string }[]): {
+function captureDrillOutput(clients: readonly { readonly clientSecret?: string }[]): {
   output: CapturedOutput;
   secrets: SecretRegistry;
 } {
