@@ -3,7 +3,10 @@
  * (no account or region is resolved).
  *
  * The file: `-c config=<path>`, else `TOKEN_REFRESHER_CONFIG`, else `config/example.json`.
- * Optional: `-c alarmEmail=<address>`.
+ * Optional: `-c alarmEmail=<address>`; `-c breakGlassPrincipals=<role or user ARN>,...` (who may read
+ * the credentials besides the refresh function); `-c reservedConcurrency=false` (no reserved
+ * concurrency, for accounts whose concurrency quota cannot reserve any: docs/security.md, "Reserved
+ * concurrency").
  */
 import { resolve } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -17,10 +20,19 @@ const configPath = resolve(
     'config/example.json',
 );
 const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
+const breakGlass = app.node.tryGetContext('breakGlassPrincipals') as string | undefined;
+const reservedConcurrency =
+  String(app.node.tryGetContext('reservedConcurrency')) === 'false' ? false : undefined;
 
 new TokenRefresherStack(app, 'TokenRefresher', {
   description: 'token-refresher: keeps third-party OAuth tokens fresh in Secrets Manager',
   config: readConfigFile(configPath),
-  ...(alarmEmail === undefined ? {} : { refresher: { alarmEmail } }),
+  refresher: {
+    ...(alarmEmail === undefined ? {} : { alarmEmail }),
+    ...(breakGlass === undefined
+      ? {}
+      : { breakGlassPrincipals: breakGlass.split(',').map((arn) => arn.trim()) }),
+    ...(reservedConcurrency === undefined ? {} : { reservedConcurrency }),
+  },
 });
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

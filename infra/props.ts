@@ -135,6 +135,25 @@ export interface TokenRefresherProps {
    *   for the schedules
    */
   readonly reservedConcurrency?: ReservedConcurrency | false;
+  /**
+   * IAM role or user ARNs (`arn:aws:iam::<account>:role/[<path>/]<name>`, exactly as IAM shows them)
+   * that may read the credentials secrets besides the refresh function: a break-glass role for
+   * incidents. Nobody else can, whatever their IAM policies say: each credentials secret the construct
+   * creates denies reading it to every other principal, and its key lets no other principal decrypt
+   * (docs/security.md, "Credentials"). A listed principal still needs IAM permissions of its own
+   * (`secretsmanager:GetSecretValue` on the secret, `kms:Decrypt` on {@link TokenRefresher.credentialsEncryptionKey}).
+   * Filling in the credentials (`put-secret-value`) needs no listing: it is not fenced.
+   * @default none: only the refresh function reads the credentials
+   */
+  readonly breakGlassPrincipals?: readonly string[];
+  /**
+   * The key that encrypts the credentials secrets the construct creates. A key of your own must keep
+   * `kms:Decrypt` to the refresh function's role (and your break-glass principals): its policy is
+   * yours, the construct cannot change it.
+   * @default a new customer managed key with yearly rotation, whose policy lets only the refresh
+   *   function's role and the {@link breakGlassPrincipals} decrypt (through Secrets Manager)
+   */
+  readonly credentialsEncryptionKey?: kms.IKey;
 }
 
 /** Reserved concurrency per function ({@link TokenRefresherProps.reservedConcurrency}). */
@@ -168,6 +187,9 @@ export interface ResolvedProps {
   readonly scheduleTimeWindow: Duration;
   /** `undefined`: the account's default bus; `false`: no events. */
   readonly eventBus: events.IEventBus | false | undefined;
+  readonly breakGlassPrincipals: readonly string[];
+  /** `undefined`: a new key ({@link TokenRefresherProps.credentialsEncryptionKey}). */
+  readonly credentialsEncryptionKey: kms.IKey | undefined;
   /** `undefined`: no reservation (`reservedConcurrency: false`). */
   readonly reservedConcurrency: { readonly refresh: number; readonly read: number } | undefined;
 }
@@ -195,6 +217,8 @@ export function withDefaults(props: TokenRefresherProps): ResolvedProps {
     staleThreshold: props.staleThreshold,
     scheduleTimeWindow: props.scheduleTimeWindow ?? DEFAULTS.scheduleTimeWindow,
     eventBus: props.eventBus,
+    breakGlassPrincipals: props.breakGlassPrincipals ?? [],
+    credentialsEncryptionKey: props.credentialsEncryptionKey,
     reservedConcurrency:
       props.reservedConcurrency === false
         ? undefined

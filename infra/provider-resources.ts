@@ -26,6 +26,7 @@ import {
   tokenSecretName,
 } from '../functions/core/names.js';
 import { buildStaleAlarm } from './alarms.js';
+import { type CredentialsFenceProps, fenceCredentialsSecret } from './credentials-protection.js';
 
 /** What the construct keeps of each provider. */
 export interface ProviderResources {
@@ -44,6 +45,10 @@ export interface ProviderResourcesProps {
   readonly config: ProviderConfig;
   readonly secretPrefix: string;
   readonly encryptionKey: kms.IKey;
+  /** Encrypts the credentials secret the construct creates (issue 15, finding 2). */
+  readonly credentialsKey: kms.IKey | undefined;
+  /** Who may read the credentials secret the construct creates; nobody else can. */
+  readonly credentialsFence: CredentialsFenceProps;
   readonly removalPolicy: RemovalPolicy;
   readonly scheduleGroup: scheduler.IScheduleGroup;
   readonly scheduleTimeWindow: Duration;
@@ -95,10 +100,18 @@ function buildCredentialsSecret(
     const credentialsSecret = new secretsmanager.Secret(scope, 'CredentialsSecret', {
       secretName: credentialsSecretName(props.secretPrefix, config.name),
       description: credentialsDescription(config),
-      encryptionKey: props.encryptionKey,
       secretStringValue: SecretValue.unsafePlainText(PLACEHOLDER_SECRET_STRING),
       removalPolicy: props.removalPolicy,
     });
+    // Its own key, set on the resource and not through `encryptionKey`: with that prop CDK's Secret
+    // adds key policy statements that let every IAM principal of the account decrypt through Secrets
+    // Manager (and create grants), which would open the fence (credentials-protection.ts). An
+    // existing secret is re-keyed in place: Secrets Manager re-encrypts its AWSCURRENT, AWSPENDING and
+    // AWSPREVIOUS versions; older versions stay readable with the first key, which stays.
+    (credentialsSecret.node.defaultChild as secretsmanager.CfnSecret).kmsKeyId = (
+      props.credentialsKey ?? props.encryptionKey
+    ).keyArn;
+    fenceCredentialsSecret(credentialsSecret, props.credentialsFence);
     return { credentialsSecret, credentialsResourceArn: credentialsSecret.secretArn };
   }
   // A complete ARN ends with the 6-character suffix Secrets Manager adds; a partial one needs the

@@ -27,6 +27,7 @@ import {
   namesEachSecret,
   secretStatements,
   tokenSecretArns,
+  viaSecretsManager,
 } from './secret-access.js';
 
 /**
@@ -113,6 +114,8 @@ export interface RefreshGrantsProps {
   readonly secretPrefix: string;
   readonly table: dynamodb.ITable;
   readonly encryptionKey: kms.IKey;
+  /** The credentials secrets' key; `undefined` when the construct creates none. */
+  readonly credentialsKey: kms.IKey | undefined;
   readonly scheduleGroup: scheduler.ScheduleGroup;
   readonly schedulerRole: iam.IRole;
   readonly logGroup: logs.ILogGroup;
@@ -155,6 +158,17 @@ export function grantRefreshFunction(scope: Construct, role: iam.Role, props: Re
       actions: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
       resources: [props.encryptionKey.keyArn],
     }),
+    // The credentials' own key (issue 15, finding 2): read them, and write a rotated refresh token.
+    ...(props.credentialsKey === undefined
+      ? []
+      : [
+          new iam.PolicyStatement({
+            sid: 'CredentialsKey',
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            resources: [props.credentialsKey.keyArn],
+            conditions: viaSecretsManager(scope),
+          }),
+        ]),
     // Precise scheduling: SchedulerNextRun upserts `next-<provider>` (UpdateSchedule, then
     // CreateSchedule when absent); the schedule deletes itself after it fires.
     new iam.PolicyStatement({

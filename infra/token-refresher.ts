@@ -30,6 +30,7 @@ import { Construct } from 'constructs';
 import type { RefresherConfig } from '../functions/core/config.js';
 import { iamRoleArnProblem } from '../functions/core/iam-arn.js';
 import { configDelivery } from './bundling.js';
+import { buildCredentialsKey } from './credentials-protection.js';
 import { allProvidersQuery, ENGINE_METRICS, type EngineMetric, providerMetric } from './metrics.js';
 import { buildMonitoring } from './monitoring.js';
 import { acknowledgeNagFindings } from './nag.js';
@@ -49,9 +50,11 @@ export {
   MAX_INLINE_CONFIG_BYTES,
   PROVIDERS_CONFIG_FILE_NAME,
 } from './bundling.js';
-export type { TokenRefresherProps } from './props.js';
+export type { ReservedConcurrency, TokenRefresherProps } from './props.js';
+export { DEFAULT_RESERVED_CONCURRENCY } from './props.js';
 export { refreshTimeout } from './refresh-function.js';
 export { MAX_EXACT_SECRET_ARNS_PROVIDERS } from './secret-access.js';
+export { MAX_PROVIDERS_PER_STACK } from './validate-props.js';
 
 /**
  * Keeps third-party OAuth tokens fresh in Secrets Manager, and serves them to consumers.
@@ -62,22 +65,29 @@ export { MAX_EXACT_SECRET_ARNS_PROVIDERS } from './secret-access.js';
  * tokens.grantReadViaFunction(otherConsumerFn, 'crm');  // served: the read function's URL
  * ```
  *
- * Resources per provider (4): a token secret, a credentials secret (none when `credentialsSecretArn`
- * is given), a recurring schedule and a staleness alarm.
+ * Resources per provider (5): a token secret, a credentials secret and its resource policy (none when
+ * `credentialsSecretArn` is given), a recurring schedule and a staleness alarm.
  *
- * Shared resources (28, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
- * given): the key, the state table, the dead-letter queue and its policy, the schedule group, the
- * scheduler role and its policy, the alarm topic and its policy, the dashboard; the refresh path (its
- * role and policy, log group, function, and the permanent failure, refresh failures, errors,
- * throttles and dead-letter alarms); the read path (its role and policy, log group, function,
- * Function URL, and the errors, URL 5xx, throttles and latency alarms). The read path adds nothing
- * per provider: 100 providers synthesize to 428 resources, under CloudFormation's 500.
+ * Shared resources (29, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
+ * given): the key, the credentials key, the state table, the dead-letter queue and its policy, the
+ * schedule group, the scheduler role and its policy, the alarm topic and its policy, the dashboard;
+ * the refresh path (its role and policy, log group, function, and the permanent failure, refresh
+ * failures, errors, throttles and dead-letter alarms); the read path (its role and policy, log group,
+ * function, Function URL, and the errors, URL 5xx, throttles and latency alarms). Above 20 providers
+ * the roles' secret statements take managed policies too (up to 8). One stack holds at most
+ * {@link MAX_PROVIDERS_PER_STACK} (92) providers under CloudFormation's 500 resources.
  */
 export class TokenRefresher extends Construct {
   /** The validated configuration (defaults applied). */
   readonly config: RefresherConfig;
-  /** The key that encrypts the table, the secrets, the topic and the dead-letter queue. */
+  /** The key that encrypts the table, the token secrets, the topic and the dead-letter queue. */
   readonly encryptionKey: kms.IKey;
+  /**
+   * The key that encrypts the credentials secrets the construct creates: only the refresh function's
+   * role and the `breakGlassPrincipals` may decrypt with it. `undefined` when every provider names an
+   * existing credentials secret.
+   */
+  readonly credentialsEncryptionKey: kms.IKey | undefined;
   /** The state/lock table: one item per provider, key `provider` (S). */
   readonly table: dynamodb.Table;
   /** The refresh Lambda. */
@@ -167,9 +177,25 @@ export class TokenRefresher extends Construct {
     this.eventBus = refresh.eventBus;
     this.refreshFunction = refresh.function;
 
+    // The credentials' own key, whose policy names the refresh role; none when no secret needs it.
+    const credentialsFence = {
+      refreshRole: refresh.role,
+      breakGlassPrincipals: settings.breakGlassPrincipals,
+    };
+    const createsCredentials = this.config.providers.some(
+      (provider) => provider.credentialsSecretArn === undefined,
+    );
+    this.credentialsEncryptionKey =
+      settings.credentialsEncryptionKey ??
+      (createsCredentials
+        ? buildCredentialsKey(this, { ...credentialsFence, removalPolicy: settings.removalPolicy })
+        : undefined);
+
     for (const [index, config] of this.config.providers.entries()) {
       const resources = buildProviderResources(this, {
         ...shared,
+        credentialsKey: this.credentialsEncryptionKey,
+        credentialsFence,
         index,
         config,
         secretPrefix,
@@ -183,6 +209,7 @@ export class TokenRefresher extends Construct {
     const providers = [...this.#providers.values()];
     grantRefreshFunction(this, refresh.role, {
       ...shared,
+      credentialsKey: this.credentialsEncryptionKey,
       providers,
       secretPrefix,
       logGroup: this.refreshLogGroup,

@@ -11,6 +11,7 @@ import {
   secretsManagerWriteRateProblems,
 } from '../functions/core/config.js';
 import { DEFAULT_FAILURE_ALARM_ATTEMPTS } from './alarm-windows.js';
+import { BREAK_GLASS_RULES } from './credentials-protection.js';
 import { DEFAULTS, type TokenRefresherProps } from './props.js';
 import { READ_TIMEOUT } from './read-function.js';
 import { RESERVED_CONCURRENCY_RULES } from './reserved-concurrency.js';
@@ -22,6 +23,14 @@ export interface PropsRule {
   /** The problem, naming the prop, its value and what it must be. */
   readonly message: (props: TokenRefresherProps) => string;
 }
+
+/**
+ * The most providers one stack holds: 29 shared resources, 5 per provider (token secret, credentials
+ * secret and its resource policy, schedule, staleness alarm) and, above 20 providers, up to 8 managed
+ * policies for the roles' secret statements stay under CloudFormation's 500 resources (measured with
+ * 64-character names, every grant rotating, and `alarmEmail`: 498; test/infra/synth.test.ts).
+ */
+export const MAX_PROVIDERS_PER_STACK = 92;
 
 /** The rules of the props other than the providers, in the order their problems are listed. */
 export const PROPS_RULES: readonly PropsRule[] = [
@@ -46,6 +55,14 @@ export const PROPS_RULES: readonly PropsRule[] = [
       `function's timeout (${READ_TIMEOUT.toHumanString()})`,
   },
   ...RESERVED_CONCURRENCY_RULES,
+  ...BREAK_GLASS_RULES,
+  {
+    condition: ({ providers }) => providers.length > MAX_PROVIDERS_PER_STACK,
+    message: ({ providers }) =>
+      `providers: lists ${providers.length}; one stack holds at most ${MAX_PROVIDERS_PER_STACK} (CloudFormation's 500 ` +
+      'resources: 5 per provider, 29 shared, and the managed policies the roles need above 20 providers): ' +
+      'split the providers over two stacks, each with its own secretPrefix',
+  },
 ];
 
 /** The problems of `props` under `rules`, in the rules' order. */

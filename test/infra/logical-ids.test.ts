@@ -82,6 +82,8 @@ describe('Contract: logical IDs and physical names of stateful resources', () =>
       // Assess
       expect(statefulResources(template)).toEqual({
         RefresherKey735B1D04: { type: 'AWS::KMS::Key', name: undefined, deletionPolicy: 'Retain' },
+        // Added by issue 15 (finding 2): the credentials secrets' own key.
+        RefresherCredentialsKeyC69E7139: { type: 'AWS::KMS::Key', name: undefined, deletionPolicy: 'Retain' },
         RefresherStateTable4F484AA0: {
           type: 'AWS::DynamoDB::Table',
           name: undefined,
@@ -149,6 +151,8 @@ describe('Contract: logical IDs and physical names of stateful resources', () =>
       // Assess: "billing" names an existing credentials secret, so the stack creates none for it.
       expect(statefulResources(template)).toEqual({
         TokensKey71DAB889: { type: 'AWS::KMS::Key', name: undefined, deletionPolicy: 'Retain' },
+        // Added by issue 15 (finding 2): the credentials secrets' own key.
+        TokensCredentialsKey30FE945C: { type: 'AWS::KMS::Key', name: undefined, deletionPolicy: 'Retain' },
         TokensStateTableE414E4FC: { type: 'AWS::DynamoDB::Table', name: undefined, deletionPolicy: 'Retain' },
         TokensScheduleDeadLetterQueue8392F42B: {
           type: 'AWS::SQS::Queue',

@@ -6,6 +6,7 @@ import type { Output } from '@aws-sdk/client-cloudformation';
 import { describe, expect, it } from 'vitest';
 import { parseProviderNames, STACK_OUTPUTS } from '../../functions/cli/target.js';
 import { MAX_OUTPUT_VALUE_CHARS, providerNameChunks } from '../../infra/stack.js';
+import { MAX_PROVIDERS_PER_STACK } from '../../infra/validate-props.js';
 import { build, logicalIds, PROVIDERS } from './support.js';
 
 /** The template's outputs as DescribeStacks would list them (values resolved where literal). */
@@ -56,9 +57,10 @@ describe('Stack: TokenRefresherStack outputs', () => {
     template.hasOutput(STACK_OUTPUTS.secretPrefix, { Value: 'prod/tokens' });
   });
 
-  it('splits 100 long provider names over several outputs that the CLI joins back in order', () => {
-    // Prepare: 64-character names, the longest the schema allows: ~6.7 KB of JSON.
-    const providers = Array.from({ length: 100 }, (_, index) => ({
+  it('splits the most long provider names a stack holds over several outputs that the CLI joins back in order', () => {
+    // Prepare: 64-character names, the longest the schema allows: ~6.2 KB of JSON (92 providers; 100
+    // before issue 15 made the credentials secrets cost a resource policy each).
+    const providers = Array.from({ length: MAX_PROVIDERS_PER_STACK }, (_, index) => ({
       name: `provider-${String(index).padStart(3, '0')}-`.padEnd(64, 'x'),
       grant: 'client_credentials' as const,
       tokenUrl: `https://auth${index}.example.com/oauth2/token`,

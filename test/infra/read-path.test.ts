@@ -19,6 +19,7 @@ import {
   READ_5XX_ALARM_THRESHOLD,
   TokenRefresher,
 } from '../../infra/token-refresher.js';
+import { MAX_PROVIDERS_PER_STACK } from '../../infra/validate-props.js';
 import { build, PROVIDERS } from './support.js';
 
 const built = build();
@@ -595,8 +596,8 @@ describe('Class: TokenRefresher (read path)', () => {
       expect(report.pluginReports.flatMap((plugin) => plugin.violations ?? [])).toEqual([]);
     });
 
-    it('keeps the read function environment under 4 KB with 100 providers', () => {
-      const providers = Array.from({ length: 100 }, (_, index) => ({
+    it('keeps the read function environment under 4 KB with the most providers a stack holds', () => {
+      const providers = Array.from({ length: MAX_PROVIDERS_PER_STACK }, (_, index) => ({
         name: `provider-${String(index).padStart(3, '0')}`,
         grant: 'client_credentials' as const,
         tokenUrl: `https://auth${index}.example.com/oauth2/token`,

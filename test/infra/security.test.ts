@@ -427,3 +427,156 @@ describe('Finding 7: grantRead to a grantee in another account', () => {
     expect(decrypt(github, 'dynamodb.eu-west-1.amazonaws.com')).toBe(false);
   });
 });
+
+describe('Finding 2: the credentials secrets are fenced', () => {
+  // Prepare: the default providers (github and salesforce get credentials secrets of the construct's,
+  // billing names an existing one) and one break-glass role.
+  const breakGlass = `arn:aws:iam::${ACCOUNT}:role/ops/break-glass`;
+  const built = build({ refresher: { breakGlassPrincipals: [breakGlass] } });
+  const { stack } = built;
+  const resources = resolvedResources(built);
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as iam.CfnRole);
+  const refresher = stack.refresher;
+  const keyId = idOf(refresher.credentialsEncryptionKey as unknown as { node: { defaultChild?: unknown } });
+  const keyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`;
+  const sharedKeyArn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${idOf(refresher.encryptionKey as unknown as { node: { defaultChild?: unknown } })}`;
+  const credentials = (name: string) => secretArn(`token-refresher/${name}/credentials`);
+  const roleArn = (role: iam.IRole | undefined) => `arn:aws:iam::${ACCOUNT}:role/${idOf(role as iam.Role)}`;
+  const refreshRole = roleArn(refresher.refreshFunction.role);
+  const readRole = roleArn(refresher.readFunction.role);
+  const resourcePolicyOf = (secretArnValue: string): PolicyDocument | undefined =>
+    Object.values(resources).find(
+      (r) => r.Type === 'AWS::SecretsManager::ResourcePolicy' && r.Properties.SecretId === secretArnValue,
+    )?.Properties.ResourcePolicy as PolicyDocument | undefined;
+  const keyPolicy = resources[keyId]?.Properties.KeyPolicy as PolicyDocument;
+  const everything: PolicyDocument = {
+    Statement: [{ Effect: 'Allow', Action: ['secretsmanager:*', 'kms:*'], Resource: '*' }],
+  };
+  /** A request against a credentials secret, then against its key as Secrets Manager makes it. */
+  const canRead = (principalArn: string, identity: PolicyDocument[], name: string, fenced = true) => {
+    const secret = credentials(name);
+    const read = isAllowed(
+      { principalArn, action: 'secretsmanager:GetSecretValue', resource: secret },
+      { identity, ...(fenced ? { resource: resourcePolicyOf(secret) } : {}), resourceAccount: ACCOUNT },
+    );
+    const decrypt = isAllowed(
+      {
+        principalArn,
+        action: 'kms:Decrypt',
+        resource: keyArn,
+        context: {
+          'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com`,
+          'kms:EncryptionContext:SecretARN': secret,
+        },
+      },
+      { identity, resource: keyPolicy, resourceAccount: ACCOUNT, isKeyPolicy: true },
+    );
+    return { read, decrypt };
+  };
+
+  it('encrypts the credentials secrets with their own key, and the token secrets with the shared one', () => {
+    const keyOf = (name: string) =>
+      Object.values(resources).find(
+        (r) => r.Type === 'AWS::SecretsManager::Secret' && r.Properties.Name === name,
+      )?.Properties.KmsKeyId;
+    expect(keyOf('token-refresher/github/credentials')).toBe(keyArn);
+    expect(keyOf('token-refresher/salesforce/credentials')).toBe(keyArn);
+    expect(keyOf('token-refresher/github/token')).toBe(sharedKeyArn);
+    expect(resources[keyId]).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { EnableKeyRotation: true },
+    });
+  });
+
+  it('gives each credentials secret the construct creates a resource policy that denies reading it to all but the refresh role and break-glass', () => {
+    for (const name of ['github', 'salesforce']) {
+      expect(resourcePolicyOf(credentials(name))?.Statement).toEqual([
+        {
+          Sid: 'OnlyTheRefreshFunctionAndBreakGlassRead',
+          Effect: 'Deny',
+          Principal: { AWS: '*' },
+          Action: [
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:UpdateSecretVersionStage',
+            'secretsmanager:ReplicateSecretToRegions',
+          ],
+          Resource: '*',
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': [refreshRole, breakGlass] } },
+        },
+      ]);
+    }
+    // An existing secret's policy is its owner's: the construct does not replace it.
+    const policies = Object.values(resources).filter((r) => r.Type === 'AWS::SecretsManager::ResourcePolicy');
+    expect(policies).toHaveLength(2);
+  });
+
+  it('keeps a consumer with secretsmanager:* and kms:* on * out, even after it deletes the resource policy', () => {
+    const consumer = `arn:aws:iam::${ACCOUNT}:role/greedy-consumer`;
+    expect(canRead(consumer, [everything], 'github')).toEqual({ read: false, decrypt: false });
+    // Each lock holds alone: without the resource policy the key still refuses to decrypt.
+    expect(canRead(consumer, [everything], 'github', false)).toEqual({ read: true, decrypt: false });
+  });
+
+  it("keeps the read function out, whose role may decrypt the token secrets' key", () => {
+    const { identity } = identityOf(resources, idOf(refresher.readFunction.role as iam.Role));
+    expect(canRead(readRole, identity, 'salesforce')).toEqual({ read: false, decrypt: false });
+  });
+
+  it('lets the refresh function and the break-glass principal (with IAM rights of its own) read them', () => {
+    const { identity } = identityOf(resources, idOf(refresher.refreshFunction.role as iam.Role));
+    expect(canRead(refreshRole, identity, 'salesforce')).toEqual({ read: true, decrypt: true });
+    expect(canRead(breakGlass, [everything], 'github')).toEqual({ read: true, decrypt: true });
+  });
+
+  it('does not lock CloudFormation or the account out: an administrator manages, re-keys and fills them, but cannot read them', () => {
+    // Prepare: an administrator (the CloudFormation execution role of `cdk bootstrap`, or a person).
+    const admin = `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-${ACCOUNT}-${REGION}`;
+    const secret = credentials('github');
+    const onSecret = (action: string) =>
+      isAllowed(
+        { principalArn: admin, action, resource: secret },
+        { identity: [everything], resource: resourcePolicyOf(secret), resourceAccount: ACCOUNT },
+      );
+    const onKey = (action: string, context: Record<string, string> = {}) =>
+      isAllowed(
+        { principalArn: admin, action, resource: keyArn, context },
+        { identity: [everything], resource: keyPolicy, resourceAccount: ACCOUNT, isKeyPolicy: true },
+      );
+    const viaSecretsManager = { 'kms:ViaService': `secretsmanager.${REGION}.amazonaws.com` };
+
+    // Assess
+    for (const action of [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:UpdateSecret',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:TagResource',
+      'secretsmanager:PutResourcePolicy',
+      'secretsmanager:DeleteResourcePolicy',
+      'secretsmanager:DeleteSecret',
+    ]) {
+      expect([action, onSecret(action)]).toEqual([action, true]);
+    }
+    for (const action of [
+      'kms:PutKeyPolicy',
+      'kms:DescribeKey',
+      'kms:EnableKeyRotation',
+      'kms:ScheduleKeyDeletion',
+    ]) {
+      expect([action, onKey(action)]).toEqual([action, true]);
+    }
+    expect(onKey('kms:GenerateDataKey', viaSecretsManager)).toBe(true);
+    expect(onSecret('secretsmanager:GetSecretValue')).toBe(false);
+    expect(onKey('kms:Decrypt', viaSecretsManager)).toBe(false);
+    expect(onKey('kms:GenerateDataKey')).toBe(false);
+    expect(onKey('kms:CreateGrant')).toBe(false);
+    expect(onKey('kms:ReEncryptFrom', viaSecretsManager)).toBe(false);
+  });
+
+  it('refuses a break-glass entry that is not an IAM role or user ARN, naming the entry and the fix', () => {
+    expect(() =>
+      build({ refresher: { breakGlassPrincipals: [breakGlass, `arn:aws:iam::${ACCOUNT}:role/ops/`] } }),
+    ).toThrow(/breakGlassPrincipals\[1\]: must be an IAM role or user ARN .*remove the trailing "\/"/);
+  });
+});

@@ -4,6 +4,7 @@ import { aws_iam as iam, type aws_lambda as lambda } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ENV } from '../../functions/core/env.js';
 import { PROVIDERS_CONFIG_FILE_NAME } from '../../infra/token-refresher.js';
+import { MAX_PROVIDERS_PER_STACK } from '../../infra/validate-props.js';
 import { build } from './support.js';
 
 describe('Synthesis', () => {
@@ -31,36 +32,42 @@ describe('Synthesis', () => {
     expect(() => app.synth()).toThrow(/AwsSolutions-IAM5\[Action::s3:\*\]/);
   });
 
-  it('synthesises 100 providers under the 500-resource limit', () => {
-    const providers = Array.from({ length: 100 }, (_, index) => ({
-      name: `provider-${String(index).padStart(3, '0')}`,
-      grant: 'client_credentials' as const,
+  it(`synthesises ${MAX_PROVIDERS_PER_STACK} providers under the 500-resource limit, and refuses one more`, () => {
+    // Prepare: the worst case for the count: 64-character names, every grant rotating (a third set of
+    // secret statements), an alarm e-mail subscription.
+    const providers = Array.from({ length: MAX_PROVIDERS_PER_STACK + 1 }, (_, index) => ({
+      name: `provider-${String(index).padStart(3, '0')}-`.padEnd(64, 'x'),
+      grant: 'refresh_token' as const,
       tokenUrl: `https://auth${index}.example.com/oauth2/token`,
     }));
+    const refresher = { alarmEmail: 'ops@example.com' };
     const started = performance.now();
-    const { template: small } = build({ providers: providers.slice(0, 1) });
-    const built = build({ providers, nag: true });
-    built.app.synth(); // cdk-nag runs here: the <prefix>/* patterns are acknowledged too
+    const { template: small } = build({ providers: providers.slice(0, 1), refresher });
+    const built = build({ providers: providers.slice(0, MAX_PROVIDERS_PER_STACK), refresher, nag: true });
+    built.app.synth(); // cdk-nag runs here: the per-provider secret patterns are acknowledged too
     const { template } = built;
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const total = Object.keys(template.toJSON().Resources).length;
-    const fixed = Object.keys(small.toJSON().Resources).length - 4;
-    console.log(
-      `100 providers: ${total} resources (${fixed} shared + ${(total - fixed) / 100} per provider); synth ${seconds} s`,
-    );
-    expect(total).toBeLessThan(500);
+    const resources = Object.values(template.toJSON().Resources as Record<string, { Type: string }>);
+    const total = resources.length;
+    const fixed = Object.keys(small.toJSON().Resources).length - 5;
     // Above 20 providers each secret is named by its own pattern (issue 15, finding 8), and CDK moves
     // the statements that do not fit the roles' inline policies into managed policies.
-    const overflow = Object.values(template.toJSON().Resources as Record<string, { Type: string }>).filter(
-      (resource) => resource.Type === 'AWS::IAM::ManagedPolicy',
-    ).length;
-    expect(overflow).toBe(8);
-    expect((total - fixed - overflow) / 100).toBe(4);
-    // The numbers in the construct's TSDoc: 28 shared (18 before the read path: its role and policy,
-    // log group, function, Function URL and 4 alarms; 1 more with the permanent-failure alarm), 4 per
-    // provider.
-    expect(fixed).toBe(28);
-    expect(total).toBe(436);
+    const overflow = resources.filter((resource) => resource.Type === 'AWS::IAM::ManagedPolicy').length;
+    console.log(
+      `${MAX_PROVIDERS_PER_STACK} providers: ${total} resources (${fixed} shared + ${(total - fixed - overflow) / MAX_PROVIDERS_PER_STACK} per provider + ${overflow} managed policies); synth ${seconds} s`,
+    );
+    expect(total).toBeLessThan(500);
+    expect(overflow).toBeLessThanOrEqual(8);
+    expect((total - fixed - overflow) / MAX_PROVIDERS_PER_STACK).toBe(5);
+    // The numbers in the construct's TSDoc: 29 shared (28 before the credentials key of issue 15; 18
+    // before the read path), plus the e-mail subscription here; 5 per provider (4 before the credentials
+    // secret's resource policy).
+    expect(fixed).toBe(30);
+    expect(() => build({ providers, refresher })).toThrow(
+      new RegExp(
+        `providers: lists ${MAX_PROVIDERS_PER_STACK + 1}; one stack holds at most ${MAX_PROVIDERS_PER_STACK} `,
+      ),
+    );
   });
 
   it('bundles both handlers with esbuild, each with the large configuration as a file', () => {

@@ -337,6 +337,20 @@ describe('Class: TokenRefresher', () => {
           Action: ['kms:Decrypt', 'kms:DescribeKey', 'kms:GenerateDataKey'],
           Resource: keyArn,
         },
+        // Issue 15, finding 2: the credentials secrets have a key of their own.
+        {
+          Sid: 'CredentialsKey',
+          Effect: 'Allow',
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: ref(refresher.credentialsEncryptionKey?.keyArn),
+          Condition: {
+            StringEquals: {
+              'kms:ViaService': {
+                'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']],
+              },
+            },
+          },
+        },
         {
           Sid: 'NextRunSchedules',
           Effect: 'Allow',
