@@ -181,6 +181,8 @@ describe('deploy rehearsal on the emulator', () => {
   beforeAll(async () => {
     // The app is installed while the emulator starts and the environment is bootstrapped.
     const installed = timed('install', () => createScratchCdkApp());
+    // Awaited below; until then a failure must not surface as an unhandled rejection.
+    installed.catch(() => undefined);
     process.env.TOKEN_REFRESHER_MOTO_CFN = '1';
     try {
       [moto, oauth] = await Promise.all([
