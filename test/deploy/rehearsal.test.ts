@@ -54,6 +54,7 @@ const SECRET_RT = 'rehearsal-rt-secret-93ac';
 const CONSUMER_ROLE = LOCAL_CALLER_ROLE;
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
+type FunctionName = 'RefreshFunction' | 'ReadFunction';
 
 /** Wall-clock time of each phase, reported (never asserted). */
 const phases: Record<string, number> = {};
@@ -122,20 +123,22 @@ describe('deploy rehearsal on the emulator', () => {
     }
   }
 
-  /** The deployed function whose template environment has `variable`, and its prebuilt bundle's name. */
-  function deployedFunction(variable: string): [string, TemplateResource] {
-    const found = ofType('AWS::Lambda::Function').find(([, r]) => Object.hasOwn(variablesOf(r), variable));
-    if (found === undefined) throw new Error(`no function with ${variable}`);
+  /** The construct's function `RefreshFunction` or `ReadFunction` (by its construct path): logical id, resource. */
+  function deployedFunction(name: FunctionName): [string, TemplateResource] {
+    const found = ofType('AWS::Lambda::Function').find(
+      ([, r]) => r.Metadata?.['aws:cdk:path'] === `${STACK_NAME}/Refresher/${name}/Resource`,
+    );
+    if (found === undefined) throw new Error(`no function ${name} in the template`);
     return found;
   }
 
   /**
-   * Runs `use` with the handler of the deployed function whose template environment has `variable`:
+   * Runs `use` with the handler of the deployed function `name`:
    * its asset from cdk.out (the function's `aws:asset:path`), its configured handler, and its deployed
    * environment (plus the emulator's endpoint and credentials) in process.env.
    */
-  async function runDeployed<T>(variable: string, use: (handler: Handler) => Promise<T>): Promise<T> {
-    const [id, resource] = deployedFunction(variable);
+  async function runDeployed<T>(name: FunctionName, use: (handler: Handler) => Promise<T>): Promise<T> {
+    const [id, resource] = deployedFunction(name);
     const config = await clients.lambda.send(
       new GetFunctionConfigurationCommand({ FunctionName: stack.physical[id] }),
     );
@@ -165,7 +168,7 @@ describe('deploy rehearsal on the emulator', () => {
     const signer = new SignatureV4({ service: 'sts', region: REGION, credentials, sha256: NodeSha256 });
     const proofs = new CallerProofSigner({
       stsEndpoint,
-      serverId: stack.physical[deployedFunction('REFRESH_FUNCTION_NAME')[0]] ?? '',
+      serverId: stack.physical[deployedFunction('ReadFunction')[0]] ?? '',
       sign: (request, options) => signer.sign(request, options),
       now: () => Date.now(),
     });
@@ -265,11 +268,11 @@ describe('deploy rehearsal on the emulator', () => {
   });
 
   it("deploys the package's prebuilt bundles, with exactly the template's environment", async () => {
-    for (const [variable, bundle] of [
-      ['TABLE_NAME', 'refresh'],
-      ['REFRESH_FUNCTION_NAME', 'read'],
+    for (const [name, bundle] of [
+      ['RefreshFunction', 'refresh'],
+      ['ReadFunction', 'read'],
     ] as const) {
-      const [id, resource] = deployedFunction(variable);
+      const [id, resource] = deployedFunction(name);
       const asset = join(app.dir, 'cdk.out', resource.Metadata?.['aws:asset:path'] as string);
       const deployedBundle = await readFile(join(asset, 'index.mjs'));
       expect(deployedBundle.equals(await readFile(join(app.packageDir, 'assets', bundle, 'index.mjs')))).toBe(
@@ -297,7 +300,7 @@ describe('deploy rehearsal on the emulator', () => {
     });
     const context = () => ({ awsRequestId: randomUUID(), getRemainingTimeInMillis: () => 60_000 });
     const results = await timed('run', () =>
-      runDeployed('TABLE_NAME', async (handler) => [
+      runDeployed('RefreshFunction', async (handler) => [
         await handler({ provider: 'cc' }, context()),
         await handler({ provider: 'rt' }, context()),
       ]),
@@ -319,7 +322,7 @@ describe('deploy rehearsal on the emulator', () => {
 
   it("serves the refreshed tokens through the deployed read bundle to a consumer's proof (a direct Invoke), and to no one without", async () => {
     const callerProof = await consumerProof();
-    const [served, unproven] = await runDeployed('REFRESH_FUNCTION_NAME', async (handler) => [
+    const [served, unproven] = await runDeployed('ReadFunction', async (handler) => [
       [
         await handler({ provider: 'cc', callerProof }, {}),
         await handler({ provider: 'rt', callerProof }, {}),
