@@ -94,6 +94,16 @@ export const STATE_TABLE_PARTITION_KEY = 'provider';
 /** The state/lock table's TTL attribute (N, epoch seconds). */
 export const STATE_TABLE_TTL_ATTRIBUTE = 'ttl';
 
+/**
+ * The DynamoDB token store's table (`tokenStore: "dynamodb"`, functions/aws/dynamodb-token-store.ts),
+ * created only when a provider uses it (at most 255 characters). Explicit, so that a consumer's
+ * `GetItem` and its IAM statement can name it without a reference to this stack.
+ */
+export const TOKEN_TABLE_NAME: DerivedName = { maxBaseLength: 64, suffix: '-tokens' };
+
+/** The token table's partition key (S): the provider's name, which `dynamodb:LeadingKeys` restricts. */
+export const TOKEN_TABLE_PARTITION_KEY = 'provider';
+
 /** Output keys of the `TokenRefresher` stack (infra/stack.ts) that the CLI reads. */
 export const STACK_OUTPUTS = {
   tableName: 'StateTableName',
