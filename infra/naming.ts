@@ -12,7 +12,6 @@ import {
   SCHEDULE_GROUP_NAME,
   SECRET_ARN_SUFFIX_PATTERN,
   type SecretKind,
-  secretArnNamePattern,
   secretName,
 } from '../functions/core/names.js';
 
@@ -51,16 +50,6 @@ export function scheduleArnPattern(scope: Construct, groupName: string): string 
   });
 }
 
-/** `…:secret:<prefix>/*\/<kind>-??????`: every token (or credentials) secret the construct names. */
-export function secretArnPattern(scope: Construct, secretPrefix: string, kind: SecretKind): string {
-  return Stack.of(scope).formatArn({
-    service: 'secretsmanager',
-    resource: 'secret',
-    resourceName: secretArnNamePattern(secretPrefix, kind),
-    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-  });
-}
-
 /**
  * `…:secret:<prefix>/<provider>/<kind>-??????`: one provider's token (or credentials) secret. Each `?`
  * is exactly one character, so the pattern matches the one secret of that exact name, whatever the
@@ -83,11 +72,6 @@ export function providerSecretArnPattern(
 /** The start of an ARN of this stack's partition, region and account as cdk-nag renders it. */
 function nagArnPrefix(service: string): string {
   return `arn:<AWS::Partition>:${service}:<AWS::Region>:<AWS::AccountId>:`;
-}
-
-/** {@link secretArnPattern} as cdk-nag renders it in a finding's id. */
-export function nagSecretArnPattern(secretPrefix: string, kind: SecretKind): string {
-  return `${nagArnPrefix('secretsmanager')}secret:${secretArnNamePattern(secretPrefix, kind)}`;
 }
 
 /** {@link providerSecretArnPattern} as cdk-nag renders it in a finding's id. */
