@@ -13,9 +13,10 @@
  * `@token-refresher/client/read-function` instead to bundle only the one you use.
  */
 import { TokenClientError } from './errors.js';
-import { checkSecretPrefix, resolveReadFunctionEndpoint } from './options.js';
+import { resolveReadFunctionEndpoint } from './options.js';
 import type { ReadFunctionTokenClientOptions } from './read-function.js';
 import type { SecretsManagerTokenClientOptions } from './secrets-manager.js';
+import { checkSecretsManagerSourceOptions } from './secrets-manager-transport.js';
 import type { ClientToken } from './token.js';
 import { TokenClient, type TokenSource } from './token-client.js';
 
@@ -48,7 +49,7 @@ export function createTokenClient(options: CreateTokenClientOptions): TokenClien
   let load: () => Promise<TokenSource>;
   if (chosen === 'secrets-manager') {
     const smOptions = options as SecretsManagerTokenClientOptions;
-    checkSecretPrefix(smOptions.secretPrefix);
+    checkSecretsManagerSourceOptions(smOptions);
     load = async () => new (await import('./secrets-manager.js')).SecretsManagerTokenSource(smOptions);
   } else if (chosen === 'read-function') {
     const rfOptions = options as ReadFunctionTokenClientOptions;

@@ -10,24 +10,26 @@
  *   answers with the newer token. Only the hash of the refused token is sent, never the token.
  * - Errors: `{ code, message }` with 4xx/5xx; 429 and 503 carry `Retry-After` (seconds).
  *
- * Entry point `@token-refresher/client/read-function`: imports only the SigV4 signer and the default
- * credential chain, no service client.
+ * Entry point `@token-refresher/client/read-function`: the SigV4 signer, no AWS SDK code. Credentials
+ * come from the Lambda environment; only elsewhere is the SDK's default chain imported (credentials.ts).
  */
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-// The published package imports this as its own `#smithy/signature-v4`, whose `module` condition gives
-// bundlers the ESM build (151 KB less with esbuild's defaults): infra/packaging/client.ts.
-import { SignatureV4, type SignatureV4Init } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { CALLER_PROOF_HEADER, type CallerProof, CallerProofSigner } from './caller-proof.js';
+import { type CredentialsOption, defaultCredentials } from './credentials.js';
 import { TokenClientError } from './errors.js';
+import { type HttpFetch, type HttpResponse, nodeHttpFetch } from './http.js';
 import { type ReadFunctionEndpoint, resolveReadFunctionEndpoint } from './options.js';
 import { parseRetryAfter } from './retry-after.js';
-import { NodeSha256, sha256Hex } from './sha256.js';
+import { sha256Hex } from './sha256.js';
+import { signRequest, sigV4Signer } from './signed-fetch.js';
 import { type ClientToken, toClientToken } from './token.js';
 import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
 
 // Everything a consumer of this entry point needs, so that it never has to import the index (which
 // reaches both sources).
+export type { CredentialsOption } from './credentials.js';
 export { TokenClientError, type TokenClientErrorCode } from './errors.js';
+export type { HttpFetch, HttpRequestInit, HttpResponse } from './http.js';
 export { parseRetryAfter } from './retry-after.js';
 export type { ClientToken } from './token.js';
 export { type Clock, TokenClient, type TokenClientOptions, type WithTokenOptions } from './token-client.js';
@@ -53,12 +55,13 @@ export interface ReadFunctionSourceOptions {
   readonly region?: string;
   /**
    * Credentials to sign with: static ones or a provider function.
-   * @default the SDK's default chain (`@aws-sdk/credential-provider-node`): the Lambda role's
-   *   credentials on Lambda
+   * @default the environment's (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`:
+   *   the function's role on Lambda), else the SDK's default chain (`@aws-sdk/credential-provider-node`,
+   *   imported then)
    */
-  readonly credentials?: SignatureV4Init['credentials'];
-  /** @default `globalThis.fetch` */
-  readonly fetch?: typeof fetch;
+  readonly credentials?: CredentialsOption;
+  /** The HTTP function (`globalThis.fetch` will do). @default over `node:https` */
+  readonly fetch?: HttpFetch;
   /**
    * Bound on one request (ms), on-demand refresh included.
    * @default 25_000 (the read function waits up to 20 s for a refresh)
@@ -75,21 +78,18 @@ export class ReadFunctionTokenSource implements TokenSource {
   readonly #endpoint: ReadFunctionEndpoint;
   readonly #signer: SignatureV4;
   readonly #proofs: CallerProofSigner;
-  readonly #fetch: typeof fetch;
+  readonly #fetch: HttpFetch;
   readonly #clock: Clock;
 
   /** @throws TokenClientError `invalid_options` */
   constructor(options: ReadFunctionSourceOptions) {
     this.#endpoint = resolveReadFunctionEndpoint(options);
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    this.#fetch = options.fetch ?? nodeHttpFetch;
     const clock = options.clock ?? { now: () => Date.now() };
     this.#clock = clock;
-    // The default chain memoizes, and refreshes the role's credentials before they expire.
-    const credentials = options.credentials ?? defaultProvider();
-    const signer = (service: string) =>
-      new SignatureV4({ service, region: this.#endpoint.region, credentials, sha256: NodeSha256 });
-    this.#signer = signer('lambda');
-    const stsSigner = signer('sts');
+    const credentials = options.credentials ?? defaultCredentials();
+    this.#signer = sigV4Signer('lambda', this.#endpoint.region, credentials);
+    const stsSigner = sigV4Signer('sts', this.#endpoint.region, credentials);
     this.#proofs = new CallerProofSigner({
       stsEndpoint: this.#endpoint.stsEndpoint,
       serverId: this.#endpoint.functionName,
@@ -156,16 +156,12 @@ export class ReadFunctionTokenSource implements TokenSource {
   ): Promise<ClientToken> {
     // `provider` was checked against [a-z0-9-]{1,64} by the client: nothing to escape.
     const url = new URL(path, this.#endpoint.baseUrl);
-    const signed = await this.#signer.sign(
+    const headers = await signRequest(
+      this.#signer,
       {
+        url,
         method,
-        protocol: url.protocol,
-        hostname: url.hostname,
-        ...(url.port === '' ? {} : { port: Number(url.port) }),
-        path: url.pathname,
-        query: {},
         headers: {
-          host: url.host,
           accept: 'application/json',
           // Function URLs require the payload hash header for requests with a body; sent on GET too.
           'x-amz-content-sha256': sha256Hex(body ?? ''),
@@ -174,12 +170,10 @@ export class ReadFunctionTokenSource implements TokenSource {
         },
         ...(body === undefined ? {} : { body }),
       },
-      { signingDate: new Date(this.#clock.now()) },
+      new Date(this.#clock.now()),
     );
-    // fetch sets Host itself, from the same URL that was signed.
-    const { host: _host, ...headers } = signed.headers;
 
-    let response: Response;
+    let response: HttpResponse;
     let text: string;
     try {
       response = await this.#fetch(url, {

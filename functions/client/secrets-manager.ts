@@ -2,34 +2,42 @@
  * Source `secrets-manager`: the consumer reads the token secret `<secretPrefix>/<provider>/token`
  * itself (it needs `grantRead` on it). One `GetSecretValue` per token generation per container.
  *
+ * `GetSecretValue` goes out as one SigV4-signed HTTPS request by default (transport `fetch`: no AWS
+ * SDK code is loaded, credentials come from the Lambda environment), or through the AWS SDK's
+ * `SecretsManagerClient` (transport `sdk`, imported on first read); both give the same error codes
+ * (secrets-manager-transport.ts).
+ *
  * This source cannot trigger a refresh: after a 401, `withToken` reads the secret again (bypassing
  * the cache) and retries only if the refresher has already written another token. For on-demand
  * refresh use the read function (`./read-function.js`).
  *
- * Entry point `@token-refresher/client/secrets-manager`: imports only the Secrets Manager client.
+ * Entry point `@token-refresher/client/secrets-manager`: nothing of the read function source.
  */
-import {
-  GetSecretValueCommand,
-  SecretsManagerClient,
-  type SecretsManagerClientConfig,
-} from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import { SECRETS_MANAGER_SERVICE } from './aws-endpoint.js';
+import { defaultCredentials } from './credentials.js';
 import { TokenClientError } from './errors.js';
+import { type HttpFetch, nodeHttpFetch } from './http.js';
 import { checkSecretPrefix } from './options.js';
+import {
+  DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG,
+  planSecretsManagerTransport,
+  type SecretsManagerTransport,
+  type SecretsManagerTransportOptions,
+  type TransportPlan,
+} from './secrets-manager-transport.js';
+import { AwsJsonClient, type AwsRequestError } from './signed-fetch.js';
 import { type ClientToken, toClientToken } from './token.js';
-import { TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
-
-/**
- * Defaults of the client built when none is injected: a few quick retries, and timeouts so that a
- * hung connection does not hold a consumer's request until its Lambda times out.
- */
-export const DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG = {
-  maxAttempts: 3,
-  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
-} as const;
+import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
 
 // Everything a consumer of this entry point needs, so that it never has to import the index (which
 // reaches both sources).
 export { TokenClientError, type TokenClientErrorCode } from './errors.js';
+export type { HttpFetch, HttpRequestInit, HttpResponse } from './http.js';
+export {
+  DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG,
+  type SecretsManagerTransport,
+} from './secrets-manager-transport.js';
 export type { ClientToken } from './token.js';
 export { type Clock, TokenClient, type TokenClientOptions, type WithTokenOptions } from './token-client.js';
 
@@ -39,14 +47,33 @@ export interface SecretsManagerSourceOptions {
    * @default 'token-refresher'
    */
   readonly secretPrefix?: string;
-  /** A client to use (share one per container; tests pass a mocked one). Wins over `clientConfig`. */
+  /**
+   * How `GetSecretValue` is sent:
+   * - `'fetch'`: one SigV4-signed HTTPS request, no AWS SDK code loaded. Credentials: `clientConfig`'s,
+   *   else the environment's (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: the
+   *   function's role on Lambda), else the SDK's default chain (`@aws-sdk/credential-provider-node`,
+   *   imported then). Region: `clientConfig.region`, else `AWS_REGION`. Endpoint: `clientConfig.endpoint`,
+   *   else `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL`, else the regional one.
+   * - `'sdk'`: the AWS SDK's `SecretsManagerClient` (`client`, or one built from `clientConfig`),
+   *   imported on the first read.
+   *
+   * @default `'fetch'`, unless `client` is given, `clientConfig` sets anything but a string `region`
+   *   and `endpoint`, `credentials` and `maxAttempts`, no region is set, or `AWS_USE_FIPS_ENDPOINT` /
+   *   `AWS_USE_DUALSTACK_ENDPOINT` is: then `'sdk'`, which resolves those as the SDK always does
+   */
+  readonly transport?: SecretsManagerTransport;
+  /** An SDK client to use (share one per container; tests pass a mocked one): transport `sdk`. */
   readonly client?: SecretsManagerClient;
   /**
-   * Config of the client built when `client` is absent; region and endpoint come from the
-   * environment (`AWS_REGION`, `AWS_ENDPOINT_URL_SECRETS_MANAGER`) unless set here.
+   * Client config: `region`, `endpoint`, `credentials` and `maxAttempts` apply to both transports;
+   * anything else selects transport `sdk` (or is refused with `transport: 'fetch'`).
    * @default {@link DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG}
    */
   readonly clientConfig?: SecretsManagerClientConfig;
+  /** Transport `fetch`: the HTTP function (`globalThis.fetch` will do). @default over `node:https` */
+  readonly fetch?: HttpFetch;
+  /** Transport `fetch`: dates the signatures. @default the system clock */
+  readonly clock?: Clock;
 }
 
 export interface SecretsManagerTokenClientOptions extends SecretsManagerSourceOptions, TokenClientOptions {}
@@ -58,14 +85,13 @@ export function tokenSecretName(secretPrefix: string, provider: string): string 
 
 /** {@link TokenSource} over `GetSecretValue` of the token secret's `AWSCURRENT` version. */
 export class SecretsManagerTokenSource implements TokenSource {
-  readonly #client: SecretsManagerClient;
   readonly #secretPrefix: string;
+  readonly #getSecretString: GetSecretString;
 
+  /** @throws TokenClientError `invalid_options` */
   constructor(options: SecretsManagerSourceOptions = {}) {
     this.#secretPrefix = checkSecretPrefix(options.secretPrefix);
-    this.#client =
-      options.client ??
-      new SecretsManagerClient({ ...DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG, ...options.clientConfig });
+    this.#getSecretString = secretsManagerTransport(planSecretsManagerTransport(options), options);
   }
 
   /** @throws TokenClientError (see {@link parseTokenSecret} and {@link translateSecretsManagerError}) */
@@ -73,11 +99,7 @@ export class SecretsManagerTokenSource implements TokenSource {
     const secretId = tokenSecretName(this.#secretPrefix, provider);
     let secretString: string | undefined;
     try {
-      // The stage is explicit: it is what we mean, and without it moto may answer another version.
-      const output = await this.#client.send(
-        new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
-      );
-      secretString = output.SecretString;
+      secretString = await this.#getSecretString(secretId);
     } catch (error) {
       throw translateSecretsManagerError(error, secretId);
     }
@@ -130,15 +152,17 @@ export function parseTokenSecret(
 }
 
 /**
- * Translate an SDK exception of `GetSecretValue` into a {@link TokenClientError}.
+ * Translate an exception of `GetSecretValue` (the SDK's, or the `fetch` transport's, which is named
+ * the same) into a {@link TokenClientError}. A `TokenClientError` is returned as it is.
  *
- * | SDK exception | code |
+ * | exception | code |
  * |---|---|
  * | `ResourceNotFoundException` | `secret_not_found` |
  * | `AccessDeniedException`, `DecryptionFailure` | `access_denied` |
- * | anything else (throttling, 5xx, network, timeout) | `read_failed` |
+ * | anything else (throttling, 5xx, network, timeout, no credentials) | `read_failed` |
  */
 export function translateSecretsManagerError(error: unknown, secretId: string): TokenClientError {
+  if (error instanceof TokenClientError) return error;
   const name = error instanceof Error ? error.name : 'UnknownError';
   switch (name) {
     case 'ResourceNotFoundException':
@@ -160,6 +184,81 @@ export function translateSecretsManagerError(error: unknown, secretId: string): 
         cause: error,
       });
   }
+}
+
+/** `GetSecretValue` of a secret's `AWSCURRENT` version: its `SecretString`. */
+type GetSecretString = (secretId: string) => Promise<string | undefined>;
+
+/**
+ * The planned transport's `GetSecretValue`. Both answer the output's `SecretString` or throw what
+ * {@link translateSecretsManagerError} turns into the same codes: the SDK's exceptions, or the `fetch`
+ * transport's {@link AwsRequestError}s, named as the SDK names them.
+ */
+function secretsManagerTransport(
+  plan: TransportPlan,
+  options: SecretsManagerTransportOptions,
+): GetSecretString {
+  return plan.kind === 'fetch' ? fetchTransport(plan, options) : sdkTransport(options);
+}
+
+function fetchTransport(
+  plan: Extract<TransportPlan, { kind: 'fetch' }>,
+  options: SecretsManagerTransportOptions,
+): GetSecretString {
+  const clock = options.clock;
+  const client = new AwsJsonClient(SECRETS_MANAGER_SERVICE, {
+    region: plan.region,
+    endpoint: plan.endpoint,
+    credentials: plan.credentials ?? defaultCredentials(),
+    fetch: options.fetch ?? nodeHttpFetch,
+    timeoutMs: plan.attemptTimeoutMs,
+    maxAttempts: plan.maxAttempts,
+    now: () => clock?.now() ?? Date.now(),
+  });
+  return async (secretId) => {
+    // The stage is explicit: it is what we mean, and without it moto may answer another version.
+    const output = await client.request('GetSecretValue', { SecretId: secretId, VersionStage: 'AWSCURRENT' });
+    const secretString = (output as { SecretString?: unknown } | null)?.SecretString;
+    return typeof secretString === 'string' ? secretString : undefined;
+  };
+}
+
+function sdkTransport(options: SecretsManagerTransportOptions): GetSecretString {
+  let loading: ReturnType<typeof loadSdk> | undefined;
+  return async (secretId) => {
+    loading ??= loadSdk(options).catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    const { client, GetSecretValueCommand } = await loading;
+    const output = await client.send(
+      new GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }),
+    );
+    return output.SecretString;
+  };
+}
+
+/**
+ * The SDK, imported with `import()` on first use, never statically: a bundler hoists a static import
+ * of an external package to the top of the bundle, where it loads at cold start (even from the index,
+ * which loads this module itself lazily), whereas it keeps a dynamic one dynamic.
+ */
+async function loadSdk(options: SecretsManagerTransportOptions) {
+  let sdk: typeof import('@aws-sdk/client-secrets-manager');
+  try {
+    sdk = await import('@aws-sdk/client-secrets-manager');
+  } catch (error) {
+    throw new TokenClientError(
+      'The AWS SDK (@aws-sdk/client-secrets-manager) could not be loaded: install it, or let the source ' +
+        'use transport "fetch" (set AWS_REGION, pass no client)',
+      'read_failed',
+      { cause: error },
+    );
+  }
+  const client =
+    options.client ??
+    new sdk.SecretsManagerClient({ ...DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG, ...options.clientConfig });
+  return { client, GetSecretValueCommand: sdk.GetSecretValueCommand };
 }
 
 function isPlaceholder(value: unknown): boolean {

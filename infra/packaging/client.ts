@@ -16,8 +16,9 @@ export const CLIENT_ENTRY_POINTS = {
 } as const;
 
 /**
- * Peer dependencies, all optional: each is needed by one entry point only (the index loads the chosen
- * source's module on first use). 3.521.0 is the first AWS SDK release that takes `requestHandler`
+ * Peer dependencies, all optional, each imported on first use only and only as a fallback: the
+ * Secrets Manager source's transport `sdk`, and the SDK's credential chain where the environment has
+ * no credentials (never on Lambda). 3.521.0 is the first AWS SDK release that takes `requestHandler`
  * options as a plain object (aws/aws-sdk-js-v3#5820), as `DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG` does.
  */
 export const CLIENT_PEER_DEPENDENCIES = {
@@ -34,7 +35,7 @@ const CLIENT_DEPENDENCIES = ['@smithy/signature-v4'] as const;
  */
 const BUNDLER_ESM_IMPORTS = [
   {
-    file: 'read-function.js',
+    file: 'signed-fetch.js',
     specifier: '@smithy/signature-v4',
     alias: '#smithy/signature-v4',
     esm: '@smithy/signature-v4/dist-es/index.js',
