@@ -122,14 +122,15 @@ function countedPorts(ports: RealPorts, counts: Counts): RealPorts {
   };
 }
 
-/** The answer's key: `200`, or `<status> <code>`. */
-async function answerOf(report: Promise<unknown>): Promise<string> {
+/** The answer's key: `200`, or `<status> <code>`; `retryAfters` collects the `Retry-After` values. */
+async function answerOf(report: Promise<unknown>, retryAfters?: Set<number>): Promise<string> {
   try {
     await report;
     return '200';
   } catch (error) {
-    if (error instanceof TokenUnavailableError) return `${error.status} ${error.code}`;
-    throw error;
+    if (!(error instanceof TokenUnavailableError)) throw error;
+    retryAfters?.add(error.retryAfterSeconds);
+    return `${error.status} ${error.code}`;
   }
 }
 
@@ -363,9 +364,10 @@ describe('Drill: on-demand abuse (issue #15)', () => {
         clock.advance(age);
 
         // Act
+        const retryAfters = new Set<number>();
         const answers = await Promise.all(
           readers.map((reader, index) =>
-            answerOf(reader.refreshRejected('cc', sha256Hex(refused), `caller-${index}`)),
+            answerOf(reader.refreshRejected('cc', sha256Hex(refused), `caller-${index}`), retryAfters),
           ),
         );
         counts.providerCalls = parts.oauth.tokenRequests.total;
@@ -377,6 +379,7 @@ describe('Drill: on-demand abuse (issue #15)', () => {
         reportDrill(`on-demand-storm ${name}`, {
           containers: STORM_CONTAINERS,
           answers: answersText(counts.answers),
+          retryAfterSeconds: [...retryAfters].sort((x, y) => x - y).join('/') || 'none',
           providerCalls: counts.providerCalls,
           invocations: counts.invocations,
           maxReaderGetSecretValuePerContainer: Math.max(...perContainerReads),
