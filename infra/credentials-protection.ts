@@ -27,6 +27,7 @@ import {
   type RemovalPolicy,
   Stack,
   type aws_secretsmanager as secretsmanager,
+  Token,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { iamPrincipalArnProblem } from '../functions/core/iam-arn.js';
@@ -88,7 +89,9 @@ function readers(props: CredentialsFenceProps): string[] {
 /** The accounts the readers belong to: this stack's, then each break-glass principal's. */
 function readerAccounts(scope: Construct, props: CredentialsFenceProps): iam.IPrincipal[] {
   const here = Stack.of(scope).account;
-  const others = [...new Set(props.breakGlassPrincipals.map((arn) => arn.split(':')[4] ?? ''))].filter(
+  // A principal given as a reference (a role of this app) is taken to be of this stack's account.
+  const literal = props.breakGlassPrincipals.filter((arn) => !Token.isUnresolved(arn));
+  const others = [...new Set(literal.map((arn) => arn.split(':')[4] ?? ''))].filter(
     (account) => account !== here,
   );
   return [new iam.AccountRootPrincipal(), ...others.map((account) => new iam.AccountPrincipal(account))];
@@ -162,7 +165,9 @@ export function fenceCredentialsSecret(secret: secretsmanager.ISecret, props: Cr
 export const MAX_BREAK_GLASS_PRINCIPALS = 10;
 
 function breakGlassProblem(arn: string | undefined): string | undefined {
-  return arn === undefined ? undefined : iamPrincipalArnProblem(arn, ['role', 'user']);
+  // A reference (`role.roleArn` of a role in this app) is a role's ARN once deployed.
+  if (arn === undefined || Token.isUnresolved(arn)) return undefined;
+  return iamPrincipalArnProblem(arn, ['role', 'user']);
 }
 
 /**

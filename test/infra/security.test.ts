@@ -6,6 +6,7 @@ import { App, aws_iam as iam, type aws_lambda as lambda, Stack } from 'aws-cdk-l
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
 import { TokenRefresherStack } from '../../infra/stack.js';
+import { TokenRefresher } from '../../infra/token-refresher.js';
 import { iamMatch, isAllowed, type PolicyDocument, resolveValue } from './iam-evaluation.js';
 import { build, PROVIDERS } from './support.js';
 
@@ -578,5 +579,24 @@ describe('Finding 2: the credentials secrets are fenced', () => {
     expect(() =>
       build({ refresher: { breakGlassPrincipals: [breakGlass, `arn:aws:iam::${ACCOUNT}:role/ops/`] } }),
     ).toThrow(/breakGlassPrincipals\[1\]: must be an IAM role or user ARN .*remove the trailing "\/"/);
+  });
+});
+
+describe('Finding 2: break-glass principals given as references', () => {
+  it('accepts a role of the app as a break-glass principal, and lets it through both locks', () => {
+    // Prepare: a role of the same stack, named by its (unresolved) ARN.
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new Stack(app, 'WithRole');
+    const incident = new iam.Role(stack, 'Incident', { assumedBy: new iam.AccountRootPrincipal() });
+
+    // Act
+    new TokenRefresher(stack, 'Tokens', { providers: PROVIDERS, breakGlassPrincipals: [incident.roleArn] });
+    const text = JSON.stringify(app.synth().getStackByName('WithRole').template.Resources);
+
+    // Assess: the role's ARN reference stands in the secrets' and the key's conditions.
+    const reference = JSON.stringify({
+      'Fn::GetAtt': [stack.getLogicalId(incident.node.defaultChild as iam.CfnRole), 'Arn'],
+    });
+    expect(text.split(reference).length - 1).toBe(3); // 2 credentials secrets' policies, 1 key policy
   });
 });
