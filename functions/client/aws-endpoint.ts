@@ -70,9 +70,10 @@ export function resolveAwsEndpoint(
       : environment[`AWS_ENDPOINT_URL_${service.endpointVariable}`] || environment.AWS_ENDPOINT_URL;
   const custom = configured ?? fromEnvironment;
   if (custom !== undefined && custom !== '') {
-    return URL.canParse(custom)
-      ? { endpoint: new URL(custom) }
-      : { unsupported: `the endpoint ${JSON.stringify(custom.slice(0, 100))} is not a URL` };
+    const url = URL.canParse(custom) ? new URL(custom) : undefined;
+    return url?.protocol === 'https:' || url?.protocol === 'http:'
+      ? { endpoint: url }
+      : { unsupported: `the endpoint ${JSON.stringify(custom.slice(0, 100))} is not an http(s) URL` };
   }
   if (!/^[a-z0-9-]{1,63}$/.test(region)) return { unsupported: `the region ${JSON.stringify(region)}` };
   const suffix = PARTITION_DNS_SUFFIXES.find(([pattern]) => pattern.test(region))?.[1] ?? 'amazonaws.com';

@@ -49,6 +49,32 @@ describe('Function: createTokenClient', () => {
     });
   });
 
+  it('with source secrets-manager sends GetSecretValue without the SDK by default', async () => {
+    // Prepare
+    const fetch = vi.fn(async () => new Response(JSON.stringify({ SecretString: JSON.stringify(RECORD) })));
+    const client = createTokenClient({
+      source: 'secrets-manager',
+      secretPrefix: 'prod',
+      clientConfig: { region: 'eu-west-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } },
+      fetch,
+      clock,
+    });
+
+    // Act
+    const token = await client.getToken('github');
+
+    // Assess
+    expect(token.accessToken).toBe('index-access-token-3e3e');
+    expect(fetch).toHaveBeenCalledExactlyOnceWith(
+      new URL('https://secretsmanager.eu-west-1.amazonaws.com/'),
+      expect.objectContaining({
+        method: 'POST',
+        body: '{"SecretId":"prod/github/token","VersionStage":"AWSCURRENT"}',
+      }),
+    );
+    expect(secretsManager).toReceiveCommandTimes(GetSecretValueCommand, 0);
+  });
+
   it('with source read-function GETs the token from the URL', async () => {
     // Prepare
     const fetch = vi.fn(async () => new Response(JSON.stringify({ ...RECORD, expiresIn: 3600 })));
@@ -82,6 +108,16 @@ describe('Function: createTokenClient', () => {
       'secretPrefix',
     ],
     ['a negative margin', { source: 'secrets-manager', marginMs: -1 }, 'marginMs'],
+    [
+      'secrets-manager with an unknown transport',
+      { source: 'secrets-manager', transport: 'http' },
+      'transport must be "fetch" or "sdk"',
+    ],
+    [
+      'secrets-manager with transport fetch and an SDK client',
+      { source: 'secrets-manager', transport: 'fetch', client: { send: () => undefined } },
+      'transport "fetch" cannot be used: a client is given',
+    ],
   ])('refuses %s at once, with invalid_options', (_case, options, fragment) => {
     // Act
     const creating = () => createTokenClient(options as unknown as CreateTokenClientOptions);

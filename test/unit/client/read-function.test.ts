@@ -176,6 +176,34 @@ describe('Function: createReadFunctionTokenClient', () => {
     });
   });
 
+  it("signs with the Lambda environment's credentials when none are passed", async () => {
+    // Prepare
+    answers.push(json(served()));
+    vi.stubEnv('AWS_PROFILE', undefined);
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'ASIAFROMLAMBDAENV');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'lambda-env-secret-key');
+    vi.stubEnv('AWS_SESSION_TOKEN', 'lambda-env-session-token');
+    try {
+      const client = createReadFunctionTokenClient({
+        url: URL_BASE,
+        functionName: FUNCTION_NAME,
+        fetch: fakeFetch as typeof fetch,
+        clock,
+      });
+
+      // Act
+      await client.getToken('github');
+    } finally {
+      vi.unstubAllEnvs();
+    }
+
+    // Assess
+    expect(sent[0]?.headers.get('authorization')).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=ASIAFROMLAMBDAENV\/20300101\/eu-west-1\/lambda\/aws4_request, /,
+    );
+    expect(sent[0]?.headers.get('x-amz-security-token')).toBe('lambda-env-session-token');
+  });
+
   it.each([
     ['no url', { url: '' }],
     ['a plain-http url', { url: 'http://abc.lambda-url.eu-west-1.on.aws/' }],
