@@ -33,7 +33,7 @@ import { CallerProofSigner } from '../../functions/client/caller-proof.js';
 import { NodeSha256 } from '../../functions/client/sha256.js';
 import { assumeLocalCallerRole } from '../../functions/local/local-caller.js';
 import { LOCAL_CALLER_ROLE } from '../../functions/local/read-server.js';
-import { scratchEnv } from '../package/support.js';
+import { packedTarballs, scratchEnv } from '../package/support.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
 import { putCredentials } from '../support/resources.js';
@@ -183,7 +183,11 @@ describe('deploy rehearsal on the emulator', () => {
 
   beforeAll(async () => {
     // The app is installed while the emulator starts and the environment is bootstrapped.
-    const installed = timed('install', () => createScratchCdkApp());
+    const installed = timed('install', async () => {
+      // The tarball alone first (createScratchCdkApp gets the same one), to report its share.
+      await timed('pack', packedTarballs);
+      return createScratchCdkApp();
+    });
     // Awaited below; until then a failure must not surface as an unhandled rejection.
     installed.catch(() => undefined);
     process.env.TOKEN_REFRESHER_MOTO_CFN = '1';
