@@ -33,20 +33,17 @@
  * item. Values are marshalled by hand, as in `state-table.ts`: the shape is small and fixed.
  */
 import { createHash } from 'node:crypto';
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  type DynamoDBClientConfig,
-  GetItemCommand,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { StoreError, WriteConflictError } from '../core/errors.js';
 import { TOKEN_TABLE_PARTITION_KEY } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
 import { tokenRecordSchema } from '../core/token-record.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
+import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
-import { createDynamoDbClient } from './state-table.js';
+
+/** The DynamoDB SDK, loaded on first use (the read function loads it only if a provider needs it). */
+type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
 
 /** The version of a provider that has no item (or an item no writer of ours made). */
 export const NO_TOKEN_VERSION = 'none';
@@ -73,12 +70,27 @@ export interface DynamoDbTokenStoreOptions {
 
 /** {@link TokenStore} on a DynamoDB item per provider, with a conditional `PutItem` as compare-and-swap. */
 export class DynamoDbTokenStore implements TokenStore {
-  readonly #client: DynamoDBClient;
+  readonly #options: DynamoDbTokenStoreOptions;
   readonly #tableName: string;
+  #sdk: Promise<{ readonly sdk: DynamoDbSdk; readonly client: DynamoDBClient }> | undefined;
 
   constructor(options: DynamoDbTokenStoreOptions) {
-    this.#client = options.client ?? createDynamoDbClient(options.clientConfig);
+    this.#options = options;
     this.#tableName = options.tableName;
+  }
+
+  /**
+   * The SDK module, imported on the first call (`import()`, so that a bundle whose providers all use
+   * Secrets Manager never loads it at cold start), and the injected client or a new one.
+   */
+  #loadSdk(): Promise<{ readonly sdk: DynamoDbSdk; readonly client: DynamoDBClient }> {
+    this.#sdk ??= import('@aws-sdk/client-dynamodb').then((sdk) => ({
+      sdk,
+      client:
+        this.#options.client ??
+        new sdk.DynamoDBClient({ ...DEFAULT_CLIENT_CONFIG, ...this.#options.clientConfig }),
+    }));
+    return this.#sdk;
   }
 
   /**
@@ -88,10 +100,11 @@ export class DynamoDbTokenStore implements TokenStore {
    * @throws StoreError `token_table_not_found`, `dynamodb_access_denied` (permanent) or `dynamodb_unavailable`
    */
   async readCurrent(provider: string): Promise<CurrentToken> {
+    const { sdk, client } = await this.#loadSdk();
     let item: Record<string, AttributeValue> | undefined;
     try {
-      ({ Item: item } = await this.#client.send(
-        new GetItemCommand({
+      ({ Item: item } = await client.send(
+        new sdk.GetItemCommand({
           TableName: this.#tableName,
           Key: { [TOKEN_TABLE_PARTITION_KEY]: { S: provider } },
           ConsistentRead: true,
@@ -121,9 +134,10 @@ export class DynamoDbTokenStore implements TokenStore {
     const expected = input.expectedVersionId ?? NO_TOKEN_VERSION;
     const versionId = tokenVersionIdFor(provider, fence, expected);
     const item = toItem(provider, token, versionId, fence);
+    const { sdk, client } = await this.#loadSdk();
     try {
-      await this.#client.send(
-        new PutItemCommand({
+      await client.send(
+        new sdk.PutItemCommand({
           TableName: this.#tableName,
           Item: item,
           ConditionExpression: `${expected === NO_TOKEN_VERSION ? 'attribute_not_exists(versionId)' : 'versionId = :expected'} AND (attribute_not_exists(fence) OR fence < :fence OR expiresAt < :issuedAt)`,

@@ -4,11 +4,7 @@
  */
 import * as z from 'zod';
 import { iamRoleArnProblem } from './iam-arn.js';
-import {
-  DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR,
-  onDemandRefreshesPerHourProblem,
-  onDemandWriteRateProblems,
-} from './on-demand-config.js';
+import { DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR, onDemandRefreshesPerHourProblem } from './on-demand-config.js';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
@@ -96,8 +92,14 @@ const secretArnSchema = z
     'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
   );
 
+/** Where a token lives: the token secret, or a token table item (docs/limits.md, "Short-lived tokens"). */
+export const TOKEN_STORES = ['secrets-manager', 'dynamodb'] as const;
+export type TokenStoreKind = (typeof TOKEN_STORES)[number];
+
 const commonFields = {
   name: providerNameSchema,
+  /** Where the token lives. Default `secrets-manager`; `dynamodb` for tokens refreshed under every 10 min. */
+  tokenStore: z.enum(TOKEN_STORES).default('secrets-manager'),
   /** An existing credentials secret; default: the stack creates `<prefix>/<name>/credentials`. */
   credentialsSecretArn: secretArnSchema.optional(),
   /** Lead time before expiry. Default 5 min; never below 1 min; at most half the token lifetime. */
@@ -443,49 +445,5 @@ export function parseRefresherConfig(input: unknown, source = 'configuration'): 
   return result.data;
 }
 
-/**
- * The deploy-only check: problems that only matter when tokens are stored in Secrets Manager on AWS
- * (`cdk synth` refuses them; `npm start`, the CLI and the functions do not apply this check). One
- * message per provider whose write interval is below {@link MIN_SECRET_WRITE_INTERVAL_SECONDS}, with
- * only the fixes that work for that provider, and one per provider allowed more on-demand refreshes
- * an hour than Secrets Manager's write rate (`on-demand-config.ts`).
- */
-export function secretsManagerWriteRateProblems(config: RefresherConfig): string[] {
-  return [...tokenWriteRateProblems(config), ...onDemandWriteRateProblems(config)];
-}
-
-function tokenWriteRateProblems(config: RefresherConfig): string[] {
-  return config.providers.flatMap((provider, index) => {
-    const lifetime = provider.expectedLifetime;
-    const lead = effectiveRefreshBefore(provider.refreshBefore, lifetime);
-    const interval = lifetime - lead;
-    if (interval >= MIN_SECRET_WRITE_INTERVAL_SECONDS) return [];
-    return [
-      `providers[${index}] (${provider.name}): tokens would be written every ${interval} s ` +
-        `(expectedLifetime ${lifetime} s − effective refreshBefore ${lead} s); Secrets Manager allows about one ` +
-        `write every ${MIN_SECRET_WRITE_INTERVAL_SECONDS} s per secret. ${writeRateFixes(provider.refreshBefore, lifetime)}`,
-    ];
-  });
-}
-
-/** The fixes of a write-rate problem that the user can actually apply, in order of preference. */
-function writeRateFixes(refreshBefore: number, lifetime: number): string {
-  const fixes: string[] = [];
-  // The lead can only go down to min(60 s, lifetime / 2); lowering refreshBefore helps only if that
-  // floor already leaves a long enough interval.
-  const largestLead = lifetime - MIN_SECRET_WRITE_INTERVAL_SECONDS;
-  if (largestLead >= effectiveRefreshBefore(MIN_REFRESH_BEFORE_SECONDS, lifetime)) {
-    fixes.push(
-      `set refreshBefore to at most ${largestLead} s (it is ${refreshBefore} s; less lead leaves less time to retry a failed refresh)`,
-    );
-  }
-  const shortestLifetime = MIN_SECRET_WRITE_INTERVAL_SECONDS + MIN_REFRESH_BEFORE_SECONDS;
-  fixes.push(
-    `request longer-lived tokens from the provider (at least ${shortestLifetime} s with refreshBefore ${MIN_REFRESH_BEFORE_SECONDS} s)`,
-    `if the provider's tokens really live longer than ${lifetime} s, set expectedLifetime to their real lifetime`,
-  );
-  return (
-    `Fix: ${fixes.join('; or ')}. Tokens refreshed more often need a token store other than Secrets ` +
-    'Manager: a DynamoDB token store is planned (issue 16), not available yet.'
-  );
-}
+/** The deploy-only check (`cdk synth`): its home is `write-rate.ts`. */
+export { secretsManagerWriteRateProblems } from './write-rate.js';

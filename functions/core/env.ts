@@ -11,6 +11,8 @@ import { ConfigError, parseRefresherConfig, type RefresherConfig } from './confi
 export const ENV = {
   /** The state/lock table's name. */
   tableName: 'TABLE_NAME',
+  /** The DynamoDB token store's table (set when a provider has `tokenStore: "dynamodb"`). */
+  tokenTableName: 'TOKEN_TABLE_NAME',
   /** The whole provider configuration as JSON (small configurations). */
   providersConfig: 'PROVIDERS_CONFIG',
   /** A JSON file with the configuration, relative to the function's code directory (large ones). */
@@ -34,6 +36,8 @@ export const ENV = {
 
 export interface RefreshEnvironment {
   readonly tableName: string;
+  /** Set exactly when a provider has `tokenStore: "dynamodb"`. */
+  readonly tokenTableName?: string;
   readonly config: RefresherConfig;
   /** Present only when all three precise-scheduling variables are set. */
   readonly precise?: {
@@ -72,6 +76,7 @@ export function readRefreshEnvironment(env: Env, sources: EnvironmentSources = {
   if (!tableName) problems.push(`${ENV.tableName} is not set; it must name the state/lock DynamoDB table`);
 
   const config = readConfig(env, sources, problems);
+  const tokenTableName = readTokenTableName(env, config, problems);
 
   const preciseValues = [ENV.schedulerGroup, ENV.schedulerRoleArn, ENV.refreshFunctionArn].map((name) =>
     env[name]?.trim(),
@@ -90,10 +95,28 @@ export function readRefreshEnvironment(env: Env, sources: EnvironmentSources = {
   const eventBusName = env[ENV.eventBusName]?.trim();
   return {
     tableName,
+    ...(tokenTableName === undefined ? {} : { tokenTableName }),
     config,
     ...(group && roleArn && targetArn ? { precise: { group, roleArn, targetArn } } : {}),
     ...(eventBusName ? { eventBusName } : {}),
   };
+}
+
+/** `TOKEN_TABLE_NAME`: required when a provider's token is in the DynamoDB token store. */
+function readTokenTableName(
+  env: Env,
+  config: RefresherConfig | undefined,
+  problems: string[],
+): string | undefined {
+  const tokenTableName = env[ENV.tokenTableName]?.trim() || undefined;
+  const needing = config?.providers.filter((provider) => provider.tokenStore === 'dynamodb') ?? [];
+  if (tokenTableName === undefined && needing.length > 0) {
+    problems.push(
+      `${ENV.tokenTableName} is not set; it must name the DynamoDB token table of the providers with ` +
+        `tokenStore "dynamodb" (${needing.map((provider) => provider.name).join(', ')})`,
+    );
+  }
+  return tokenTableName;
 }
 
 function readConfig(env: Env, sources: EnvironmentSources, problems: string[]): RefresherConfig | undefined {
@@ -150,6 +173,8 @@ export const RUNTIME_ENV = {
 /** The read function's environment. */
 export interface ReadEnvironment {
   readonly config: RefresherConfig;
+  /** Set exactly when a provider has `tokenStore: "dynamodb"`. */
+  readonly tokenTableName?: string;
   /** The refresh function the read function invokes for on-demand refreshes. */
   readonly refreshFunctionName: string;
   /** Role ARNs allowed per provider: the config's `consumers` plus `EXTRA_CONSUMERS`. */
@@ -172,6 +197,7 @@ export function readReadEnvironment(env: Env, sources: EnvironmentSources = {}):
     );
   }
   const config = readConfig(env, sources, problems);
+  const tokenTableName = readTokenTableName(env, config, problems);
   const extra = readExtraConsumers(env[ENV.extraConsumers], config, problems);
   if (problems.length > 0 || refreshFunctionName === undefined || config === undefined) {
     throw new EnvironmentError(`Invalid environment:\n  - ${problems.join('\n  - ')}`);
@@ -182,7 +208,13 @@ export function readReadEnvironment(env: Env, sources: EnvironmentSources = {}):
       [...provider.consumers, ...(extra.get(provider.name) ?? [])],
     ]),
   );
-  return { config, refreshFunctionName, consumers, ...runtimeValues(env) };
+  return {
+    config,
+    ...(tokenTableName === undefined ? {} : { tokenTableName }),
+    refreshFunctionName,
+    consumers,
+    ...runtimeValues(env),
+  };
 }
 
 /** The runtime's variables the read function reads, each only when set. */

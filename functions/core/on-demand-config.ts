@@ -45,11 +45,12 @@ export function onDemandRefreshesPerHourProblem(
 
 /**
  * The deploy-only check (beside `secretsManagerWriteRateProblems`): with tokens in Secrets Manager,
- * no grant may be given more than {@link MAX_SECRET_WRITES_PER_HOUR} on-demand refreshes an hour.
+ * no grant may be given more than {@link MAX_SECRET_WRITES_PER_HOUR} on-demand refreshes an hour
+ * (with `tokenStore: "dynamodb"` the schema's bound for rotating grants is what remains).
  */
 export function onDemandWriteRateProblems(config: RefresherConfig): string[] {
   return config.providers.flatMap((provider, index) =>
-    provider.onDemandRefreshesPerHour <= MAX_SECRET_WRITES_PER_HOUR
+    provider.tokenStore === 'dynamodb' || provider.onDemandRefreshesPerHour <= MAX_SECRET_WRITES_PER_HOUR
       ? []
       : [
           `providers[${index}] (${provider.name}).onDemandRefreshesPerHour: is ${provider.onDemandRefreshesPerHour}; ` +

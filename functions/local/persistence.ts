@@ -14,7 +14,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { isAwsError } from '../aws/sdk-errors.js';
 import { credentialsSecretName, PLACEHOLDER_SECRET_STRING, tokenSecretName } from '../core/names.js';
-import type { ProvisionInput } from './resources.js';
+import { hasTokenSecret, type ProvisionInput, providerTableInput, tablesOf } from './resources.js';
 
 /** The local service's directory, relative to the working directory. */
 export const LOCAL_DIRECTORY = '.token-refresher';
@@ -54,25 +54,20 @@ export async function provisionMissing(input: ProvisionInput): Promise<void> {
     }
   };
   try {
-    await unlessExists(
-      dynamodb.send(
-        new CreateTableCommand({
-          TableName: input.tableName,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: [{ AttributeName: 'provider', AttributeType: 'S' }],
-          KeySchema: [{ AttributeName: 'provider', KeyType: 'HASH' }],
-        }),
-      ),
-    );
+    for (const table of tablesOf(input)) {
+      await unlessExists(dynamodb.send(new CreateTableCommand(providerTableInput(table))));
+    }
     for (const [provider, credentials] of Object.entries(input.credentials)) {
-      await unlessExists(
-        secrets.send(
-          new CreateSecretCommand({
-            Name: tokenSecretName(input.secretPrefix, provider),
-            SecretString: PLACEHOLDER_SECRET_STRING,
-          }),
-        ),
-      );
+      if (hasTokenSecret(input, provider)) {
+        await unlessExists(
+          secrets.send(
+            new CreateSecretCommand({
+              Name: tokenSecretName(input.secretPrefix, provider),
+              SecretString: PLACEHOLDER_SECRET_STRING,
+            }),
+          ),
+        );
+      }
       await unlessExists(
         secrets.send(
           new CreateSecretCommand({

@@ -6,6 +6,7 @@
  * trace to the caller.
  */
 import type { AwsClientConfig } from '../aws/client-config.js';
+import { DynamoDbTokenStore } from '../aws/dynamodb-token-store.js';
 import { createLogger } from '../aws/logger.js';
 import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
 import { createSecretsManagerClient } from '../aws/secrets.js';
@@ -15,6 +16,7 @@ import type { ReadEnvironment } from '../core/env.js';
 import { toRefresherError } from '../core/errors.js';
 import { type Clock, type Logger, type RefreshTrigger, systemClock } from '../core/ports.js';
 import { type ServedToken, TokenReader, TokenUnavailableError } from '../core/read.js';
+import { PerProviderTokenStore } from '../core/token-stores.js';
 import { loadReadEnvironment } from '../runtime/environment.js';
 import {
   type CallerOutcome,
@@ -236,10 +238,17 @@ export function composeReadHandler(
       clientConfig,
       functionName: environment.refreshFunctionName,
     });
+  const { tokenTableName } = environment;
   const reader = new TokenReader({
-    tokens: new SecretsManagerTokenStore({
-      client: createSecretsManagerClient(clientConfig),
-      secretPrefix: environment.config.secretPrefix,
+    // Both stores; the DynamoDB one (and its SDK, on first use) only when a provider uses it.
+    tokens: new PerProviderTokenStore(environment.config.providers, {
+      'secrets-manager': new SecretsManagerTokenStore({
+        client: createSecretsManagerClient(clientConfig),
+        secretPrefix: environment.config.secretPrefix,
+      }),
+      ...(tokenTableName === undefined
+        ? {}
+        : { dynamodb: new DynamoDbTokenStore({ clientConfig, tableName: tokenTableName }) }),
     }),
     trigger,
     clock,

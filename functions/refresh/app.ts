@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import type { AwsClientConfig } from '../aws/client-config.js';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
+import { DynamoDbTokenStore } from '../aws/dynamodb-token-store.js';
 import { EventBridgePublisher } from '../aws/events.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
@@ -27,6 +28,7 @@ import {
 } from '../core/ports.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import { SHA256_HEX_PATTERN } from '../core/token-hash.js';
+import { PerProviderTokenStore } from '../core/token-stores.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
 import { loadRefreshEnvironment } from '../runtime/environment.js';
@@ -173,18 +175,24 @@ export function composeRefreshHandler(
     ),
   );
   const providerClients = new Map<string, Provider>();
+  const dynamoDbClient = createDynamoDbClient(clientConfig);
+  const { tokenTableName } = environment;
+  // Each provider's token in the store its tokenStore names (the DynamoDB one only when configured).
+  const tokens = new PerProviderTokenStore(providers, {
+    'secrets-manager': new SecretsManagerTokenStore({ client: secretsClient, secretPrefix }),
+    ...(tokenTableName === undefined
+      ? {}
+      : { dynamodb: new DynamoDbTokenStore({ client: dynamoDbClient, tableName: tokenTableName }) }),
+  });
   const engine = new RefreshEngine({
-    tokens: new SecretsManagerTokenStore({ client: secretsClient, secretPrefix }),
+    tokens,
     credentials: new SecretsManagerCredentialsStore({
       client: secretsClient,
       secretPrefix,
       secretIdFor: (provider) =>
         credentialsArns.get(provider) ?? credentialsSecretName(secretPrefix, provider),
     }),
-    state: new DynamoDbStateTable({
-      client: createDynamoDbClient(clientConfig),
-      tableName: environment.tableName,
-    }),
+    state: new DynamoDbStateTable({ client: dynamoDbClient, tableName: environment.tableName }),
     providerFor:
       options.providerFor ??
       ((config) => {

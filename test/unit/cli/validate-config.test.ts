@@ -134,7 +134,8 @@ describe('Command: validate-config', () => {
     expect(result.stdout).toContain('tokens would be written every 30 s');
     expect(result.stdout).not.toMatch(/lower refreshBefore|refreshBefore to at most/);
     expect(result.stdout).toContain('request longer-lived tokens from the provider');
-    expect(result.stdout).toContain('a DynamoDB token store is planned (issue 16), not available yet');
+    // A refresh_token grant writes its rotated refresh tokens to the credentials secret: no store helps.
+    expect(result.stdout).toContain('tokenStore: "dynamodb" does not help a refresh_token grant');
   });
 
   it('applies the rules of npm start: a file is valid for one exactly when it is for the other, with the same problems', async () => {

@@ -54,9 +54,27 @@ describe('Function: parseRefresherConfig', () => {
       requestTimeout: 10,
       consumers: [],
       onDemandRefreshInterval: 60,
+      tokenStore: 'secrets-manager',
     });
     expect(config.providers[1]?.refreshBefore).toBe(600);
     expect(config.providers[2]).toMatchObject({ request: { method: 'POST', headers: {} } });
+  });
+
+  it('takes tokenStore "dynamodb" for every grant and refuses any other store, naming the choices', () => {
+    // Act
+    const config = parseRefresherConfig({
+      providers: valid.providers.map((provider) => ({ ...provider, tokenStore: 'dynamodb' })),
+    });
+    const problems = problemsOf({ providers: [{ ...valid.providers[0], tokenStore: 'ssm' }] });
+
+    // Assess
+    expect(config.providers.map((provider) => provider.tokenStore)).toEqual([
+      'dynamodb',
+      'dynamodb',
+      'dynamodb',
+    ]);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^providers\[0\] \(github\)\.tokenStore: .*"secrets-manager".*"dynamodb"/);
   });
 
   it('gives refresh_token grants a 30 s request timeout by default, the other grants 10 s', () => {
@@ -201,11 +219,61 @@ describe('Function: secretsManagerWriteRateProblems', () => {
       expect(problem).not.toContain('refreshBefore to');
       expect(problem).toContain('request longer-lived tokens from the provider (at least 660 s');
       expect(problem).toContain('set expectedLifetime to their real lifetime');
-      expect(problem).toContain('a DynamoDB token store is planned (issue 16), not available yet');
+      expect(problem).toContain('Fix: set tokenStore: "dynamodb"');
     }
     expect(oneMinute).toContain(
       'tokens would be written every 30 s (expectedLifetime 60 s − effective refreshBefore 30 s)',
     );
+  });
+
+  it('names tokenStore: "dynamodb" as the fix when refreshBefore cannot help, and checks no provider whose token is in DynamoDB', () => {
+    // Prepare: 2-minute and 1-minute tokens of a grant that writes no credentials.
+    const short = { ...valid.providers[0], expectedLifetime: '2m' };
+
+    // Act
+    const inSecretsManager = secretsManagerWriteRateProblems(parseRefresherConfig({ providers: [short] }));
+    const inDynamoDb = secretsManagerWriteRateProblems(
+      parseRefresherConfig({
+        providers: [
+          { ...short, tokenStore: 'dynamodb' },
+          {
+            ...short,
+            name: 'minute',
+            expectedLifetime: 60,
+            tokenStore: 'dynamodb',
+            onDemandRefreshesPerHour: 60,
+          },
+        ],
+      }),
+    );
+
+    // Assess
+    expect(inSecretsManager).toEqual([
+      'providers[0] (github): tokens would be written every 60 s (expectedLifetime 120 s − effective refreshBefore ' +
+        '60 s); Secrets Manager allows about one write every 600 s per secret. Fix: set tokenStore: "dynamodb" (the ' +
+        'token in a DynamoDB item, written as often as needed); or request longer-lived tokens from the provider ' +
+        "(at least 660 s with refreshBefore 60 s); or if the provider's tokens really live longer than 120 s, set " +
+        'expectedLifetime to their real lifetime.',
+    ]);
+    expect(inDynamoDb).toEqual([]);
+  });
+
+  it('still checks a rotating grant in DynamoDB (its refresh tokens go to the credentials secret), without offering the store', () => {
+    // Prepare
+    const config = parseRefresherConfig({
+      providers: [{ ...valid.providers[1], expectedLifetime: '5m', tokenStore: 'dynamodb' }],
+    });
+
+    // Act
+    const problems = secretsManagerWriteRateProblems(config);
+
+    // Assess
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(
+      'providers[0] (crm): rotated refresh tokens would be written to the credentials secret every 150 s',
+    );
+    expect(problems[0]).not.toContain('Fix: set tokenStore');
+    expect(problems[0]).toContain('tokenStore: "dynamodb" does not help a refresh_token grant');
   });
 
   it('never offers a refreshBefore that leaves the problem in place', () => {

@@ -27,6 +27,24 @@ describe('Function: readReadEnvironment', () => {
     ]);
   });
 
+  it('reads TOKEN_TABLE_NAME, and requires it when a provider keeps its token in DynamoDB', () => {
+    // Prepare
+    const base = {
+      PROVIDERS_CONFIG: JSON.stringify({
+        providers: [CONFIG.providers[0], { ...CONFIG.providers[1], tokenStore: 'dynamodb' }],
+      }),
+      REFRESH_FUNCTION_NAME: 'refresh',
+    };
+
+    // Act
+    const environment = readReadEnvironment({ ...base, TOKEN_TABLE_NAME: 'tokens' });
+
+    // Assess
+    expect(environment.tokenTableName).toBe('tokens');
+    expect(() => readReadEnvironment(base)).toThrow(EnvironmentError);
+    expect(() => readReadEnvironment(base)).toThrow(/TOKEN_TABLE_NAME is not set; .*\(beta\)/);
+  });
+
   it('accepts an absent or empty EXTRA_CONSUMERS', () => {
     const base = { PROVIDERS_CONFIG: JSON.stringify(CONFIG), REFRESH_FUNCTION_NAME: 'refresh' };
     expect(readReadEnvironment(base).consumers.get('beta')).toEqual([]);

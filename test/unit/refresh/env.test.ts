@@ -24,6 +24,33 @@ describe('Function: readRefreshEnvironment', () => {
     expect(environment.eventBusName).toBeUndefined();
   });
 
+  it('reads TOKEN_TABLE_NAME, and requires it when a provider keeps its token in DynamoDB, naming the providers', () => {
+    // Prepare
+    const dynamodb = {
+      providers: [...CONFIG.providers, { ...CONFIG.providers[0], name: 'short', tokenStore: 'dynamodb' }],
+    };
+
+    // Act
+    const withTable = readRefreshEnvironment({
+      TABLE_NAME: 'state',
+      TOKEN_TABLE_NAME: ' tokens ',
+      PROVIDERS_CONFIG: JSON.stringify(dynamodb),
+    });
+    const without = () =>
+      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: JSON.stringify(dynamodb) });
+
+    // Assess
+    expect(withTable.tokenTableName).toBe('tokens');
+    expect(without).toThrow(EnvironmentError);
+    expect(without).toThrow(
+      'TOKEN_TABLE_NAME is not set; it must name the DynamoDB token table of the providers with tokenStore "dynamodb" (short)',
+    );
+    expect(
+      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: JSON.stringify(CONFIG) })
+        .tokenTableName,
+    ).toBe(undefined);
+  });
+
   it('reads the event bus for state-change events when EVENT_BUS_NAME is set', () => {
     // Act
     const environment = readRefreshEnvironment({
