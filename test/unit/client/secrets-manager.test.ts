@@ -380,8 +380,6 @@ describe('Error codes: the same on both transports', () => {
     secretsManager.reset();
   });
 
-  const refusedToken = () => record({ accessToken: 'gho_refused-token-0a0a' });
-
   it.each([
     [
       'ResourceNotFoundException',
@@ -440,7 +438,10 @@ describe('Error codes: the same on both transports', () => {
     // Act
     const errors = await Promise.all(
       [viaFetch, viaSdk].map((client) =>
-        client.getToken('github').catch((e: unknown) => e as TokenClientError),
+        client.getToken('github').then(
+          () => undefined,
+          (e: unknown) => e as TokenClientError,
+        ),
       ),
     );
 
@@ -453,11 +454,7 @@ describe('Error codes: the same on both transports', () => {
       fromSdk?.message.replace(/\(E[A-Z]+\)|\(Error\)/, '(…)'),
     );
     const shown = JSON.stringify(errors) + errors.map((error) => `${error?.message} ${error?.stack}`).join();
-    for (const hidden of [
-      CREDENTIALS.secretAccessKey,
-      CREDENTIALS.sessionToken,
-      refusedToken().accessToken,
-    ]) {
+    for (const hidden of [CREDENTIALS.secretAccessKey, CREDENTIALS.sessionToken, ACCESS_TOKEN]) {
       expect(shown).not.toContain(hidden);
     }
   });
