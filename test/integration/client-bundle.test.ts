@@ -2,7 +2,10 @@
  * What a bundler (esbuild) includes for a tiny consumer of each entry point: once with `@aws-sdk/*`
  * external, as on the Lambda Node.js runtime that ships SDK v3, and once with everything bundled.
  * Sizes are printed, not asserted (they move with every SDK release); what is asserted is that a
- * per-source entry pulls in nothing of the other source.
+ * per-source entry pulls in nothing of the other source, and that no entry point imports the AWS SDK
+ * statically (issue 17: a bundler hoists a static import of an external package to the top of the
+ * bundle, so it loads at cold start; the client imports the SDK with `import()` on first use only).
+ * Then the bundles run where no AWS SDK is installed, against moto: the `fetch` transport needs none.
  *
  * Settings as the stack bundles its own functions (infra: ESM, minified, `mainFields: ['module',
  * 'main']`). With esbuild's default for platform node (`main` first), `@smithy/signature-v4` comes in
@@ -10,9 +13,16 @@
  * published package avoids it (its own `#smithy/signature-v4` import); its sizes with esbuild's
  * defaults are asserted against budgets in test/package/client-bundle-size.test.ts.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { startMoto } from '../support/moto.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -39,8 +49,10 @@ interface Bundle {
   readonly text: string;
   readonly bytes: number;
   readonly gzipBytes: number;
-  /** Packages left as imports (Node built-ins excluded). */
+  /** Packages left as static imports, loaded with the bundle (Node built-ins excluded). */
   readonly externals: string[];
+  /** Packages left as `import()`, loaded when that code runs. */
+  readonly dynamicExternals: string[];
 }
 
 async function bundle(contents: string, sdkExternal: boolean, mainFirst = false): Promise<Bundle> {
@@ -63,14 +75,15 @@ async function bundle(contents: string, sdkExternal: boolean, mainFirst = false)
     text: output.text,
     bytes: output.contents.byteLength,
     gzipBytes: gzipSync(output.contents).byteLength,
-    externals: externalsOf(result.metafile),
+    externals: externalsOf(result.metafile, 'import-statement'),
+    dynamicExternals: externalsOf(result.metafile, 'dynamic-import'),
   };
 }
 
-function externalsOf(metafile: Metafile): string[] {
+function externalsOf(metafile: Metafile, kind: 'import-statement' | 'dynamic-import'): string[] {
   const names = Object.values(metafile.inputs)
     .flatMap((input) => input.imports)
-    .filter((imported) => imported.external && !imported.path.startsWith('node:'))
+    .filter((imported) => imported.external && imported.kind === kind && !imported.path.startsWith('node:'))
     .map((imported) => imported.path);
   return [...new Set(names)].sort();
 }
@@ -88,14 +101,14 @@ describe('Bundles of a tiny consumer (esbuild, minified, ESM, node20)', () => {
       bundles[name] = { external, bundled };
       rows.push(
         `| ${name} | ${kib(external.bytes)} (gzip ${kib(external.gzipBytes)}) | ${external.externals.join(', ')} | ` +
-          `${kib(bundled.bytes)} (gzip ${kib(bundled.gzipBytes)}) |`,
+          `${kib(bundled.bytes)} (gzip ${kib(bundled.gzipBytes)}) | ${external.dynamicExternals.join(', ')} |`,
       );
     }
     const mainFirst = await bundle(CONSUMERS['token-refresher/client/read-function'], true, true);
     console.log(
       [
-        '| entry point | @aws-sdk/* external | left as imports | all bundled |',
-        '|---|---|---|---|',
+        '| entry point | @aws-sdk/* external | static imports | all bundled | imported on first use |',
+        '|---|---|---|---|---|',
         ...rows,
         '',
         `read-function, @aws-sdk/* external, mainFields main first (esbuild's default): ${kib(mainFirst.bytes)}`,
@@ -106,8 +119,16 @@ describe('Bundles of a tiny consumer (esbuild, minified, ESM, node20)', () => {
     const sm = bundles['token-refresher/client/secrets-manager'];
     const rf = bundles['token-refresher/client/read-function'];
     const index = bundles['createTokenClient (index)'];
-    expect(sm?.external.externals).toStrictEqual(['@aws-sdk/client-secrets-manager']);
-    expect(rf?.external.externals).toStrictEqual(['@aws-sdk/credential-provider-node']);
+    for (const entry of [sm, rf, index]) expect(entry?.external.externals).toStrictEqual([]);
+    expect(sm?.external.dynamicExternals).toStrictEqual([
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/credential-provider-node',
+    ]);
+    expect(rf?.external.dynamicExternals).toStrictEqual(['@aws-sdk/credential-provider-node']);
+    expect(index?.external.dynamicExternals).toStrictEqual([
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/credential-provider-node',
+    ]);
     for (const variant of ['external', 'bundled'] as const) {
       expect(sm?.[variant].text).toContain(SECRETS_MANAGER_MARKER);
       expect(sm?.[variant].text).not.toContain(READ_FUNCTION_MARKER);
@@ -119,4 +140,81 @@ describe('Bundles of a tiny consumer (esbuild, minified, ESM, node20)', () => {
       expect(index?.[variant].text).toContain(READ_FUNCTION_MARKER);
     }
   });
+});
+
+/** Reads one token through the Secrets Manager source and prints it, or the error's code and message. */
+const RUNNABLE_CONSUMERS = {
+  index: `
+    import { createTokenClient } from './functions/client/index.js';
+    const tokens = createTokenClient({ source: 'secrets-manager', secretPrefix: process.env.PREFIX, transport: process.env.TRANSPORT });
+    try { console.log(JSON.stringify({ token: (await tokens.getToken('github')).accessToken })); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
+  'secrets-manager': `
+    import { createSecretsManagerTokenClient } from './functions/client/secrets-manager.js';
+    const tokens = createSecretsManagerTokenClient({ secretPrefix: process.env.PREFIX, transport: process.env.TRANSPORT });
+    try { console.log(JSON.stringify({ token: (await tokens.getToken('github')).accessToken })); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
+} as const;
+
+describe('Bundles run where no AWS SDK is installed (@aws-sdk/* external, as on a runtime without it)', () => {
+  it('read a token from moto through the fetch transport, and name the missing SDK on transport sdk', async () => {
+    // Prepare: the token secret on moto; the bundles in a directory with no node_modules above it
+    const moto = await startMoto();
+    const dir = await mkdtemp(join(tmpdir(), 'client-no-sdk-'));
+    try {
+      const admin = new SecretsManagerClient(moto.clientConfig);
+      await admin.send(
+        new CreateSecretCommand({
+          Name: 'no-sdk/github/token',
+          SecretString: JSON.stringify({
+            provider: 'github',
+            accessToken: 'token-read-without-sdk',
+            tokenType: 'Bearer',
+            expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+            issuedAt: new Date().toISOString(),
+            generation: 1,
+          }),
+        }),
+      );
+      admin.destroy();
+      const run = async (name: keyof typeof RUNNABLE_CONSUMERS, transport: string) => {
+        const file = join(dir, `${name}.mjs`);
+        await writeFile(file, (await bundle(RUNNABLE_CONSUMERS[name], true)).text);
+        const { stdout } = await promisify(execFile)(process.execPath, [file], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH ?? '',
+            ...moto.env,
+            AWS_CONFIG_FILE: join(dir, 'none'),
+            AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'),
+            PREFIX: 'no-sdk',
+            TRANSPORT: transport,
+          },
+        });
+        return JSON.parse(stdout) as { token?: string; code?: string; message?: string };
+      };
+
+      // Act
+      const results = {
+        index: await run('index', 'fetch'),
+        'secrets-manager': await run('secrets-manager', 'fetch'),
+        'secrets-manager, transport sdk': await run('secrets-manager', 'sdk'),
+      };
+
+      // Assess
+      expect(results).toStrictEqual({
+        index: { token: 'token-read-without-sdk' },
+        'secrets-manager': { token: 'token-read-without-sdk' },
+        'secrets-manager, transport sdk': {
+          code: 'read_failed',
+          message: expect.stringContaining(
+            'The AWS SDK (@aws-sdk/client-secrets-manager) could not be loaded',
+          ),
+        },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await moto.stop();
+    }
+  }, 120_000);
 });

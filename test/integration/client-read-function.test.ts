@@ -5,13 +5,18 @@
  * the caller proof in `x-token-refresher-proof` the same way (an STS GetCallerIdentity request, signed
  * for service `sts`, naming this read function), and serves the documented contract. A second route
  * plays the third-party API, which refuses the old token with 401 and accepts the new one.
+ *
+ * Every test runs on both HTTP paths (issue 17): the client's default over `node:http` and
+ * `globalThis.fetch`; and the server verifies signatures made with the Lambda environment's
+ * credentials and with the AWS SDK's credential chain alike.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTokenClient, TokenClientError } from '../../functions/client/index.js';
-import { createReadFunctionTokenClient } from '../../functions/client/read-function.js';
+import { createReadFunctionTokenClient, type HttpFetch } from '../../functions/client/read-function.js';
 
 const REGION = 'eu-west-1';
 const CREDENTIALS = {
@@ -280,214 +285,265 @@ function answerReadFunction(
   send(response, 404, { code: 'not_found', message: 'No route' });
 }
 
-describe('Client (source read-function) against a SigV4-verifying HTTP server', () => {
-  let fixture: Fixture;
+/** The HTTP paths: the client's default (`node:http`), and `globalThis.fetch` passed as `fetch`. */
+const HTTP_PATHS: readonly (readonly [string, { readonly fetch?: HttpFetch }])[] = [
+  ['node:http, the default', {}],
+  ['globalThis.fetch', { fetch: globalThis.fetch }],
+];
 
-  const newClient = (options: { marginMs?: number; secretAccessKey?: string } = {}) =>
-    createTokenClient({
-      source: 'read-function',
-      url: fixture.url,
-      functionName: FUNCTION_NAME,
-      stsEndpoint: STS_ENDPOINT,
-      region: REGION,
-      credentials: {
-        ...CREDENTIALS,
-        secretAccessKey: options.secretAccessKey ?? CREDENTIALS.secretAccessKey,
-      },
-      ...(options.marginMs === undefined ? {} : { marginMs: options.marginMs }),
+describe.each(HTTP_PATHS)(
+  'Client (source read-function, %s) against a SigV4-verifying HTTP server',
+  (_path, http) => {
+    let fixture: Fixture;
+
+    const newClient = (options: { marginMs?: number; secretAccessKey?: string } = {}) =>
+      createTokenClient({
+        source: 'read-function',
+        url: fixture.url,
+        functionName: FUNCTION_NAME,
+        stsEndpoint: STS_ENDPOINT,
+        region: REGION,
+        credentials: {
+          ...CREDENTIALS,
+          secretAccessKey: options.secretAccessKey ?? CREDENTIALS.secretAccessKey,
+        },
+        ...http,
+        ...(options.marginMs === undefined ? {} : { marginMs: options.marginMs }),
+      });
+    const callApi = (token: { tokenType: string; accessToken: string }) =>
+      fetch(fixture.apiUrl, { headers: { authorization: `${token.tokenType} ${token.accessToken}` } });
+
+    beforeAll(async () => {
+      fixture = await startFixture();
     });
-  const callApi = (token: { tokenType: string; accessToken: string }) =>
-    fetch(fixture.apiUrl, { headers: { authorization: `${token.tokenType} ${token.accessToken}` } });
 
-  beforeAll(async () => {
-    fixture = await startFixture();
-  });
-
-  afterAll(async () => {
-    await fixture?.close();
-  });
-
-  beforeEach(() => {
-    fixture.current = { accessToken: 'old-token', expiresAtMs: Date.now() + HOUR };
-    fixture.next = { accessToken: 'new-token', expiresAtMs: Date.now() + 2 * HOUR };
-    fixture.accepted.clear();
-    fixture.failure = undefined;
-    fixture.refuseNextProof = false;
-    fixture.requests.length = 0;
-    fixture.proofs.length = 0;
-    fixture.apiSeen.length = 0;
-  });
-
-  it('GETs the token with a valid signature, once for 1,000 concurrent callers', async () => {
-    // Prepare
-    const client = newClient();
-
-    // Act
-    const tokens = await Promise.all(Array.from({ length: 1_000 }, () => client.getToken(PROVIDER)));
-
-    // Assess
-    expect(new Set(tokens.map((t) => t.accessToken))).toStrictEqual(new Set(['old-token']));
-    expect(fixture.requests).toStrictEqual([{ method: 'GET', path: '/tokens/github', body: '' }]);
-  });
-
-  it('is refused by the server when the signature is wrong (the verification is real)', async () => {
-    // Prepare
-    const client = newClient({ secretAccessKey: 'not-the-right-secret-key' });
-
-    // Act
-    const error = await client.getToken(PROVIDER).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(TokenClientError);
-    expect(error).toMatchObject({
-      code: 'invalid_signature',
-      status: 403,
-      message: expect.stringContaining('signature mismatch'),
+    afterAll(async () => {
+      await fixture?.close();
     });
-  });
 
-  it('withToken: 401 for the old token → one refresh POST carrying its hash → 200 with the new token', async () => {
-    // Prepare
-    fixture.accepted.add('new-token');
-    const client = newClient();
+    beforeEach(() => {
+      fixture.current = { accessToken: 'old-token', expiresAtMs: Date.now() + HOUR };
+      fixture.next = { accessToken: 'new-token', expiresAtMs: Date.now() + 2 * HOUR };
+      fixture.accepted.clear();
+      fixture.failure = undefined;
+      fixture.refuseNextProof = false;
+      fixture.requests.length = 0;
+      fixture.proofs.length = 0;
+      fixture.apiSeen.length = 0;
+    });
 
-    // Act
-    const response = await client.withToken(PROVIDER, callApi);
+    it('GETs the token with a valid signature, once for 1,000 concurrent callers', async () => {
+      // Prepare
+      const client = newClient();
 
-    // Assess
-    expect(response.status).toBe(200);
-    expect(await response.json()).toStrictEqual({ data: 'ok' });
-    expect(fixture.apiSeen).toStrictEqual(['old-token', 'new-token']);
-    expect(fixture.requests).toStrictEqual([
-      { method: 'GET', path: '/tokens/github', body: '' },
-      {
-        method: 'POST',
-        path: '/tokens/github/refresh',
-        body: JSON.stringify({ rejectedTokenSha256: sha256('old-token') }),
+      // Act
+      const tokens = await Promise.all(Array.from({ length: 1_000 }, () => client.getToken(PROVIDER)));
+
+      // Assess
+      expect(new Set(tokens.map((t) => t.accessToken))).toStrictEqual(new Set(['old-token']));
+      expect(fixture.requests).toStrictEqual([{ method: 'GET', path: '/tokens/github', body: '' }]);
+    });
+
+    it('is refused by the server when the signature is wrong (the verification is real)', async () => {
+      // Prepare
+      const client = newClient({ secretAccessKey: 'not-the-right-secret-key' });
+
+      // Act
+      const error = await client.getToken(PROVIDER).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBeInstanceOf(TokenClientError);
+      expect(error).toMatchObject({
+        code: 'invalid_signature',
+        status: 403,
+        message: expect.stringContaining('signature mismatch'),
+      });
+    });
+
+    it('withToken: 401 for the old token → one refresh POST carrying its hash → 200 with the new token', async () => {
+      // Prepare
+      fixture.accepted.add('new-token');
+      const client = newClient();
+
+      // Act
+      const response = await client.withToken(PROVIDER, callApi);
+
+      // Assess
+      expect(response.status).toBe(200);
+      expect(await response.json()).toStrictEqual({ data: 'ok' });
+      expect(fixture.apiSeen).toStrictEqual(['old-token', 'new-token']);
+      expect(fixture.requests).toStrictEqual([
+        { method: 'GET', path: '/tokens/github', body: '' },
+        {
+          method: 'POST',
+          path: '/tokens/github/refresh',
+          body: JSON.stringify({ rejectedTokenSha256: sha256('old-token') }),
+        },
+      ]);
+      expect(fixture.requests.map((r) => r.body).join()).not.toContain('old-token');
+    });
+
+    it('withToken: a second 401 is returned to the caller, not retried', async () => {
+      // Prepare: the API refuses every token
+      const client = newClient();
+
+      // Act
+      const response = await client.withToken(PROVIDER, callApi);
+
+      // Assess
+      expect(response.status).toBe(401);
+      expect(fixture.apiSeen).toStrictEqual(['old-token', 'new-token']);
+      expect(fixture.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    });
+
+    it('withToken: many consumers refused at once make one refresh POST', async () => {
+      // Prepare
+      fixture.accepted.add('new-token');
+      const client = newClient();
+      await client.getToken(PROVIDER);
+
+      // Act
+      const responses = await Promise.all(
+        Array.from({ length: 25 }, () => client.withToken(PROVIDER, callApi)),
+      );
+
+      // Assess
+      expect(responses.every((r) => r.status === 200)).toBe(true);
+      expect(fixture.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    });
+
+    it('answers a 503 with Retry-After as a TokenClientError with retryAfterSeconds', async () => {
+      // Prepare
+      fixture.failure = { status: 503, code: 'token_unavailable', retryAfter: '3' };
+
+      // Act
+      const error = await newClient()
+        .getToken(PROVIDER)
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toBeInstanceOf(TokenClientError);
+      expect(error).toMatchObject({ code: 'token_unavailable', status: 503, retryAfterSeconds: 3 });
+    });
+
+    it('withToken: a rate-limited refresh (429) is thrown with retryAfterSeconds after one call', async () => {
+      // Prepare
+      const client = newClient();
+      await client.getToken(PROVIDER);
+      fixture.failure = { status: 429, code: 'refresh_rate_limited', retryAfter: '42' };
+
+      // Act
+      const error = await client.withToken(PROVIDER, callApi).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: 'refresh_rate_limited', status: 429, retryAfterSeconds: 42 });
+      expect(fixture.apiSeen).toStrictEqual(['old-token']);
+    });
+
+    it('serves the cached token while it is valid when the read function fails', async () => {
+      // Prepare: a margin that makes the cached token due for a re-read 100 ms after it was read
+      const client = newClient({ marginMs: HOUR - 100 });
+      await client.getToken(PROVIDER);
+      fixture.failure = { status: 503, code: 'store_unavailable', retryAfter: '5' };
+      await new Promise((resolve) => setTimeout(resolve, 150));
+
+      // Act
+      const token = await client.getToken(PROVIDER);
+
+      // Assess
+      expect(token.accessToken).toBe('old-token');
+      expect(fixture.requests.map((r) => r.method)).toStrictEqual(['GET', 'GET']);
+    });
+
+    it('works through the per-source factory with the same contract', async () => {
+      // Prepare
+      const client = createReadFunctionTokenClient({
+        url: fixture.url,
+        functionName: FUNCTION_NAME,
+        stsEndpoint: STS_ENDPOINT,
+        region: REGION,
+        credentials: CREDENTIALS,
+        ...http,
+      });
+
+      // Act
+      const token = await client.getToken(PROVIDER);
+
+      // Assess
+      expect(token).toMatchObject({ provider: PROVIDER, accessToken: 'old-token', tokenType: 'Bearer' });
+    });
+
+    it.each([
+      ['the environment (a Lambda function, the default)', undefined],
+      ["the AWS SDK's credential chain", () => defaultProvider()],
+    ])(
+      'signs requests and proofs the server accepts with credentials from %s',
+      async (_case, credentials) => {
+        // Prepare
+        for (const [name, value] of Object.entries({
+          AWS_PROFILE: undefined,
+          AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+          AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
+          AWS_CONFIG_FILE: '/nonexistent/aws-config',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+        })) {
+          vi.stubEnv(name, value);
+        }
+        try {
+          const client = createReadFunctionTokenClient({
+            url: fixture.url,
+            functionName: FUNCTION_NAME,
+            stsEndpoint: STS_ENDPOINT,
+            region: REGION,
+            ...(credentials === undefined ? {} : { credentials: credentials() }),
+            ...http,
+          });
+
+          // Act
+          const token = await client.getToken(PROVIDER);
+
+          // Assess
+          expect(token.accessToken).toBe('old-token');
+          expect(fixture.proofs).toHaveLength(1);
+        } finally {
+          vi.unstubAllEnvs();
+        }
       },
-    ]);
-    expect(fixture.requests.map((r) => r.body).join()).not.toContain('old-token');
-  });
-
-  it('withToken: a second 401 is returned to the caller, not retried', async () => {
-    // Prepare: the API refuses every token
-    const client = newClient();
-
-    // Act
-    const response = await client.withToken(PROVIDER, callApi);
-
-    // Assess
-    expect(response.status).toBe(401);
-    expect(fixture.apiSeen).toStrictEqual(['old-token', 'new-token']);
-    expect(fixture.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
-  });
-
-  it('withToken: many consumers refused at once make one refresh POST', async () => {
-    // Prepare
-    fixture.accepted.add('new-token');
-    const client = newClient();
-    await client.getToken(PROVIDER);
-
-    // Act
-    const responses = await Promise.all(
-      Array.from({ length: 25 }, () => client.withToken(PROVIDER, callApi)),
     );
 
-    // Assess
-    expect(responses.every((r) => r.status === 200)).toBe(true);
-    expect(fixture.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
-  });
+    it('sends one caller proof for many requests, and signs a new one when a reused proof is refused as expired', async () => {
+      // Prepare: a token inside its margin is read again after 5 s; the client's clock steps 6 s per read.
+      let offsetMs = 0;
+      const client = createReadFunctionTokenClient({
+        url: fixture.url,
+        functionName: FUNCTION_NAME,
+        stsEndpoint: STS_ENDPOINT,
+        region: REGION,
+        credentials: CREDENTIALS,
+        ...http,
+        marginMs: HOUR,
+        clock: { now: () => Date.now() + offsetMs },
+      });
+      const read = async () => {
+        offsetMs += 6_000;
+        return client.getToken(PROVIDER);
+      };
+      await read();
+      await read();
+      fixture.refuseNextProof = true;
 
-  it('answers a 503 with Retry-After as a TokenClientError with retryAfterSeconds', async () => {
-    // Prepare
-    fixture.failure = { status: 503, code: 'token_unavailable', retryAfter: '3' };
+      // Act
+      const token = await read();
+      await read();
 
-    // Act
-    const error = await newClient()
-      .getToken(PROVIDER)
-      .catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toBeInstanceOf(TokenClientError);
-    expect(error).toMatchObject({ code: 'token_unavailable', status: 503, retryAfterSeconds: 3 });
-  });
-
-  it('withToken: a rate-limited refresh (429) is thrown with retryAfterSeconds after one call', async () => {
-    // Prepare
-    const client = newClient();
-    await client.getToken(PROVIDER);
-    fixture.failure = { status: 429, code: 'refresh_rate_limited', retryAfter: '42' };
-
-    // Act
-    const error = await client.withToken(PROVIDER, callApi).catch((e: unknown) => e);
-
-    // Assess
-    expect(error).toMatchObject({ code: 'refresh_rate_limited', status: 429, retryAfterSeconds: 42 });
-    expect(fixture.apiSeen).toStrictEqual(['old-token']);
-  });
-
-  it('serves the cached token while it is valid when the read function fails', async () => {
-    // Prepare: a margin that makes the cached token due for a re-read 100 ms after it was read
-    const client = newClient({ marginMs: HOUR - 100 });
-    await client.getToken(PROVIDER);
-    fixture.failure = { status: 503, code: 'store_unavailable', retryAfter: '5' };
-    await new Promise((resolve) => setTimeout(resolve, 150));
-
-    // Act
-    const token = await client.getToken(PROVIDER);
-
-    // Assess
-    expect(token.accessToken).toBe('old-token');
-    expect(fixture.requests.map((r) => r.method)).toStrictEqual(['GET', 'GET']);
-  });
-
-  it('works through the per-source factory with the same contract', async () => {
-    // Prepare
-    const client = createReadFunctionTokenClient({
-      url: fixture.url,
-      functionName: FUNCTION_NAME,
-      stsEndpoint: STS_ENDPOINT,
-      region: REGION,
-      credentials: CREDENTIALS,
+      // Assess: 5 requests, 2 proofs: the first reused twice, refused, then a new one from then on.
+      expect(token.accessToken).toBe('old-token');
+      expect(fixture.proofs).toHaveLength(5);
+      const [first, second, refused, retried, after] = fixture.proofs;
+      expect([second, refused]).toStrictEqual([first, first]);
+      expect(retried).not.toBe(first);
+      expect(after).toBe(retried);
     });
-
-    // Act
-    const token = await client.getToken(PROVIDER);
-
-    // Assess
-    expect(token).toMatchObject({ provider: PROVIDER, accessToken: 'old-token', tokenType: 'Bearer' });
-  });
-
-  it('sends one caller proof for many requests, and signs a new one when a reused proof is refused as expired', async () => {
-    // Prepare: a token inside its margin is read again after 5 s; the client's clock steps 6 s per read.
-    let offsetMs = 0;
-    const client = createReadFunctionTokenClient({
-      url: fixture.url,
-      functionName: FUNCTION_NAME,
-      stsEndpoint: STS_ENDPOINT,
-      region: REGION,
-      credentials: CREDENTIALS,
-      marginMs: HOUR,
-      clock: { now: () => Date.now() + offsetMs },
-    });
-    const read = async () => {
-      offsetMs += 6_000;
-      return client.getToken(PROVIDER);
-    };
-    await read();
-    await read();
-    fixture.refuseNextProof = true;
-
-    // Act
-    const token = await read();
-    await read();
-
-    // Assess: 5 requests, 2 proofs: the first reused twice, refused, then a new one from then on.
-    expect(token.accessToken).toBe('old-token');
-    expect(fixture.proofs).toHaveLength(5);
-    const [first, second, refused, retried, after] = fixture.proofs;
-    expect([second, refused]).toStrictEqual([first, first]);
-    expect(retried).not.toBe(first);
-    expect(after).toBe(retried);
-  });
-});
+  },
+);
