@@ -44,8 +44,10 @@ const NEAR_EXPIRY_RECHECK_MS = 5_000;
 const POLL_FIRST_MS = 100;
 const POLL_MAX_MS = 1_000;
 /**
- * A report whose refresh lost the lease to one replacing the same token waits this long, once, then
- * reads the token again: a refresh usually ends within it, and the new token is served.
+ * A report whose refresh lost the lease to one replacing the same token waits this long, then reads
+ * the token again: a refresh usually ends within it, and the new token is served. If the token is not
+ * there yet, it waits once more, until the engine's retry time (2 s after the report), and reads a
+ * last time: a provider answering in 0.5–2 s still gets every waiting consumer the new token.
  */
 export const IN_FLIGHT_PAUSE_MS = 500;
 
@@ -191,20 +193,28 @@ export class TokenReader {
   }
 
   /**
-   * The engine lost the lease to a refresh of the reported token: wait once, briefly, then one more
-   * read serves the new token; if it is not there yet, 429 until the engine's retry time.
+   * The engine lost the lease to a refresh of the reported token: wait briefly and read again, then (if
+   * the new token is not there yet) wait until the engine's retry time and read a last time; still
+   * nothing: 429 until that time. At most two reads here, three in all for the report.
    */
   async #afterLostLease(provider: string, onDemand: OnDemandRequest, retryAt?: string): Promise<ServedToken> {
-    const now = this.#options.clock.now();
-    const until = retryAt === undefined ? now + IN_FLIGHT_RETRY_MS : Date.parse(retryAt);
-    await this.#sleep(Math.max(0, Math.min(IN_FLIGHT_PAUSE_MS, until - now)));
-    const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
-    if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
-    // Reads of the cached (refused) token look again once the refresh should have ended.
+    const { clock } = this.#options;
+    const until = retryAt === undefined ? clock.now() + IN_FLIGHT_RETRY_MS : Date.parse(retryAt);
+    const pauses = [Math.min(IN_FLIGHT_PAUSE_MS, until - clock.now()), undefined];
+    for (const pause of pauses) {
+      // The second pause: what is left until the retry time, at most the engine's usual retry delay.
+      const wait = pause ?? Math.min(until - clock.now(), IN_FLIGHT_RETRY_MS);
+      if (pause === undefined && wait <= 0) break;
+      await this.#sleep(Math.max(0, wait));
+      const current = await this.#readStore(provider, { fallbackToCache: false }).catch(() => undefined);
+      if (this.#acceptable(current, onDemand)) return this.#serveAndCache(current);
+    }
+    // A refresh slower than that: reports and reads of the cached (refused) token look again later.
+    const retryAgainAt = clock.now() + IN_FLIGHT_RETRY_MS;
     const entry = this.#cache.get(provider);
     if (entry !== undefined)
-      this.#cache.set(provider, { ...entry, cacheUntil: Math.min(entry.cacheUntil, until) });
-    throw this.#holds.hold(provider, until, inProgressRefusal(provider));
+      this.#cache.set(provider, { ...entry, cacheUntil: Math.min(entry.cacheUntil, retryAgainAt) });
+    throw this.#holds.hold(provider, retryAgainAt, inProgressRefusal(provider));
   }
 
   /** When the refused token may be replaced on demand, if it is too young now (needs its config). */

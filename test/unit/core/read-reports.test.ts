@@ -9,6 +9,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { ProviderError } from '../../../functions/core/errors.js';
+import { IN_FLIGHT_RETRY_MS } from '../../../functions/core/on-demand-gate.js';
 import type { RefreshTrigger } from '../../../functions/core/ports.js';
 import { IN_FLIGHT_PAUSE_MS, TokenReader, TokenUnavailableError } from '../../../functions/core/read.js';
 import { sha256Hex } from '../../../functions/core/token-hash.js';
@@ -274,53 +275,65 @@ describe('Class: TokenReader (reports of a refused token)', () => {
       expect(slept).toEqual([]);
     });
 
-    it('serves the new token when the holder stores it within the pause: two secret reads', async () => {
-      // Prepare: the holder is refreshing; it stores its token while this container pauses.
-      clock.advance(2 * MINUTE);
-      await holdLease();
-      const storeHoldersToken = async () => {
-        const { versionId } = await tokens.readCurrent('acme');
-        await tokens.write({
-          provider: 'acme',
-          fence: 2,
-          token: {
+    it.each([
+      { when: 'within the first pause', storesInPause: 1, reads: 2, waits: [IN_FLIGHT_PAUSE_MS] },
+      {
+        when: 'after the first pause, before the retry time',
+        storesInPause: 2,
+        reads: 3,
+        waits: [IN_FLIGHT_PAUSE_MS, IN_FLIGHT_RETRY_MS - IN_FLIGHT_PAUSE_MS],
+      },
+    ])(
+      'serves the new token when the holder stores it $when: $reads secret reads',
+      async ({ storesInPause, reads, waits }) => {
+        // Prepare: the holder is refreshing; it stores its token while this container pauses.
+        clock.advance(2 * MINUTE);
+        await holdLease();
+        const storeHoldersToken = async () => {
+          const { versionId } = await tokens.readCurrent('acme');
+          await tokens.write({
             provider: 'acme',
-            accessToken: 'from-holder',
-            tokenType: 'Bearer',
-            issuedAt: new Date(clock.now()).toISOString(),
-            expiresAt: new Date(clock.now() + 3600_000).toISOString(),
-            generation: 2,
+            fence: 2,
+            token: {
+              provider: 'acme',
+              accessToken: 'from-holder',
+              tokenType: 'Bearer',
+              issuedAt: new Date(clock.now()).toISOString(),
+              expiresAt: new Date(clock.now() + 3600_000).toISOString(),
+              generation: 2,
+            },
+            expectedVersionId: versionId,
+          });
+        };
+        let holderReads = 0;
+        const pausing = new TokenReader({
+          tokens,
+          trigger: new EngineTrigger(engine, config()),
+          clock,
+          logger: new RecordingLogger(),
+          providers: [config()],
+          sleep: async (ms) => {
+            slept.push(ms);
+            clock.advance(ms);
+            if (slept.length !== storesInPause) return;
+            const before = tokenReads();
+            await storeHoldersToken();
+            holderReads += tokenReads() - before;
           },
-          expectedVersionId: versionId,
         });
-      };
-      let holderReads = 0;
-      const pausing = new TokenReader({
-        tokens,
-        trigger: new EngineTrigger(engine, config()),
-        clock,
-        logger: new RecordingLogger(),
-        providers: [config()],
-        sleep: async (ms) => {
-          slept.push(ms);
-          clock.advance(ms);
-          const before = tokenReads();
-          await storeHoldersToken();
-          holderReads += tokenReads() - before;
-        },
-      });
-      secrets.calls.length = 0;
+        secrets.calls.length = 0;
 
-      // Act
-      const result = await outcome(pausing.refreshRejected('acme', hashOf('access-token-1')));
+        // Act
+        const result = await outcome(pausing.refreshRejected('acme', hashOf('access-token-1')));
 
-      // Assess
-      expect(result).toEqual({ status: 200, accessToken: 'from-holder' });
-      expect(slept).toEqual([IN_FLIGHT_PAUSE_MS]);
-      expect(tokenReads() - holderReads).toBe(2);
-    });
+        // Assess
+        expect(result).toEqual({ status: 200, accessToken: 'from-holder' });
+        expect(slept).toEqual(waits);
+        expect(tokenReads() - holderReads).toBe(reads);
+      },
+    );
 
-    it('answers 429 refresh_in_progress when the new token is not there after the pause: two secret reads', async () => {
+    it('answers 429 refresh_in_progress when the new token is not there by the retry time: three secret reads, 2 s of waiting', async () => {
       // Prepare
       const { reader, trigger } = container();
       clock.advance(2 * MINUTE);
@@ -334,8 +347,8 @@ describe('Class: TokenReader (reports of a refused token)', () => {
       // Assess: the second report is held (no invocation, no read) until the retry time.
       expect(result).toEqual({ status: 429, code: 'refresh_in_progress', retryAfterSeconds: 2 });
       expect(again).toEqual({ status: 429, code: 'refresh_in_progress', retryAfterSeconds: 2 });
-      expect(tokenReads()).toBe(2);
-      expect(slept).toEqual([IN_FLIGHT_PAUSE_MS]);
+      expect(tokenReads()).toBe(3);
+      expect(slept).toEqual([IN_FLIGHT_PAUSE_MS, IN_FLIGHT_RETRY_MS - IN_FLIGHT_PAUSE_MS]);
       expect(trigger.requests).toHaveLength(1);
     });
   });
