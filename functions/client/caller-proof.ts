@@ -10,7 +10,7 @@
  * signed request 5 minutes after its date), so STS sees about one call per container every 4 minutes.
  *
  * No SDK import here: the caller passes the signer (the published package rewrites the one import of
- * `@smithy/signature-v4`, in read-function.ts, to its bundler-friendly build).
+ * `@smithy/signature-v4`, in signed-fetch.ts, to its bundler-friendly build).
  */
 
 /** Where a Function URL request carries the proof. */

@@ -4,8 +4,8 @@
  * and a default over `node:http`/`node:https` ({@link nodeHttpFetch}).
  *
  * Why not `globalThis.fetch` by default: Node.js loads its fetch (undici) on the first call, and that
- * load is most of a cold start's first request: benchmark 6 (bench/consumer-cold-start.ts) measured
- * an empty process plus one loopback `fetch` at 2.2× an empty process. `node:http` is part of Node's
+ * load is most of a cold start's first request: benchmark 6 (bench/consumer-cold-start.ts) measures
+ * an empty process plus one loopback `fetch` at 2–3× an empty process. `node:http` is part of Node's
  * startup snapshot, and the AWS SDK itself sends its requests through it.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
