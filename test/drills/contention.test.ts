@@ -7,9 +7,14 @@
  * the OAuth server counts the token requests: exactly one per round (a duplicate call of the rotating
  * provider would also replay its refresh token, which revokes the grant), and the stored token after
  * the round must be newer than before it (a higher generation, a later expiry, another value).
+ *
+ * Each grant runs twice (issue 16): with its token in its secret, and in the DynamoDB token store
+ * (providers `cc-ddb`, `rotating-ddb`, same OAuth clients, their own refresh-token family), with the
+ * same figures asserted.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TokenStoreKind } from '../../functions/core/config.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { type RefreshHandler, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import {
@@ -28,6 +33,14 @@ import {
   startDrillParts,
 } from './support.js';
 
+/** The drill's providers: each grant with each token store. */
+const PROVIDERS = [
+  { name: 'cc', grant: 'client_credentials', store: 'secrets-manager' },
+  { name: 'rotating', grant: 'refresh_token', store: 'secrets-manager' },
+  { name: 'cc-ddb', grant: 'client_credentials', store: 'dynamodb' },
+  { name: 'rotating-ddb', grant: 'refresh_token', store: 'dynamodb' },
+] as const satisfies readonly { name: string; grant: string; store: TokenStoreKind }[];
+
 const TRIGGERS = 20;
 /**
  * Rounds per provider: the issue's 1,000 in long mode. CI runs 25 (500 triggers per provider): a round
@@ -38,15 +51,28 @@ const ROUNDS = iterations(25, 1_000);
 describe(`Drill: contention, ${ROUNDS} rounds × ${TRIGGERS} concurrent triggers per provider (${MODE} mode)`, () => {
   let parts: DrillParts;
   const clock = new DrillClock();
-  const providers = () => [
-    { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
-    { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
-  ];
+  const providers = () =>
+    PROVIDERS.map(({ name, grant, store }) => ({
+      name,
+      grant,
+      tokenUrl: parts.oauth.tokenUrl,
+      requestTimeout: 5,
+      tokenStore: store,
+    }));
   const totals = { rounds: 0, triggers: 0, providerCalls: 0, duplicates: 0, roundsWithoutFreshToken: 0 };
 
   beforeAll(async () => {
     parts = await startDrillParts({ clients: [CLIENTS.cc, CLIENTS.rotating] });
-    await resetWorld(parts, { cc: CREDENTIALS.cc, rotating: CREDENTIALS.rotating });
+    await resetWorld(
+      parts,
+      {
+        cc: CREDENTIALS.cc,
+        rotating: CREDENTIALS.rotating,
+        'cc-ddb': CREDENTIALS.cc,
+        'rotating-ddb': CREDENTIALS.rotating,
+      },
+      PROVIDERS.filter(({ store }) => store === 'dynamodb').map(({ name }) => name),
+    );
   });
 
   afterAll(async () => {
@@ -62,12 +88,12 @@ describe(`Drill: contention, ${ROUNDS} rounds × ${TRIGGERS} concurrent triggers
       }),
     );
 
-  it.each(['cc', 'rotating'])(
-    'provider %s: exactly one token request per round, and every round ends with a newer token',
-    async (provider) => {
+  it.each(PROVIDERS.map(({ name, store }) => [name, store] as const))(
+    'provider %s (token in %s): exactly one token request per round, and every round ends with a newer token',
+    async (provider, store) => {
       // Prepare
       const handlers = containers();
-      const view = inspect(parts.moto.clientConfig);
+      const view = inspect(parts.moto.clientConfig, store);
       let previous = await view.token(provider);
       const perRound: { calls: number; refreshed: number; fresh: boolean }[] = [];
 
@@ -110,7 +136,7 @@ describe(`Drill: contention, ${ROUNDS} rounds × ${TRIGGERS} concurrent triggers
       totals.providerCalls += perRound.reduce((sum, round) => sum + round.calls, 0);
       totals.duplicates += duplicates;
       totals.roundsWithoutFreshToken += withoutFresh;
-      reportDrill(`contention provider=${provider}`, {
+      reportDrill(`contention provider=${provider} store=${store}`, {
         rounds: perRound.length,
         triggersPerRound: TRIGGERS,
         providerCalls: perRound.reduce((sum, round) => sum + round.calls, 0),

@@ -14,6 +14,10 @@
  *
  * Variants: `first` (no token yet, the secret holds its placeholder) and `due` (a token is due).
  *
+ * Stores (issue 16): every cell runs with the token in its secret and in the DynamoDB token store.
+ * The secret's write is two calls (PutSecretValue, then the stage move), killed after each; the
+ * DynamoDB store's is one conditional PutItem, killed after it (`after-token-write`).
+ *
  * One cell loses the rotating refresh token (the grant is revoked at the next refresh), inherently to
  * rotation; it is asserted as detected and contained (see {@link KNOWN_LOSSES}). A holder killed
  * inside the refresh token's write (after its `PutSecretValue`) is recovered from: the next holder
@@ -21,7 +25,7 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../../functions/core/config.js';
+import type { ProviderConfig, TokenStoreKind } from '../../functions/core/config.js';
 import type { RefreshResult, TokenRecord } from '../../functions/core/types.js';
 import {
   CLIENTS,
@@ -39,6 +43,8 @@ import {
   resetWorld,
   reuseDetections,
   startDrillParts,
+  TOKEN_STORES,
+  TOKEN_TABLE,
   validatedProviders,
 } from './support.js';
 
@@ -52,30 +58,78 @@ const RUNS_PER_VARIANT = iterations(1, 25);
 type Grant = 'cc' | 'rotating';
 type Variant = 'first' | 'due';
 
-/** The protocol steps the refresh is killed at, in order. */
+const BOTH: readonly TokenStoreKind[] = TOKEN_STORES;
+const SECRET: readonly TokenStoreKind[] = ['secrets-manager'];
+const TABLE_ITEM: readonly TokenStoreKind[] = ['dynamodb'];
+
+/** The protocol steps the refresh is killed at, in order, with the token stores that have them. */
 const STEPS = [
-  { step: 'after-lease', grants: ['cc', 'rotating'], providerCallBeforeCrash: false, recoveryCalls: 1 },
+  {
+    step: 'after-lease',
+    grants: ['cc', 'rotating'],
+    stores: BOTH,
+    providerCallBeforeCrash: false,
+    recoveryCalls: 1,
+  },
   {
     step: 'after-provider-response',
     grants: ['cc', 'rotating'],
+    stores: BOTH,
     providerCallBeforeCrash: true,
     recoveryCalls: 1,
   },
   // Inside the refresh-token write (PutSecretValue done, AWSCURRENT not moved): not in the issue's
   // list, added because the next holder must finish that write (the new refresh token is only in
   // AWSPENDING) before it calls the provider, or it would replay the spent one.
-  { step: 'after-refresh-token-put', grants: ['rotating'], providerCallBeforeCrash: true, recoveryCalls: 1 },
   {
-    step: 'after-refresh-token-write',
+    step: 'after-refresh-token-put',
     grants: ['rotating'],
+    stores: BOTH,
     providerCallBeforeCrash: true,
     recoveryCalls: 1,
   },
-  { step: 'after-token-put', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 1 },
+  {
+    step: 'after-refresh-token-write',
+    grants: ['rotating'],
+    stores: BOTH,
+    providerCallBeforeCrash: true,
+    recoveryCalls: 1,
+  },
+  {
+    step: 'after-token-put',
+    grants: ['cc', 'rotating'],
+    stores: SECRET,
+    providerCallBeforeCrash: true,
+    recoveryCalls: 1,
+  },
   // The token is current: the next holder finds it at the double-check and calls nobody.
-  { step: 'after-stage-move', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 0 },
-  { step: 'before-release', grants: ['cc', 'rotating'], providerCallBeforeCrash: true, recoveryCalls: 0 },
+  {
+    step: 'after-stage-move',
+    grants: ['cc', 'rotating'],
+    stores: SECRET,
+    providerCallBeforeCrash: true,
+    recoveryCalls: 0,
+  },
+  // The DynamoDB store's one conditional PutItem applied: as after the stage move, the token is current.
+  {
+    step: 'after-token-write',
+    grants: ['cc', 'rotating'],
+    stores: TABLE_ITEM,
+    providerCallBeforeCrash: true,
+    recoveryCalls: 0,
+  },
+  {
+    step: 'before-release',
+    grants: ['cc', 'rotating'],
+    stores: BOTH,
+    providerCallBeforeCrash: true,
+    recoveryCalls: 0,
+  },
 ] as const;
+
+/** The cells of a store: 12 with the secret, 10 with the DynamoDB item (its write is one call). */
+const cellsOf = (store: TokenStoreKind) =>
+  STEPS.filter((entry) => entry.stores.includes(store)).reduce((sum, entry) => sum + entry.grants.length, 0);
 
 type Step = (typeof STEPS)[number]['step'];
 
@@ -92,6 +146,7 @@ type Step = (typeof STEPS)[number]['step'];
 const KNOWN_LOSSES: ReadonlySet<string> = new Set(['rotating/after-provider-response']);
 
 interface RunRecord {
+  readonly store: TokenStoreKind;
   readonly grant: Grant;
   readonly step: Step;
   readonly variant: Variant;
@@ -103,39 +158,56 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
   let parts: DrillParts;
   const clock = new DrillClock();
   const records: RunRecord[] = [];
-  let configs: Record<Grant, ProviderConfig>;
+  let configs: Record<TokenStoreKind, Record<Grant, ProviderConfig>>;
 
   beforeAll(async () => {
     parts = await startDrillParts({ clients: [CLIENTS.cc, CLIENTS.rotating] });
-    const [cc, rotating] = validatedProviders([
-      { name: 'cc', grant: 'client_credentials', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
-      { name: 'rotating', grant: 'refresh_token', tokenUrl: parts.oauth.tokenUrl, requestTimeout: 5 },
-    ]);
-    if (cc === undefined || rotating === undefined) throw new Error('two providers expected');
-    configs = { cc, rotating };
+    const configsOf = (tokenStore: TokenStoreKind): Record<Grant, ProviderConfig> => {
+      const [cc, rotating] = validatedProviders([
+        {
+          name: 'cc',
+          grant: 'client_credentials',
+          tokenUrl: parts.oauth.tokenUrl,
+          requestTimeout: 5,
+          tokenStore,
+        },
+        {
+          name: 'rotating',
+          grant: 'refresh_token',
+          tokenUrl: parts.oauth.tokenUrl,
+          requestTimeout: 5,
+          tokenStore,
+        },
+      ]);
+      if (cc === undefined || rotating === undefined) throw new Error('two providers expected');
+      return { cc, rotating };
+    };
+    configs = { 'secrets-manager': configsOf('secrets-manager'), dynamodb: configsOf('dynamodb') };
   });
 
   afterAll(async () => {
     await parts?.stop();
   });
 
-  const ports = () => realPorts(parts.moto.clientConfig, clock);
+  const ports = (store: TokenStoreKind) => realPorts(parts.moto.clientConfig, clock, store);
 
   /** One invocation of an engine like the refresh handler runs it: then flush its metrics. */
   const invoke = async (
     engine: ReturnType<typeof engineFrom>,
     from: RealPorts,
-    grant: Grant,
+    config: ProviderConfig,
     force = false,
   ) => {
-    const result = await engine.refresh({ config: configs[grant], remainingTimeMs: LEASE_MS, force });
+    const result = await engine.refresh({ config, remainingTimeMs: LEASE_MS, force });
     from.metrics.publish();
     return result;
   };
 
   /** One drill run as its phases share it. */
   interface CrashRun {
+    readonly store: TokenStoreKind;
     readonly grant: Grant;
+    readonly config: ProviderConfig;
     readonly spec: (typeof STEPS)[number];
     readonly variant: Variant;
     readonly view: ReturnType<typeof inspect>;
@@ -158,7 +230,12 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
   }
 
   /** Kill one drill run at `step` and let the scheduler recover; returns what went wrong. */
-  async function drillRun(grant: Grant, step: Step, variant: Variant): Promise<RunRecord> {
+  async function drillRun(
+    store: TokenStoreKind,
+    grant: Grant,
+    step: Step,
+    variant: Variant,
+  ): Promise<RunRecord> {
     const spec = STEPS.find((entry) => entry.step === step);
     if (spec === undefined) throw new Error(`unknown step ${step}`);
     const knownLoss = KNOWN_LOSSES.has(`${grant}/${step}`);
@@ -167,22 +244,24 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
       if (!condition) problems.push(problem);
     };
 
-    await resetWorld(parts, { [grant]: CREDENTIALS[grant] });
+    await resetWorld(parts, { [grant]: CREDENTIALS[grant] }, store === 'dynamodb' ? [grant] : []);
     parts.secrets.addIssued(parts.oauth);
     parts.oauth.resetCounters();
-    const healthyPorts = ports();
+    const healthyPorts = ports(store);
     const run: CrashRun = {
+      store,
       grant,
+      config: configs[store][grant],
       spec,
       variant,
-      view: inspect(parts.moto.clientConfig),
+      view: inspect(parts.moto.clientConfig, store),
       healthyPorts,
       healthy: engineFrom(healthyPorts, clock),
       check,
     };
 
     if (variant === 'due') {
-      const first = await invoke(run.healthy, healthyPorts, grant);
+      const first = await invoke(run.healthy, healthyPorts, run.config);
       check(first.status === 'refreshed', `setup refresh ended ${first.status}`);
       run.previous = await run.view.token(grant);
       clock.advance(56 * MINUTE); // 1 h token, due 5 min before expiry: 4 min left
@@ -191,7 +270,7 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
 
     // 10 s later: the crashed holder's lease is live and must block another trigger.
     clock.advance(10_000);
-    const blocked = await invoke(run.healthy, healthyPorts, grant);
+    const blocked = await invoke(run.healthy, healthyPorts, run.config);
     check(blocked.status === 'in-progress', `a trigger during the lease ended ${blocked.status}`);
 
     const recovery = await recoverByTicks(run);
@@ -202,20 +281,20 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     if (knownLoss) await checkLossContained(run, recovery, state);
     else await checkRecovered(run, recovery);
     parts.secrets.addIssued(parts.oauth);
-    return { grant, step, variant, knownLoss, problems };
+    return { store, grant, step, variant, knownLoss, problems };
   }
 
   /** The crashed invocation: abandoned at the crash point, never settled. */
   async function crashAtStep(run: CrashRun): Promise<void> {
-    const { grant, spec, check } = run;
+    const { spec, check } = run;
     const callsBeforeCrash = parts.oauth.tokenRequests.total;
     let reached: () => void = () => {};
     const crashed = new Promise<'crashed'>((resolve) => {
       reached = () => resolve('crashed');
     });
-    const crashPorts = withCrashPoint(ports(), spec.step, () => reached());
+    const crashPorts = withCrashPoint(ports(run.store), spec.step, () => reached());
     const abandoned = engineFrom(crashPorts, clock)
-      .refresh({ config: configs[grant], remainingTimeMs: LEASE_MS })
+      .refresh({ config: run.config, remainingTimeMs: LEASE_MS })
       .then((result) => result);
     const firstSettled = await Promise.race([crashed, abandoned]);
     check(
@@ -240,7 +319,7 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     for (; ticks < MAX_TICKS; ) {
       clock.advance(TICK_MS);
       ticks += 1;
-      last = await invoke(run.healthy, run.healthyPorts, grant);
+      last = await invoke(run.healthy, run.healthyPorts, run.config);
       stored = await view.token(grant);
       const valid = stored !== undefined && Date.parse(stored.expiresAt) > clock.now();
       if (variant === 'due' && !valid) gaps += 1;
@@ -256,7 +335,7 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     recovery: Recovery,
     state: Awaited<ReturnType<CrashRun['view']['state']>>,
   ): Promise<void> {
-    const { grant, variant, previous, check } = run;
+    const { variant, previous, check } = run;
     const { last, stored } = recovery;
     check(
       last?.status === 'failed' && last.code === 'invalid_grant' && last.permanent,
@@ -270,7 +349,7 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
         : stored?.accessToken === previous?.accessToken && Date.parse(stored?.expiresAt ?? '') > clock.now(),
       'the last valid access token was not kept',
     );
-    const verify = await invoke(run.healthy, run.healthyPorts, grant, true);
+    const verify = await invoke(run.healthy, run.healthyPorts, run.config, true);
     check(
       verify.status === 'failed' && verify.code === 'invalid_grant',
       `a forced refresh with the revoked grant ended ${verify.status}`,
@@ -292,7 +371,7 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
       `${reuseDetections(parts.oauth)} refresh-token reuse detections`,
     );
     // The stored credentials work: one more (forced) refresh with them succeeds.
-    const verify = await invoke(run.healthy, run.healthyPorts, run.grant, true);
+    const verify = await invoke(run.healthy, run.healthyPorts, run.config, true);
     check(
       verify.status === 'refreshed',
       `a forced refresh after the recovery ended ${JSON.stringify(verify)}`,
@@ -324,27 +403,35 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     );
   }
 
-  describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {
-    const steps = STEPS.filter((entry) => (entry.grants as readonly string[]).includes(grant));
-    const cases = steps.map(
-      (entry) =>
-        [
-          entry.step,
-          KNOWN_LOSSES.has(`${grant}/${entry.step}`)
-            ? 'the lost refresh token is detected (permanent invalid_grant, last token kept), no stuck lease'
-            : 'the scheduler recovers with a valid token, no reuse, no stuck lease',
-        ] as [Step, string],
-    );
-    it.each(cases)('killed %s: %s', async (step) => {
-      // Act
-      const runs: RunRecord[] = [];
-      for (const variant of ['first', 'due'] as const) {
-        for (let run = 0; run < RUNS_PER_VARIANT; run += 1) runs.push(await drillRun(grant, step, variant));
-      }
-      records.push(...runs);
+  describe.each(TOKEN_STORES)('token store %s', (store) => {
+    describe.each(['cc', 'rotating'] as const)('provider %s', (grant) => {
+      const steps = STEPS.filter(
+        (entry) => (entry.grants as readonly string[]).includes(grant) && entry.stores.includes(store),
+      );
+      const cases = steps.map(
+        (entry) =>
+          [
+            entry.step,
+            KNOWN_LOSSES.has(`${grant}/${entry.step}`)
+              ? 'the lost refresh token is detected (permanent invalid_grant, last token kept), no stuck lease'
+              : 'the scheduler recovers with a valid token, no reuse, no stuck lease',
+          ] as [Step, string],
+      );
+      it.each(cases)('killed %s: %s', async (step) => {
+        // Act
+        const runs: RunRecord[] = [];
+        for (const variant of ['first', 'due'] as const) {
+          for (let run = 0; run < RUNS_PER_VARIANT; run += 1) {
+            runs.push(await drillRun(store, grant, step, variant));
+          }
+        }
+        records.push(...runs);
 
-      // Assess
-      expect(runs.flatMap((run) => run.problems.map((problem) => `${run.variant}: ${problem}`))).toEqual([]);
+        // Assess
+        expect(runs.flatMap((run) => run.problems.map((problem) => `${run.variant}: ${problem}`))).toEqual(
+          [],
+        );
+      });
     });
   });
 
@@ -356,27 +443,33 @@ describe(`Drill: crash at every step of the refresh protocol (${MODE} mode, ${RU
     const { scanned, leaked } = parts.secrets.scan(parts.output.text());
 
     // Assess
-    for (const grant of ['cc', 'rotating'] as const) {
-      for (const { step } of STEPS) {
-        const cell = records.filter((record) => record.grant === grant && record.step === step);
-        if (cell.length === 0) continue;
-        reportDrill(`crash provider=${grant} step=${step}`, {
-          runs: cell.length,
-          failures: cell.filter((record) => record.problems.length > 0).length,
-          // Runs where the grant was lost as KNOWN_LOSSES describes (asserted as detected and contained).
-          grantLost: cell.filter((record) => record.knownLoss).length,
-        });
+    for (const store of TOKEN_STORES) {
+      for (const grant of ['cc', 'rotating'] as const) {
+        for (const { step } of STEPS) {
+          const cell = records.filter(
+            (record) => record.store === store && record.grant === grant && record.step === step,
+          );
+          if (cell.length === 0) continue;
+          reportDrill(`crash store=${store} provider=${grant} step=${step}`, {
+            runs: cell.length,
+            failures: cell.filter((record) => record.problems.length > 0).length,
+            // Runs where the grant was lost as KNOWN_LOSSES describes (asserted as detected and contained).
+            grantLost: cell.filter((record) => record.knownLoss).length,
+          });
+        }
       }
+      const ofStore = records.filter((record) => record.store === store);
+      reportDrill(`crash total store=${store}`, {
+        steps: new Set(ofStore.map((record) => `${record.grant}/${record.step}`)).size,
+        runs: ofStore.length,
+        failures: ofStore.filter((record) => record.problems.length > 0).length,
+        grantLostRuns: ofStore.filter((record) => record.knownLoss).length,
+      });
+      expect(ofStore.length).toBe(cellsOf(store) * 2 * RUNS_PER_VARIANT);
     }
     const failures = records.filter((record) => record.problems.length > 0).length;
-    reportDrill('crash total', {
-      steps: new Set(records.map((record) => `${record.grant}/${record.step}`)).size,
-      runs: records.length,
-      failures,
-      grantLostRuns: records.filter((record) => record.knownLoss).length,
-    });
     reportDrill('crash secrets-in-logs', { valuesScanned: scanned, hits: leaked.length });
-    expect(records.length).toBe(12 * 2 * RUNS_PER_VARIANT);
+    expect(cellsOf('secrets-manager')).toBe(12);
     expect(failures).toBe(0);
     expect(leaked).toEqual([]);
   });
@@ -457,7 +550,23 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
     case 'after-stage-move':
       hangAfterCommand(ports, 'UpdateSecretVersionStageCommand', '/token', reached);
       return ports;
+    case 'after-token-write':
+      hangAfterPutItem(ports, reached);
+      return ports;
   }
+}
+
+/** A client middleware: after the DynamoDB token store's PutItem on the token table succeeded, hang. */
+function hangAfterPutItem(ports: RealPorts, reached: () => void): void {
+  ports.dynamoDbClient.middlewareStack.add(
+    (next, context) => async (args) => {
+      const output = await next(args);
+      const table = (args.input as { TableName?: string }).TableName;
+      if (context.commandName === 'PutItemCommand' && table === TOKEN_TABLE) return hang(reached);
+      return output;
+    },
+    { step: 'initialize', name: 'drillCrashPoint' },
+  );
 }
 
 /** A client middleware: after `commandName` on a secret whose id ends with `suffix` succeeded, hang. */

@@ -7,15 +7,21 @@
  * counts keep the drills project within about two minutes on two cores). The drills assert
  * correctness only, never a duration.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { vi } from 'vitest';
 import { SecretsManagerCredentialsStore } from '../../functions/aws/credentials-store.js';
+import { DynamoDbTokenStore } from '../../functions/aws/dynamodb-token-store.js';
 import { createLogger } from '../../functions/aws/logger.js';
 import { EmfMetrics } from '../../functions/aws/metrics.js';
 import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
-import { type ProviderConfig, parseRefresherConfig } from '../../functions/core/config.js';
+import {
+  type ProviderConfig,
+  parseRefresherConfig,
+  type TokenStoreKind,
+} from '../../functions/core/config.js';
 import { RefreshEngine, type RefreshEngineOptions } from '../../functions/core/engine.js';
 import type {
   Clock,
@@ -52,6 +58,11 @@ export const MODE = LONG_MODE ? 'long' : 'ci';
 export const MINUTE = 60_000;
 export const TABLE = 'drill-state';
 export const PREFIX = 'drill';
+/** The DynamoDB token store's table (issue 16), created by every reset; used by providers that name it. */
+export const TOKEN_TABLE = 'drill-tokens';
+
+/** The token stores a drill can run against: the same figures are asserted for each (issue 16). */
+export const TOKEN_STORES: readonly TokenStoreKind[] = ['secrets-manager', 'dynamodb'];
 
 /**
  * Real time plus an offset the drill moves: leases end, tokens come due and expire without sleeping.
@@ -247,16 +258,18 @@ export function validatedProviders(providers: readonly unknown[]): ProviderConfi
 export function refreshEnvironment(providers: readonly unknown[]): Record<string, string> {
   // trustDirectInvoke: the drills read through direct Invokes without a caller proof.
   const config = { secretPrefix: PREFIX, trustDirectInvoke: true, providers };
-  return { TABLE_NAME: TABLE, PROVIDERS_CONFIG: JSON.stringify(config) };
+  return { TABLE_NAME: TABLE, TOKEN_TABLE_NAME: TOKEN_TABLE, PROVIDERS_CONFIG: JSON.stringify(config) };
 }
 
 /**
- * Wipe moto and create the table and secrets again. A `refreshToken: 'seed'` field is replaced by a
- * freshly seeded refresh token for that client (registered as a secret).
+ * Wipe moto and create the tables and secrets again (no token secret for the providers of
+ * `dynamodbProviders`: their token is in the token table). A `refreshToken: 'seed'` field is replaced
+ * by a freshly seeded refresh token for that client (registered as a secret).
  */
 export async function resetWorld(
   parts: DrillParts,
   credentials: Readonly<Record<string, Credentials>>,
+  dynamodbProviders: readonly string[] = [],
 ): Promise<Record<string, Credentials>> {
   await parts.moto.reset();
   parts.oauth.setFault(undefined);
@@ -273,15 +286,34 @@ export async function resetWorld(
   await provision({
     clientConfig: parts.moto.clientConfig,
     tableName: TABLE,
+    tokenTableName: TOKEN_TABLE,
     secretPrefix: PREFIX,
     credentials: resolved,
+    dynamodbProviders,
   });
   return resolved;
 }
 
+/** The token store of a kind, as the refresh function composes it. */
+function tokenStoreOf(
+  store: TokenStoreKind,
+  clients: { readonly secretsClient?: SecretsManagerClient; readonly dynamoDbClient?: DynamoDBClient },
+  clientConfig: AwsClientConfig,
+): TokenStore {
+  return store === 'dynamodb'
+    ? new DynamoDbTokenStore({
+        ...(clients.dynamoDbClient === undefined ? { clientConfig } : { client: clients.dynamoDbClient }),
+        tableName: TOKEN_TABLE,
+      })
+    : new SecretsManagerTokenStore({
+        ...(clients.secretsClient === undefined ? { clientConfig } : { client: clients.secretsClient }),
+        secretPrefix: PREFIX,
+      });
+}
+
 /** Read-only views of the stores, for assertions (their own clients, default retries). */
-export function inspect(clientConfig: AwsClientConfig) {
-  const tokens = new SecretsManagerTokenStore({ clientConfig, secretPrefix: PREFIX });
+export function inspect(clientConfig: AwsClientConfig, store: TokenStoreKind = 'secrets-manager') {
+  const tokens = tokenStoreOf(store, {}, clientConfig);
   const credentials = new SecretsManagerCredentialsStore({ clientConfig, secretPrefix: PREFIX });
   const state = new DynamoDbStateTable({ clientConfig, tableName: TABLE });
   return {
@@ -326,6 +358,8 @@ export function reuseDetections(oauth: OAuthServer): number {
 /** The real adapters and provider clients of one "container", for composing a {@link RefreshEngine}. */
 export interface RealPorts {
   readonly secretsClient: SecretsManagerClient;
+  /** The client of the state table, and of the token table with the DynamoDB store. */
+  readonly dynamoDbClient: DynamoDBClient;
   readonly tokens: TokenStore;
   readonly credentials: CredentialsStore;
   readonly state: StateTable;
@@ -334,14 +368,23 @@ export interface RealPorts {
   readonly logger: Logger;
 }
 
-/** What the refresh function's composition builds, against the emulator and with the drill clock. */
-export function realPorts(clientConfig: AwsClientConfig & { maxAttempts?: number }, clock: Clock): RealPorts {
+/**
+ * What the refresh function's composition builds, against the emulator and with the drill clock; the
+ * token in `store` (the drill's providers all use one store).
+ */
+export function realPorts(
+  clientConfig: AwsClientConfig & { maxAttempts?: number },
+  clock: Clock,
+  store: TokenStoreKind = 'secrets-manager',
+): RealPorts {
   const secretsClient = createSecretsManagerClient(clientConfig);
+  const dynamoDbClient = createDynamoDbClient(clientConfig);
   return {
     secretsClient,
-    tokens: new SecretsManagerTokenStore({ client: secretsClient, secretPrefix: PREFIX }),
+    dynamoDbClient,
+    tokens: tokenStoreOf(store, { secretsClient, dynamoDbClient }, clientConfig),
     credentials: new SecretsManagerCredentialsStore({ client: secretsClient, secretPrefix: PREFIX }),
-    state: new DynamoDbStateTable({ client: createDynamoDbClient(clientConfig), tableName: TABLE }),
+    state: new DynamoDbStateTable({ client: dynamoDbClient, tableName: TABLE }),
     providerFor: (config) => createProvider(config, { clock }),
     metrics: new EmfMetrics(),
     logger: createLogger(),
