@@ -23,7 +23,9 @@ export type TokenClientErrorCode =
   | 'provider_mismatch'
   /** Secrets Manager: the token secret does not exist (or has no `AWSCURRENT` version). */
   | 'secret_not_found'
-  /** Secrets Manager: the caller may not read (or decrypt) the token secret. */
+  /** DynamoDB (source `dynamodb`): the token table does not exist (wrong name or region). */
+  | 'table_not_found'
+  /** Secrets Manager or DynamoDB: the caller may not read (or decrypt) the token. */
   | 'access_denied'
   /** The source could not be reached or failed (network, timeout, throttling, 5xx of Secrets Manager). */
   | 'read_failed';

@@ -8,18 +8,21 @@
  * );
  * ```
  *
- * The chosen source's module is imported lazily, on the first read. A bundler still includes both
- * sources reachable from here; import `@token-refresher/client/secrets-manager` or
- * `@token-refresher/client/read-function` instead to bundle only the one you use.
+ * The chosen source's module is imported lazily, on the first read. A bundler still includes every
+ * source reachable from here; import `@token-refresher/client/secrets-manager`,
+ * `@token-refresher/client/read-function` or `@token-refresher/client/dynamodb` instead to bundle
+ * only the one you use.
  */
+import type { DynamoDbTokenClientOptions } from './dynamodb.js';
 import { TokenClientError } from './errors.js';
-import { resolveReadFunctionEndpoint } from './options.js';
+import { checkTokenTableName, resolveReadFunctionEndpoint } from './options.js';
 import type { ReadFunctionTokenClientOptions } from './read-function.js';
 import type { SecretsManagerTokenClientOptions } from './secrets-manager.js';
 import { checkSecretsManagerSourceOptions } from './secrets-manager-transport.js';
 import type { ClientToken } from './token.js';
 import { TokenClient, type TokenSource } from './token-client.js';
 
+export type { DynamoDbTokenClientOptions } from './dynamodb.js';
 export { TokenClientError, type TokenClientErrorCode } from './errors.js';
 export type { ReadFunctionTokenClientOptions } from './read-function.js';
 export type { SecretsManagerTokenClientOptions } from './secrets-manager.js';
@@ -36,7 +39,8 @@ export {
 /** The options of {@link createTokenClient}: the source, and that source's options. */
 export type CreateTokenClientOptions =
   | ({ readonly source: 'secrets-manager' } & SecretsManagerTokenClientOptions)
-  | ({ readonly source: 'read-function' } & ReadFunctionTokenClientOptions);
+  | ({ readonly source: 'read-function' } & ReadFunctionTokenClientOptions)
+  | ({ readonly source: 'dynamodb' } & DynamoDbTokenClientOptions);
 
 /**
  * A token client over the chosen source. Build it once per container (outside the handler). Options
@@ -55,9 +59,13 @@ export function createTokenClient(options: CreateTokenClientOptions): TokenClien
     const rfOptions = options as ReadFunctionTokenClientOptions;
     resolveReadFunctionEndpoint(rfOptions);
     load = async () => new (await import('./read-function.js')).ReadFunctionTokenSource(rfOptions);
+  } else if (chosen === 'dynamodb') {
+    const ddbOptions = options as DynamoDbTokenClientOptions;
+    checkTokenTableName(ddbOptions.tableName);
+    load = async () => new (await import('./dynamodb.js')).DynamoDbTokenSource(ddbOptions);
   } else {
     throw new TokenClientError(
-      `source must be "secrets-manager" or "read-function", not ${JSON.stringify(chosen)}`,
+      `source must be "secrets-manager", "read-function" or "dynamodb", not ${JSON.stringify(chosen)}`,
       'invalid_options',
     );
   }

@@ -30,6 +30,24 @@ export function checkSecretPrefix(secretPrefix: unknown): string {
   return secretPrefix;
 }
 
+/** A DynamoDB table name, or a table's ARN (GetItem takes either). */
+const TOKEN_TABLE_PATTERN =
+  /^([\w.-]{3,255}|arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/[\w.-]{3,255})$/;
+
+/**
+ * The `tableName` of the `dynamodb` source.
+ * @throws TokenClientError `invalid_options`
+ */
+export function checkTokenTableName(tableName: unknown): string {
+  if (typeof tableName !== 'string' || !TOKEN_TABLE_PATTERN.test(tableName)) {
+    throw new TokenClientError(
+      "tableName must be the token table's name (the stack output TokenTableName) or its ARN",
+      'invalid_options',
+    );
+  }
+  return tableName;
+}
+
 /** Where and how to reach the read function. */
 export interface ReadFunctionEndpoint {
   /** The Function URL, ending with `/`; request paths are resolved against it. */

@@ -1,4 +1,5 @@
 import 'aws-sdk-client-mock-vitest/extend';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -25,6 +26,33 @@ describe('Function: createTokenClient', () => {
   beforeEach(() => {
     secretsManager.reset();
     clock = new FakeClock();
+  });
+
+  it('with source dynamodb reads the token item through the lazily loaded source', async () => {
+    // Prepare
+    const dynamodb = mockClient(DynamoDBClient);
+    dynamodb.on(GetItemCommand).resolves({
+      Item: {
+        provider: { S: 'github' },
+        accessToken: { S: RECORD.accessToken },
+        tokenType: { S: 'Bearer' },
+        expiresAt: { S: RECORD.expiresAt },
+      },
+    });
+    const client = createTokenClient({
+      source: 'dynamodb',
+      tableName: 'prod-tokens',
+      client: new DynamoDBClient({ region: 'us-east-1' }),
+      clock,
+    });
+
+    // Act
+    const token = await client.getToken('github');
+
+    // Assess
+    expect(token.accessToken).toBe(RECORD.accessToken);
+    expect(dynamodb).toReceiveCommandTimes(GetItemCommand, 1);
+    dynamodb.restore();
   });
 
   it('with source secrets-manager reads the token secret through the lazily loaded source', async () => {
@@ -99,7 +127,12 @@ describe('Function: createTokenClient', () => {
   });
 
   it.each([
-    ['an unknown source', { source: 'dynamodb' }, 'source must be "secrets-manager" or "read-function"'],
+    [
+      'an unknown source',
+      { source: 'ssm' },
+      'source must be "secrets-manager", "read-function" or "dynamodb"',
+    ],
+    ['dynamodb without tableName', { source: 'dynamodb' }, "tableName must be the token table's name"],
     ['no source', {}, 'source must be'],
     ['read-function without url', { source: 'read-function' }, 'url must be the read function URL'],
     [
