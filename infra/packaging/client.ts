@@ -13,15 +13,18 @@ export const CLIENT_ENTRY_POINTS = {
   '.': 'index',
   './secrets-manager': 'secrets-manager',
   './read-function': 'read-function',
+  './dynamodb': 'dynamodb',
 } as const;
 
 /**
- * Peer dependencies, all optional, each imported on first use only and only as a fallback: the
- * Secrets Manager source's transport `sdk`, and the SDK's credential chain where the environment has
- * no credentials (never on Lambda). 3.521.0 is the first AWS SDK release that takes `requestHandler`
- * options as a plain object (aws/aws-sdk-js-v3#5820), as `DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG` does.
+ * Peer dependencies, all optional, each imported on first use only: the DynamoDB source's client, and
+ * as fallbacks the Secrets Manager source's transport `sdk` and the SDK's credential chain where the
+ * environment has no credentials (never on Lambda). 3.521.0 is the first AWS SDK release that takes `requestHandler`
+ * options as a plain object (aws/aws-sdk-js-v3#5820), as `DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG` and
+ * `DEFAULT_DYNAMODB_CLIENT_CONFIG` do.
  */
 export const CLIENT_PEER_DEPENDENCIES = {
+  '@aws-sdk/client-dynamodb': '^3.521.0',
   '@aws-sdk/client-secrets-manager': '^3.521.0',
   '@aws-sdk/credential-provider-node': '^3.521.0',
 } as const;
@@ -88,8 +91,8 @@ export async function clientManifest(version: string): Promise<Record<string, un
     version,
     description:
       'Consumer client of token-refresher: read the access tokens its TokenRefresher stack keeps fresh, ' +
-      'from Secrets Manager or through its read function, with a per-container cache and withToken (retry after a 401).',
-    keywords: ['aws', 'lambda', 'oauth2', 'access-token', 'secrets-manager', 'token-refresher'],
+      'from Secrets Manager, DynamoDB or through its read function, with a per-container cache and withToken (retry after a 401).',
+    keywords: ['aws', 'lambda', 'oauth2', 'access-token', 'secrets-manager', 'dynamodb', 'token-refresher'],
     license: root.license,
     type: 'module',
     sideEffects: false,

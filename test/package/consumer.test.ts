@@ -3,7 +3,7 @@
  * client tarball (then its optional peers, the AWS SDK clients) installed, as a user installs it:
  *
  * - the install stays small and holds nothing of the service (no CDK, no zod, no Powertools);
- * - the package's layout: three entry points, ESM + `.d.ts`, `sideEffects: false`, its dependencies;
+ * - the package's layout: four entry points, ESM + `.d.ts`, `sideEffects: false`, its dependencies;
  * - a child Node.js process in that app imports every entry point and uses it with fakes, and `tsc`
  *   type-checks a consumer against the installed declarations (what test/integration once checked
  *   on the repository's self-referenced build);
@@ -31,7 +31,8 @@ const run = promisify(execFile);
 
 /** Budgets of the install (sum of file sizes, 1 MB = 1,000,000 B), as functions/client/README.md states them. */
 const MAX_INSTALLED_BYTES_ALONE = 4_000_000;
-const MAX_INSTALLED_BYTES_WITH_PEERS = 8_000_000;
+/** With its three optional peers (the DynamoDB client came with issue 16). */
+const MAX_INSTALLED_BYTES_WITH_PEERS = 9_000_000;
 
 /** What a consumer's install must not pull in: the service's own dependencies and tools. */
 const NOT_INSTALLED = [
@@ -54,6 +55,7 @@ const FAKES_SCRIPT = `
 import { createTokenClient, TokenClient, TokenClientError } from '@token-refresher/client';
 import { createSecretsManagerTokenClient, TokenClientError as SmError } from '@token-refresher/client/secrets-manager';
 import { createReadFunctionTokenClient } from '@token-refresher/client/read-function';
+import { createDynamoDbTokenClient } from '@token-refresher/client/dynamodb';
 
 const record = {
   provider: 'github', accessToken: 'packaged-token', tokenType: 'Bearer',
@@ -83,11 +85,19 @@ const readFunction = createReadFunctionTokenClient({
 });
 const rfToken = await readFunction.getToken('github');
 
+const fakeDynamoDb = {
+  send: async (command) => {
+    commands.push({ name: command.constructor.name, input: command.input });
+    return { Item: Object.fromEntries(['provider', 'accessToken', 'tokenType', 'expiresAt'].map((key) => [key, { S: record[key] }])) };
+  },
+};
+const ddbToken = await createDynamoDbTokenClient({ tableName: 'stack-tokens', client: fakeDynamoDb }).getToken('github');
+
 let invalid;
 try { createTokenClient({ source: 'nope' }); } catch (error) { invalid = error instanceof TokenClientError && error.code; }
 
 console.log(JSON.stringify({
-  smToken, commands, rfToken: rfToken.accessToken, authorization, invalid,
+  smToken, commands, rfToken: rfToken.accessToken, ddbToken: ddbToken.accessToken, authorization, invalid,
   instance: viaIndex instanceof TokenClient,
   sameErrorClass: SmError === TokenClientError,
   perSource: typeof createSecretsManagerTokenClient,
@@ -214,7 +224,7 @@ describe(`${CLIENT_PACKAGE_NAME} installed from its tarball into an empty app`, 
     expect(installed.withPeers.bytes).toBeLessThanOrEqual(MAX_INSTALLED_BYTES_WITH_PEERS);
   });
 
-  it('has three ESM entry points with declarations, no side effects, and only the dependencies it imports', async () => {
+  it('has four ESM entry points with declarations, no side effects, and only the dependencies it imports', async () => {
     // Prepare
     const manifest = JSON.parse(await readFile(join(packageDir(), 'package.json'), 'utf8')) as {
       type: string;
@@ -238,13 +248,19 @@ describe(`${CLIENT_PACKAGE_NAME} installed from its tarball into an empty app`, 
     );
 
     // Assess
-    expect(entries.map(([entry]) => entry)).toStrictEqual(['.', './secrets-manager', './read-function']);
-    expect(files).toHaveLength(6);
+    expect(entries.map(([entry]) => entry)).toStrictEqual([
+      '.',
+      './secrets-manager',
+      './read-function',
+      './dynamodb',
+    ]);
+    expect(files).toHaveLength(8);
     expect(files.every((file) => file.size > 0)).toBe(true);
     expect(manifest).toMatchObject({ type: 'module', sideEffects: false, license: 'Apache-2.0' });
     expect(manifest.engines.node).toBeDefined();
     expect(Object.keys(manifest.dependencies)).toStrictEqual(['@smithy/signature-v4']);
     expect(Object.keys(manifest.peerDependencies).sort()).toStrictEqual([
+      '@aws-sdk/client-dynamodb',
       '@aws-sdk/client-secrets-manager',
       '@aws-sdk/credential-provider-node',
     ]);
@@ -268,8 +284,13 @@ describe(`${CLIENT_PACKAGE_NAME} installed from its tarball into an empty app`, 
           name: 'GetSecretValueCommand',
           input: { SecretId: 'token-refresher/github/token', VersionStage: 'AWSCURRENT' },
         },
+        {
+          name: 'GetItemCommand',
+          input: { TableName: 'stack-tokens', Key: { provider: { S: 'github' } }, ConsistentRead: true },
+        },
       ],
       rfToken: 'packaged-token',
+      ddbToken: 'packaged-token',
       invalid: 'invalid_options',
       instance: true,
       sameErrorClass: true,
