@@ -3,9 +3,12 @@
  * `{ clientId, clientSecret?, refreshToken? }` plus free string fields, read by the refresh function
  * only. A rotated refresh token is written back with compare-and-swap, and recovered when a refresh
  * died between its `PutSecretValue` and its stage move (see {@link SecretsManagerCredentialsStore.read}).
+ * Its current version id is looked up without reading the value (`DescribeSecret`), for a blocked
+ * provider waiting for new credentials (`core/credentials-change.ts`).
  */
+import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { credentialsProblem } from '../core/credentials-value.js';
-import { CredentialsError } from '../core/errors.js';
+import { CredentialsError, StoreError } from '../core/errors.js';
 import { credentialsSecretName } from '../core/names.js';
 import type { CredentialsRecovery, CredentialsStore } from '../core/ports.js';
 import type { Credentials, CurrentCredentials } from '../core/types.js';
@@ -13,9 +16,11 @@ import {
   AWSCURRENT,
   AWSPENDING,
   clientRequestTokenFor,
+  createSecretsManagerClient,
   JsonSecrets,
   type JsonSecretVersion,
   type SecretsManagerAdapterOptions,
+  translateSecretsManagerError,
 } from './secrets.js';
 
 /**
@@ -45,11 +50,13 @@ const EXPECTED_SHAPE =
 
 /** {@link CredentialsStore} on Secrets Manager. */
 export class SecretsManagerCredentialsStore implements CredentialsStore {
+  readonly #client: SecretsManagerClient;
   readonly #secrets: JsonSecrets;
   readonly #secretIdFor: (provider: string) => string;
 
   constructor(options: SecretsManagerCredentialsStoreOptions) {
-    this.#secrets = new JsonSecrets(options);
+    this.#client = options.client ?? createSecretsManagerClient(options.clientConfig);
+    this.#secrets = new JsonSecrets({ client: this.#client });
     const { secretPrefix } = options;
     this.#secretIdFor = options.secretIdFor ?? ((provider) => credentialsSecretName(secretPrefix, provider));
   }
@@ -72,7 +79,8 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
    *   secret after our last write, or a write that lost its compare-and-swap) is ignored.
    *
    * @throws CredentialsError `credentials_not_set` when the secret holds its placeholder, no JSON, or
-   *   JSON of another shape; the message names the secret and the expected shape, never a value.
+   *   JSON of another shape; the message names the secret and the expected shape, never a value; the
+   *   error carries the version that holds it.
    * @throws StoreError when the secret does not exist or Secrets Manager fails
    * @throws WriteConflictError when `AWSCURRENT` moved while an unfinished write was being finished
    */
@@ -88,6 +96,7 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
         `The credentials secret "${secretId}" of provider "${provider}" ${problem}; put a JSON object ` +
           `with string values in it, such as ${EXPECTED_SHAPE}`,
         'credentials_not_set',
+        { credentialsVersionId: read.versionId },
       );
     }
     return {
@@ -136,6 +145,40 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
       ...(input.resume ? { resume: true } : {}),
     });
   }
+
+  /**
+   * The id of the version holding `AWSCURRENT`, from `DescribeSecret`: metadata only, so the value is
+   * not decrypted (no `kms:Decrypt`) for a look that usually finds nothing new.
+   * @throws StoreError (see `translateSecretsManagerError`), or `secrets_manager_unavailable` when no
+   *   version holds `AWSCURRENT`
+   */
+  async currentVersionId(provider: string): Promise<string> {
+    const secretId = this.#secretIdFor(provider);
+    let versionIdsToStages: Record<string, string[]> | undefined;
+    try {
+      ({ VersionIdsToStages: versionIdsToStages } = await this.#client.send(
+        new DescribeSecretCommand({ SecretId: secretId }),
+      ));
+    } catch (error) {
+      throw translateSecretsManagerError(error, 'DescribeSecret', secretId);
+    }
+    const current = currentVersionOf(versionIdsToStages);
+    if (current === undefined) {
+      throw new StoreError(
+        `DescribeSecret on "${secretId}" named no version with ${AWSCURRENT}; put a value in the secret`,
+        'secrets_manager_unavailable',
+        'transient',
+      );
+    }
+    return current;
+  }
+}
+
+/**
+ * The version holding `AWSCURRENT` in a `DescribeSecret` answer's `VersionIdsToStages`, if any.
+ */
+function currentVersionOf(versionIdsToStages: Record<string, string[]> | undefined): string | undefined {
+  return Object.entries(versionIdsToStages ?? {}).find(([, stages]) => stages.includes(AWSCURRENT))?.[0];
 }
 
 /**

@@ -29,6 +29,7 @@ export function toProviderState(item: Item): ProviderState {
     tokenVersionId: readString(item, 'tokenVersionId'),
     preciseRunFor: readNumber(item, 'preciseRunFor'),
     onDemandRefreshes: readNumberList(item, 'onDemandRefreshes'),
+    credentialsVersionId: readString(item, 'credentialsVersionId'),
   };
   // Absent attributes stay absent (not `key: undefined`), so the state compares and logs cleanly.
   return Object.fromEntries(

@@ -14,6 +14,7 @@
  * | `consecutiveFailures` | N | acquire (`if_not_exists` 0), release (+1 or 0) |
  * | `preciseRunFor` | N | release (success, failure: set when the precise run was armed, removed otherwise), recordPreciseRun |
  * | `onDemandRefreshes` | L of N | recordOnDemandRefreshes (under the lease, before the provider call it counts) |
+ * | `credentialsVersionId` | S | release (success, failure: when the attempt read the credentials; kept otherwise) |
  * | `ttl` | N, epoch **seconds** | release: `max(now, tokenExpiresAt)` + `ttlDays` |
  *
  * `ttl` lets DynamoDB delete the item of a provider that was removed from the config; an active
@@ -36,6 +37,13 @@ import { awsErrorName, isAwsError } from './sdk-errors.js';
 import { toProviderState } from './state-item.js';
 
 const DAY_MS = 86_400_000;
+
+/** The parts of a release's `UpdateItem`. */
+interface ReleaseUpdate {
+  readonly set: string[];
+  readonly remove: string[];
+  readonly values: Record<string, AttributeValue>;
+}
 
 export interface DynamoDbStateTableOptions {
   /** A client to use (tests pass a mocked one; handlers share one per container). */
@@ -156,8 +164,8 @@ export class DynamoDbStateTable implements StateTable {
     readonly now: number;
     readonly record: ReleaseRecord;
   }): Promise<boolean> {
-    const { set, remove, values } = withPreciseRun(
-      this.#releaseUpdate(input.now, input.record),
+    const { set, remove, values } = withCredentialsVersion(
+      withPreciseRun(this.#releaseUpdate(input.now, input.record), input.record),
       input.record,
     );
     try {
@@ -172,9 +180,9 @@ export class DynamoDbStateTable implements StateTable {
           //   so an old attempt must not release, or overwrite the record of, the retry's lease).
           // Both also fail on a missing item, so a release never creates one.
           ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
-          UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+          UpdateExpression: `${set.length === 0 ? '' : `SET ${set.join(', ')} `}REMOVE ${remove.join(', ')}`,
           // `ttl` is a DynamoDB reserved word.
-          ExpressionAttributeNames: { '#ttl': 'ttl' },
+          ...(set.length === 0 ? {} : { ExpressionAttributeNames: { '#ttl': 'ttl' } }),
           ExpressionAttributeValues: {
             ...values,
             ':owner': { S: input.owner },
@@ -274,13 +282,13 @@ export class DynamoDbStateTable implements StateTable {
     }
   }
 
-  #releaseUpdate(
-    now: number,
-    record: ReleaseRecord,
-  ): { set: string[]; remove: string[]; values: Record<string, AttributeValue> } {
+  #releaseUpdate(now: number, record: ReleaseRecord): ReleaseUpdate {
     // The lease attributes go in every outcome.
     const remove = ['leaseOwner', 'leaseExpiresAt'];
     switch (record.outcome) {
+      case 'unchanged':
+        // Nothing was done: only the lease goes (the TTL was pushed on by the last real release).
+        return { set: [], remove, values: {} };
       case 'success':
         return {
           set: [
@@ -403,16 +411,24 @@ export class DynamoDbStateTable implements StateTable {
  * A success or failure says whether the precise run is armed for its `nextRefreshAt`; an observed
  * token (another holder's) leaves the attribute as that holder wrote it.
  */
-function withPreciseRun(
-  update: { set: string[]; remove: string[]; values: Record<string, AttributeValue> },
-  record: ReleaseRecord,
-): { set: string[]; remove: string[]; values: Record<string, AttributeValue> } {
-  if (record.outcome === 'observed') return update;
+function withPreciseRun(update: ReleaseUpdate, record: ReleaseRecord): ReleaseUpdate {
+  if (record.outcome === 'observed' || record.outcome === 'unchanged') return update;
   if (record.preciseRunFor === undefined) return { ...update, remove: [...update.remove, 'preciseRunFor'] };
   return {
     ...update,
     set: [...update.set, 'preciseRunFor = :preciseRunFor'],
     values: { ...update.values, ':preciseRunFor': { N: String(record.preciseRunFor) } },
+  };
+}
+
+/** The credentials version an attempt used, when its record has one; the attribute stays otherwise. */
+function withCredentialsVersion(update: ReleaseUpdate, record: ReleaseRecord): ReleaseUpdate {
+  if (record.outcome !== 'success' && record.outcome !== 'failure') return update;
+  if (record.credentialsVersionId === undefined) return update;
+  return {
+    ...update,
+    set: [...update.set, 'credentialsVersionId = :credentialsVersionId'],
+    values: { ...update.values, ':credentialsVersionId': { S: record.credentialsVersionId } },
   };
 }
 

@@ -40,6 +40,12 @@ export interface RefreshInput {
   /** Skip the due checks (an operator's refresh, or clearing a permanent failure). */
   readonly force?: boolean;
   /**
+   * The credentials secret may hold a new version (an EventBridge rule saw it written): look at its
+   * version, and refresh once if no attempt used it yet, blocked or not (`credentials-change.ts`).
+   * Without a new version the run goes on as a scheduled one.
+   */
+  readonly credentialsChanged?: boolean;
+  /**
    * This run is the precise one-time schedule firing (its payload says `"trigger": "precise"`): that
    * schedule is gone now, so a run that finds the token not yet due arms it again.
    */

@@ -8,10 +8,12 @@
  * double-check verdict (`double-check.ts`), the rotated credentials write (`rotated-credentials.ts`),
  * the token record (`token-record.ts`), the fenced release (`lease-release.ts`), the failure record
  * (`failure-recording.ts`), the precise run (`precise-run.ts`), the events (`state-events.ts`), the
- * on-demand budget and the answer of an on-demand run that lost the lease (`on-demand-gate.ts`).
+ * on-demand budget and the answer of an on-demand run that lost the lease (`on-demand-gate.ts`), and
+ * the credentials changes that lift a permanent failure (`credentials-change.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from './config.js';
+import { CredentialsChange, type CredentialsUse, credentialsVerdict } from './credentials-change.js';
 import { keepVerdict } from './double-check.js';
 import type { RefreshEngineOptions, RefreshInput } from './engine-options.js';
 import { LeaseLostError, ProviderError, toRefresherError, WriteConflictError } from './errors.js';
@@ -52,6 +54,8 @@ interface Run {
   readonly config: ProviderConfig;
   readonly provider: string;
   readonly startedAt: number;
+  /** Step 1 found a credentials version the last attempt did not use (`credentials-change.ts`). */
+  readonly credentialsChanged?: boolean;
 }
 
 /** A run that holds the lease (step 2 on). */
@@ -59,6 +63,8 @@ interface LeasedRun extends Run, LeaseHolder {
   /** The state as the lease was taken: the failure streak so far. */
   readonly lease: ProviderState;
   readonly leaseExpiresAt: number;
+  /** The credentials version this run used, for its record. */
+  readonly credentialsUse: CredentialsUse;
 }
 
 /** The refresh engine. Build once per container; call {@link RefreshEngine.refresh} per event. */
@@ -69,10 +75,12 @@ export class RefreshEngine {
   readonly #events: StateChangeEvents;
   readonly #failures: FailureRecorder;
   readonly #onDemand: OnDemandGate;
+  readonly #credentialsChange: CredentialsChange;
 
   constructor(options: RefreshEngineOptions) {
     this.#options = options;
     this.#onDemand = new OnDemandGate(options);
+    this.#credentialsChange = new CredentialsChange(options);
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     this.#credentialsWriter = { ...options, sleep };
     this.#preciseRuns = new PreciseRunArming(options);
@@ -88,9 +96,9 @@ export class RefreshEngine {
   /** Run the protocol once for one provider. Never throws for provider or store failures. */
   async refresh(input: RefreshInput): Promise<RefreshResult> {
     const run: Run = { input, config: input.config, provider: input.config.name, startedAt: this.#now() };
-    const settled = await this.#cheapCheck(run); // 1
-    if (settled !== undefined) return settled;
-    const leased = await this.#acquireLease(run); // 2
+    const checked = await this.#cheapCheck(run); // 1
+    if (isResult(checked)) return checked;
+    const leased = await this.#acquireLease(checked); // 2
     if (isResult(leased)) return leased;
     return this.#refreshUnderLease(leased); // 3 to 7
   }
@@ -100,9 +108,13 @@ export class RefreshEngine {
     let current: CurrentToken | undefined;
     try {
       current = await this.#options.tokens.readCurrent(run.provider);
-      const kept = await this.#doubleCheck(run, current); // 3
+      // A run told of new credentials reads them first: only a version no attempt used is tried.
+      const early = run.credentialsChanged ? await this.#readCredentials(run) : undefined;
+      const verdict = early === undefined ? 'as-scheduled' : credentialsVerdict(run.lease, early.versionId);
+      if (verdict === 'blocked') return await this.#failures.blockedUnderLease(run);
+      const kept = verdict === 'refresh' ? undefined : await this.#doubleCheck(run, current); // 3
       if (kept !== undefined) return kept;
-      const credentials = await this.#readCredentials(run);
+      const credentials = early ?? (await this.#readCredentials(run));
       const answer = await this.#callProvider(run, credentials); // 4
       const rotated = await this.#storeRotatedRefreshToken(run, credentials, answer.issued.refreshToken); // 5a
       const token = usableToken(run.config, run.fence, answer.issued, answer.issuedAt);
@@ -117,35 +129,24 @@ export class RefreshEngine {
 
   /**
    * 1. Cheap check: one consistent read, no lock. A result when the run ends here (a permanent
-   * failure blocks it, it backs off, or the token is not due); `undefined` to go on to the lease.
+   * failure blocks it, it backs off, or the token is not due); the run to go on to the lease. A run
+   * told of new credentials, or blocked, first looks at their version (`credentials-change.ts`).
    */
-  async #cheapCheck(run: Run): Promise<RefreshResult | undefined> {
+  async #cheapCheck(run: Run): Promise<RefreshResult | Run> {
     let state: ProviderState | undefined;
     try {
       state = await this.#options.state.read(run.provider);
     } catch (error) {
       return this.#failures.withoutLease(run.provider, toRefresherError(error));
     }
-    if (run.input.force || state === undefined) return undefined;
-    if (state.lastErrorPermanent) return this.#blockedByPermanentFailure(run, state);
-    if (isStateDue(state, run.startedAt)) return undefined;
-    return this.#notDue(run, state);
-  }
-
-  /** A permanent failure blocks every run but a forced one; no provider call, no lease. */
-  #blockedByPermanentFailure(run: Run, state: ProviderState): RefreshResult {
-    const { metrics } = this.#options;
-    emitSecondsToExpiry(metrics, run.provider, state.tokenExpiresAt, run.startedAt);
-    metrics.add(run.provider, METRIC_NAMES.refreshFailed, 'Count', 1);
-    // Keeps the permanent-failure alarm in alarm for as long as the provider stays blocked.
-    metrics.add(run.provider, METRIC_NAMES.refreshFailedPermanent, 'Count', 1);
-    return {
-      status: 'failed',
-      provider: run.provider,
-      code: state.lastErrorCode ?? 'unknown',
-      permanent: true,
-      attempted: false,
-    };
+    if (run.input.force || state === undefined) return run;
+    const told = run.input.credentialsChanged === true;
+    if (await this.#credentialsChange.changed(run.provider, state, told))
+      return { ...run, credentialsChanged: true };
+    // A permanent failure blocks every run but a forced one or one with new credentials.
+    if (state.lastErrorPermanent) return this.#failures.blocked(run.provider, state);
+    if (isStateDue(state, run.startedAt)) return run;
+    return (await this.#notDue(run, state)) ?? run;
   }
 
   /**
@@ -191,7 +192,7 @@ export class RefreshEngine {
       if (run.input.onDemand !== undefined) return this.#onDemand.afterLostLease(run);
       return { status: 'in-progress', provider };
     }
-    return { ...run, owner, lease, fence: lease.fence, leaseExpiresAt };
+    return { ...run, owner, lease, fence: lease.fence, leaseExpiresAt, credentialsUse: {} };
   }
 
   /**
@@ -221,7 +222,7 @@ export class RefreshEngine {
   /** The credentials; a grant that rotates its refresh token first finishes a write an earlier holder left undone. */
   async #readCredentials(run: LeasedRun): Promise<CurrentCredentials> {
     const recovery = capabilitiesOf(run.config).rotatesCredential ? { fence: run.fence } : undefined;
-    const credentials = await this.#options.credentials.read(run.provider, recovery);
+    const credentials = await this.#credentialsChange.read(run.provider, recovery, run.credentialsUse);
     if (credentials.recoveredGeneration !== undefined) {
       this.#options.logger.warn('Finished storing the rotated refresh token of an interrupted refresh', {
         provider: run.provider,
@@ -281,7 +282,7 @@ export class RefreshEngine {
     refreshToken: string | undefined,
   ): Promise<boolean> {
     if (refreshToken === undefined || refreshToken === credentials.credentials.refreshToken) return false;
-    await writeRotatedCredentials(
+    run.credentialsUse.versionId = await writeRotatedCredentials(
       this.#credentialsWriter,
       {
         provider: run.provider,
@@ -353,12 +354,14 @@ export class RefreshEngine {
   ): Promise<{ refreshAt: number; released: boolean }> {
     const refreshAt = nextRefreshAt(run.config.refreshBefore, token.issuedAt, token.expiresAt);
     const armed = await this.#preciseRuns.armAt(run.provider, refreshAt);
+    const { versionId: credentialsVersionId } = run.credentialsUse;
     const released = await this.#release(run, {
       outcome: 'success',
       tokenExpiresAt: token.expiresAt,
       nextRefreshAt: refreshAt,
       tokenVersionId: versionId,
       ...(armed ? { preciseRunFor: refreshAt } : {}),
+      ...(credentialsVersionId === undefined ? {} : { credentialsVersionId }),
     });
     return { refreshAt, released };
   }
@@ -379,7 +382,7 @@ export class RefreshEngine {
     emitSecondsToExpiry(metrics, provider, token.expiresAt, finishedAt);
     logger.info('Token refreshed', {
       provider,
-      trigger: triggerOf(run.input),
+      trigger: triggerOf(run),
       generation: fence,
       expiresAt: token.record.expiresAt,
       nextRefreshAt: new Date(refreshAt).toISOString(),
@@ -432,8 +435,10 @@ function isResult<T extends object>(value: T | RefreshResult): value is RefreshR
   return 'status' in value;
 }
 
-function triggerOf(input: RefreshInput): 'force' | 'on-demand' | 'rejected-token' | 'schedule' {
+function triggerOf(run: Run): 'force' | 'credentials-changed' | 'on-demand' | 'rejected-token' | 'schedule' {
+  const { input } = run;
   if (input.force) return 'force';
+  if (run.credentialsChanged) return 'credentials-changed';
   if (input.onDemand === undefined) return 'schedule';
   return input.onDemand.rejectedTokenSha256 === undefined ? 'on-demand' : 'rejected-token';
 }

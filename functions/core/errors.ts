@@ -125,8 +125,15 @@ export class StoreError extends RefresherError {
 /** The credentials secret is missing fields the grant needs, or still holds its placeholder. */
 export class CredentialsError extends RefresherError {
   override readonly name = 'CredentialsError';
-  constructor(message: string, code = 'credentials_invalid') {
+  /** The credentials secret's version that holds the unusable value, when the store read it (an id, never a value). */
+  readonly credentialsVersionId: string | undefined;
+  constructor(
+    message: string,
+    code = 'credentials_invalid',
+    options: { credentialsVersionId?: string } = {},
+  ) {
     super(message, code, 'permanent');
+    this.credentialsVersionId = options.credentialsVersionId;
   }
 }
 

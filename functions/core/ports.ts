@@ -139,6 +139,12 @@ export interface CredentialsStore {
     readonly expectedVersionId: string;
     readonly resume?: boolean;
   }): Promise<string>;
+  /**
+   * The id of the version that holds the current credentials, without reading them (one
+   * `DescribeSecret`): what a blocked provider compares with the version that failed
+   * (`credentials-change.ts`). Throws `StoreError` when the secret does not exist or cannot be described.
+   */
+  currentVersionId(provider: string): Promise<string>;
 }
 
 /** What a holder that may finish an earlier generation's credentials write tells the store. */
@@ -155,6 +161,8 @@ export interface SuccessRecord {
   readonly tokenVersionId: string;
   /** Set when the precise run was armed for `nextRefreshAt` (see {@link ProviderState.preciseRunFor}). */
   readonly preciseRunFor?: number;
+  /** The credentials version the refresh used (see {@link ProviderState.credentialsVersionId}). */
+  readonly credentialsVersionId?: string;
 }
 
 /** What a failed refresh records. */
@@ -165,6 +173,11 @@ export interface FailureRecord {
   readonly nextRefreshAt: number;
   /** Set when the precise run was armed for `nextRefreshAt` (see {@link ProviderState.preciseRunFor}). */
   readonly preciseRunFor?: number;
+  /**
+   * The credentials version the attempt used, when it read them (see
+   * {@link ProviderState.credentialsVersionId}); absent: the attribute keeps its value.
+   */
+  readonly credentialsVersionId?: string;
 }
 
 /** Another holder refreshed already (found at the double-check): record what was observed. */
@@ -180,7 +193,15 @@ export interface ObservedRecord {
   readonly recoveredAt?: number;
 }
 
-export type ReleaseRecord = SuccessRecord | FailureRecord | ObservedRecord;
+/**
+ * The run changed nothing: a credentials change it was told of had already been tried by another run
+ * (`credentials-change.ts`). Only the lease is released.
+ */
+export interface UnchangedRecord {
+  readonly outcome: 'unchanged';
+}
+
+export type ReleaseRecord = SuccessRecord | FailureRecord | ObservedRecord | UnchangedRecord;
 
 /** The DynamoDB state/lock table: one item per provider. */
 export interface StateTable {

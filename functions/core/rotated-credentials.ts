@@ -33,20 +33,21 @@ export function credentialsRetryPauseMs(attempt: number): number {
  * issued this one, and a refresh token that never reaches the secret revokes the grant at the next
  * refresh. (A failed token write, by contrast, costs one more provider call after backoff.) Each
  * repeat resumes the same write, so a part already applied is not applied twice.
+ * @returns the version the rotated credentials were stored as.
  */
 export async function writeRotatedCredentials(
   options: RotatedCredentialsWriterOptions,
   input: CredentialsWrite,
   leaseExpiresAt: number,
-): Promise<void> {
+): Promise<string> {
   const { clock, logger, credentials, sleep } = options;
   for (let attempt = 1; ; attempt += 1) {
     try {
-      await credentials.write(attempt === 1 ? input : { ...input, resume: true });
+      const versionId = await credentials.write(attempt === 1 ? input : { ...input, resume: true });
       if (attempt > 1) {
         logger.info('Stored the rotated refresh token after retrying', { provider: input.provider, attempt });
       }
-      return;
+      return versionId;
     } catch (error) {
       const failure = toRefresherError(error);
       const pauseMs = credentialsRetryPauseMs(attempt);

@@ -88,6 +88,12 @@ export interface ProviderState {
    * the last hour as its last writer saw them; see `on-demand-budget.ts`).
    */
   readonly onDemandRefreshes?: readonly number[];
+  /**
+   * The credentials secret's version the last refresh attempt used (read, or wrote when it rotated
+   * the refresh token). A blocked provider is tried again only with another version
+   * (`credentials-change.ts`); absent on items written before it was recorded.
+   */
+  readonly credentialsVersionId?: string;
 }
 
 /** What a refresh invocation ended with. */

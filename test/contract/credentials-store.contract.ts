@@ -366,5 +366,72 @@ export function describeCredentialsStoreContract(
         await expect(read).rejects.toMatchObject({ code: 'credentials_not_set' });
       });
     });
+
+    describe('Method: currentVersionId', () => {
+      it('answers the version a read returns, without reading the value', async () => {
+        // Prepare
+        await harness.seedValue('acme', SEEDED);
+        const { versionId } = await store.read('acme');
+
+        // Act
+        const current = await store.currentVersionId('acme');
+
+        // Assess
+        expect(current).toBe(versionId);
+      });
+
+      it("moves with an operator's re-seed and with the store's own write", async () => {
+        // Prepare
+        await harness.seedValue('acme', SEEDED);
+        const seeded = await store.currentVersionId('acme');
+
+        // Act
+        await harness.seedValue('acme', { ...SEEDED, clientSecret: 'secret-2' });
+        const reseeded = await store.currentVersionId('acme');
+        const written = await store.write({
+          provider: 'acme',
+          fence: 1,
+          credentials: rotated(1),
+          expectedVersionId: reseeded,
+        });
+
+        // Assess
+        expect(new Set([seeded, reseeded, written]).size).toBe(3);
+        expect(await store.currentVersionId('acme')).toBe(written);
+      });
+
+      it('stays on the current version while an interrupted write waits in AWSPENDING', async () => {
+        // Prepare
+        const { seededVersionId } = await interruptedWrite(1);
+
+        // Act
+        const current = await store.currentVersionId('acme');
+
+        // Assess
+        expect(current).toBe(seededVersionId);
+      });
+
+      it('names the version of unusable credentials, as the refusing read does', async () => {
+        // Prepare
+        await harness.seedValue('acme', { status: 'pending' });
+
+        // Act
+        const current = await store.currentVersionId('acme');
+        const refused = await store.read('acme').catch((error: unknown) => error);
+
+        // Assess
+        expect(refused).toBeInstanceOf(CredentialsError);
+        expect(refused).toMatchObject({ code: 'credentials_not_set', credentialsVersionId: current });
+      });
+
+      it('throws a permanent StoreError with a stable code for a provider that was never provisioned', async () => {
+        // Act
+        const look = store.currentVersionId('never-provisioned');
+
+        // Assess
+        await expect(look).rejects.toBeInstanceOf(StoreError);
+        await expect(look).rejects.toMatchObject({ code: harness.missingCode, kind: 'permanent' });
+      });
+    });
   });
 }

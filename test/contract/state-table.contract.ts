@@ -414,6 +414,98 @@ export function describeStateTableContract(
       });
     });
 
+    describe('Method: release and credentialsVersionId', () => {
+      it('records the credentials version a success or a failure used; a record without one keeps it', async () => {
+        // Prepare
+        await cycle('owner-a', T0, success(T0, { credentialsVersionId: 'credentials-1' }));
+        const afterSuccess = (await table.read('acme'))?.credentialsVersionId;
+
+        // Act
+        await cycle(
+          'owner-b',
+          T0 + MINUTE,
+          failure(T0 + MINUTE, {
+            errorCode: 'invalid_client',
+            permanent: true,
+            credentialsVersionId: 'credentials-2',
+          }),
+        );
+        const afterFailure = (await table.read('acme'))?.credentialsVersionId;
+        await cycle('owner-c', T0 + 2 * MINUTE, failure(T0 + 2 * MINUTE));
+        await cycle('owner-d', T0 + 3 * MINUTE, success(T0 + 3 * MINUTE));
+
+        // Assess
+        expect([afterSuccess, afterFailure]).toEqual(['credentials-1', 'credentials-2']);
+        expect(await table.read('acme')).toStrictEqual({
+          provider: 'acme',
+          fence: 4,
+          consecutiveFailures: 0,
+          tokenExpiresAt: T0 + 63 * MINUTE,
+          nextRefreshAt: T0 + 58 * MINUTE,
+          tokenVersionId: `version-${T0 + 3 * MINUTE}`,
+          lastSuccessAt: T0 + 3 * MINUTE + SECOND,
+          lastErrorAt: T0 + 2 * MINUTE + SECOND,
+          credentialsVersionId: 'credentials-2',
+        });
+      });
+
+      it('reads no credentials version on an item that never recorded one', async () => {
+        // Act
+        await cycle('owner-a', T0, success(T0));
+
+        // Assess
+        expect(await table.read('acme')).not.toHaveProperty('credentialsVersionId');
+      });
+    });
+
+    describe('Method: release with an unchanged record', () => {
+      it('releases the lease and changes nothing else', async () => {
+        // Prepare
+        await cycle(
+          'owner-a',
+          T0,
+          failure(T0, {
+            errorCode: 'invalid_client',
+            permanent: true,
+            credentialsVersionId: 'credentials-1',
+          }),
+        );
+        const before = await table.read('acme');
+        const held = await acquire('owner-b', T0 + MINUTE);
+
+        // Act
+        const released = await table.release({
+          provider: 'acme',
+          owner: 'owner-b',
+          fence: held?.fence ?? 0,
+          now: T0 + MINUTE + SECOND,
+          record: { outcome: 'unchanged' },
+        });
+
+        // Assess
+        expect(released).toBe(true);
+        expect(await table.read('acme')).toStrictEqual({ ...before, fence: 2 });
+      });
+
+      it("refuses another holder's lease: false, nothing written", async () => {
+        // Prepare
+        const held = await acquire('owner-a', T0);
+
+        // Act
+        const released = await table.release({
+          provider: 'acme',
+          owner: 'owner-b',
+          fence: held?.fence ?? 0,
+          now: T0 + SECOND,
+          record: { outcome: 'unchanged' },
+        });
+
+        // Assess
+        expect(released).toBe(false);
+        expect(await table.read('acme')).toStrictEqual(held);
+      });
+    });
+
     describe('Method: recordPreciseRun and preciseRunFor', () => {
       it.each([
         ['a success', (at: number) => success(at, { preciseRunFor: at + 55 * MINUTE })],

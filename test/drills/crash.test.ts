@@ -526,6 +526,7 @@ function withCrashPoint(ports: RealPorts, step: Step, reached: () => void): Real
             await credentials.write(input);
             return hang(reached);
           },
+          currentVersionId: (provider) => credentials.currentVersionId(provider),
         },
       };
     case 'before-release':

@@ -1,5 +1,6 @@
 import 'aws-sdk-client-mock-vitest/extend';
 import {
+  DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
@@ -326,6 +327,67 @@ describe('Class: SecretsManagerCredentialsStore', () => {
           expectedVersionId: OLD_VERSION,
         }),
       );
+    });
+  });
+  describe('Method: currentVersionId', () => {
+    it('asks DescribeSecret (never GetSecretValue) and answers the version holding AWSCURRENT', async () => {
+      // Prepare
+      secretsManager.on(DescribeSecretCommand).resolves({
+        VersionIdsToStages: { [OLD_VERSION]: ['AWSPREVIOUS'], 'version-2': ['AWSPENDING', 'AWSCURRENT'] },
+      });
+
+      // Act
+      const current = await store.currentVersionId('acme');
+
+      // Assess
+      expect(current).toBe('version-2');
+      expect(secretsManager).toReceiveCommandExactlyOnceWith(DescribeSecretCommand, { SecretId: SECRET_ID });
+      expect(secretsManager).not.toReceiveCommand(GetSecretValueCommand);
+    });
+
+    it('describes the existing secret given by secretIdFor', async () => {
+      // Prepare
+      store = new SecretsManagerCredentialsStore({
+        client: new SecretsManagerClient({ region: 'us-east-1' }),
+        secretPrefix: 'token-refresher',
+        secretIdFor: () => EXISTING_ARN,
+      });
+      secretsManager
+        .on(DescribeSecretCommand)
+        .resolves({ VersionIdsToStages: { [OLD_VERSION]: ['AWSCURRENT'] } });
+
+      // Act
+      await store.currentVersionId('acme');
+
+      // Assess
+      expect(secretsManager).toReceiveCommandWith(DescribeSecretCommand, { SecretId: EXISTING_ARN });
+    });
+
+    it('throws a permanent StoreError secret_not_found for a secret that does not exist', async () => {
+      // Prepare
+      secretsManager
+        .on(DescribeSecretCommand)
+        .rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+
+      // Act
+      const look = store.currentVersionId('acme');
+
+      // Assess
+      await expect(look).rejects.toBeInstanceOf(StoreError);
+      await expect(look).rejects.toMatchObject({ code: 'secret_not_found', kind: 'permanent' });
+    });
+
+    it('throws a transient StoreError when no version holds AWSCURRENT', async () => {
+      // Prepare
+      secretsManager
+        .on(DescribeSecretCommand)
+        .resolves({ VersionIdsToStages: { [OLD_VERSION]: ['AWSPENDING'] } });
+
+      // Act
+      const look = store.currentVersionId('acme');
+
+      // Assess
+      await expect(look).rejects.toMatchObject({ code: 'secrets_manager_unavailable', kind: 'transient' });
     });
   });
 });

@@ -370,6 +370,61 @@ describe('Class: DynamoDbStateTable', () => {
       });
     });
 
+    it('records the credentials version an attempt used with its failure', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+
+      // Act
+      await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: {
+          outcome: 'failure',
+          errorCode: 'invalid_client',
+          permanent: true,
+          nextRefreshAt: NOW + DAY,
+          credentialsVersionId: 'credentials-version-1',
+        },
+      });
+
+      // Assess
+      const input = dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+      expect(input?.UpdateExpression).toBe(
+        'SET lastErrorAt = :now, lastErrorCode = :errorCode, lastErrorPermanent = :permanent, ' +
+          'nextRefreshAt = :nextRefreshAt, consecutiveFailures = if_not_exists(consecutiveFailures, :zero) + :one, ' +
+          '#ttl = :ttl, credentialsVersionId = :credentialsVersionId REMOVE leaseOwner, leaseExpiresAt, preciseRunFor',
+      );
+      expect(input?.ExpressionAttributeValues?.[':credentialsVersionId']).toStrictEqual({
+        S: 'credentials-version-1',
+      });
+    });
+
+    it('releases only the lease for an unchanged record, in the same fenced write', async () => {
+      // Prepare
+      dynamoDb.on(UpdateItemCommand).resolves({});
+
+      // Act
+      const released = await table.release({
+        provider: 'acme',
+        owner: 'req-2',
+        fence: 13,
+        now: NOW,
+        record: { outcome: 'unchanged' },
+      });
+
+      // Assess: no SET, so no `#ttl` name either (DynamoDB refuses an unused name).
+      expect(released).toBe(true);
+      expect(dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input).toStrictEqual({
+        TableName: TABLE,
+        Key: { provider: { S: 'acme' } },
+        ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+        UpdateExpression: 'REMOVE leaseOwner, leaseExpiresAt',
+        ExpressionAttributeValues: { ':owner': { S: 'req-2' }, ':fence': { N: '13' } },
+      });
+    });
+
     it('records what it observed when another holder refreshed, and releases the lease', async () => {
       // Prepare
       dynamoDb.on(UpdateItemCommand).resolves({});

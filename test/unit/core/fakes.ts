@@ -236,6 +236,7 @@ export class FakeCredentialsStore implements CredentialsStore {
       throw new CredentialsError(
         `The credentials secret "${secretId}" of provider "${provider}" ${problem}`,
         'credentials_not_set',
+        { credentialsVersionId: versionId },
       );
     }
     const recoveredGeneration = this.recoverNext ?? finished?.origin?.fence;
@@ -257,6 +258,14 @@ export class FakeCredentialsStore implements CredentialsStore {
       input.expectedVersionId,
       { fence: input.fence, ...(interruption === undefined ? {} : { interruption }) },
     );
+  }
+  /** As the adapter's `DescribeSecret`: the version holding `AWSCURRENT`, counted as `describe <id>`. */
+  async currentVersionId(provider: string): Promise<string> {
+    const secretId = FakeCredentialsStore.secretId(provider);
+    this.secrets.calls.push(`describe ${secretId}`);
+    const current = this.secrets.current.get(secretId);
+    if (current === undefined) throw secretNotFound(secretId);
+    return current;
   }
   credentials(provider: string): Credentials {
     return this.secrets.valueOf(FakeCredentialsStore.secretId(provider)) as Credentials;
@@ -357,7 +366,8 @@ export class FakeStateTable implements StateTable {
     const item = this.items.get(input.provider);
     if (item === undefined || item.leaseOwner !== input.owner || item.fence !== input.fence) return false;
     const { leaseOwner: _owner, leaseExpiresAt: _expires, ...rest } = item;
-    this.items.set(input.provider, withPreciseRun(applyRecord(rest, input.record, input.now), input.record));
+    const applied = withPreciseRun(applyRecord(rest, input.record, input.now), input.record);
+    this.items.set(input.provider, withCredentialsVersion(applied, input.record));
     return true;
   }
 
@@ -382,13 +392,23 @@ export class FakeStateTable implements StateTable {
 
 /** What a success or failure says about the precise run; an observed token leaves it alone. */
 function withPreciseRun(item: ProviderState, record: ReleaseRecord): ProviderState {
-  if (record.outcome === 'observed') return item;
+  if (record.outcome === 'observed' || record.outcome === 'unchanged') return item;
   const { preciseRunFor: _previous, ...rest } = item;
   return record.preciseRunFor === undefined ? rest : { ...rest, preciseRunFor: record.preciseRunFor };
 }
 
+/** The credentials version a success or failure used, when its record has one; kept otherwise. */
+function withCredentialsVersion(item: ProviderState, record: ReleaseRecord): ProviderState {
+  if (record.outcome !== 'success' && record.outcome !== 'failure') return item;
+  return record.credentialsVersionId === undefined
+    ? item
+    : { ...item, credentialsVersionId: record.credentialsVersionId };
+}
+
 function applyRecord(item: ProviderState, record: ReleaseRecord, now: number): ProviderState {
   switch (record.outcome) {
+    case 'unchanged':
+      return item;
     case 'success': {
       const { lastErrorCode: _code, lastErrorPermanent: _permanent, ...rest } = item;
       return {
