@@ -1,7 +1,7 @@
 /**
  * functions/local/moto_cfn.py on its own, with a template written here: the resource types and
  * properties the stack uses or is about to use (issue 14: queue and topic policies, secret resource
- * policies, reserved concurrency, a KMS key policy that changes) go through CloudFormation's create,
+ * policies, reserved concurrency, a KMS key policy that changes, a log group's ARN) go through CloudFormation's create,
  * update and delete on moto, and each deployed state is read back by the rehearsal's verifier
  * (verify.ts), which must also refuse, by name, what it cannot verify.
  */
@@ -135,6 +135,24 @@ function template(version: 1 | 2): Template {
       Logs: {
         Type: 'AWS::Logs::LogGroup',
         Properties: { LogGroupName: 'moto-cfn-function', RetentionInDays: 30 },
+      },
+      // The log group's Arn as CloudFormation answers it: with ':*', its log streams.
+      LogsPolicy: {
+        Type: 'AWS::IAM::Policy',
+        Properties: {
+          PolicyName: 'moto-cfn-logs',
+          Roles: [{ Ref: 'Role' }],
+          PolicyDocument: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+                Resource: { 'Fn::GetAtt': ['Logs', 'Arn'] },
+              },
+            ],
+          },
+        },
       },
       Function: {
         Type: 'AWS::Lambda::Function',
