@@ -11,6 +11,7 @@ import { expiresIn } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
 import { isRefreshStatus, type RefreshResult } from '../core/types.js';
+import { localTokenTableName } from '../local/session.js';
 import { type RefreshHandlerResult, refreshHandlerFromEnvironment } from '../refresh/app.js';
 import { CliError } from './errors.js';
 import { type AwsTarget, checkProvider, type LocalTarget, type Target } from './target.js';
@@ -69,8 +70,14 @@ async function refreshInProcess(
     warn: log('WARN', true),
     error: log('ERROR', true),
   };
+  const tableName = await target.tableName();
   const handler = refreshHandlerFromEnvironment(
-    { TABLE_NAME: await target.tableName(), PROVIDERS_CONFIG_FILE: target.configFile() },
+    {
+      TABLE_NAME: tableName,
+      // npm start names its DynamoDB token table after the state table.
+      TOKEN_TABLE_NAME: localTokenTableName(tableName),
+      PROVIDERS_CONFIG_FILE: target.configFile(),
+    },
     { clientConfig: target.clientConfig, logger, clock: options.clock },
   );
   // The handler publishes EMF metrics on stdout (for CloudWatch in Lambda); here they would mix with

@@ -45,6 +45,8 @@ export interface OAuthClientOptions {
   grantTypes: HarnessGrantType[];
   /** The client's public keys, for `private_key_jwt` (its client assertions are verified with them). */
   jwks?: { keys: Record<string, unknown>[] };
+  /** Lifetime of this client's `client_credentials` access tokens; default the server's. */
+  accessTokenTtlSeconds?: number;
 }
 
 /** Options for {@link startOAuthServer}. */
@@ -186,6 +188,13 @@ export async function startOAuthServer(options: StartOAuthServerOptions): Promis
   const state = new ServerState(checkTtl(options.accessTokenTtlSeconds ?? 3600));
   const refreshTokenTtl = options.refreshTokenTtlSeconds ?? DEFAULT_REFRESH_TOKEN_TTL;
   const resourceScope = options.resourceScope ?? 'api:read api:write';
+  const clientTtls = new Map(
+    options.clients.flatMap((client) =>
+      client.accessTokenTtlSeconds === undefined
+        ? []
+        : [[client.clientId, checkTtl(client.accessTokenTtlSeconds)]],
+    ),
+  );
 
   const httpServer = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -239,7 +248,8 @@ export async function startOAuthServer(options: StartOAuthServerOptions): Promis
     rotateRefreshToken: true,
     ttl: {
       AccessToken: () => state.accessTokenTtl,
-      ClientCredentials: () => state.accessTokenTtl,
+      ClientCredentials: (_ctx: unknown, token: { clientId?: string }) =>
+        clientTtls.get(token.clientId ?? '') ?? state.accessTokenTtl,
       RefreshToken: refreshTokenTtl,
       Grant: Math.max(refreshTokenTtl, MIN_GRANT_TTL),
       AuthorizationCode: 60,

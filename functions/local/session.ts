@@ -29,6 +29,14 @@ export interface LocalSession {
   readonly startedAt: string;
 }
 
+/**
+ * The DynamoDB token store's table on the emulator (providers with `tokenStore: "dynamodb"`), named
+ * after the state table, so that the CLI finds it from the session's `tableName`.
+ */
+export function localTokenTableName(tableName: string): string {
+  return `${tableName}-tokens`;
+}
+
 /** The emulator's fixed test credentials (moto accepts any). */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'testing', secretAccessKey: 'testing' } as const;
 

@@ -43,12 +43,21 @@ import {
 } from './read-server.js';
 import { provision } from './resources.js';
 import { LocalScheduler, ratePeriodSeconds } from './scheduler.js';
-import { type LocalSession, removeLocalSession, writeLocalSession } from './session.js';
+import { type LocalSession, localTokenTableName, removeLocalSession, writeLocalSession } from './session.js';
 import { SIGNED_DEMO_PROVIDERS, startSignedDemo } from './signed-demo.js';
 import { StatusView } from './status-view.js';
 
 export const LOCAL_TABLE_NAME = 'token-refresher-local';
-export const DEMO_PROVIDERS = ['demo-client-credentials', 'demo-rotating', ...SIGNED_DEMO_PROVIDERS] as const;
+/** The DynamoDB token store's table (`tokenStore: "dynamodb"`), always created locally. */
+export const LOCAL_TOKEN_TABLE_NAME = localTokenTableName(LOCAL_TABLE_NAME);
+/** The demo provider whose tokens live twice the demo lifetime (2 minutes) in the DynamoDB token store. */
+export const SHORT_LIVED_DEMO_PROVIDER = 'demo-short-lived';
+export const DEMO_PROVIDERS = [
+  'demo-client-credentials',
+  'demo-rotating',
+  SHORT_LIVED_DEMO_PROVIDER,
+  ...SIGNED_DEMO_PROVIDERS,
+] as const;
 /** Lifetime of the demo tokens: short, so refreshes happen within a minute of starting. */
 export const DEMO_TOKEN_TTL_SECONDS = 60;
 const STATUS_INTERVAL_MS = 1000;
@@ -114,6 +123,7 @@ async function startDemoProviders(
   const clientSecrets = {
     cc: randomBytes(18).toString('base64url'),
     rt: randomBytes(18).toString('base64url'),
+    short: randomBytes(18).toString('base64url'),
   };
   const signed = await startSignedDemo(tokenTtlSeconds);
   stops.push(() => signed.github.stop());
@@ -134,6 +144,13 @@ async function startDemoProviders(
         tokenEndpointAuthMethod: 'client_secret_basic',
         grantTypes: ['refresh_token'],
       },
+      {
+        clientId: 'demo-short',
+        clientSecret: clientSecrets.short,
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        grantTypes: ['client_credentials'],
+        accessTokenTtlSeconds: 2 * tokenTtlSeconds,
+      },
     ],
   });
   stops.push(() => started.stop());
@@ -153,11 +170,18 @@ async function startDemoProviders(
     providers: [
       demo(DEMO_PROVIDERS[0], 'client_credentials'),
       demo(DEMO_PROVIDERS[1], 'refresh_token'),
+      // Refreshed every minute (half its life): too often for Secrets Manager on AWS, so in DynamoDB.
+      {
+        ...demo(SHORT_LIVED_DEMO_PROVIDER, 'client_credentials'),
+        expectedLifetime: 120,
+        tokenStore: 'dynamodb',
+      },
       ...signedProviders.entries,
     ],
   });
   const credentials: Record<string, Credentials | undefined> = { ...signedProviders.credentials };
   credentials[DEMO_PROVIDERS[0]] = { clientId: 'demo-cc', clientSecret: clientSecrets.cc };
+  credentials[SHORT_LIVED_DEMO_PROVIDER] = { clientId: 'demo-short', clientSecret: clientSecrets.short };
   credentials[DEMO_PROVIDERS[1]] = {
     clientId: 'demo-rt',
     clientSecret: clientSecrets.rt,
@@ -197,7 +221,7 @@ function bannerText(input: {
       : '  emulated state:       starts empty and is not kept (demo providers)',
     oauth === undefined
       ? `  providers:            ${config.providers.map((p) => p.name).join(', ')} (from ${input.configFile})`
-      : `  demo OAuth server:    ${oauth.issuer} (${input.demoTokenTtlSeconds}-second tokens; providers ${DEMO_PROVIDERS.join(', ')})`,
+      : `  demo OAuth server:    ${oauth.issuer} (${input.demoTokenTtlSeconds}-second tokens, ${2 * input.demoTokenTtlSeconds} s for ${SHORT_LIVED_DEMO_PROVIDER} in the DynamoDB token table; providers ${DEMO_PROVIDERS.join(', ')})`,
     `  read endpoint:        ${readUrl}tokens/<provider>    try: curl -H @${PROOF_HEADER_PATH} ${readUrl}tokens/${example}`,
     `  local caller:         ${join(LOCAL_DIRECTORY, LOCAL_CALLER_FILE)} (client options); every read needs its caller proof`,
     `  operator CLI:         npx token-refresher status   (logs: ${join('.token-refresher', 'local.log')})`,
@@ -247,8 +271,12 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     await (persistent ? provisionMissing : provision)({
       clientConfig: moto.clientConfig,
       tableName: LOCAL_TABLE_NAME,
+      tokenTableName: LOCAL_TOKEN_TABLE_NAME,
       secretPrefix: config.secretPrefix,
       credentials,
+      dynamodbProviders: config.providers.flatMap((provider) =>
+        provider.tokenStore === 'dynamodb' ? [provider.name] : [],
+      ),
     });
 
     const view = new StatusView({ out, ...(options.tty === undefined ? {} : { tty: options.tty }) });
@@ -272,12 +300,17 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     });
     stops.push(() => scheduler.stop());
     const refresh = refreshHandlerFromEnvironment(
-      { TABLE_NAME: LOCAL_TABLE_NAME, PROVIDERS_CONFIG_FILE: configFile },
+      {
+        TABLE_NAME: LOCAL_TABLE_NAME,
+        TOKEN_TABLE_NAME: LOCAL_TOKEN_TABLE_NAME,
+        PROVIDERS_CONFIG_FILE: configFile,
+      },
       { clientConfig, logger, scheduler },
     );
     const read = readHandlerFromEnvironment(
       {
         PROVIDERS_CONFIG_FILE: configFile,
+        TOKEN_TABLE_NAME: LOCAL_TOKEN_TABLE_NAME,
         REFRESH_FUNCTION_NAME: 'local',
         AWS_LAMBDA_FUNCTION_NAME: LOCAL_READ_FUNCTION_NAME,
         EXTRA_CONSUMERS: JSON.stringify(

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DynamoDbTokenStore } from '../../functions/aws/dynamodb-token-store.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import { createReadFunctionTokenClient } from '../../functions/client/read-function.js';
@@ -22,7 +23,13 @@ import {
   LOCAL_SESSION_FILE,
   type LocalSession,
 } from '../../functions/local/session.js';
-import { DEMO_PROVIDERS, type LocalService, startLocal } from '../../functions/local/start.js';
+import {
+  DEMO_PROVIDERS,
+  LOCAL_TOKEN_TABLE_NAME,
+  type LocalService,
+  SHORT_LIVED_DEMO_PROVIDER,
+  startLocal,
+} from '../../functions/local/start.js';
 
 /** Resolves when nothing accepts connections on the URL's port any more. */
 async function refuses(url: string): Promise<boolean> {
@@ -86,6 +93,15 @@ describe('npm start (local mode)', () => {
         : undefined;
     });
     const store = new SecretsManagerTokenStore({ clientConfig, secretPrefix: session.secretPrefix });
+    // The short-lived demo (issue 16): twice the demo lifetime, in the DynamoDB token table, no secret.
+    const shortLived = (
+      await new DynamoDbTokenStore({ clientConfig, tableName: LOCAL_TOKEN_TABLE_NAME }).readCurrent(
+        SHORT_LIVED_DEMO_PROVIDER,
+      )
+    ).token;
+    const shortLivedSecret = await store
+      .readCurrent(SHORT_LIVED_DEMO_PROVIDER)
+      .catch((error: unknown) => error);
     const storedBefore = (await store.readCurrent('demo-client-credentials')).token?.accessToken;
     // As `curl -H @.token-refresher/caller-proof.header <url>` does.
     const [name, value] = readFileSync(join(cwd, LOCAL_DIRECTORY, LOCAL_PROOF_HEADER_FILE), 'utf8')
@@ -106,6 +122,8 @@ describe('npm start (local mode)', () => {
 
     // Assess
     expect(generations.every((fence) => (fence ?? 0) >= 2)).toBe(true);
+    expect(Date.parse(shortLived?.expiresAt ?? '') - Date.parse(shortLived?.issuedAt ?? '')).toBe(20_000);
+    expect(shortLivedSecret).toMatchObject({ code: 'secret_not_found' });
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
     expect([storedBefore, storedAfter]).toContain(served.accessToken);
