@@ -18,6 +18,7 @@ import type { ProviderConfig } from '../core/config.js';
 import { RefreshEngine } from '../core/engine.js';
 import type { RefreshEnvironment } from '../core/env.js';
 import { RefresherError, StoreError } from '../core/errors.js';
+import { DEFAULT_SECRET_PREFIX } from '../core/names.js';
 import {
   type Clock,
   type Logger,
@@ -32,17 +33,20 @@ import { PerProviderTokenStore } from '../core/token-stores.js';
 import type { RefreshResult } from '../core/types.js';
 import { createProvider } from '../providers/index.js';
 import { loadRefreshEnvironment } from '../runtime/environment.js';
+import { credentialsSecretIds, decodeCredentialsChange, isEventBridgeEvent } from './credentials-event.js';
 
 /**
  * The refresh event: `{ "provider": "<name>" }` from EventBridge Scheduler (`"trigger": "precise"`
  * from the one-time schedule of the next precise run), optionally `"force": true` (an operator), or
- * `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function).
+ * `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function). `"trigger":
+ * "credentials-changed"`: look at the credentials' version (what the credentials-change rule's
+ * CloudTrail event decodes to, `credentials-event.ts`; local mode's watcher sends it as it is).
  */
 export const refreshEventSchema = z
   .object({
     provider: z.string().min(1, 'must name a provider'),
     force: z.boolean().optional(),
-    trigger: z.enum(['schedule', 'precise']).optional(),
+    trigger: z.enum(['schedule', 'precise', 'credentials-changed']).optional(),
     onDemand: z
       .strictObject({
         rejectedTokenSha256: z
@@ -54,6 +58,10 @@ export const refreshEventSchema = z
   })
   .refine((event) => !(event.force === true && event.onDemand !== undefined), {
     message: '"force" and "onDemand" exclude each other',
+    path: ['onDemand'],
+  })
+  .refine((event) => !(event.trigger === 'credentials-changed' && event.onDemand !== undefined), {
+    message: '"trigger": "credentials-changed" and "onDemand" exclude each other',
     path: ['onDemand'],
   });
 
@@ -69,7 +77,8 @@ export interface RefreshContext {
 /** An event the handler refused: nothing was read or written. */
 export interface RejectedEvent {
   readonly status: 'rejected';
-  readonly code: 'invalid_event' | 'unknown_provider';
+  /** `unknown_secret`: a credentials-change event for a secret that is no provider's credentials. */
+  readonly code: 'invalid_event' | 'unknown_provider' | 'unknown_secret';
   readonly message: string;
 }
 
@@ -83,25 +92,24 @@ export interface RefreshHandlerOptions {
   readonly logger: Logger;
   /** Flush buffered metrics at the end of each invocation. */
   readonly publishMetrics: () => void;
+  /**
+   * The configuration's `secretPrefix`, which names the credentials secrets that credentials-change
+   * events are matched against. Default {@link DEFAULT_SECRET_PREFIX}.
+   */
+  readonly secretPrefix?: string;
 }
 
 /** The handler proper, from already-built parts (tests and the local runner build their own). */
 export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHandler {
   const byName = new Map(options.providers.map((provider) => [provider.name, provider]));
+  const credentialsSecrets = credentialsSecretIds(
+    options.secretPrefix ?? DEFAULT_SECRET_PREFIX,
+    options.providers,
+  );
   return async (event, context) => {
     try {
-      const parsed = refreshEventSchema.safeParse(event);
-      if (!parsed.success) {
-        const fields = parsed.error.issues.map(
-          (issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`,
-        );
-        return rejected(
-          options.logger,
-          'invalid_event',
-          `Malformed refresh event (${fields.join('; ')}); expected {"provider":"<name>","force"?:true}` +
-            ` or {"provider":"<name>","onDemand":{"rejectedTokenSha256"?:"<hex>"}}`,
-        );
-      }
+      const parsed = parseEvent(event, credentialsSecrets, options.logger);
+      if ('status' in parsed) return parsed;
       const config = byName.get(parsed.data.provider);
       if (config === undefined) {
         return rejected(
@@ -114,6 +122,7 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
         config,
         force: parsed.data.force ?? false,
         precise: parsed.data.trigger === 'precise',
+        ...(parsed.data.trigger === 'credentials-changed' ? { credentialsChanged: true } : {}),
         ...(parsed.data.onDemand === undefined ? {} : { onDemand: parsed.data.onDemand }),
         remainingTimeMs: context.getRemainingTimeInMillis(),
         ...(context.awsRequestId === undefined ? {} : { owner: context.awsRequestId }),
@@ -126,8 +135,35 @@ export function createRefreshHandler(options: RefreshHandlerOptions): RefreshHan
   };
 }
 
+/** The refresh event, from a refresh event or a credentials-change rule's event; or its rejection. */
+function parseEvent(
+  event: unknown,
+  credentialsSecrets: ReadonlyMap<string, string>,
+  logger: Logger,
+): { readonly data: z.output<typeof refreshEventSchema> } | RejectedEvent {
+  let input = event;
+  if (isEventBridgeEvent(event)) {
+    const decoded = decodeCredentialsChange(event, credentialsSecrets);
+    if ('problem' in decoded) return rejected(logger, decoded.problem.code, decoded.problem.message);
+    input = decoded.event;
+  }
+  const parsed = refreshEventSchema.safeParse(input);
+  if (parsed.success) return { data: parsed.data };
+  const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`);
+  return rejected(
+    logger,
+    'invalid_event',
+    `Malformed refresh event (${fields.join('; ')}); expected {"provider":"<name>","force"?:true}` +
+      ` or {"provider":"<name>","onDemand":{"rejectedTokenSha256"?:"<hex>"}}`,
+  );
+}
+
 function rejected(logger: Logger, code: RejectedEvent['code'], message: string): RejectedEvent {
-  logger.error('Refresh event rejected', { code, message });
+  // Another secret's event (the rule matches a prefix, the function the exact name) is routine.
+  (code === 'unknown_secret' ? logger.info : logger.error).call(logger, 'Refresh event rejected', {
+    code,
+    message,
+  });
   return { status: 'rejected', code, message };
 }
 
@@ -218,7 +254,13 @@ export function composeRefreshHandler(
           }),
         }),
   });
-  return createRefreshHandler({ engine, providers, logger, publishMetrics: () => metrics.publish() });
+  return createRefreshHandler({
+    engine,
+    providers,
+    logger,
+    publishMetrics: () => metrics.publish(),
+    secretPrefix,
+  });
 }
 
 /** Validate the process environment and build the handler; throws at cold start naming each bad variable. */
