@@ -53,12 +53,15 @@ export function acknowledgeNagFindings(scope: Construct, props: NagAcknowledgeme
 /** SMG4 (no rotation) on the secrets the construct creates: the refresher rewrites them itself. */
 function acknowledgeSecretRotation(providers: readonly ProviderResources[]): void {
   for (const { config, tokenSecret, credentialsSecret } of providers) {
-    Validations.of(tokenSecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason:
-        'The token secret is rewritten by the refresh function before each token expires (EventBridge ' +
-        'Scheduler), not by Secrets Manager rotation: its value is an access token a third party issues.',
-    });
+    // None when the token is in the DynamoDB token table.
+    if (tokenSecret !== undefined) {
+      Validations.of(tokenSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          'The token secret is rewritten by the refresh function before each token expires (EventBridge ' +
+          'Scheduler), not by Secrets Manager rotation: its value is an access token a third party issues.',
+      });
+    }
     if (config.credentialsSecretArn === undefined) {
       Validations.of(credentialsSecret).acknowledge({
         id: 'AwsSolutions-SMG4',

@@ -1,8 +1,9 @@
 /**
  * The resources of one provider, under the construct `Provider-<name>` (an index-free id: renaming or
- * reordering other providers must not replace these): the token secret, the credentials secret
- * (none when the configuration names an existing one), the recurring schedule and the staleness
- * alarm.
+ * reordering other providers must not replace these): the token secret (none with
+ * `tokenStore: "dynamodb"`: the token is an item of the token table, `token-table.ts`), the
+ * credentials secret (none when the configuration names an existing one), the recurring schedule and
+ * the staleness alarm.
  */
 import {
   type aws_cloudwatch as cloudwatch,
@@ -31,7 +32,8 @@ import { type CredentialsFenceProps, fenceCredentialsSecret } from './credential
 /** What the construct keeps of each provider. */
 export interface ProviderResources {
   readonly config: ProviderConfig;
-  readonly tokenSecret: secretsmanager.ISecret;
+  /** `undefined` when the token is in the DynamoDB token table. */
+  readonly tokenSecret: secretsmanager.ISecret | undefined;
   readonly credentialsSecret: secretsmanager.ISecret;
   /** The ARN (or ARN pattern) the IAM statements use for the credentials secret. */
   readonly credentialsResourceArn: string;
@@ -63,7 +65,7 @@ export interface ProviderResourcesProps {
 export function buildProviderResources(scope: Construct, props: ProviderResourcesProps): ProviderResources {
   const { config } = props;
   const providerScope = new Construct(scope, `Provider-${config.name}`);
-  const tokenSecret = buildTokenSecret(providerScope, props);
+  const tokenSecret = config.tokenStore === 'dynamodb' ? undefined : buildTokenSecret(providerScope, props);
   const { credentialsSecret, credentialsResourceArn } = buildCredentialsSecret(providerScope, props);
   const schedule = buildSchedule(providerScope, props);
   const staleAlarm = buildStaleAlarm(providerScope, {

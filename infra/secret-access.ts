@@ -48,10 +48,19 @@ export function tokenSecretArns(
   secretPrefix: string,
 ): SecretArn[] {
   const exact = namesEachSecret(providers.length);
-  return providers.map(({ config, tokenSecret }) => ({
-    arn: exact ? tokenSecret.secretArn : providerSecretArnPattern(scope, secretPrefix, config.name, 'token'),
-    name: tokenSecretName(secretPrefix, config.name),
-  }));
+  // A provider whose token is in the DynamoDB token table has no token secret.
+  return providers.flatMap(({ config, tokenSecret }) =>
+    tokenSecret === undefined
+      ? []
+      : [
+          {
+            arn: exact
+              ? tokenSecret.secretArn
+              : providerSecretArnPattern(scope, secretPrefix, config.name, 'token'),
+            name: tokenSecretName(secretPrefix, config.name),
+          },
+        ],
+  );
 }
 
 /**

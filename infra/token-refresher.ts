@@ -42,6 +42,7 @@ import { buildRefreshFunction, grantRefreshFunction } from './refresh-function.j
 import { grantReadToken } from './secret-access.js';
 import { buildSharedResources } from './shared-resources.js';
 import { validateAllProps } from './validate-props.js';
+import { buildTokenTable, grantReadTokenItem } from './token-table.js';
 
 export { scheduleIntervalSeconds } from './alarm-windows.js';
 export { READ_5XX_ALARM_THRESHOLD } from './alarms.js';
@@ -65,7 +66,8 @@ export { MAX_PROVIDERS_PER_STACK } from './validate-props.js';
  * tokens.grantReadViaFunction(otherConsumerFn, 'crm');  // served: the read function's URL
  * ```
  *
- * Resources per provider (5): a token secret, a credentials secret and its resource policy (none when
+ * Resources per provider (5): a token secret (none with `tokenStore: "dynamodb"`, whose providers share
+ * one {@link tokenTable}), a credentials secret and its resource policy (none when
  * `credentialsSecretArn` is given), a recurring schedule and a staleness alarm.
  *
  * Shared resources (29, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
@@ -92,6 +94,11 @@ export class TokenRefresher extends Construct {
   readonly table: dynamodb.Table;
   /** The refresh Lambda. */
   readonly refreshFunction: nodejs.NodejsFunction;
+  /**
+   * The DynamoDB token store's table (`<unique name>-tokens`): the tokens of the providers with
+   * `tokenStore: "dynamodb"`, one item per provider, key `provider` (S). `undefined` when none has it.
+   */
+  readonly tokenTable: dynamodb.Table | undefined;
   /** The bus the state-change events go to; `undefined` when `eventBus: false`. */
   readonly eventBus?: events.IEventBus;
   /** The refresh Lambda's log group. */
@@ -241,6 +248,15 @@ export class TokenRefresher extends Construct {
       scheduleGroupName: this.scheduleGroup.scheduleGroupName,
       refreshFunction: this.refreshFunction,
       readFunction: this.readFunction,
+    this.tokenTable = buildTokenTable(this, {
+      removalPolicy: settings.removalPolicy,
+      providers: this.config.providers,
+      encryptionKey: this.encryptionKey,
+      refreshFunction: this.refreshFunction,
+      refreshRole: refresh.role,
+      readFunction: this.readFunction,
+      readRole: read.role,
+    });
     });
 
     const monitoring = buildMonitoring(this, {
@@ -262,9 +278,18 @@ export class TokenRefresher extends Construct {
     this.dashboard = monitoring.dashboard;
   }
 
-  /** The token secret of a provider. Throws when the provider is not configured. */
+  /**
+   * The token secret of a provider. Throws when the provider is not configured, or keeps its token in
+   * the DynamoDB token table ({@link tokenTable}).
+   */
   tokenSecret(provider: string): secretsmanager.ISecret {
-    return this.#provider(provider).tokenSecret;
+    const secret = this.#provider(provider).tokenSecret;
+    if (secret === undefined) {
+      throw new Error(
+        `${this.node.path}: provider "${provider}" keeps its token in tokenTable (tokenStore "dynamodb")`,
+      );
+    }
+    return secret;
   }
 
   /** The credentials secret of a provider (created, or imported from `credentialsSecretArn`). */
@@ -287,7 +312,9 @@ export class TokenRefresher extends Construct {
    * secret and `kms:Decrypt` on the key, through Secrets Manager only (`kms:ViaService`). A grantee in
    * another account or region gets the matching statements in the secret's resource policy and the
    * key policy, and names neither by reference (`grantReadToken` in `secret-access.ts`); its role
-   * needs a physical name (`roleName`), as for any reference across environments.
+   * needs a physical name (`roleName`), as for any reference across environments. A provider with
+   * `tokenStore: "dynamodb"`: `dynamodb:GetItem` on {@link tokenTable} for its item only
+   * (`dynamodb:LeadingKeys`) and `kms:Decrypt` through DynamoDB, this account and region only.
    */
   grantRead(grantee: iam.IGrantable, provider: string): iam.Grant {
     return grantReadToken(this, {
@@ -298,6 +325,11 @@ export class TokenRefresher extends Construct {
     });
   }
 
+    const { config } = this.#provider(provider);
+    if (config.tokenStore === 'dynamodb' && this.tokenTable !== undefined) {
+      const { tokenTable: table, encryptionKey } = this;
+      return grantReadTokenItem(this, { grantee, table, provider, encryptionKey });
+    }
   /**
    * Let `grantee` read one provider's token through the read function's URL
    * ({@link readFunctionUrl}): the Function URL invoke permissions, and the grantee's role added to

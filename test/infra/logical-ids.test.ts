@@ -197,4 +197,56 @@ describe('Contract: logical IDs and physical names of stateful resources', () =>
       expect(refreshFunctionName(template)).toEqual(['Consumers-Tokens-B9385405-refresh']);
     });
   });
+
+  describe('the DynamoDB token table (issue 16), in the stack of infra/app.ts and in a user stack', () => {
+    // Prepare: a provider with tokenStore "dynamodb" added to each.
+    const provider = {
+      name: 'keycloak',
+      grant: 'client_credentials',
+      tokenUrl: 'https://sso.example.com/token',
+      expectedLifetime: '5m',
+      tokenStore: 'dynamodb',
+    } as const;
+    const appStack = new TokenRefresherStack(noBundling(), 'TokenRefresher', {
+      config: { providers: [provider] },
+    });
+    const userStack = new Stack(noBundling(), 'Consumers');
+    new TokenRefresher(userStack, 'Tokens', {
+      providers: [...PROVIDERS, provider],
+      secretPrefix: 'prod/tokens',
+    });
+
+    // Act
+    const tables = [appStack, userStack].map((stack) =>
+      Object.fromEntries(
+        Object.entries(statefulResources(Template.fromStack(stack))).filter(([id]) =>
+          id.includes('TokenTable'),
+        ),
+      ),
+    );
+
+    it('keeps the token table at its logical ID and name, and creates no token secret for the provider', () => {
+      // Assess
+      expect(tables).toEqual([
+        {
+          RefresherTokenTableE87E117E: {
+            type: 'AWS::DynamoDB::Table',
+            name: 'TokenRefresher-9A593E78-tokens',
+            deletionPolicy: 'Retain',
+          },
+        },
+        {
+          TokensTokenTableFD252802: {
+            type: 'AWS::DynamoDB::Table',
+            name: 'Consumers-Tokens-B9385405-tokens',
+            deletionPolicy: 'Retain',
+          },
+        },
+      ]);
+      const ids = Object.keys(statefulResources(Template.fromStack(userStack)));
+      expect(ids.filter((id) => id.includes('keycloak'))).toEqual([
+        'TokensProviderkeycloakCredentialsSecretE8BCCCF0',
+      ]);
+    });
+  });
 });

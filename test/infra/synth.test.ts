@@ -121,10 +121,12 @@ describe('Synthesis', () => {
     }
     expect(sources.refresh).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
     // The read function reads secrets, and loads the Lambda client (on-demand refresh) only when it
-    // first needs it, never at cold start; it never loads DynamoDB.
+    // first needs it, never at cold start; DynamoDB likewise, on the first read of a provider whose
+    // token is in the DynamoDB token table (issue 16; before, it never loaded DynamoDB).
     expect(sources.read).toMatch(/from ?"@aws-sdk\/client-secrets-manager"/);
     expect(sources.read).toMatch(/import\("@aws-sdk\/client-lambda"\)/);
     expect(sources.read).not.toMatch(/from ?"@aws-sdk\/client-lambda"/);
-    expect(sources.read).not.toContain('@aws-sdk/client-dynamodb');
+    expect(sources.read).toMatch(/import\("@aws-sdk\/client-dynamodb"\)/);
+    expect(sources.read).not.toMatch(/from ?"@aws-sdk\/client-dynamodb"/);
   });
 });
