@@ -41,8 +41,8 @@ import { buildReadFunction, grantReadFunction, roleArnOf } from './read-function
 import { buildRefreshFunction, grantRefreshFunction } from './refresh-function.js';
 import { grantReadToken } from './secret-access.js';
 import { buildSharedResources } from './shared-resources.js';
-import { validateAllProps } from './validate-props.js';
 import { buildTokenTable, grantReadTokenItem } from './token-table.js';
+import { validateAllProps } from './validate-props.js';
 
 export { scheduleIntervalSeconds } from './alarm-windows.js';
 export { READ_5XX_ALARM_THRESHOLD } from './alarms.js';
@@ -92,13 +92,13 @@ export class TokenRefresher extends Construct {
   readonly credentialsEncryptionKey: kms.IKey | undefined;
   /** The state/lock table: one item per provider, key `provider` (S). */
   readonly table: dynamodb.Table;
-  /** The refresh Lambda. */
-  readonly refreshFunction: nodejs.NodejsFunction;
   /**
    * The DynamoDB token store's table (`<unique name>-tokens`): the tokens of the providers with
    * `tokenStore: "dynamodb"`, one item per provider, key `provider` (S). `undefined` when none has it.
    */
   readonly tokenTable: dynamodb.Table | undefined;
+  /** The refresh Lambda. */
+  readonly refreshFunction: nodejs.NodejsFunction;
   /** The bus the state-change events go to; `undefined` when `eventBus: false`. */
   readonly eventBus?: events.IEventBus;
   /** The refresh Lambda's log group. */
@@ -240,14 +240,6 @@ export class TokenRefresher extends Construct {
       refreshFunction: this.refreshFunction,
       logGroup: this.readLogGroup,
     });
-
-    acknowledgeNagFindings(this, {
-      ...shared,
-      providers,
-      secretPrefix,
-      scheduleGroupName: this.scheduleGroup.scheduleGroupName,
-      refreshFunction: this.refreshFunction,
-      readFunction: this.readFunction,
     this.tokenTable = buildTokenTable(this, {
       removalPolicy: settings.removalPolicy,
       providers: this.config.providers,
@@ -257,6 +249,14 @@ export class TokenRefresher extends Construct {
       readFunction: this.readFunction,
       readRole: read.role,
     });
+
+    acknowledgeNagFindings(this, {
+      ...shared,
+      providers,
+      secretPrefix,
+      scheduleGroupName: this.scheduleGroup.scheduleGroupName,
+      refreshFunction: this.refreshFunction,
+      readFunction: this.readFunction,
     });
 
     const monitoring = buildMonitoring(this, {
@@ -317,6 +317,11 @@ export class TokenRefresher extends Construct {
    * (`dynamodb:LeadingKeys`) and `kms:Decrypt` through DynamoDB, this account and region only.
    */
   grantRead(grantee: iam.IGrantable, provider: string): iam.Grant {
+    const { config } = this.#provider(provider);
+    if (config.tokenStore === 'dynamodb' && this.tokenTable !== undefined) {
+      const { tokenTable: table, encryptionKey } = this;
+      return grantReadTokenItem(this, { grantee, table, provider, encryptionKey });
+    }
     return grantReadToken(this, {
       grantee,
       secret: this.tokenSecret(provider),
@@ -325,11 +330,6 @@ export class TokenRefresher extends Construct {
     });
   }
 
-    const { config } = this.#provider(provider);
-    if (config.tokenStore === 'dynamodb' && this.tokenTable !== undefined) {
-      const { tokenTable: table, encryptionKey } = this;
-      return grantReadTokenItem(this, { grantee, table, provider, encryptionKey });
-    }
   /**
    * Let `grantee` read one provider's token through the read function's URL
    * ({@link readFunctionUrl}): the Function URL invoke permissions, and the grantee's role added to
