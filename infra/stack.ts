@@ -52,6 +52,13 @@ export class TokenRefresherStack extends Stack {
       description: 'The state/lock DynamoDB table (one item per provider; token-refresher status reads it)',
       value: this.refresher.table.tableName,
     });
+    if (this.refresher.tokenTable !== undefined) {
+      new CfnOutput(this, STACK_OUTPUTS.tokenTableName, {
+        description:
+          'The DynamoDB token table of the providers with tokenStore "dynamodb" (the dynamodb client source\'s tableName)',
+        value: this.refresher.tokenTable.tableName,
+      });
+    }
     new CfnOutput(this, STACK_OUTPUTS.secretPrefix, {
       description: 'Secrets are named <prefix>/<provider>/token and <prefix>/<provider>/credentials',
       value: this.refresher.config.secretPrefix,

@@ -111,4 +111,6 @@ export const STACK_OUTPUTS = {
   /** A JSON array of names; split over `ProviderNames2`, `ProviderNames3`, ... when long. */
   providerNames: 'ProviderNames',
   refreshFunctionName: 'RefreshFunctionName',
+  /** The DynamoDB token table, when a provider has `tokenStore: "dynamodb"` (the client's `tableName`). */
+  tokenTableName: 'TokenTableName',
 } as const;

@@ -49,6 +49,18 @@ describe('Stack: TokenRefresherStack outputs', () => {
     ]);
   });
 
+  it('names the DynamoDB token table when a provider keeps its token there (issue 16), and only then', () => {
+    // Act
+    const { template } = build({
+      providers: [...PROVIDERS, { ...PROVIDERS[0], name: 'short', tokenStore: 'dynamodb' as const }],
+    });
+    const tableId = logicalIds(template, 'AWS::DynamoDB::Table', (table) => table.TableName !== undefined)[0];
+
+    // Assess
+    template.hasOutput(STACK_OUTPUTS.tokenTableName, { Value: { Ref: tableId } });
+    expect(Object.keys(build().template.findOutputs('*'))).not.toContain(STACK_OUTPUTS.tokenTableName);
+  });
+
   it('outputs a configured secret prefix', () => {
     // Act
     const { template } = build({ secretPrefix: 'prod/tokens' });
