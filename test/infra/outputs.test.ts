@@ -52,7 +52,15 @@ describe('Stack: TokenRefresherStack outputs', () => {
   it('names the DynamoDB token table when a provider keeps its token there (issue 16), and only then', () => {
     // Act
     const { template } = build({
-      providers: [...PROVIDERS, { ...PROVIDERS[0], name: 'short', tokenStore: 'dynamodb' as const }],
+      providers: [
+        ...PROVIDERS,
+        {
+          name: 'short',
+          grant: 'client_credentials',
+          tokenUrl: 'https://a.example.com/t',
+          tokenStore: 'dynamodb',
+        },
+      ],
     });
     const tableId = logicalIds(template, 'AWS::DynamoDB::Table', (table) => table.TableName !== undefined)[0];
 
