@@ -485,6 +485,44 @@ def _patch_properties() -> None:
     LambdaFunction.get_configuration = get_configuration_with_logging
 
 
+def _patch_lambda_permission() -> None:
+    """moto's AWS::Lambda::Permission adds a statement with a random Sid and keeps nothing else: the
+    resource has no physical id (ListStackResources answers none), and deleting the stack leaves the
+    statement on the function. Here the Sid is the resource's generated name and its physical id, as
+    in CloudFormation; delete removes the statement, and an update replaces it."""
+    from moto.awslambda.models import Permission
+
+    def create(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+               region_name: str, **kwargs: Any) -> Any:
+        p = _props(cloudformation_json)
+        function = _backend("lambda", account_id, region_name).get_function(p["FunctionName"])
+        # AddPermission's fields: the function is named by the request's path, not its body.
+        statement = {k: v for k, v in p.items() if k != "FunctionName"}
+        function.policy.add_statement(raw=json.dumps({**statement, "StatementId": resource_name}))
+        permission = Permission(region=region_name)
+        permission.account_id = account_id
+        permission.function_name = p["FunctionName"]
+        permission.statement_id = resource_name
+        return permission
+
+    def update(cls: Any, original_resource: Any, new_resource_name: str, cloudformation_json: dict[str, Any],
+               account_id: str, region_name: str) -> Any:
+        original_resource.delete(account_id, region_name)
+        return create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+
+    def delete(self: Any, account_id: str, region_name: str) -> None:
+        try:
+            function = _backend("lambda", account_id, region_name).get_function(self.function_name)
+            function.policy.del_statement(self.statement_id)
+        except Exception:  # noqa: BLE001 - the function, or its statement, is gone already
+            pass
+
+    Permission.create_from_cloudformation_json = classmethod(create)
+    Permission.update_from_cloudformation_json = classmethod(update)
+    Permission.physical_resource_id = property(lambda self: self.statement_id)
+    Permission.delete = delete
+
+
 def _patch_log_group_arn() -> None:
     """`Fn::GetAtt <LogGroup>.Arn` answers the ARN with `:*` (all its log streams), as CloudFormation
     documents; moto's answer lacks it, so the IAM statements CDK writes for a function's log group
@@ -524,4 +562,5 @@ def apply() -> None:
     _patch_change_sets()
     _patch_properties()
     _patch_log_group_arn()
+    _patch_lambda_permission()
     _patch_previous_ssm_parameters()
