@@ -36,6 +36,7 @@ const lastSegment = (value: string) => value.slice(value.lastIndexOf('/') + 1);
 const ATTRIBUTES: Record<string, (id: string, stack: DeployedStack) => string> = {
   'AWS::CloudWatch::Alarm.Arn': (name, s) => `arn:aws:cloudwatch:${s.region}:${s.account}:alarm:${name}`,
   'AWS::DynamoDB::Table.Arn': (name, s) => `arn:aws:dynamodb:${s.region}:${s.account}:table/${name}`,
+  'AWS::Events::Rule.Arn': (name, s) => `arn:aws:events:${s.region}:${s.account}:rule/${name}`,
   'AWS::IAM::Role.Arn': (name, s) => `arn:aws:iam::${s.account}:role/${name}`,
   'AWS::KMS::Key.Arn': (id, s) => `arn:aws:kms:${s.region}:${s.account}:key/${id}`,
   'AWS::KMS::Key.KeyId': (id) => id,

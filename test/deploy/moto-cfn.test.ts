@@ -1,9 +1,9 @@
 /**
  * functions/local/moto_cfn.py on its own, with a template written here: the resource types and
  * properties the stack uses or is about to use (issue 14: queue and topic policies, secret resource
- * policies, reserved concurrency, a KMS key policy that changes, a log group's ARN) go through CloudFormation's create,
- * update and delete on moto, and each deployed state is read back by the rehearsal's verifier
- * (verify.ts), which must also refuse, by name, what it cannot verify.
+ * policies, function permissions, reserved concurrency, a KMS key policy that changes, a log group's
+ * ARN) go through CloudFormation's create, update and delete on moto, and each deployed state is read
+ * back by the rehearsal's verifier (verify.ts), which must also refuse, by name, what it cannot verify.
  */
 import {
   CloudFormationClient,
@@ -13,6 +13,7 @@ import {
   ListStackResourcesCommand,
   UpdateStackCommand,
 } from '@aws-sdk/client-cloudformation';
+import { GetPolicyCommand } from '@aws-sdk/client-lambda';
 import { GetResourcePolicyCommand } from '@aws-sdk/client-secrets-manager';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +157,7 @@ function template(version: 1 | 2): Template {
       },
       Function: {
         Type: 'AWS::Lambda::Function',
+        DeletionPolicy: 'Retain',
         Properties: {
           FunctionName: 'moto-cfn-function',
           Handler: 'index.handler',
@@ -165,6 +167,16 @@ function template(version: 1 | 2): Template {
           Architectures: [version === 1 ? 'arm64' : 'x86_64'],
           ReservedConcurrentExecutions: version === 1 ? 5 : 7,
           LoggingConfig: { LogGroup: { Ref: 'Logs' } },
+        },
+      },
+      // Another source in version 2: CloudFormation replaces the permission.
+      Permission: {
+        Type: 'AWS::Lambda::Permission',
+        Properties: {
+          Action: 'lambda:InvokeFunction',
+          FunctionName: { 'Fn::GetAtt': ['Function', 'Arn'] },
+          Principal: 'events.amazonaws.com',
+          SourceArn: `arn:aws:events:${REGION}:${ACCOUNT}:rule/moto-cfn-v${version}`,
         },
       },
     },
@@ -233,7 +245,7 @@ describe('moto_cfn.py: the models and fixes, through create, update and delete o
     const unknownType = {
       ...stack,
       template: {
-        Resources: { ...stack.template.Resources, Rule: { Type: 'AWS::Events::Rule', Properties: {} } },
+        Resources: { ...stack.template.Resources, Vpc: { Type: 'AWS::EC2::VPC', Properties: {} } },
       },
     };
     const queuePolicy = stack.template.Resources.QueuePolicy;
@@ -257,7 +269,7 @@ describe('moto_cfn.py: the models and fixes, through create, update and delete o
     expect(
       results.map((result) => (result.status === 'rejected' ? String(result.reason) : 'verified')),
     ).toEqual([
-      expect.stringContaining('Rule (AWS::Events::Rule): the rehearsal cannot verify AWS::Events::Rule'),
+      expect.stringContaining('Vpc (AWS::EC2::VPC): the rehearsal cannot verify AWS::EC2::VPC'),
       expect.stringContaining('cannot read AWS::SQS::QueuePolicy.Tags back'),
     ]);
   });
@@ -272,7 +284,7 @@ describe('moto_cfn.py: the models and fixes, through create, update and delete o
     expect(result.resources).toBe(Object.keys(template(2).Resources).length);
   });
 
-  it('removes the policies from the retained queue, topic and secret on delete (the topic gets its default back)', async () => {
+  it('removes the policies from the retained queue, topic, secret and function on delete (the topic gets its default back)', async () => {
     // Prepare
     const { physical } = await deployed(2);
     const policies = async () => {
@@ -281,7 +293,19 @@ describe('moto_cfn.py: the models and fixes, through create, update and delete o
       );
       const topic = await topicAttributes(moto.endpoint, physical.Topic ?? '');
       const secret = await clients.secrets.send(new GetResourcePolicyCommand({ SecretId: physical.Secret }));
-      return { queue: queue.Attributes, topic: JSON.parse(topic.Policy ?? '{}') as unknown, secret };
+      const permissions = await clients.lambda
+        .send(new GetPolicyCommand({ FunctionName: physical.Function }))
+        .then(
+          ({ Policy }) =>
+            (JSON.parse(Policy ?? '{}') as { Statement: { Sid: string }[] }).Statement.map((s) => s.Sid),
+          () => [],
+        );
+      return {
+        queue: queue.Attributes,
+        topic: JSON.parse(topic.Policy ?? '{}') as unknown,
+        secret,
+        permissions,
+      };
     };
     const before = await policies();
 
@@ -298,5 +322,7 @@ describe('moto_cfn.py: the models and fixes, through create, update and delete o
     expect(before.secret.ResourcePolicy).toContain('secretsmanager:DeleteSecret');
     expect(after.secret.Name).toBe('moto-cfn/credentials');
     expect(after.secret.ResourcePolicy).toBeUndefined();
+    expect(before.permissions).toEqual([physical.Permission]);
+    expect(after.permissions).toEqual([]);
   });
 });

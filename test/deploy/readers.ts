@@ -16,12 +16,22 @@ import {
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import {
+  DescribeRuleCommand,
+  EventBridgeClient,
+  ListTargetsByRuleCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
   GetRoleCommand,
   GetRolePolicyCommand,
   IAMClient,
   ListAttachedRolePoliciesCommand,
 } from '@aws-sdk/client-iam';
-import { GetFunctionCommand, GetFunctionUrlConfigCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  GetFunctionCommand,
+  GetFunctionUrlConfigCommand,
+  GetPolicyCommand,
+  LambdaClient,
+} from '@aws-sdk/client-lambda';
 import { GetScheduleCommand, GetScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
 import {
   DescribeSecretCommand,
@@ -37,6 +47,7 @@ import { callJson, s3Object, topicAttributes } from './emulator-api.js';
 /** The SDK clients the readers use, on the emulator. */
 export class EmulatorClients {
   readonly dynamodb: DynamoDBClient;
+  readonly events: EventBridgeClient;
   readonly iam: IAMClient;
   readonly lambda: LambdaClient;
   readonly scheduler: SchedulerClient;
@@ -48,6 +59,7 @@ export class EmulatorClients {
     config: AwsClientConfig,
   ) {
     this.dynamodb = new DynamoDBClient(config);
+    this.events = new EventBridgeClient(config);
     this.iam = new IAMClient(config);
     this.lambda = new LambdaClient(config);
     this.scheduler = new SchedulerClient(config);
@@ -56,7 +68,15 @@ export class EmulatorClients {
   }
 
   destroy(): void {
-    for (const client of [this.dynamodb, this.iam, this.lambda, this.scheduler, this.secrets, this.sqs]) {
+    for (const client of [
+      this.dynamodb,
+      this.events,
+      this.iam,
+      this.lambda,
+      this.scheduler,
+      this.secrets,
+      this.sqs,
+    ]) {
       client.destroy();
     }
   }
@@ -233,6 +253,37 @@ async function functionProperties(
   };
 }
 
+interface PolicyStatement {
+  readonly Sid?: string;
+  readonly Action?: string;
+  readonly Resource?: string;
+  readonly Principal?: string | Record<string, string>;
+  readonly Condition?: Record<string, Record<string, string>>;
+}
+
+/** A function permission: the statement of the function's policy whose Sid is the physical id. */
+async function permissionProperties(
+  sid: string,
+  expected: Properties,
+  c: EmulatorClients,
+): Promise<Properties> {
+  const FunctionName = expected.FunctionName as string;
+  const { Policy } = await c.lambda.send(new GetPolicyCommand({ FunctionName }));
+  const statements = (parseJson(Policy) as { Statement?: PolicyStatement[] } | undefined)?.Statement ?? [];
+  const statement = statements.find((candidate) => candidate.Sid === sid);
+  if (statement === undefined) return {};
+  const principal = statement.Principal;
+  const resource = statement.Resource ?? '';
+  return {
+    Action: statement.Action,
+    // Named as the template names it: by ARN or by name.
+    FunctionName: FunctionName.startsWith('arn:') ? resource : resource.slice(resource.lastIndexOf(':') + 1),
+    Principal: typeof principal === 'string' ? principal : (principal?.Service ?? principal?.AWS),
+    SourceArn: statement.Condition?.ArnLike?.['AWS:SourceArn'],
+    SourceAccount: statement.Condition?.StringEquals?.['AWS:SourceAccount'],
+  };
+}
+
 async function functionUrlProperties(
   functionArn: string,
   _: Properties,
@@ -340,6 +391,24 @@ async function scheduleGroupProperties(name: string, _: Properties, c: EmulatorC
   return { Name: group.Name };
 }
 
+async function ruleProperties(name: string, expected: Properties, c: EmulatorClients): Promise<Properties> {
+  const EventBusName = expected.EventBusName as string | undefined;
+  const [rule, { Targets }] = await Promise.all([
+    c.events.send(new DescribeRuleCommand({ Name: name, EventBusName })),
+    c.events.send(new ListTargetsByRuleCommand({ Rule: name, EventBusName })),
+  ]);
+  return {
+    Name: rule.Name,
+    Description: rule.Description,
+    EventBusName: rule.EventBusName,
+    EventPattern: rule.EventPattern,
+    ScheduleExpression: rule.ScheduleExpression,
+    State: rule.State,
+    RoleArn: rule.RoleArn,
+    Targets,
+  };
+}
+
 async function alarmProperties(name: string, _: Properties, c: EmulatorClients): Promise<Properties> {
   const { MetricAlarms } = await callJson<{ MetricAlarms: Properties[] }>(
     c.endpoint,
@@ -370,10 +439,12 @@ export const RESOURCE_TYPES: Readonly<Record<string, ResourceType>> = {
   'AWS::CloudWatch::Alarm': { read: alarmProperties },
   'AWS::CloudWatch::Dashboard': { read: dashboardProperties },
   'AWS::DynamoDB::Table': { read: tableProperties },
+  'AWS::Events::Rule': { read: ruleProperties },
   'AWS::IAM::Policy': { read: inlinePolicyProperties },
   'AWS::IAM::Role': { read: roleProperties },
   'AWS::KMS::Key': { read: keyProperties },
   'AWS::Lambda::Function': { read: functionProperties },
+  'AWS::Lambda::Permission': { read: permissionProperties },
   'AWS::Lambda::Url': { read: functionUrlProperties },
   'AWS::Logs::LogGroup': { read: logGroupProperties },
   'AWS::Scheduler::Schedule': { read: scheduleProperties },

@@ -15,13 +15,13 @@ const stack: DeployedStack = {
     Resources: {
       Queue: { Type: 'AWS::SQS::Queue' },
       Fn: { Type: 'AWS::Lambda::Function' },
-      Rule: { Type: 'AWS::Events::Rule' },
+      Vpc: { Type: 'AWS::EC2::VPC' },
     },
   },
   physical: {
     Queue: 'http://127.0.0.1:5000/123456789012/S-Queue-1',
     Fn: 'S-Fn-1',
-    Rule: 'S-Rule-1',
+    Vpc: 'vpc-1',
   },
 };
 
@@ -58,8 +58,8 @@ describe('resolveIntrinsics', () => {
     expect(() => resolveIntrinsics({ 'Fn::ImportValue': 'x' }, stack)).toThrow(
       'Fn::ImportValue: the rehearsal cannot resolve this intrinsic function',
     );
-    expect(() => resolveIntrinsics({ 'Fn::GetAtt': ['Rule', 'Arn'] }, stack)).toThrow(
-      'the rehearsal cannot resolve AWS::Events::Rule.Arn',
+    expect(() => resolveIntrinsics({ 'Fn::GetAtt': ['Vpc', 'CidrBlock'] }, stack)).toThrow(
+      'the rehearsal cannot resolve AWS::EC2::VPC.CidrBlock',
     );
     expect(() => resolveIntrinsics({ Ref: 'Missing' }, stack)).toThrow('Ref Missing: no such resource');
   });
