@@ -137,7 +137,8 @@ export function grantRefreshFunction(scope: Construct, role: iam.Role, props: Re
       ],
     }),
     ...secretStatements('ReadCredentials', credentialsSecretArns(scope, providers, { secretPrefix, exact }), {
-      actions: ['secretsmanager:GetSecretValue'],
+      // DescribeSecret: a blocked provider's run looks at the version without reading the value.
+      actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
     }),
     ...secretStatements(
       'WriteRotatedCredentials',

@@ -30,6 +30,7 @@ import { Construct } from 'constructs';
 import type { RefresherConfig } from '../functions/core/config.js';
 import { iamRoleArnProblem } from '../functions/core/iam-arn.js';
 import { configDelivery } from './bundling.js';
+import { buildCredentialsChangeRule } from './credentials-change.js';
 import { buildCredentialsKey } from './credentials-protection.js';
 import { allProvidersQuery, ENGINE_METRICS, type EngineMetric, providerMetric } from './metrics.js';
 import { buildMonitoring } from './monitoring.js';
@@ -70,14 +71,15 @@ export { MAX_PROVIDERS_PER_STACK } from './validate-props.js';
  * one {@link tokenTable}), a credentials secret and its resource policy (none when
  * `credentialsSecretArn` is given), a recurring schedule and a staleness alarm.
  *
- * Shared resources (29, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
+ * Shared resources (31, plus an e-mail subscription when `alarmEmail` is set; no key or topic when
  * given): the key, the credentials key, the state table, the dead-letter queue and its policy, the
- * schedule group, the scheduler role and its policy, the alarm topic and its policy, the dashboard;
+ * schedule group, the scheduler role and its policy, the alarm topic and its policy, the dashboard,
+ * the credentials-change rule and its permission to invoke the refresh function;
  * the refresh path (its role and policy, log group, function, and the permanent failure, refresh
  * failures, errors, throttles and dead-letter alarms); the read path (its role and policy, log group,
  * function, Function URL, and the errors, URL 5xx, throttles and latency alarms). Above 20 providers
  * the roles' secret statements take managed policies too (up to 8). One stack holds at most
- * {@link MAX_PROVIDERS_PER_STACK} (92) providers under CloudFormation's 500 resources.
+ * {@link MAX_PROVIDERS_PER_STACK} (91) providers under CloudFormation's 500 resources.
  */
 export class TokenRefresher extends Construct {
   /** The validated configuration (defaults applied). */
@@ -221,6 +223,12 @@ export class TokenRefresher extends Construct {
       secretPrefix,
       logGroup: this.refreshLogGroup,
       eventBus: this.eventBus,
+    });
+    // New credentials lift a permanent failure within a minute (CloudTrail → EventBridge → refresh).
+    buildCredentialsChangeRule(this, {
+      ...this.config,
+      refreshFunction: this.refreshFunction,
+      refreshRole: refresh.role,
     });
 
     const read = buildReadFunction(this, {

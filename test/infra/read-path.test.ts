@@ -267,8 +267,19 @@ describe('Class: TokenRefresher (read path)', () => {
       expect(refresher.readFunctionUrl.authType).toBe(lambda.FunctionUrlAuthType.AWS_IAM);
     });
 
-    it('grants nobody anything by itself (no resource-based permission)', () => {
-      template.resourceCountIs('AWS::Lambda::Permission', 0);
+    it('grants nobody anything by itself (no resource-based permission on the read function)', () => {
+      // The one permission in the template lets the credentials-change rule invoke the refresh function.
+      const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).map(
+        (resource) => resource.Properties,
+      );
+      const readFunctionArn = stack.resolve(refresher.readFunction.functionArn);
+      expect(permissions.filter((permission) => permission?.FunctionName === readFunctionArn)).toEqual([]);
+      expect(permissions).toEqual([
+        expect.objectContaining({
+          Principal: 'events.amazonaws.com',
+          FunctionName: stack.resolve(refresher.refreshFunction.functionArn),
+        }),
+      ]);
     });
 
     it('is a stack output, with the function names', () => {
@@ -361,9 +372,10 @@ describe('Class: TokenRefresher (read path)', () => {
       other.stack.refresher.grantReadViaFunction(foreign, 'github');
       const otherTemplate = synthesized(other);
       const functionArn = other.stack.resolve(other.stack.refresher.readFunction.functionArn);
-      const permissions = Object.values(otherTemplate.findResources('AWS::Lambda::Permission')).map(
-        (resource) => resource.Properties,
-      );
+      const permissions = Object.values(otherTemplate.findResources('AWS::Lambda::Permission'))
+        .map((resource) => resource.Properties)
+        // Those of the read function (the refresh function's is the credentials-change rule's).
+        .filter((permission) => JSON.stringify(permission?.FunctionName) === JSON.stringify(functionArn));
       expect(permissions).toEqual(
         expect.arrayContaining([
           {

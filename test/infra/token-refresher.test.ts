@@ -316,7 +316,8 @@ describe('Class: TokenRefresher', () => {
         {
           Sid: 'ReadCredentials',
           Effect: 'Allow',
-          Action: 'secretsmanager:GetSecretValue',
+          // DescribeSecret: a blocked provider's run looks at the credentials' version (issue 16).
+          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
           Resource: [credentials('github'), credentials('salesforce'), PROVIDERS[2]?.credentialsSecretArn],
         },
         {

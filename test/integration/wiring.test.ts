@@ -205,7 +205,10 @@ describe('Synthesized stack × refresh handler against moto', () => {
           await handler({ provider: 'cc', force: true }, context()),
           await handler({ provider: 'rt', force: true }, context()),
         ];
-        return { results, warnings: logger.warnings };
+        // Told of a credentials change, a run looks at the credentials' version (DescribeSecret; issue
+        // 16): unchanged here, so it ends as a scheduled run, or warns when it cannot look.
+        const looked = await handler({ provider: 'cc', trigger: 'credentials-changed' }, context());
+        return { results, looked, warnings: logger.warnings };
       } finally {
         await moto.resetAuth(Number.POSITIVE_INFINITY);
       }
@@ -213,10 +216,11 @@ describe('Synthesized stack × refresh handler against moto', () => {
 
     it("refreshes with exactly the refresh role's synthesized statements", async () => {
       // Act
-      const { results, warnings } = await refreshAs(statements);
+      const { results, looked, warnings } = await refreshAs(statements);
 
       // Assess
       expect(results.map((result) => result.status)).toEqual(['refreshed', 'refreshed']);
+      expect(looked).toMatchObject({ status: 'fresh' });
       expect(warnings).toEqual([]);
     });
 
