@@ -180,6 +180,19 @@ describe('Token table (tokenStore "dynamodb")', () => {
     ]);
   });
 
+  it('is the fix cdk synth names for 60 s tokens in Secrets Manager, and synth accepts them in DynamoDB', () => {
+    // Prepare
+    const inSecret = { ...MINUTE_TOKENS, tokenStore: 'secrets-manager' as const };
+    const synth = (provider: ProviderConfigInput) => () =>
+      new TokenRefresher(new Stack(new App()), 'Tokens', { providers: [provider] });
+
+    // Assess
+    expect(synth(inSecret)).toThrow(
+      /providers\[0\] \(pager\): tokens would be written every 30 s .*Fix: set tokenStore: "dynamodb"/,
+    );
+    expect(synth(MINUTE_TOKENS)).not.toThrow();
+  });
+
   it('passes the cdk-nag AwsSolutions pack with no unacknowledged finding', () => {
     // Prepare
     const { app } = build({ providers: [...PROVIDERS, SHORT], nag: true });
