@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { DynamoDbStateTable } from '../aws/state-table.js';
 import { ConfigError, parseRefresherConfig, type RefresherConfig } from '../core/config.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
@@ -18,7 +19,9 @@ import {
   type RefreshHandlerResult,
   refreshHandlerFromEnvironment,
 } from '../refresh/app.js';
+import { credentialsSecretIds } from '../refresh/credentials-event.js';
 import { loadConfigFile } from '../runtime/config-file.js';
+import { CredentialsWatch } from './credentials-watch.js';
 import {
   LOCAL_CALLER_FILE,
   LOCAL_PROOF_HEADER_FILE,
@@ -93,7 +96,7 @@ function describeResult(result: RefreshHandlerResult): string {
     case 'fresh':
       return `fresh (${result.reason})`;
     case 'failed':
-      return `FAILED ${result.code}${result.permanent ? ' (permanent: fix the credentials, then npx token-refresher refresh <provider>)' : result.retryAt === undefined ? '' : `, retry at ${result.retryAt.slice(11, 19)} UTC`}`;
+      return `FAILED ${result.code}${result.permanent ? ' (permanent: put new credentials, or npx token-refresher refresh <provider>)' : result.retryAt === undefined ? '' : `, retry at ${result.retryAt.slice(11, 19)} UTC`}`;
     case 'throttled':
       return `throttled until ${result.retryAt.slice(11, 19)} UTC`;
     case 'in-progress':
@@ -230,7 +233,7 @@ function bannerText(input: {
           `  credentials: fill each ${config.secretPrefix}/<provider>/credentials on the emulator, e.g.`,
           `    AWS_ENDPOINT_URL=${moto.endpoint} AWS_REGION=${moto.clientConfig.region} AWS_DEFAULT_REGION=${moto.clientConfig.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \\`,
           `    aws secretsmanager put-secret-value --secret-id ${config.secretPrefix}/${example}/credentials --secret-string file://creds.json`,
-          `    then: npx token-refresher refresh ${example}`,
+          '    the refresher notices the new version within seconds (no refresh command needed)',
         ]
       : []),
     '  Ctrl-C stops everything.',
@@ -285,18 +288,19 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     let invocation = 0;
     // The scheduler follows the state table, so a refresh from elsewhere (the CLI) re-arms the precise run.
     const stateTable = new DynamoDbStateTable({ clientConfig, tableName: LOCAL_TABLE_NAME });
+    const fire = async (provider: string, reason: 'schedule' | 'precise' | 'credentials-changed') => {
+      invocation += 1;
+      // Told it has as long as a deployed refresh function with the shortest timeout (its lease).
+      const deadline = Date.now() + MIN_REFRESH_INVOCATION_MS;
+      const result = await refresh(
+        { provider, trigger: reason },
+        { awsRequestId: `local-${invocation}`, getRemainingTimeInMillis: () => deadline - Date.now() },
+      );
+      if (result.status !== 'fresh') view.event(`${provider}: ${describeResult(result)} [${reason}]`);
+    };
     const scheduler = new LocalScheduler({
       readNextRefreshAt: async (provider) => (await stateTable.read(provider))?.nextRefreshAt,
-      fire: async (provider, reason) => {
-        invocation += 1;
-        // Told it has as long as a deployed refresh function with the shortest timeout (its lease).
-        const deadline = Date.now() + MIN_REFRESH_INVOCATION_MS;
-        const result = await refresh(
-          { provider, trigger: reason },
-          { awsRequestId: `local-${invocation}`, getRemainingTimeInMillis: () => deadline - Date.now() },
-        );
-        if (result.status !== 'fresh') view.event(`${provider}: ${describeResult(result)} [${reason}]`);
-      },
+      fire,
     });
     stops.push(() => scheduler.stop());
     const refresh = refreshHandlerFromEnvironment(
@@ -390,6 +394,21 @@ export async function startLocal(options: StartLocalOptions = {}): Promise<Local
     for (const provider of config.providers) {
       scheduler.startRecurring(provider.name, ratePeriodSeconds(provider.schedule) ?? 60);
     }
+    // put-secret-value on the emulator reaches the refresh function as the credentials-change rule's
+    // event would on AWS (issue 16, item 5).
+    const credentialsSecrets = credentialsSecretIds(config.secretPrefix, config.providers);
+    const credentialsStore = new SecretsManagerCredentialsStore({
+      clientConfig,
+      secretPrefix: config.secretPrefix,
+      secretIdFor: (provider) => credentialsSecrets.get(provider) ?? provider,
+    });
+    const watch = new CredentialsWatch({
+      providers: config.providers.map((provider) => provider.name),
+      currentVersionId: (provider) => credentialsStore.currentVersionId(provider),
+      changed: (provider) => fire(provider, 'credentials-changed'),
+    });
+    stops.push(() => watch.stop());
+    await watch.start();
 
     let stopped: Promise<void> | undefined;
     return {
