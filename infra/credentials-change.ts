@@ -1,5 +1,5 @@
 /**
- * `CredentialsChangeRule` (issue 16, item 5; docs/runbook.md, "Permanent failures"): an EventBridge
+ * `CredentialsChangeRule` (issue 16, item 5; docs/runbook.md, "Permanent refresh failure"): an EventBridge
  * rule on the account's default bus that invokes the refresh function when an operator writes a new
  * value to a provider's credentials secret, so that new credentials lift a permanent failure within a
  * minute, with no CLI step.
@@ -100,7 +100,7 @@ export function buildCredentialsChangeRule(scope: Construct, props: CredentialsC
       'token-refresher:credentialsChangeRulePattern',
       `CredentialsChangeRule: ${existing.length - included} of the credentials secrets given by ` +
         `credentialsSecretArn do not fit EventBridge's ${EVENT_PATTERN_MAX_LENGTH}-character event pattern; ` +
-        'a new value in them is found at the next scheduled run of a blocked provider instead of within a minute',
+        'a new value in them is found at the next scheduled run of a blocked provider instead of when its CloudTrail event arrives',
     );
   }
   rule.addTarget(

@@ -1,10 +1,10 @@
 /**
  * Credentials that take effect without a force (issue 16, item 5; docs/runbook.md, "Permanent
- * failures"). A permanent failure (`invalid_client`, `invalid_grant`, `credentials_not_set`,
+ * refresh failure"). A permanent failure (`invalid_client`, `invalid_grant`, `credentials_not_set`,
  * `rotation_outcome_unknown`, ...) blocks a provider's refreshes. An operator's forced refresh still
  * lifts it; so does a new version of the provider's credentials secret, found
  *
- * - within a minute, when the refresh function is told that the secret was written: the construct's
+ * - as soon as the refresh function is told that the secret was written: the construct's
  *   EventBridge rule on the `PutSecretValue`/`UpdateSecret` CloudTrail events, or local mode's watcher
  *   (`RefreshInput.credentialsChanged`, trigger `credentials-changed`);
  * - without a trail, at the provider's next scheduled run: while it is blocked, each run looks at the

@@ -29,7 +29,7 @@ export function isLeaseLive(state: ProviderState, now: number): boolean {
  *
  * - `refreshing`: a refresh holds a live lease right now ({@link isLeaseLive}).
  * - `needs attention`: the last failure was permanent (`invalid_grant`, ...); no provider call until a
- *   forced refresh.
+ *   forced refresh or a new version of the credentials (`credentials-change.ts`).
  * - `failing`: transient failures, backing off.
  * - `never refreshed`: no item, or no success and no token yet.
  * - `no token`: refreshed before, but the token was removed (revoked); the next run writes one.

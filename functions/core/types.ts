@@ -73,7 +73,10 @@ export interface ProviderState {
   readonly lastSuccessAt?: number;
   readonly lastErrorAt?: number;
   readonly lastErrorCode?: string;
-  /** True when the last failure was permanent: no provider call until a forced refresh. */
+  /**
+   * True when the last failure was permanent: no provider call until a forced refresh or new
+   * credentials (see {@link credentialsVersionId}).
+   */
   readonly lastErrorPermanent?: boolean;
   readonly consecutiveFailures: number;
   readonly tokenVersionId?: string;
