@@ -22,6 +22,8 @@ export interface CliOptions {
   readonly region?: string;
   readonly endpoint?: string;
   readonly table?: string;
+  /** The DynamoDB token table (`revoke` of a provider with `tokenStore: "dynamodb"`). */
+  readonly tokenTable?: string;
   readonly secretPrefix?: string;
   readonly config?: string;
   readonly refreshFunction?: string;
@@ -46,6 +48,7 @@ const OPTION_SPECS = {
   region: { type: 'string' },
   endpoint: { type: 'string' },
   table: { type: 'string' },
+  'token-table': { type: 'string' },
   'secret-prefix': { type: 'string' },
   config: { type: 'string' },
   'refresh-function': { type: 'string' },
@@ -87,7 +90,7 @@ Exit code 0 when the provider has a fresh token (refreshed, or fresh), 1 when th
 another refresh holds the lease (retry shortly).`,
   },
   revoke: {
-    options: [...COMMON, ...TARGET, 'secret-prefix'],
+    options: [...COMMON, ...TARGET, 'secret-prefix', 'token-table'],
     argument: 'provider',
     usage: `Usage: token-refresher revoke <provider> [--json] [target options]
 
@@ -98,7 +101,14 @@ Until then Secrets Manager readers get no token (token_not_ready) and the read f
 demand. The old version loses its staging labels (AWSPREVIOUS included), so no reader by label gets it;
 Secrets Manager keeps it, unlabelled, readable by version id, until it deletes it. Caches may serve the
 old token until 30 s before its expiry: revoke it at the provider too if it leaked. Run again after a
-revoke that left the old token as AWSPREVIOUS: it removes the label.`,
+revoke that left the old token as AWSPREVIOUS: it removes the label.
+
+A provider with tokenStore "dynamodb" keeps its token in the token table instead: revoke deletes its
+item, conditional on the version read (it fails instead of deleting a token a refresh wrote
+meanwhile), and marks the provider due. DynamoDB keeps no earlier version: the token is gone from the
+table (its point-in-time recovery backups keep it for their recovery period). Readers of the table get
+no token (token_not_ready) until the next refresh. The table is the session's <table>-tokens in local
+mode, the stack output TokenTableName in AWS mode, or --token-table.`,
   },
   'validate-config': {
     options: COMMON,
@@ -126,6 +136,7 @@ const TARGET_HELP = `Target options (status, refresh, revoke):
   --table <name>             the state table (instead of the stack output or the session's)
   --config <file>            the configuration: provider names, and the secret prefix
   --secret-prefix <prefix>   the secret-name prefix (refresh, revoke)
+  --token-table <name>       the DynamoDB token table (revoke)
   --refresh-function <name>  the refresh function (refresh, AWS mode)`;
 
 export const GENERAL_USAGE = `Usage: token-refresher <command> [argument] [options]
@@ -176,6 +187,7 @@ const NON_EMPTY_OPTIONS = [
   'region',
   'endpoint',
   'table',
+  'token-table',
   'secret-prefix',
   'config',
   'refresh-function',
@@ -278,6 +290,7 @@ function cliOptions(values: OptionValues): CliOptions {
     ...(values.region === undefined ? {} : { region: values.region }),
     ...(values.endpoint === undefined ? {} : { endpoint: values.endpoint.replace(/\/+$/, '') }),
     ...(values.table === undefined ? {} : { table: values.table }),
+    ...(values['token-table'] === undefined ? {} : { tokenTable: values['token-table'] }),
     ...(values['secret-prefix'] === undefined ? {} : { secretPrefix: values['secret-prefix'] }),
     ...(values.config === undefined ? {} : { config: values.config }),
     ...(values['refresh-function'] === undefined ? {} : { refreshFunction: values['refresh-function'] }),

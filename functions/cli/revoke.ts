@@ -1,236 +1,148 @@
 /**
  * `token-refresher revoke <provider>`: make the current token unusable and let the next refresh write
- * a new one (seed idea: destroy a token).
+ * a new one (seed idea: destroy a token). Each token store has its module:
  *
- * 1. Read the token secret's `AWSCURRENT` (the token store; nothing to do when it holds no token).
- * 2. Write `{"status":"revoked","revokedAt":"<iso>"}` as a new `AWSCURRENT` version with the same
- *    compare-and-swap the engine uses (`RemoveFromVersionId` = the version read in 1): if a refresh
- *    wrote a newer token meanwhile, the write fails instead of hiding it (exit 1, run again).
- * 3. Mark the state item: no token expiry, due now, so the next scheduled run refreshes.
- * 4. Take the staging labels off the revoked token's version: Secrets Manager gave it `AWSPREVIOUS`
- *    when `AWSCURRENT` left it, and `GetSecretValue` with `VersionStage: AWSPREVIOUS` would still
- *    return the token (issue 15, finding 11). The refresh protocol never reads `AWSPREVIOUS` and its
- *    compare-and-swap only needs `AWSCURRENT`, which stays on the placeholder; the next write moves
- *    `AWSPREVIOUS` to the placeholder. The version itself stays until Secrets Manager deletes it
- *    (there is no call that deletes one version): a caller that knows its version id and may read the
- *    secret can still read it by id (docs/runbook.md, "Revoking a token").
+ * - the token secret (`revoke-secret.ts`): the revoked placeholder becomes `AWSCURRENT` by the
+ *   engine's compare-and-swap, and the old version loses its staging labels;
+ * - the DynamoDB token table (`revoke-dynamodb.ts`, `tokenStore: "dynamodb"`): the provider's item is
+ *   deleted, conditional on the version read, as the store's own write is.
  *
- * A revoke that finds no token (already revoked, maybe by a version of this CLI that left
- * `AWSPREVIOUS` on the token) still does step 4 for a token left as `AWSPREVIOUS`.
+ * Then both mark the state item: no token expiry, due now, so the next scheduled run refreshes.
+ * Readers find no token until then: consumers get `token_not_ready`, the read function refreshes on
+ * demand (503 if that fails). The token value is never read into the output.
  *
- * Readers then find no token: the token store reads a non-token JSON as "no token"; the Secrets
- * Manager client answers `token_not_ready`, the read function refreshes on demand (503 if that
- * fails). The token value is never read into the output.
+ * The store comes from the configuration (local mode, or `--config`). Where it is unknown (AWS mode
+ * reads only the stack's provider names), a provider without a token secret is looked up in the
+ * token table (`--token-table`, or the stack output `TokenTableName`); with no table known either,
+ * the command fails naming both.
  */
-import { randomUUID } from 'node:crypto';
-import { AWSPREVIOUS, createSecretsManagerClient, JsonSecrets } from '../aws/secrets.js';
+import { createSecretsManagerClient } from '../aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
-import { SecretsManagerTokenStore, tokenRecordSchema } from '../aws/token-store.js';
-import { WriteConflictError } from '../core/errors.js';
+import { SecretsManagerTokenStore } from '../aws/token-store.js';
+import { StoreError } from '../core/errors.js';
 import { tokenSecretName } from '../core/names.js';
 import type { Clock } from '../core/ports.js';
-import type { ProviderState } from '../core/types.js';
+import type { CurrentToken, ProviderState } from '../core/types.js';
 import { CliError } from './errors.js';
+import {
+  noTableTokenLine,
+  revokeTableToken,
+  type TableRevokeOutcome,
+  tableRevokeLines,
+} from './revoke-dynamodb.js';
+import {
+  noSecretTokenLines,
+  revokeSecretToken,
+  type SecretRevokeOutcome,
+  secretRevokeLines,
+} from './revoke-secret.js';
 import { checkProvider, type Target } from './target.js';
+
+export type { SecretRevokeOutcome, TableRevokeOutcome };
 
 /** How long consumers' caches keep a token before its expiry (the client's and read function's margin). */
 const CACHE_MARGIN_SECONDS = 30;
 
-export type RevokeOutcome =
-  | {
-      readonly status: 'revoked';
-      readonly provider: string;
-      readonly secretId: string;
-      readonly revokedAt: string;
-      /** The version that now holds `AWSCURRENT` (the revoked placeholder). */
-      readonly versionId: string;
-      /** The revoked token's version: no staging label left (see `previousVersionStages`). */
-      readonly previousVersionId: string;
-      /** The labels the revoked token's version still holds: none after a successful revoke. */
-      readonly previousVersionStages: readonly string[];
-      readonly revokedGeneration: number;
-      readonly revokedExpiresAt: string;
-      /** False when the provider had no state item (it never ran). */
-      readonly stateUpdated: boolean;
-      /** The state after the update (to warn about a permanent failure that blocks the next run). */
-      readonly state: ProviderState | undefined;
-    }
-  | {
-      /** The secret held no token (its placeholder, or already revoked): nothing was written. */
-      readonly status: 'no-token';
-      readonly provider: string;
-      readonly secretId: string;
-      readonly versionId: string;
-      /** A token version still labelled `AWSPREVIOUS` whose labels this run removed. */
-      readonly retiredVersionId?: string;
-    };
+export type RevokeOutcome = SecretRevokeOutcome | TableRevokeOutcome;
 
 export async function revokeToken(target: Target, provider: string, clock: Clock): Promise<RevokeOutcome> {
   checkProvider(provider, await target.providerNames());
-  const [secretPrefix, tableName] = await Promise.all([target.secretPrefix(), target.tableName()]);
+  const store = target.config()?.providers.find((entry) => entry.name === provider)?.tokenStore;
+  // Every name is looked up before the first write: a missing one fails with nothing changed.
+  const markDue = markDueIn(target, provider, await target.tableName(), clock);
+  const table = { clientConfig: target.clientConfig, provider, now: clock.now(), markDue };
+  if (store === 'dynamodb') return revokeTableToken({ ...table, tableName: await target.tokenTableName() });
+  const secretPrefix = await target.secretPrefix();
   const secretId = tokenSecretName(secretPrefix, provider);
-  const secretsClient = createSecretsManagerClient(target.clientConfig);
-  const dynamoDbClient = createDynamoDbClient(target.clientConfig);
-  const secrets = new JsonSecrets({ client: secretsClient });
+  const client = createSecretsManagerClient(target.clientConfig);
   try {
-    const current = await new SecretsManagerTokenStore({ client: secretsClient, secretPrefix }).readCurrent(
-      provider,
-    );
-    if (current.token === undefined) {
-      const retiredVersionId = await retirePreviousToken(secrets, secretId, provider);
-      return {
-        status: 'no-token',
-        provider,
-        secretId,
-        versionId: current.versionId,
-        ...(retiredVersionId === undefined ? {} : { retiredVersionId }),
-      };
+    const current = await readSecretToken(new SecretsManagerTokenStore({ client, secretPrefix }), provider, {
+      storeUnknown: store === undefined,
+    });
+    if (current === undefined) {
+      return await revokeTableToken({ ...table, tableName: await tokenTableOf(target, provider, secretId) });
     }
-    const revokedAt = new Date(clock.now()).toISOString();
-    const versionId = await writeRevoked(secrets, {
-      secretId,
-      provider,
-      revokedAt,
-      expected: current.versionId,
-    });
-    const table = new DynamoDbStateTable({ client: dynamoDbClient, tableName });
-    const stateUpdated = await table.markTokenRemoved({ provider, now: clock.now() });
-    const state = await table.read(provider);
-    const previousVersionStages = await removeLabels(secrets, {
-      secretId,
-      provider,
-      versionId: current.versionId,
-    });
-    return {
-      status: 'revoked',
-      provider,
-      secretId,
-      revokedAt,
-      versionId,
-      previousVersionId: current.versionId,
-      previousVersionStages,
-      revokedGeneration: current.token.generation,
-      revokedExpiresAt: current.token.expiresAt,
-      stateUpdated,
-      state,
-    };
+    return await revokeSecretToken({ provider, secretId, client, current, now: clock.now(), markDue });
   } finally {
-    secretsClient.destroy();
-    dynamoDbClient.destroy();
-  }
-}
-
-/** Step 2: the revoked placeholder as the new `AWSCURRENT`, compare-and-swapped from `expected`. */
-async function writeRevoked(
-  secrets: JsonSecrets,
-  input: {
-    readonly secretId: string;
-    readonly provider: string;
-    readonly revokedAt: string;
-    readonly expected: string;
-  },
-): Promise<string> {
-  try {
-    return await secrets.compareAndSwap({
-      secretId: input.secretId,
-      value: { status: 'revoked', revokedAt: input.revokedAt },
-      // A random version id: every revoke is its own write (the engine's ids derive from its fence).
-      clientRequestToken: randomUUID(),
-      expectedVersionId: input.expected,
-    });
-  } catch (error) {
-    if (error instanceof WriteConflictError) {
-      throw new CliError(
-        `a refresh wrote a new token to ${input.secretId} while revoking (AWSCURRENT moved); nothing was ` +
-          `revoked. Run token-refresher revoke ${input.provider} again to revoke the new token`,
-        1,
-        { cause: error },
-      );
-    }
-    throw error;
+    client.destroy();
   }
 }
 
 /**
- * Step 4: no staging label left on the revoked token's version.
- * @throws CliError (exit 1) when Secrets Manager refused: the token is revoked but still readable as
- *   `AWSPREVIOUS`; running revoke again finishes the job.
+ * The token secret's current version, or `undefined` when the secret does not exist and the
+ * provider's store is unknown (the token table may hold it).
  */
-async function removeLabels(
-  secrets: JsonSecrets,
-  input: { readonly secretId: string; readonly provider: string; readonly versionId: string },
-): Promise<readonly string[]> {
+async function readSecretToken(
+  tokens: SecretsManagerTokenStore,
+  provider: string,
+  options: { readonly storeUnknown: boolean },
+): Promise<CurrentToken | undefined> {
   try {
-    return (await secrets.removeStages(input.secretId, input.versionId)) ?? [];
+    return await tokens.readCurrent(provider);
   } catch (error) {
+    const missing = error instanceof StoreError && error.code === 'secret_not_found';
+    if (options.storeUnknown && missing) return undefined;
+    throw error;
+  }
+}
+
+/** The token table, for a provider without a token secret whose store the configuration does not say. */
+async function tokenTableOf(target: Target, provider: string, secretId: string): Promise<string> {
+  try {
+    return await target.tokenTableName();
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
     throw new CliError(
-      `revoked: AWSCURRENT of ${input.secretId} holds the revoked placeholder, but the old version ` +
-        `${input.versionId} could not lose its staging labels (${error instanceof Error ? error.name : 'error'}), ` +
-        `so GetSecretValue with VersionStage AWSPREVIOUS still returns the revoked token. Run ` +
-        `token-refresher revoke ${input.provider} again (it removes the label), with ` +
-        'secretsmanager:UpdateSecretVersionStage on the secret',
+      `token secret ${secretId} does not exist, and no DynamoDB token table is known (no --token-table, and ` +
+        `the stack has no TokenTableName output): if ${provider} keeps its token in DynamoDB (tokenStore ` +
+        '"dynamodb"), pass --token-table <name> (the stack output TokenTableName of the stack that has it); ' +
+        'otherwise check --secret-prefix, --stack and --region',
       1,
       { cause: error },
     );
   }
 }
 
-/**
- * A revoke that found no token: if `AWSPREVIOUS` still holds a token of this provider (a revoke
- * interrupted before step 4, or made by an earlier version of this CLI), take its labels off.
- * @returns the version whose labels were removed
- */
-async function retirePreviousToken(
-  secrets: JsonSecrets,
-  secretId: string,
+/** The state step of both stores: no token expiry, due now (false when the provider never ran). */
+function markDueIn(
+  target: Target,
   provider: string,
-): Promise<string | undefined> {
-  const previous = await secrets.readStage(secretId, AWSPREVIOUS);
-  if (previous === undefined) return undefined;
-  const token = tokenRecordSchema.safeParse(previous.value);
-  if (!token.success || token.data.provider !== provider) return undefined;
-  await removeLabels(secrets, { secretId, provider, versionId: previous.versionId });
-  return previous.versionId;
+  tableName: string,
+  clock: Clock,
+): () => Promise<{ readonly stateUpdated: boolean; readonly state: ProviderState | undefined }> {
+  return async () => {
+    const client = createDynamoDbClient(target.clientConfig);
+    try {
+      const table = new DynamoDbStateTable({ client, tableName });
+      const stateUpdated = await table.markTokenRemoved({ provider, now: clock.now() });
+      return { stateUpdated, state: await table.read(provider) };
+    } finally {
+      client.destroy();
+    }
+  };
 }
 
 /** Human lines for a revoke outcome. */
 export function describeRevoke(outcome: RevokeOutcome): string[] {
   if (outcome.status === 'no-token') {
-    return [
-      `nothing to revoke: ${outcome.secretId} holds no token (a placeholder, or revoked already; ` +
-        `version ${outcome.versionId})`,
-      ...(outcome.retiredVersionId === undefined
-        ? []
-        : [
-            `  removed the staging labels of version ${outcome.retiredVersionId}, which still held a token ` +
-              'as AWSPREVIOUS: no reader by label gets it any more',
-          ]),
-    ];
+    return outcome.store === 'dynamodb' ? [noTableTokenLine(outcome)] : noSecretTokenLines(outcome);
   }
-  const lines = [
+  const store =
+    outcome.store === 'dynamodb'
+      ? tableRevokeLines(outcome, CACHE_MARGIN_SECONDS)
+      : secretRevokeLines(outcome, CACHE_MARGIN_SECONDS);
+  return [
     `revoked the token of ${outcome.provider} (generation ${outcome.revokedGeneration}, expiring ${outcome.revokedExpiresAt})`,
-    `  ${outcome.secretId}: AWSCURRENT is now version ${outcome.versionId} {"status":"revoked","revokedAt":"${outcome.revokedAt}"}`,
-    '  readers: Secrets Manager readers get no token (token_not_ready) until a refresh writes a new one; the read',
-    '    function refreshes on demand (503 if that refresh fails).',
+    ...store.changed,
+    nextTokenLine(outcome),
+    ...store.remains,
   ];
-  if (outcome.state?.lastErrorPermanent) {
-    lines.push(
-      `  WARNING: ${outcome.provider} is blocked by a permanent failure (${outcome.state.lastErrorCode ?? 'unknown'}): ` +
-        `no scheduled run refreshes it; fix the cause, then run token-refresher refresh ${outcome.provider}`,
-    );
-  } else {
-    lines.push(
-      `  next token: at the next scheduled run (the provider is due now), or at once with token-refresher refresh ${outcome.provider}`,
-    );
-  }
-  const labels = outcome.previousVersionStages;
-  lines.push(
-    labels.length === 0
-      ? `  old version ${outcome.previousVersionId}: no staging label left (AWSPREVIOUS removed), so no reader by label gets it;`
-      : `  WARNING: old version ${outcome.previousVersionId} still holds ${labels.join(', ')};`,
-    '    Secrets Manager keeps the unlabelled version until it deletes it, readable by its version id to whoever may',
-    `    read the secret. Caches (read-function containers, consumer clients) may serve the old token until ${CACHE_MARGIN_SECONDS} s`,
-    `    before its expiry (${outcome.revokedExpiresAt}). If the token leaked, revoke it at the provider too.`,
-  );
-  return lines;
+}
+
+/** When the next token comes, or the permanent failure that keeps it from coming. */
+function nextTokenLine(outcome: Extract<RevokeOutcome, { status: 'revoked' }>): string {
+  return outcome.state?.lastErrorPermanent
+    ? `  WARNING: ${outcome.provider} is blocked by a permanent failure (${outcome.state.lastErrorCode ?? 'unknown'}): ` +
+        `no scheduled run refreshes it; fix the cause, then run token-refresher refresh ${outcome.provider}`
+    : `  next token: at the next scheduled run (the provider is due now), or at once with token-refresher refresh ${outcome.provider}`;
 }

@@ -9,7 +9,10 @@
  *   SSO, ...); names come from the deployed stack's outputs (`StateTableName`, `SecretPrefix`,
  *   `ProviderNames`, `RefreshFunctionName`), read with one `DescribeStacks` when first needed.
  *
- * Explicit flags (`--table`, `--secret-prefix`, `--config`, `--refresh-function`) win in both modes.
+ * Explicit flags (`--table`, `--token-table`, `--secret-prefix`, `--config`, `--refresh-function`) win in
+ * both modes. The DynamoDB token table is `<table>-tokens` in local mode (`npm start` names it after the
+ * state table) and the stack output `TokenTableName` in AWS mode (present only when a provider has
+ * `tokenStore: "dynamodb"`).
  */
 import { resolve } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
@@ -17,7 +20,12 @@ import type { AwsClientConfig, EmulatorClientConfig } from '../aws/client-config
 import { awsErrorName } from '../aws/sdk-errors.js';
 import { ConfigError, type RefresherConfig } from '../core/config.js';
 import { credentialsSecretName, STACK_OUTPUTS } from '../core/names.js';
-import { LOCAL_AWS_CREDENTIALS, type LocalSession, readLocalSession } from '../local/session.js';
+import {
+  LOCAL_AWS_CREDENTIALS,
+  type LocalSession,
+  localTokenTableName,
+  readLocalSession,
+} from '../local/session.js';
 import { ConfigFileError, loadConfigFile } from '../runtime/config-file.js';
 import type { CliOptions } from './args.js';
 import { CliError, CREDENTIALS_HINT, EXIT } from './errors.js';
@@ -57,6 +65,11 @@ interface TargetNames {
   /** One line for stderr: which target is used. */
   readonly description: string;
   tableName(): Promise<string>;
+  /**
+   * The DynamoDB token table (providers with `tokenStore: "dynamodb"`).
+   * @throws CliError naming `--token-table` when the stack has no `TokenTableName` output
+   */
+  tokenTableName(): Promise<string>;
   secretPrefix(): Promise<string>;
   providerNames(): Promise<readonly string[]>;
   /** The configuration when one is known (local mode, or `--config`). */
@@ -125,6 +138,7 @@ function endpointTarget(
     endpoint,
     region,
     tableName: options.table,
+    tokenTableName: options.tokenTable ?? localTokenTableName(options.table),
     secretPrefix: options.secretPrefix ?? fromFlag.config.secretPrefix,
     config: fromFlag.config,
     configFile: fromFlag.path,
@@ -142,6 +156,7 @@ function sessionTarget(
     endpoint: session.awsEndpoint,
     region: options.region ?? session.region,
     tableName: options.table ?? session.tableName,
+    tokenTableName: options.tokenTable ?? localTokenTableName(options.table ?? session.tableName),
     secretPrefix: options.secretPrefix ?? fromFlag?.config.secretPrefix ?? session.secretPrefix,
     config: fromFlag?.config ?? readConfig(session.configFile),
     configFile: fromFlag?.path ?? session.configFile,
@@ -153,6 +168,7 @@ function localTarget(input: {
   endpoint: string;
   region: string;
   tableName: string;
+  tokenTableName: string;
   secretPrefix: string;
   config: RefresherConfig;
   configFile: string;
@@ -169,6 +185,7 @@ function localTarget(input: {
       maxAttempts: 2,
     },
     tableName: async () => input.tableName,
+    tokenTableName: async () => input.tokenTableName,
     secretPrefix: async () => input.secretPrefix,
     providerNames: async () => names,
     config: () => input.config,
@@ -222,12 +239,15 @@ async function awsTarget(
     outputs ??= describeStackOutputs(cloudFormation, options.stack, region);
     return outputs;
   };
-  const fromStack = async (key: string, flag: string): Promise<string> => {
+  const fromStack = async (
+    key: string,
+    flag: string,
+    why = 'deployed before the CLI existed?',
+  ): Promise<string> => {
     const found = (await stackOutputs()).find((output) => output.OutputKey === key)?.OutputValue;
     if (found === undefined || found === '') {
       throw new CliError(
-        `stack ${options.stack} has no ${key} output (deployed before the CLI existed?): redeploy it ` +
-          `(npx cdk deploy), or pass ${flag}`,
+        `stack ${options.stack} has no ${key} output (${why}): redeploy it (npx cdk deploy), or pass ${flag}`,
       );
     }
     return found;
@@ -245,6 +265,13 @@ async function awsTarget(
     description: `AWS account via the default credential chain, region ${region}${profileNote}${endpointNote} (stack ${options.stack})`,
     clientConfig: { region, credentials: cloudFormation.config.credentials },
     tableName: async () => options.table ?? fromStack(STACK_OUTPUTS.tableName, '--table'),
+    tokenTableName: async () =>
+      options.tokenTable ??
+      fromStack(
+        STACK_OUTPUTS.tokenTableName,
+        '--token-table <name>',
+        'it has one only when a deployed provider has tokenStore "dynamodb"',
+      ),
     secretPrefix,
     providerNames: async () =>
       config === undefined

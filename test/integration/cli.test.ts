@@ -7,14 +7,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbTokenStore } from '../../functions/aws/dynamodb-token-store.js';
 import { JsonSecrets } from '../../functions/aws/secrets.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore, tokenSecretName } from '../../functions/aws/token-store.js';
 import { run } from '../../functions/cli/main.js';
+import { deleteTableToken } from '../../functions/cli/revoke-dynamodb.js';
+import { createDynamoDbTokenClient, TokenClientError } from '../../functions/client/dynamodb.js';
 import { LocalScheduler } from '../../functions/local/scheduler.js';
-import { writeLocalSession } from '../../functions/local/session.js';
+import { localTokenTableName, writeLocalSession } from '../../functions/local/session.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
 import { type OAuthServer, startOAuthServer } from '../support/oauth-server.js';
 import { provision } from '../support/resources.js';
@@ -24,6 +28,9 @@ const PREFIX = 'cli';
 const CC_SECRET = 'cc-secret-7f3a9d';
 const RT_SECRET = 'rt-secret-2b8e41';
 const WRONG_SECRET = 'not-the-secret-0c5d';
+/** A second session whose provider keeps its token in the DynamoDB token table (issue 16, item 1). */
+const DDB_TABLE = 'cli-ddb-state';
+const DDB_TOKEN_TABLE = localTokenTableName(DDB_TABLE);
 const BIN = resolve('functions/cli/bin.mjs');
 
 interface Printed {
@@ -39,6 +46,8 @@ describe('Operator CLI against moto server and oidc-provider', () => {
   let cwd: string;
   /** A working directory without one. */
   let bare: string;
+  /** A working directory whose session's provider `short` has `tokenStore: "dynamodb"`. */
+  let ddbCwd: string;
   let configFile: string;
   const printed: string[] = [];
   const secretsSeen: string[] = [CC_SECRET, RT_SECRET, WRONG_SECRET];
@@ -82,6 +91,7 @@ describe('Operator CLI against moto server and oidc-provider', () => {
     ]);
     cwd = mkdtempSync(join(tmpdir(), 'cli-local-'));
     bare = mkdtempSync(join(tmpdir(), 'cli-bare-'));
+    ddbCwd = mkdtempSync(join(tmpdir(), 'cli-ddb-'));
     configFile = join(cwd, 'config.json');
     const provider = (name: string, grant: string) => ({
       name,
@@ -112,6 +122,27 @@ describe('Operator CLI against moto server and oidc-provider', () => {
         startedAt: new Date().toISOString(),
       },
       cwd,
+    );
+    const ddbConfigFile = join(ddbCwd, 'config.json');
+    writeFileSync(
+      ddbConfigFile,
+      JSON.stringify({
+        secretPrefix: PREFIX,
+        providers: [{ ...provider('short', 'client_credentials'), tokenStore: 'dynamodb' }],
+      }),
+    );
+    writeLocalSession(
+      {
+        pid: process.pid,
+        awsEndpoint: moto.endpoint,
+        region: moto.clientConfig.region,
+        tableName: DDB_TABLE,
+        secretPrefix: PREFIX,
+        configFile: ddbConfigFile,
+        readUrl: 'http://127.0.0.1:9/',
+        startedAt: new Date().toISOString(),
+      },
+      ddbCwd,
     );
   });
 
@@ -311,6 +342,167 @@ describe('Operator CLI against moto server and oidc-provider', () => {
       blockedBy: null,
     });
     expect(JSON.parse(result.stdout)).not.toHaveProperty('state');
+  });
+
+  describe('a provider with tokenStore "dynamodb" (issue 16, item 1)', () => {
+    const tokenItem = async () => {
+      const client = new DynamoDBClient(moto.clientConfig);
+      const answer = await client.send(
+        new GetItemCommand({
+          TableName: DDB_TOKEN_TABLE,
+          Key: { provider: { S: 'short' } },
+          ConsistentRead: true,
+        }),
+      );
+      client.destroy();
+      return answer.Item;
+    };
+    /** A consumer's first read, with a client of its own (no cache). */
+    const consumerRead = async () => {
+      const consumer = createDynamoDbTokenClient({
+        tableName: DDB_TOKEN_TABLE,
+        clientConfig: moto.clientConfig,
+      });
+      return consumer.getToken('short').catch((error: unknown) => error);
+    };
+
+    beforeEach(async () => {
+      await provision({
+        clientConfig: moto.clientConfig,
+        tableName: DDB_TABLE,
+        tokenTableName: DDB_TOKEN_TABLE,
+        secretPrefix: PREFIX,
+        credentials: { short: { clientId: 'svc', clientSecret: CC_SECRET } },
+        dynamodbProviders: ['short'],
+      });
+    });
+
+    it('revokes the token item: GetItem finds none, consumers get token_not_ready, the next refresh writes a new token', async () => {
+      // Prepare
+      const refreshedBefore = await cli(['refresh', 'short'], ddbCwd);
+      const statusBefore = await cli(['status'], ddbCwd);
+      const before = await tokenItem();
+      const served = await consumerRead();
+
+      // Act
+      const revoked = await cli(['revoke', 'short'], ddbCwd);
+      const afterRevoke = await tokenItem();
+      const servedAfterRevoke = await consumerRead();
+      const stateAfterRevoke = await new DynamoDbStateTable({
+        clientConfig: moto.clientConfig,
+        tableName: DDB_TABLE,
+      }).read('short');
+      const status = await cli(['status'], ddbCwd);
+      const again = await cli(['revoke', 'short'], ddbCwd);
+      const refreshed = await cli(['refresh', 'short'], ddbCwd);
+      const afterRefresh = await tokenItem();
+      const servedAfterRefresh = await consumerRead();
+
+      // Assess: before, the token was in the table and served; status read the state item as ok.
+      expect(refreshedBefore.code).toBe(0);
+      expect(before?.generation?.N).toBe('1');
+      expect(served).toMatchObject({ provider: 'short', accessToken: before?.accessToken?.S });
+      expect(statusBefore.stdout.split('\n')[1]).toMatch(
+        /^short\s+ok\s+(59m \d+s|1h 0m)\s+\d+s ago\s+-\s+0\s+-\s+in /,
+      );
+
+      // The revoke deleted the item (not a secret_not_found: the provider has no token secret).
+      expect(revoked).toMatchObject({ code: 0 });
+      expect(revoked.stdout).toContain(
+        `revoked the token of short (generation 1, expiring ${before?.expiresAt?.S})`,
+      );
+      expect(revoked.stdout).toContain(
+        `token table ${DDB_TOKEN_TABLE}: deleted the item of short (version ${before?.versionId?.S}); ` +
+          'DynamoDB keeps no earlier version, so the token is gone from the table',
+      );
+      expect(afterRevoke).toBeUndefined();
+      expect(servedAfterRevoke).toBeInstanceOf(TokenClientError);
+      expect(servedAfterRevoke).toMatchObject({ code: 'token_not_ready' });
+      expect(stateAfterRevoke).not.toHaveProperty('tokenExpiresAt');
+      expect(stateAfterRevoke?.nextRefreshAt).toBeLessThanOrEqual(Date.now());
+      expect(status.stdout.split('\n')[1]).toMatch(/^short\s+no token\s+-\s+.*\s+due$/);
+
+      expect(again).toMatchObject({ code: 0 });
+      expect(again.stdout).toBe(
+        `nothing to revoke: token table ${DDB_TOKEN_TABLE} holds no token of short (no item, or revoked already; ` +
+          'version none)\n',
+      );
+
+      // The engine's conditional write starts again from "no item".
+      expect(refreshed.code).toBe(0);
+      expect(refreshed.stdout).toMatch(/^refreshed short: generation 2,/);
+      expect(afterRefresh?.generation?.N).toBe('2');
+      expect(afterRefresh?.accessToken?.S).not.toBe(before?.accessToken?.S);
+      expect(servedAfterRefresh).toMatchObject({
+        provider: 'short',
+        accessToken: afterRefresh?.accessToken?.S,
+      });
+    });
+
+    it('revokes with --json, naming the table and without printing the token', async () => {
+      // Prepare
+      await cli(['refresh', 'short'], ddbCwd);
+      const before = await tokenItem();
+
+      // Act
+      const result = await cli(['revoke', 'short', '--json'], ddbCwd);
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({
+        target: 'local',
+        status: 'revoked',
+        store: 'dynamodb',
+        provider: 'short',
+        tableName: DDB_TOKEN_TABLE,
+        revokedAt: expect.any(String),
+        previousVersionId: before?.versionId?.S,
+        revokedGeneration: 1,
+        revokedExpiresAt: before?.expiresAt?.S,
+        stateUpdated: true,
+        blockedBy: null,
+      });
+    });
+
+    it('deletes nothing from a version that a refresh replaced meanwhile: the new token stays', async () => {
+      // Prepare: the version a revoke read, then a refresh that replaced it.
+      await cli(['refresh', 'short'], ddbCwd);
+      const store = new DynamoDbTokenStore({ clientConfig: moto.clientConfig, tableName: DDB_TOKEN_TABLE });
+      const read = await store.readCurrent('short');
+      await cli(['refresh', 'short'], ddbCwd);
+      const client = new DynamoDBClient(moto.clientConfig);
+
+      // Act
+      const error = await deleteTableToken({
+        client,
+        tableName: DDB_TOKEN_TABLE,
+        provider: 'short',
+        expected: read.versionId,
+      }).catch((caught: unknown) => caught);
+      client.destroy();
+
+      // Assess
+      const current = await store.readCurrent('short');
+      expect((error as Error).message).toBe(
+        `a refresh wrote a new token to token table ${DDB_TOKEN_TABLE} while revoking (the item of short moved ` +
+          `from version ${read.versionId} to ${current.versionId}); nothing was revoked. Run token-refresher ` +
+          'revoke short again to revoke the new token',
+      );
+      expect(current.token?.generation).toBe(2);
+    });
+
+    it('names --token-table when the token table does not exist', async () => {
+      // Act
+      const result = await cli(['revoke', 'short', '--token-table', 'no-such-tokens'], ddbCwd);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stderr.split('\n')[1]).toBe(
+        'token-refresher: token table no-such-tokens does not exist (GetItem; provider short has tokenStore ' +
+          '"dynamodb"): pass --token-table <name> (the stack output TokenTableName; npm start names it ' +
+          '<state table>-tokens), and check the region',
+      );
+    });
   });
 
   it('names the configured providers for an unknown one, for every command', async () => {

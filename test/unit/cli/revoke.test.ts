@@ -35,6 +35,7 @@ const target: Target = {
   description: 'test',
   clientConfig: { region: 'us-east-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'x' } },
   tableName: async () => 'state',
+  tokenTableName: async () => 'tokens',
   secretPrefix: async () => 'tr',
   providerNames: async () => ['github'],
   config: () => undefined,
