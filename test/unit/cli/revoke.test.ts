@@ -3,7 +3,16 @@
  * does when a refresh wrote a new token in between.
  */
 import 'aws-sdk-client-mock-vitest/extend';
-import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -11,10 +20,14 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it } from 'vitest';
-import { CliError } from '../../../functions/cli/errors.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseCommandLine } from '../../../functions/cli/args.js';
+import { CliError, UsageError } from '../../../functions/cli/errors.js';
+import { run } from '../../../functions/cli/main.js';
 import { describeRevoke, revokeToken } from '../../../functions/cli/revoke.js';
 import type { Target } from '../../../functions/cli/target.js';
+import { parseRefresherConfig } from '../../../functions/core/config.js';
+import { awsError } from '../aws/helpers.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 const OLD_VERSION = '11111111-1111-4111-8111-111111111111';
@@ -311,5 +324,407 @@ describe('Function: describeRevoke', () => {
         'cause, then run token-refresher refresh crm',
     );
     expect(lines.join('\n')).not.toContain('next token: at the next scheduled run');
+  });
+});
+
+/** The token item of `github` in the token table, as the DynamoDB token store writes it. */
+const TOKEN_ITEM = {
+  provider: { S: 'github' },
+  accessToken: { S: ACCESS_TOKEN },
+  tokenType: { S: 'Bearer' },
+  expiresAt: { S: '2026-03-01T12:04:00.000Z' },
+  issuedAt: { S: '2026-03-01T11:58:00.000Z' },
+  generation: { N: '9' },
+  versionId: { S: OLD_VERSION },
+  fence: { N: '9' },
+};
+
+/** A local target whose configuration gives `github` the DynamoDB token store. */
+const dynamodbTarget: Target = {
+  ...target,
+  tokenTableName: async () => 'tokens',
+  config: () =>
+    parseRefresherConfig({
+      secretPrefix: 'tr',
+      providers: [
+        {
+          name: 'github',
+          grant: 'client_credentials',
+          tokenUrl: 'https://idp.example.com/token',
+          tokenStore: 'dynamodb',
+        },
+      ],
+    }),
+};
+
+describe('Function: revokeToken, tokenStore "dynamodb" (issue 16, item 1)', () => {
+  const secrets = mockClient(SecretsManagerClient);
+  const dynamoDb = mockClient(DynamoDBClient);
+
+  beforeEach(() => {
+    secrets.reset();
+    dynamoDb.reset();
+    dynamoDb.on(UpdateItemCommand).resolves({});
+    dynamoDb.on(GetItemCommand, { TableName: 'state' }).resolves({
+      Item: { provider: { S: 'github' }, fence: { N: '9' } },
+    });
+    dynamoDb.on(DeleteItemCommand).resolves({});
+  });
+
+  it("deletes the provider's item conditional on the version read, then marks the state item; no secret is read", async () => {
+    // Prepare
+    dynamoDb.on(GetItemCommand, { TableName: 'tokens' }).resolves({ Item: TOKEN_ITEM });
+
+    // Act
+    const outcome = await revokeToken(dynamodbTarget, 'github', { now: () => NOW });
+
+    // Assess
+    expect(dynamoDb).toHaveReceivedCommandWith(GetItemCommand, {
+      TableName: 'tokens',
+      Key: { provider: { S: 'github' } },
+      ConsistentRead: true,
+    });
+    expect(dynamoDb).toHaveReceivedCommandTimes(DeleteItemCommand, 1);
+    expect(dynamoDb.commandCalls(DeleteItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'tokens',
+      Key: { provider: { S: 'github' } },
+      ConditionExpression: 'versionId = :expected',
+      ExpressionAttributeValues: { ':expected': { S: OLD_VERSION } },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    expect(dynamoDb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: 'state',
+      Key: { provider: { S: 'github' } },
+      ExpressionAttributeValues: { ':now': { N: String(NOW) } },
+    });
+    expect(secrets.calls()).toHaveLength(0);
+    expect(outcome).toEqual({
+      status: 'revoked',
+      store: 'dynamodb',
+      provider: 'github',
+      tableName: 'tokens',
+      revokedAt: '2026-03-01T12:00:00.000Z',
+      previousVersionId: OLD_VERSION,
+      revokedGeneration: 9,
+      revokedExpiresAt: '2026-03-01T12:04:00.000Z',
+      stateUpdated: true,
+      state: expect.objectContaining({ provider: 'github', fence: 9 }),
+    });
+    const text = describeRevoke(outcome).join('\n');
+    expect(text).toContain(
+      `token table tokens: deleted the item of github (version ${OLD_VERSION}); DynamoDB keeps no earlier version`,
+    );
+    expect(text).toContain('the dynamodb client source gets no token (token_not_ready)');
+    expect(text).toContain("The table's point-in-time recovery keeps the old item for its recovery period");
+    expect(text).not.toContain(ACCESS_TOKEN);
+  });
+
+  it('deletes an item no writer of ours made (no versionId) only while it still has none', async () => {
+    // Prepare: an operator's put-item holding a valid token record.
+    const { versionId: _, ...handMade } = TOKEN_ITEM;
+    dynamoDb.on(GetItemCommand, { TableName: 'tokens' }).resolves({ Item: handMade });
+
+    // Act
+    await revokeToken(dynamodbTarget, 'github', { now: () => NOW });
+
+    // Assess
+    expect(dynamoDb.commandCalls(DeleteItemCommand)[0]?.args[0].input).toEqual({
+      TableName: 'tokens',
+      Key: { provider: { S: 'github' } },
+      ConditionExpression: 'attribute_not_exists(versionId)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+  });
+
+  it('fails with exit code 1 and touches no state when a refresh replaced the item meanwhile', async () => {
+    // Prepare
+    dynamoDb.on(GetItemCommand, { TableName: 'tokens' }).resolves({ Item: TOKEN_ITEM });
+    dynamoDb.on(DeleteItemCommand).rejects(
+      Object.assign(awsError('ConditionalCheckFailedException', 'The conditional request failed', 400), {
+        Item: { ...TOKEN_ITEM, versionId: { S: OTHER_VERSION } },
+      }),
+    );
+
+    // Act
+    const error = await revokeToken(dynamodbTarget, 'github', { now: () => NOW }).catch(
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CliError);
+    expect(error).toMatchObject({ exitCode: 1 });
+    expect((error as Error).message).toBe(
+      `a refresh wrote a new token to token table tokens while revoking (the item of github moved from version ` +
+        `${OLD_VERSION} to ${OTHER_VERSION}); nothing was revoked. Run token-refresher revoke github again to ` +
+        'revoke the new token',
+    );
+    expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 0);
+  });
+
+  it('deletes nothing when the table holds no token of the provider', async () => {
+    // Prepare
+    dynamoDb.on(GetItemCommand, { TableName: 'tokens' }).resolves({});
+
+    // Act
+    const outcome = await revokeToken(dynamodbTarget, 'github', { now: () => NOW });
+
+    // Assess
+    expect(outcome).toEqual({
+      status: 'no-token',
+      store: 'dynamodb',
+      provider: 'github',
+      tableName: 'tokens',
+      versionId: 'none',
+    });
+    expect(dynamoDb).toHaveReceivedCommandTimes(DeleteItemCommand, 0);
+    expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 0);
+    expect(describeRevoke(outcome)).toEqual([
+      'nothing to revoke: token table tokens holds no token of github (no item, or revoked already; version none)',
+    ]);
+  });
+
+  it('names the permissions when DeleteItem is denied', async () => {
+    // Prepare
+    dynamoDb.on(GetItemCommand, { TableName: 'tokens' }).resolves({ Item: TOKEN_ITEM });
+    dynamoDb.on(DeleteItemCommand).rejects(awsError('AccessDeniedException', 'not authorized', 400));
+
+    // Act
+    const error = await revokeToken(dynamodbTarget, 'github', { now: () => NOW }).catch(
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as Error).message).toBe(
+      'access denied to token table tokens (DeleteItem): revoke needs dynamodb:GetItem and dynamodb:DeleteItem ' +
+        "on it (the provider's item) and kms:Decrypt on its key",
+    );
+  });
+
+  it('keeps the secret error of a configured Secrets Manager provider whose secret is missing', async () => {
+    // Prepare: the configuration says the secret; the table is never consulted.
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(
+        awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400),
+      );
+    const secretTarget: Target = {
+      ...dynamodbTarget,
+      config: () =>
+        parseRefresherConfig({
+          secretPrefix: 'tr',
+          providers: [
+            { name: 'github', grant: 'client_credentials', tokenUrl: 'https://idp.example.com/token' },
+          ],
+        }),
+    };
+
+    // Act
+    const error = await revokeToken(secretTarget, 'github', { now: () => NOW }).catch(
+      (caught: unknown) => caught,
+    );
+
+    // Assess
+    expect(error).toMatchObject({ code: 'secret_not_found' });
+    expect(dynamoDb).toHaveReceivedCommandTimes(DeleteItemCommand, 0);
+  });
+
+  it('warns of a permanent failure of a DynamoDB provider, as for the secret', () => {
+    // Act
+    const lines = describeRevoke({
+      status: 'revoked',
+      store: 'dynamodb',
+      provider: 'pager',
+      tableName: 'tokens',
+      revokedAt: '2026-03-01T12:00:00.000Z',
+      previousVersionId: 'v1',
+      revokedGeneration: 3,
+      revokedExpiresAt: '2026-03-01T12:02:00.000Z',
+      stateUpdated: true,
+      state: {
+        provider: 'pager',
+        fence: 3,
+        consecutiveFailures: 1,
+        lastErrorCode: 'invalid_client',
+        lastErrorPermanent: true,
+      },
+    });
+
+    // Assess
+    expect(lines).toContain(
+      '  WARNING: pager is blocked by a permanent failure (invalid_client): no scheduled run refreshes it; fix the ' +
+        'cause, then run token-refresher refresh pager',
+    );
+  });
+});
+
+describe('Command: revoke in AWS mode, a provider without a token secret (issue 16, item 1)', () => {
+  const cloudFormation = mockClient(CloudFormationClient);
+  const secrets = mockClient(SecretsManagerClient);
+  const dynamoDb = mockClient(DynamoDBClient);
+  const OUTPUTS = [
+    { OutputKey: 'StateTableName', OutputValue: 'state' },
+    { OutputKey: 'SecretPrefix', OutputValue: 'tr' },
+    { OutputKey: 'ProviderNames', OutputValue: '["github"]' },
+  ];
+
+  async function cli(argv: string[]) {
+    let stdout = '';
+    let stderr = '';
+    const code = await run(argv, {
+      cwd: mkdtempSync(join(tmpdir(), 'cli-revoke-')),
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      env: {},
+      clock: { now: () => NOW },
+    });
+    return { code, stdout, stderr };
+  }
+
+  function stackOutputs(outputs: { OutputKey: string; OutputValue: string }[]): void {
+    cloudFormation.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: 'TokenRefresher',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: outputs,
+        },
+      ],
+    });
+  }
+
+  beforeEach(() => {
+    cloudFormation.reset();
+    secrets.reset();
+    dynamoDb.reset();
+    secrets
+      .on(GetSecretValueCommand)
+      .rejects(
+        awsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.", 400),
+      );
+    dynamoDb.on(GetItemCommand).resolves({ Item: TOKEN_ITEM });
+    dynamoDb.on(GetItemCommand, { TableName: 'state' }).resolves({
+      Item: { provider: { S: 'github' }, fence: { N: '9' } },
+    });
+    dynamoDb.on(DeleteItemCommand).resolves({});
+    dynamoDb.on(UpdateItemCommand).resolves({});
+    vi.stubEnv('AWS_REGION', 'eu-west-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDEXAMPLE');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test-secret-access-key');
+    vi.stubEnv('AWS_EC2_METADATA_DISABLED', 'true');
+    vi.stubEnv('AWS_CONFIG_FILE', '/nonexistent/config');
+    vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', '/nonexistent/credentials');
+    vi.stubEnv('AWS_PROFILE', undefined);
+    vi.stubEnv('AWS_ENDPOINT_URL', undefined);
+  });
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('revokes in the token table of the stack output TokenTableName', async () => {
+    // Prepare
+    stackOutputs([...OUTPUTS, { OutputKey: 'TokenTableName', OutputValue: 'TokenRefresher-tokens' }]);
+
+    // Act
+    const result = await cli(['revoke', 'github', '--json']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      target: 'aws',
+      status: 'revoked',
+      store: 'dynamodb',
+      tableName: 'TokenRefresher-tokens',
+    });
+    expect(secrets).toHaveReceivedCommandWith(GetSecretValueCommand, { SecretId: 'tr/github/token' });
+    expect(dynamoDb).toHaveReceivedCommandWith(DeleteItemCommand, {
+      TableName: 'TokenRefresher-tokens',
+      ConditionExpression: 'versionId = :expected',
+    });
+  });
+
+  it('takes --token-table over the stack output', async () => {
+    // Prepare
+    stackOutputs([...OUTPUTS, { OutputKey: 'TokenTableName', OutputValue: 'TokenRefresher-tokens' }]);
+
+    // Act
+    const result = await cli(['revoke', 'github', '--token-table', 'other-tokens']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('token table other-tokens: deleted the item of github');
+    expect(dynamoDb).toHaveReceivedCommandWith(DeleteItemCommand, { TableName: 'other-tokens' });
+  });
+
+  it('fails naming --token-table and TokenTableName when no token table is known', async () => {
+    // Prepare: a stack without the output (no provider had tokenStore "dynamodb" when it was deployed).
+    stackOutputs(OUTPUTS);
+
+    // Act
+    const result = await cli(['revoke', 'github']);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n')[1]).toBe(
+      'token-refresher: token secret tr/github/token does not exist, and no DynamoDB token table is known (no ' +
+        '--token-table, and the stack has no TokenTableName output): if github keeps its token in DynamoDB ' +
+        '(tokenStore "dynamodb"), pass --token-table <name> (the stack output TokenTableName of the stack that ' +
+        'has it); otherwise check --secret-prefix, --stack and --region',
+    );
+    expect(dynamoDb).toHaveReceivedCommandTimes(DeleteItemCommand, 0);
+    expect(dynamoDb).toHaveReceivedCommandTimes(UpdateItemCommand, 0);
+  });
+
+  it('names --token-table when the stack lacks TokenTableName for a provider the configuration puts in DynamoDB', async () => {
+    // Prepare
+    stackOutputs(OUTPUTS);
+    const configDir = mkdtempSync(join(tmpdir(), 'cli-revoke-config-'));
+    const configFile = join(configDir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        secretPrefix: 'tr',
+        providers: [
+          {
+            name: 'github',
+            grant: 'client_credentials',
+            tokenUrl: 'https://idp.example.com/token',
+            tokenStore: 'dynamodb',
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const result = await cli(['revoke', 'github', '--config', configFile]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n')[1]).toBe(
+      'token-refresher: stack TokenRefresher has no TokenTableName output (it has one only when a deployed ' +
+        'provider has tokenStore "dynamodb"): redeploy it (npx cdk deploy), or pass --token-table <name>',
+    );
+    expect(secrets.calls()).toHaveLength(0);
+  });
+});
+
+describe('Option: --token-table', () => {
+  it('is accepted by revoke only', () => {
+    // Act
+    const parsed = parseCommandLine(['revoke', 'github', '--token-table', 'tokens']);
+    const refused = (() => {
+      try {
+        return parseCommandLine(['status', '--token-table', 'tokens']);
+      } catch (error) {
+        return error;
+      }
+    })();
+
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'command', command: 'revoke', options: { tokenTable: 'tokens' } });
+    expect(refused).toBeInstanceOf(UsageError);
+    expect((refused as Error).message).toBe('--token-table does not apply to status');
   });
 });
