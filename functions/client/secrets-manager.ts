@@ -123,7 +123,8 @@ export function createSecretsManagerTokenClient(options: SecretsManagerTokenClie
 /**
  * The token in a token secret's `SecretString`.
  * @throws TokenClientError `token_not_ready` (the stack's placeholder `{"status":"pending"}`: no
- *   refresh has succeeded yet), `invalid_token_record`, `provider_mismatch`
+ *   refresh has succeeded yet; or `token-refresher revoke`'s `{"status":"revoked"}` until the next
+ *   refresh), `invalid_token_record`, `provider_mismatch`
  */
 export function parseTokenSecret(
   provider: string,
@@ -141,10 +142,13 @@ export function parseTokenSecret(
     // The raw string is never quoted: it could be a token.
     throw new TokenClientError(`${what} does not hold JSON`, 'invalid_token_record');
   }
-  if (isPlaceholder(value)) {
+  const placeholder = placeholderStatus(value);
+  if (placeholder !== undefined) {
     throw new TokenClientError(
-      `${what} holds no token yet (status "pending"): the first refresh of provider "${provider}" has not ` +
-        'succeeded; check that its credentials secret is filled and the refresher has run',
+      placeholder === 'revoked'
+        ? `${what} holds no token (status "revoked"): the token was revoked; the next refresh of provider "${provider}" writes a new one`
+        : `${what} holds no token yet (status "pending"): the first refresh of provider "${provider}" has not ` +
+            'succeeded; check that its credentials secret is filled and the refresher has run',
       'token_not_ready',
     );
   }
@@ -261,11 +265,9 @@ async function loadSdk(options: SecretsManagerTransportOptions) {
   return { client, GetSecretValueCommand: sdk.GetSecretValueCommand };
 }
 
-function isPlaceholder(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { status?: unknown }).status === 'pending' &&
-    !('accessToken' in value)
-  );
+/** The status of a value the refresher writes in place of a token: the stack's placeholder, or revoke's. */
+function placeholderStatus(value: unknown): 'pending' | 'revoked' | undefined {
+  if (typeof value !== 'object' || value === null || 'accessToken' in value) return undefined;
+  const { status } = value as { status?: unknown };
+  return status === 'pending' || status === 'revoked' ? status : undefined;
 }

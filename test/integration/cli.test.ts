@@ -17,6 +17,7 @@ import { SecretsManagerTokenStore, tokenSecretName } from '../../functions/aws/t
 import { run } from '../../functions/cli/main.js';
 import { deleteTableToken } from '../../functions/cli/revoke-dynamodb.js';
 import { createDynamoDbTokenClient, TokenClientError } from '../../functions/client/dynamodb.js';
+import { createSecretsManagerTokenClient } from '../../functions/client/secrets-manager.js';
 import { LocalScheduler } from '../../functions/local/scheduler.js';
 import { localTokenTableName, writeLocalSession } from '../../functions/local/session.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
@@ -321,6 +322,45 @@ describe('Operator CLI against moto server and oidc-provider', () => {
     expect(refreshed.code).toBe(0);
     expect(refreshed.stdout).toMatch(/^refreshed cc: generation 2,/);
     expect((await tokens().readCurrent('cc')).token).toMatchObject({ provider: 'cc', generation: 2 });
+  });
+
+  it('gives a Secrets Manager consumer token_not_ready after a revoke, and the new token after the next refresh', async () => {
+    // Prepare
+    await cli(['refresh', 'cc']);
+    /** A consumer's first read, on each transport, with a client of its own (no cache). */
+    const consumerReads = () =>
+      Promise.all(
+        (['fetch', 'sdk'] as const).map((transport) =>
+          createSecretsManagerTokenClient({
+            secretPrefix: PREFIX,
+            clientConfig: moto.clientConfig,
+            transport,
+          })
+            .getToken('cc')
+            .catch((error: unknown) => error),
+        ),
+      );
+
+    // Act
+    const revoked = await cli(['revoke', 'cc']);
+    const afterRevoke = await consumerReads();
+    await cli(['refresh', 'cc']);
+    const afterRefresh = await consumerReads();
+
+    // Assess: what revoke prints and the docs say ("Secrets Manager readers get no token (token_not_ready)").
+    expect(revoked.stdout).toContain('Secrets Manager readers get no token (token_not_ready)');
+    for (const answer of afterRevoke) {
+      expect(answer).toBeInstanceOf(TokenClientError);
+      expect(answer).toMatchObject({
+        code: 'token_not_ready',
+        message: expect.stringContaining('holds no token (status "revoked")'),
+      });
+    }
+    const token = (await tokens().readCurrent('cc')).token;
+    expect(afterRefresh).toEqual([
+      expect.objectContaining({ accessToken: token?.accessToken }),
+      expect.objectContaining({ accessToken: token?.accessToken }),
+    ]);
   });
 
   it('revokes with --json, without printing the token', async () => {
