@@ -28,7 +28,10 @@ export function conditionOf(row: StatusRow, now: number): ProviderCondition {
 
 function nextRefresh(state: ProviderState | undefined, now: number): string {
   if (state === undefined) return 'due';
-  if (state.lastErrorPermanent) return 'when forced';
+  // A block that recorded its credentials version lifts itself when new credentials are put.
+  if (state.lastErrorPermanent) {
+    return state.credentialsVersionId === undefined ? 'when forced' : 'new credentials or forced';
+  }
   if (state.nextRefreshAt === undefined) return '-';
   return state.nextRefreshAt <= now ? 'due' : ago(state.nextRefreshAt, now);
 }

@@ -271,7 +271,7 @@ describe('Operator CLI against moto server and oidc-provider', () => {
         'then run: token-refresher refresh bad',
     );
     expect(status.stdout.split('\n')[3]).toMatch(
-      /^bad\s+needs attention\s+-\s+never\s+invalid_client \(permanent\)\s+1\s+-\s+when forced$/,
+      /^bad\s+needs attention\s+-\s+never\s+invalid_client \(permanent\)\s+1\s+-\s+new credentials or forced$/,
     );
   });
 

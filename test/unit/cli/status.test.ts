@@ -113,6 +113,23 @@ describe('Function: renderStatusTable', () => {
   });
 });
 
+describe('Function: renderStatusTable, a blocked provider', () => {
+  it('says new credentials lift a block that recorded its credentials version; an older block needs a force', () => {
+    // Prepare: the billing row's permanent failure, once with the credentials version it used.
+    const billing = ROWS[2];
+    if (billing?.state === undefined) throw new Error('the billing row has a state');
+    const recorded = { provider: 'billing', state: { ...billing.state, credentialsVersionId: 'v-1' } };
+
+    // Act
+    const [, withVersion] = renderStatusTable([recorded], NOW);
+    const [, withoutVersion] = renderStatusTable([billing], NOW);
+
+    // Assess
+    expect(withVersion).toMatch(/needs attention .* new credentials or forced$/);
+    expect(withoutVersion).toMatch(/needs attention .* when forced$/);
+  });
+});
+
 describe('Function: conditionOf', () => {
   it('treats a lease as live up to and including its expiry instant', () => {
     // Prepare
