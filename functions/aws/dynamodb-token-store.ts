@@ -32,7 +32,6 @@
  * `put-item`) reads as no token at version {@link NO_TOKEN_VERSION}, and the first write creates the
  * item. Values are marshalled by hand, as in `state-table.ts`: the shape is small and fixed.
  */
-import { createHash } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { StoreError, WriteConflictError } from '../core/errors.js';
 import { TOKEN_TABLE_PARTITION_KEY } from '../core/names.js';
@@ -41,6 +40,7 @@ import { tokenRecordSchema } from '../core/token-record.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
+import { writeVersionIdOf } from './write-version-id.js';
 
 /** The DynamoDB SDK, loaded on first use (the read function loads it only if a provider needs it). */
 type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
@@ -202,22 +202,11 @@ export class DynamoDbTokenStore implements TokenStore {
 }
 
 /**
- * The version id of one logical write: an RFC 9562 UUIDv8 from a SHA-256 of what identifies it, as
- * `clientRequestTokenFor` in `secrets.ts` names a secret version (kept apart so that this adapter
- * does not load the Secrets Manager client).
+ * The version id of one logical write, as `clientRequestTokenFor` in `secrets.ts` names a secret
+ * version (the same `writeVersionIdOf`).
  */
 export function tokenVersionIdFor(provider: string, fence: number, expectedVersionId: string): string {
-  const hex = createHash('sha256')
-    .update(JSON.stringify(['token-refresher', 'dynamodb-token', provider, fence, expectedVersionId]))
-    .digest('hex');
-  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return [
-    hex.slice(0, 8),
-    hex.slice(8, 12),
-    `8${hex.slice(13, 16)}`,
-    `${variant}${hex.slice(17, 20)}`,
-    hex.slice(20, 32),
-  ].join('-');
+  return writeVersionIdOf(['token-refresher', 'dynamodb-token', provider, fence, expectedVersionId]);
 }
 
 /** The item of a token record. */

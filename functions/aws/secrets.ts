@@ -23,7 +23,6 @@
  * that repeats a whole write after a failure passes `resume`, which first looks the version up and
  * skips what is already done, so it never repeats a completed write.
  */
-import { createHash } from 'node:crypto';
 import {
   GetSecretValueCommand,
   PutSecretValueCommand,
@@ -34,6 +33,7 @@ import {
 import { StoreError, WriteConflictError } from '../core/errors.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { awsErrorName, isAwsError } from './sdk-errors.js';
+import { writeVersionIdOf } from './write-version-id.js';
 
 /** The label consumers read. */
 export const AWSCURRENT = 'AWSCURRENT';
@@ -109,26 +109,13 @@ export function clientRequestTokenFor(input: {
   readonly fence: number;
   readonly expectedVersionId: string | undefined;
 }): string {
-  const hex = createHash('sha256')
-    .update(
-      JSON.stringify([
-        'token-refresher',
-        input.purpose,
-        input.provider,
-        input.fence,
-        input.expectedVersionId ?? null,
-      ]),
-    )
-    .digest('hex');
-  // Version nibble 8 (custom, RFC 9562 §5.8) and variant bits 10xx, so that it is a well-formed UUID.
-  const variant = ((Number.parseInt(hex.charAt(16), 16) & 0x3) | 0x8).toString(16);
-  return [
-    hex.slice(0, 8),
-    hex.slice(8, 12),
-    `8${hex.slice(13, 16)}`,
-    `${variant}${hex.slice(17, 20)}`,
-    hex.slice(20, 32),
-  ].join('-');
+  return writeVersionIdOf([
+    'token-refresher',
+    input.purpose,
+    input.provider,
+    input.fence,
+    input.expectedVersionId ?? null,
+  ]);
 }
 
 /**
