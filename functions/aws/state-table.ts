@@ -28,6 +28,7 @@ import {
   type DynamoDBClientConfig,
   GetItemCommand,
   UpdateItemCommand,
+  type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import { StoreError } from '../core/errors.js';
 import type { ReleaseRecord, StateTable } from '../core/ports.js';
@@ -168,34 +169,25 @@ export class DynamoDbStateTable implements StateTable {
       withPreciseRun(this.#releaseUpdate(input.now, input.record), input.record),
       input.record,
     );
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { provider: { S: input.provider } },
-          // - `leaseOwner = :owner`: we still hold the lease; nobody took it over after it expired
-          //   (that holder's write must win, ours must not clear its lease).
-          // - `AND fence = :fence`: and it is the same lease generation, not a later one taken under
-          //   the same owner id (Lambda reuses the request id when it retries an async invocation,
-          //   so an old attempt must not release, or overwrite the record of, the retry's lease).
-          // Both also fail on a missing item, so a release never creates one.
-          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
-          UpdateExpression: `${set.length === 0 ? '' : `SET ${set.join(', ')} `}REMOVE ${remove.join(', ')}`,
-          // `ttl` is a DynamoDB reserved word.
-          ...(set.length === 0 ? {} : { ExpressionAttributeNames: { '#ttl': 'ttl' } }),
-          ExpressionAttributeValues: {
-            ...values,
-            ':owner': { S: input.owner },
-            ':fence': { N: String(input.fence) },
-          },
-        }),
-      );
-      return true;
-    } catch (error) {
-      // The lease expired and another holder took it (or the item is gone): nothing was written.
-      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
-      throw this.#translate(error, 'UpdateItem');
-    }
+    return this.#updateIfStill({
+      TableName: this.#tableName,
+      Key: { provider: { S: input.provider } },
+      // - `leaseOwner = :owner`: we still hold the lease; nobody took it over after it expired
+      //   (that holder's write must win, ours must not clear its lease).
+      // - `AND fence = :fence`: and it is the same lease generation, not a later one taken under
+      //   the same owner id (Lambda reuses the request id when it retries an async invocation,
+      //   so an old attempt must not release, or overwrite the record of, the retry's lease).
+      // Both also fail on a missing item, so a release never creates one.
+      ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+      UpdateExpression: `${set.length === 0 ? '' : `SET ${set.join(', ')} `}REMOVE ${remove.join(', ')}`,
+      // `ttl` is a DynamoDB reserved word.
+      ...(set.length === 0 ? {} : { ExpressionAttributeNames: { '#ttl': 'ttl' } }),
+      ExpressionAttributeValues: {
+        ...values,
+        ':owner': { S: input.owner },
+        ':fence': { N: String(input.fence) },
+      },
+    });
   }
 
   /**
@@ -205,22 +197,14 @@ export class DynamoDbStateTable implements StateTable {
    * @returns false when the provider has no item (it never ran; its first run refreshes anyway).
    */
   async markTokenRemoved(input: { readonly provider: string; readonly now: number }): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { provider: { S: input.provider } },
-          // Never create an item: a half item (no fence) is what acquire would have to repair.
-          ConditionExpression: 'attribute_exists(provider)',
-          UpdateExpression: 'SET nextRefreshAt = :now REMOVE tokenExpiresAt, tokenVersionId',
-          ExpressionAttributeValues: { ':now': { N: String(input.now) } },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
-      throw this.#translate(error, 'UpdateItem');
-    }
+    return this.#updateIfStill({
+      TableName: this.#tableName,
+      Key: { provider: { S: input.provider } },
+      // Never create an item: a half item (no fence) is what acquire would have to repair.
+      ConditionExpression: 'attribute_exists(provider)',
+      UpdateExpression: 'SET nextRefreshAt = :now REMOVE tokenExpiresAt, tokenVersionId',
+      ExpressionAttributeValues: { ':now': { N: String(input.now) } },
+    });
   }
 
   /**
@@ -231,22 +215,14 @@ export class DynamoDbStateTable implements StateTable {
     readonly provider: string;
     readonly nextRefreshAt: number;
   }): Promise<boolean> {
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { provider: { S: input.provider } },
-          // Still the refresh time the run was armed for (this also fails on a missing item).
-          ConditionExpression: 'nextRefreshAt = :nextRefreshAt',
-          UpdateExpression: 'SET preciseRunFor = :nextRefreshAt',
-          ExpressionAttributeValues: { ':nextRefreshAt': { N: String(input.nextRefreshAt) } },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
-      throw this.#translate(error, 'UpdateItem');
-    }
+    return this.#updateIfStill({
+      TableName: this.#tableName,
+      Key: { provider: { S: input.provider } },
+      // Still the refresh time the run was armed for (this also fails on a missing item).
+      ConditionExpression: 'nextRefreshAt = :nextRefreshAt',
+      UpdateExpression: 'SET preciseRunFor = :nextRefreshAt',
+      ExpressionAttributeValues: { ':nextRefreshAt': { N: String(input.nextRefreshAt) } },
+    });
   }
 
   /**
@@ -260,21 +236,27 @@ export class DynamoDbStateTable implements StateTable {
     readonly fence: number;
     readonly refreshes: readonly number[];
   }): Promise<boolean> {
+    return this.#updateIfStill({
+      TableName: this.#tableName,
+      Key: { provider: { S: input.provider } },
+      // The same guard as the release: this holder's lease, this generation; never creates an item.
+      ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
+      UpdateExpression: 'SET onDemandRefreshes = :refreshes',
+      ExpressionAttributeValues: {
+        ':refreshes': { L: input.refreshes.map((at) => ({ N: String(at) })) },
+        ':owner': { S: input.owner },
+        ':fence': { N: String(input.fence) },
+      },
+    });
+  }
+
+  /**
+   * One conditional `UpdateItem`: true when written, false when its condition failed (the lease was
+   * lost, the item is missing or moved on: nothing was written).
+   */
+  async #updateIfStill(input: UpdateItemCommandInput): Promise<boolean> {
     try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: { provider: { S: input.provider } },
-          // The same guard as the release: this holder's lease, this generation; never creates an item.
-          ConditionExpression: 'leaseOwner = :owner AND fence = :fence',
-          UpdateExpression: 'SET onDemandRefreshes = :refreshes',
-          ExpressionAttributeValues: {
-            ':refreshes': { L: input.refreshes.map((at) => ({ N: String(at) })) },
-            ':owner': { S: input.owner },
-            ':fence': { N: String(input.fence) },
-          },
-        }),
-      );
+      await this.#client.send(new UpdateItemCommand(input));
       return true;
     } catch (error) {
       if (isAwsError(error, 'ConditionalCheckFailedException')) return false;
