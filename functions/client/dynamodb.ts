@@ -8,25 +8,37 @@
  * Like Secrets Manager, this source cannot trigger a refresh: after a 401, `withToken` reads the item
  * again and retries only if the refresher has already written another token.
  *
- * The AWS SDK's `DynamoDBClient` (`@aws-sdk/client-dynamodb`, an optional peer dependency) is
- * imported on the first read, never at load. Entry point `@token-refresher/client/dynamodb`.
+ * `GetItem` goes out as one SigV4-signed `DynamoDB_20120810.GetItem` request by default (transport
+ * `fetch`: no AWS SDK code is loaded, credentials come from the Lambda environment), or through the
+ * AWS SDK's `DynamoDBClient` (transport `sdk`; `@aws-sdk/client-dynamodb`, an optional peer
+ * dependency, imported on first read); the choice follows the Secrets Manager source's rules
+ * (dynamodb-transport.ts), and both give the same answers and error codes.
+ *
+ * Entry point `@token-refresher/client/dynamodb`.
  */
 import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DYNAMODB_SERVICE } from './aws-endpoint.js';
+import { defaultCredentials } from './credentials.js';
+import {
+  DEFAULT_DYNAMODB_CLIENT_CONFIG,
+  type DynamoDbTransport,
+  type DynamoDbTransportOptions,
+  planDynamoDbTransport,
+} from './dynamodb-transport.js';
 import { TokenClientError } from './errors.js';
+import { type HttpFetch, nodeHttpFetch } from './http.js';
 import { checkTokenTableName } from './options.js';
+import type { TransportPlan } from './secrets-manager-transport.js';
+import { AwsJsonClient, AwsRequestError } from './signed-fetch.js';
 import { type ClientToken, toClientToken } from './token.js';
-import { TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
+import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
 
 // Everything a consumer of this entry point needs, so that it never has to import the index.
+export { DEFAULT_DYNAMODB_CLIENT_CONFIG, type DynamoDbTransport } from './dynamodb-transport.js';
 export { TokenClientError, type TokenClientErrorCode } from './errors.js';
+export type { HttpFetch, HttpRequestInit, HttpResponse } from './http.js';
 export type { ClientToken } from './token.js';
 export { type Clock, TokenClient, type TokenClientOptions, type WithTokenOptions } from './token-client.js';
-
-/** Defaults of the client built when none is injected: a few quick retries, and timeouts. */
-export const DEFAULT_DYNAMODB_CLIENT_CONFIG = {
-  maxAttempts: 3,
-  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
-} as const;
 
 /** The item attributes a consumer reads: the token record's, no bookkeeping. */
 const PROJECTED = ['provider', 'accessToken', 'tokenType', 'expiresAt'] as const;
@@ -34,47 +46,54 @@ const PROJECTED = ['provider', 'accessToken', 'tokenType', 'expiresAt'] as const
 export interface DynamoDbSourceOptions {
   /** The token table: its name (the stack output `TokenTableName`) or its ARN. */
   readonly tableName: string;
-  /** An SDK client to use (share one per container; tests pass a mocked one). Wins over `clientConfig`. */
+  /**
+   * How `GetItem` is sent:
+   * - `'fetch'`: one SigV4-signed HTTPS request, no AWS SDK code loaded. Credentials: `clientConfig`'s,
+   *   else the environment's (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: the
+   *   function's role on Lambda), else the SDK's default chain (`@aws-sdk/credential-provider-node`,
+   *   imported then). Region: `clientConfig.region`, else `AWS_REGION`. Endpoint: `clientConfig.endpoint`,
+   *   else `AWS_ENDPOINT_URL_DYNAMODB`, else `AWS_ENDPOINT_URL`, else the regional one.
+   * - `'sdk'`: the AWS SDK's `DynamoDBClient` (`client`, or one built from `clientConfig`), imported on
+   *   the first read.
+   *
+   * @default `'fetch'`, unless `client` is given, `clientConfig` sets anything but a string `region`
+   *   and `endpoint`, `credentials` and `maxAttempts`, no region is set, or `AWS_USE_FIPS_ENDPOINT` /
+   *   `AWS_USE_DUALSTACK_ENDPOINT` is, or `AWS_ACCOUNT_ID_ENDPOINT_MODE` is `required`: then `'sdk'`,
+   *   which resolves those as the SDK always does
+   */
+  readonly transport?: DynamoDbTransport;
+  /** An SDK client to use (share one per container; tests pass a mocked one): transport `sdk`. */
   readonly client?: DynamoDBClient;
   /**
-   * Config of the client built when `client` is absent; region and endpoint come from the
-   * environment (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`) unless set here.
+   * Client config: `region`, `endpoint`, `credentials` and `maxAttempts` apply to both transports;
+   * anything else selects transport `sdk` (or is refused with `transport: 'fetch'`).
    * @default {@link DEFAULT_DYNAMODB_CLIENT_CONFIG}
    */
   readonly clientConfig?: DynamoDBClientConfig;
+  /** Transport `fetch`: the HTTP function (`globalThis.fetch` will do). @default over `node:https` */
+  readonly fetch?: HttpFetch;
+  /** Transport `fetch`: dates the signatures. @default the system clock */
+  readonly clock?: Clock;
 }
 
 export interface DynamoDbTokenClientOptions extends DynamoDbSourceOptions, TokenClientOptions {}
 
-type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
-
 /** {@link TokenSource} over `GetItem` of the provider's item in the token table. */
 export class DynamoDbTokenSource implements TokenSource {
   readonly #tableName: string;
-  readonly #options: DynamoDbSourceOptions;
-  #sdk: Promise<{ readonly sdk: DynamoDbSdk; readonly client: DynamoDBClient }> | undefined;
+  readonly #getItem: GetTokenItem;
 
   /** @throws TokenClientError `invalid_options` */
   constructor(options: DynamoDbSourceOptions) {
     this.#tableName = checkTokenTableName(options?.tableName);
-    this.#options = options;
+    this.#getItem = dynamoDbTransport(planDynamoDbTransport(options), options);
   }
 
   /** @throws TokenClientError (see {@link parseTokenItem} and {@link translateDynamoDbError}) */
   async read(provider: string): Promise<ClientToken> {
     let item: Record<string, AttributeValue> | undefined;
     try {
-      const { sdk, client } = await this.#loadSdk();
-      ({ Item: item } = await client.send(
-        new sdk.GetItemCommand({
-          TableName: this.#tableName,
-          Key: { provider: { S: provider } },
-          // The refresher writes before a token's last `marginMs`: a strongly consistent read sees it.
-          ConsistentRead: true,
-          ProjectionExpression: PROJECTED.map((name) => `#${name}`).join(', '),
-          ExpressionAttributeNames: Object.fromEntries(PROJECTED.map((name) => [`#${name}`, name])),
-        }),
-      ));
+      item = await this.#getItem(getItemInput(this.#tableName, provider));
     } catch (error) {
       throw translateDynamoDbError(error, this.#tableName);
     }
@@ -84,28 +103,6 @@ export class DynamoDbTokenSource implements TokenSource {
   /** The table cannot refresh: read again, and let the client compare. */
   replaceRejected(provider: string): Promise<ClientToken> {
     return this.read(provider);
-  }
-
-  /** The SDK, imported on the first read (a failed import is tried again next time). */
-  #loadSdk(): Promise<{ readonly sdk: DynamoDbSdk; readonly client: DynamoDBClient }> {
-    this.#sdk ??= import('@aws-sdk/client-dynamodb').then(
-      (sdk) => ({
-        sdk,
-        client:
-          this.#options.client ??
-          new sdk.DynamoDBClient({ ...DEFAULT_DYNAMODB_CLIENT_CONFIG, ...this.#options.clientConfig }),
-      }),
-      (error: unknown) => {
-        this.#sdk = undefined;
-        throw new TokenClientError(
-          'The dynamodb source needs the AWS SDK package @aws-sdk/client-dynamodb (npm install @aws-sdk/client-dynamodb; ' +
-            "Lambda's Node.js runtime provides it)",
-          'read_failed',
-          { cause: error },
-        );
-      },
-    );
-    return this.#sdk;
   }
 }
 
@@ -141,13 +138,14 @@ export function parseTokenItem(
 }
 
 /**
- * Translate an SDK exception of `GetItem` into a {@link TokenClientError}.
+ * Translate an exception of `GetItem` (the SDK's, or the `fetch` transport's, which is named the
+ * same) into a {@link TokenClientError}. A `TokenClientError` is returned as it is.
  *
- * | SDK exception | code |
+ * | exception | code |
  * |---|---|
  * | `ResourceNotFoundException` | `table_not_found` |
  * | `AccessDeniedException` | `access_denied` |
- * | anything else (throttling, 5xx, network, timeout) | `read_failed` |
+ * | anything else (throttling, 5xx, network, timeout, no credentials) | `read_failed` |
  */
 export function translateDynamoDbError(error: unknown, tableName: string): TokenClientError {
   if (error instanceof TokenClientError) return error;
@@ -171,4 +169,92 @@ export function translateDynamoDbError(error: unknown, tableName: string): Token
         cause: error,
       });
   }
+}
+
+/** The `GetItem` input of a provider's item: strongly consistent, the token fields only. */
+function getItemInput(tableName: string, provider: string) {
+  return {
+    TableName: tableName,
+    Key: { provider: { S: provider } },
+    // The refresher writes before a token's last `marginMs`: a strongly consistent read sees it.
+    ConsistentRead: true,
+    ProjectionExpression: PROJECTED.map((name) => `#${name}`).join(', '),
+    ExpressionAttributeNames: Object.fromEntries(PROJECTED.map((name) => [`#${name}`, name])),
+  };
+}
+
+type GetItemInput = ReturnType<typeof getItemInput>;
+
+/** `GetItem`: the output's `Item`, `undefined` when there is none. */
+type GetTokenItem = (input: GetItemInput) => Promise<Record<string, AttributeValue> | undefined>;
+
+/**
+ * The planned transport's `GetItem`. Both answer the output's `Item` or throw what
+ * {@link translateDynamoDbError} turns into the same codes: the SDK's exceptions, or the `fetch`
+ * transport's {@link AwsRequestError}s, named as the SDK names them.
+ */
+function dynamoDbTransport(plan: TransportPlan, options: DynamoDbTransportOptions): GetTokenItem {
+  return plan.kind === 'fetch' ? fetchTransport(plan, options) : sdkTransport(options);
+}
+
+function fetchTransport(
+  plan: Extract<TransportPlan, { kind: 'fetch' }>,
+  options: DynamoDbTransportOptions,
+): GetTokenItem {
+  const clock = options.clock;
+  const client = new AwsJsonClient(DYNAMODB_SERVICE, {
+    region: plan.region,
+    endpoint: plan.endpoint,
+    credentials: plan.credentials ?? defaultCredentials(),
+    fetch: options.fetch ?? nodeHttpFetch,
+    timeoutMs: plan.attemptTimeoutMs,
+    maxAttempts: plan.maxAttempts,
+    now: () => clock?.now() ?? Date.now(),
+  });
+  return async (input) => {
+    const output = await client.request('GetItem', input);
+    const item = (output as { Item?: unknown } | null)?.Item;
+    if (item === undefined || item === null) return undefined;
+    if (typeof item !== 'object' || Array.isArray(item)) {
+      // Where the SDK's deserializer would fail too: not a token item, and nothing of it is quoted.
+      throw new AwsRequestError('SerializationError', 'GetItem answered an Item that is not a map', 200);
+    }
+    // The wire format of an item is the SDK's `AttributeValue` shape ({ "S": "…" }).
+    return item as Record<string, AttributeValue>;
+  };
+}
+
+function sdkTransport(options: DynamoDbTransportOptions): GetTokenItem {
+  let loading: ReturnType<typeof loadSdk> | undefined;
+  return async (input) => {
+    loading ??= loadSdk(options).catch((error: unknown) => {
+      loading = undefined;
+      throw error;
+    });
+    const { client, GetItemCommand } = await loading;
+    return (await client.send(new GetItemCommand(input))).Item;
+  };
+}
+
+/**
+ * The SDK, imported with `import()` on first use, never statically: a bundler hoists a static import
+ * of an external package to the top of the bundle, where it loads at cold start, whereas it keeps a
+ * dynamic one dynamic.
+ */
+async function loadSdk(options: DynamoDbTransportOptions) {
+  let sdk: typeof import('@aws-sdk/client-dynamodb');
+  try {
+    sdk = await import('@aws-sdk/client-dynamodb');
+  } catch (error) {
+    throw new TokenClientError(
+      'The dynamodb source needs the AWS SDK package @aws-sdk/client-dynamodb for transport "sdk" ' +
+        "(npm install @aws-sdk/client-dynamodb; Lambda's Node.js runtime provides it), or let the source use " +
+        'transport "fetch" (set AWS_REGION, pass no client)',
+      'read_failed',
+      { cause: error },
+    );
+  }
+  const client =
+    options.client ?? new sdk.DynamoDBClient({ ...DEFAULT_DYNAMODB_CLIENT_CONFIG, ...options.clientConfig });
+  return { client, GetItemCommand: sdk.GetItemCommand };
 }

@@ -14,8 +14,9 @@
  * only the one you use.
  */
 import type { DynamoDbTokenClientOptions } from './dynamodb.js';
+import { checkDynamoDbSourceOptions } from './dynamodb-transport.js';
 import { TokenClientError } from './errors.js';
-import { checkTokenTableName, resolveReadFunctionEndpoint } from './options.js';
+import { resolveReadFunctionEndpoint } from './options.js';
 import type { ReadFunctionTokenClientOptions } from './read-function.js';
 import type { SecretsManagerTokenClientOptions } from './secrets-manager.js';
 import { checkSecretsManagerSourceOptions } from './secrets-manager-transport.js';
@@ -61,7 +62,7 @@ export function createTokenClient(options: CreateTokenClientOptions): TokenClien
     load = async () => new (await import('./read-function.js')).ReadFunctionTokenSource(rfOptions);
   } else if (chosen === 'dynamodb') {
     const ddbOptions = options as DynamoDbTokenClientOptions;
-    checkTokenTableName(ddbOptions.tableName);
+    checkDynamoDbSourceOptions(ddbOptions);
     load = async () => new (await import('./dynamodb.js')).DynamoDbTokenSource(ddbOptions);
   } else {
     throw new TokenClientError(

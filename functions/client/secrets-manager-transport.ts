@@ -3,9 +3,11 @@
  * `fetch`, one signed request) or through the SDK's `SecretsManagerClient` (transport `sdk`). Decided
  * from the options and the environment when the client is built, so a contradictory option fails at
  * cold start; nothing here loads the signer or the SDK (the index imports this module at once).
+ * {@link planTransport} holds the rules for any AWS JSON service: the DynamoDB source plans with it
+ * too (dynamodb-transport.ts).
  */
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import { resolveAwsEndpoint, SECRETS_MANAGER_SERVICE } from './aws-endpoint.js';
+import { type AwsJsonService, resolveAwsEndpoint, SECRETS_MANAGER_SERVICE } from './aws-endpoint.js';
 import type { CredentialsOption } from './credentials.js';
 import { TokenClientError } from './errors.js';
 import type { HttpFetch } from './http.js';
@@ -24,17 +26,25 @@ export const DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG = {
   requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
 } as const;
 
-const FETCH_ATTEMPT_TIMEOUT_MS =
-  DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG.requestHandler.connectionTimeout +
-  DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG.requestHandler.requestTimeout;
+/** A source's SDK client defaults, which the `fetch` transport follows: attempts, and the two timeouts. */
+export interface TransportDefaults {
+  readonly maxAttempts: number;
+  readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number };
+}
 
-/** The options that choose and configure the transport (see `SecretsManagerSourceOptions`). */
-export interface SecretsManagerTransportOptions {
+/** The options that choose and configure a source's transport, whatever its SDK client. */
+export interface TransportOptions {
   readonly transport?: SecretsManagerTransport;
-  readonly client?: SecretsManagerClient;
-  readonly clientConfig?: SecretsManagerClientConfig;
+  readonly client?: unknown;
+  readonly clientConfig?: object;
   readonly fetch?: HttpFetch;
   readonly clock?: { now(): number };
+}
+
+/** The options that choose and configure the transport (see `SecretsManagerSourceOptions`). */
+export interface SecretsManagerTransportOptions extends TransportOptions {
+  readonly client?: SecretsManagerClient;
+  readonly clientConfig?: SecretsManagerClientConfig;
 }
 
 /**
@@ -71,14 +81,39 @@ export type TransportPlan =
   | { readonly kind: 'sdk'; readonly reason: string };
 
 /**
- * Choose the transport. Without `transport`: `fetch`, unless a `client` is given, or `clientConfig`
- * holds a setting other than a string `region` and `endpoint`, `credentials` and `maxAttempts`, or no
- * region is set in code or `AWS_REGION` (the SDK also reads the shared config file), or FIPS or
- * dual-stack endpoints are asked for. With `transport: 'fetch'` each of those is an error instead.
+ * Choose the Secrets Manager source's transport ({@link planTransport} for Secrets Manager).
  * @throws TokenClientError `invalid_options`
  */
 export function planSecretsManagerTransport(
   options: SecretsManagerTransportOptions,
+  environment: Readonly<Record<string, string | undefined>> = process.env,
+): TransportPlan {
+  return planTransport(
+    { service: SECRETS_MANAGER_SERVICE, defaults: DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG },
+    options,
+    environment,
+  );
+}
+
+/** The service a transport is planned for, and its source's SDK client defaults. */
+export interface TransportTarget {
+  readonly service: AwsJsonService;
+  readonly defaults: TransportDefaults;
+  /** Why this service's SDK client would reach another endpoint than `fetch` would, if it would. */
+  readonly sdkOnlyReason?: (environment: Readonly<Record<string, string | undefined>>) => string | undefined;
+}
+
+/**
+ * Choose the transport. Without `transport`: `fetch`, unless a `client` is given, or `clientConfig`
+ * holds a setting other than a string `region` and `endpoint`, `credentials` and `maxAttempts`, or no
+ * region is set in code or `AWS_REGION` (the SDK also reads the shared config file), or FIPS or
+ * dual-stack endpoints are asked for (or what `target.sdkOnlyReason` names). With `transport: 'fetch'` each
+ * of those is an error instead.
+ * @throws TokenClientError `invalid_options`
+ */
+export function planTransport(
+  target: TransportTarget,
+  options: TransportOptions,
   environment: Readonly<Record<string, string | undefined>> = process.env,
 ): TransportPlan {
   const { transport } = options;
@@ -101,20 +136,22 @@ export function planSecretsManagerTransport(
   const region = (config.region as string | undefined) || environment.AWS_REGION;
   if (!region) return needsSdk('no region is set (clientConfig.region or AWS_REGION)');
   const resolved = resolveAwsEndpoint(
-    SECRETS_MANAGER_SERVICE,
+    target.service,
     region,
     config.endpoint as string | undefined,
     environment,
   );
   if ('unsupported' in resolved) return needsSdk(resolved.unsupported);
+  const serviceReason = target.sdkOnlyReason?.(environment);
+  if (serviceReason !== undefined) return needsSdk(serviceReason);
+  const { maxAttempts, requestHandler } = target.defaults;
   return {
     kind: 'fetch',
     region,
     endpoint: resolved.endpoint,
     credentials: config.credentials as CredentialsOption | undefined,
-    maxAttempts:
-      (config.maxAttempts as number | undefined) ?? DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG.maxAttempts,
-    attemptTimeoutMs: FETCH_ATTEMPT_TIMEOUT_MS,
+    maxAttempts: (config.maxAttempts as number | undefined) ?? maxAttempts,
+    attemptTimeoutMs: requestHandler.connectionTimeout + requestHandler.requestTimeout,
   };
 }
 
