@@ -10,10 +10,10 @@ export {
   type GrantType,
   type ProviderConfig,
   type ProviderConfigInput,
-  parseRefresherConfig,
   type RefresherConfig,
   type RefresherConfigInput,
 } from '../functions/core/config.js';
+export { parseRefresherConfig } from '../functions/core/config-schema.js';
 export { DEFAULT_SECRET_PREFIX, STACK_OUTPUTS } from '../functions/core/names.js';
 export {
   providerNameChunks,

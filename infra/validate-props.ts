@@ -6,10 +6,10 @@
 import type { Construct } from 'constructs';
 import {
   ConfigError,
-  parseRefresherConfig,
   type RefresherConfig,
   secretsManagerWriteRateProblems,
 } from '../functions/core/config.js';
+import { parseRefresherConfig } from '../functions/core/config-schema.js';
 import { DEFAULT_FAILURE_ALARM_ATTEMPTS } from './alarm-windows.js';
 import { BREAK_GLASS_RULES } from './credentials-protection.js';
 import { DEFAULTS, type TokenRefresherProps } from './props.js';

@@ -3,7 +3,8 @@
  * ({@link parseRefresherConfig}, what `cdk synth` and the functions apply too). Pure; reading the file
  * is `functions/runtime/config-file.ts`'s (`loadConfigFile`, the loader `npm start` and the CLI share).
  */
-import { parseRefresherConfig, type RefresherConfig } from './config.js';
+import type { RefresherConfig } from './config.js';
+import { parseRefresherConfig } from './config-schema.js';
 
 export type ConfigFileErrorCode = 'config_file_unreadable' | 'config_file_not_json';
 

@@ -1,10 +1,11 @@
 /**
- * The provider configuration: one zod schema shared by the CDK app (synth time) and the Lambdas
- * (run time), so a bad config fails `cdk synth` with a message that names the provider and field.
+ * The provider configuration's constants, types and pure helpers. The zod schema itself (synth time,
+ * `npm start` and the CLI) is `config-schema.ts`; this module imports no zod, so that the Lambda
+ * bundles, which only check the already-normalized configuration the construct delivers
+ * (`deployed-config.ts`), do not carry it. The types are the schema's output, imported as types only.
  */
-import * as z from 'zod';
-import { iamRoleArnProblem } from './iam-arn.js';
-import { DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR, onDemandRefreshesPerHourProblem } from './on-demand-config.js';
+import type * as z from 'zod';
+import type { providerConfigSchema, refresherConfigSchema } from './config-schema.js';
 
 /** `[a-z0-9-]{1,64}`: secret names and metric dimensions derive from it. */
 export const PROVIDER_NAME_PATTERN = /^[a-z0-9-]{1,64}$/;
@@ -40,96 +41,9 @@ export const DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS = 30;
 export const MIN_REQUEST_TIMEOUT_SECONDS = 1;
 export const MAX_REQUEST_TIMEOUT_SECONDS = 60;
 
-const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/**
- * A duration in seconds: a non-negative number of seconds, or a string such as `"90s"`, `"5m"`, `"1h"`.
- */
-export const durationSchema = z.union([
-  z.number().int().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(s|m|h|d)$/, 'must be a number of seconds or a string like "90s", "5m", "1h", "1d"')
-    .transform((text) => {
-      const unit = text.slice(-1);
-      return Number(text.slice(0, -1)) * (DURATION_UNITS[unit] ?? 1);
-    }),
-]);
-
-const providerNameSchema = z
-  .string()
-  .regex(PROVIDER_NAME_PATTERN, 'must match [a-z0-9-]{1,64} (lower-case letters, digits and dashes)');
-
-/** http(s) URL; plain http only for loopback hosts (local development and tests). */
-const tokenUrlSchema = z.url({ protocol: /^https?$/ }).refine(
-  (value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  },
-  { message: 'must use https (plain http is allowed only for 127.0.0.1/localhost)' },
-);
-
-const scheduleSchema = z
-  .string()
-  .regex(
-    /^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$/,
-    'must be an EventBridge Scheduler expression such as "rate(5 minutes)" or "cron(0/5 * * * ? *)"',
-  );
-
-/**
- * A consumer: an IAM role ARN in the grammar the read function's access policy applies
- * (`iam-arn.ts`), so that no accepted ARN fails the read function at cold start.
- */
-const roleArnSchema = z.string().superRefine((value, ctx) => {
-  const problem = iamRoleArnProblem(value);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-});
-
-const secretArnSchema = z
-  .string()
-  .regex(
-    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/,
-    'must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
-  );
-
 /** Where a token lives: the token secret, or a token table item (docs/limits.md, "Short-lived tokens"). */
 export const TOKEN_STORES = ['secrets-manager', 'dynamodb'] as const;
 export type TokenStoreKind = (typeof TOKEN_STORES)[number];
-
-const commonFields = {
-  name: providerNameSchema,
-  /** Where the token lives. Default `secrets-manager`; `dynamodb` for tokens refreshed under every 10 min. */
-  tokenStore: z.enum(TOKEN_STORES).default('secrets-manager'),
-  /** An existing credentials secret; default: the stack creates `<prefix>/<name>/credentials`. */
-  credentialsSecretArn: secretArnSchema.optional(),
-  /** Lead time before expiry. Default 5 min; never below 1 min; at most half the token lifetime. */
-  refreshBefore: durationSchema.default(300),
-  /**
-   * The lifetime the provider's tokens have. Used when a response has no `expires_in`, and at synth
-   * time to check the Secrets Manager write rate. Default 1 h; at least 60 s.
-   */
-  expectedLifetime: durationSchema.default(3600),
-  /** The safety-net cadence of the recurring schedule. Default `rate(5 minutes)`. */
-  schedule: scheduleSchema.default('rate(5 minutes)'),
-  /**
-   * Timeout of one call to the token endpoint. Default 10 s (30 s for `refresh_token`, see
-   * {@link DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS}); between 1 s and 60 s.
-   */
-  requestTimeout: durationSchema.default(DEFAULT_REQUEST_TIMEOUT_SECONDS),
-  /** IAM role ARNs allowed to read this provider's token through the read function. */
-  consumers: z.array(roleArnSchema).default([]),
-  /**
-   * On-demand refreshes (a consumer reports its token was refused) happen at most once per this
-   * interval per provider: the current token must be at least this old. Default 1 min; 10 s–1 h.
-   */
-  onDemandRefreshInterval: durationSchema.default(60),
-  /**
-   * At most this many refreshes per hour may be caused by reports of a refused token, per provider
-   * (durable across containers). Default 4; 1–60; at most 6 for a grant that rotates its refresh
-   * token, and at most 6 for any grant at synth time (Secrets Manager's write rate).
-   */
-  onDemandRefreshesPerHour: z.number().int().default(DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR),
-};
 
 /**
  * How an OAuth client authenticates at the token endpoint: with its secret (RFC 6749 §2.3.1), or with
@@ -137,63 +51,6 @@ const commonFields = {
  */
 export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
-
-const oauthFields = {
-  tokenUrl: tokenUrlSchema,
-  /** How the client authenticates at the token endpoint. */
-  clientAuth: z.enum(CLIENT_AUTH_METHODS).default('client_secret_basic'),
-  /** Space-separated scopes to request. */
-  scope: z.string().min(1).optional(),
-};
-
-/** `client_credentials`: RFC 6749 §4.4. */
-export const clientCredentialsProviderSchema = z.object({
-  ...commonFields,
-  grant: z.literal('client_credentials'),
-  ...oauthFields,
-  /** Audience (sent as `audience`, as Auth0 and Okta expect). */
-  audience: z.string().min(1).optional(),
-  /** Resource indicator (RFC 8707, sent as `resource`). */
-  resource: z.url().optional(),
-});
-
-/** `refresh_token`: RFC 6749 §6, rotation-aware. */
-export const refreshTokenProviderSchema = z.object({
-  ...commonFields,
-  /** Default 30 s: a timed-out rotating call cannot be repeated safely (see the constant). */
-  requestTimeout: durationSchema.default(DEFAULT_ROTATING_REQUEST_TIMEOUT_SECONDS),
-  grant: z.literal('refresh_token'),
-  ...oauthFields,
-});
-
-/** Dot-separated path into a JSON response, e.g. `data.token`. */
-const jsonPathSchema = z
-  .string()
-  .regex(/^[\w-]+(\.[\w-]+)*$/, 'must be a dot-separated path such as "data.token"');
-
-/** `http`: a custom JSON token endpoint. */
-export const httpProviderSchema = z.object({
-  ...commonFields,
-  grant: z.literal('http'),
-  request: z.object({
-    method: z.enum(['GET', 'POST', 'PUT']).default('POST'),
-    url: tokenUrlSchema,
-    /** Header values may use `{{credentials.<field>}}` placeholders. */
-    headers: z.record(z.string(), z.string()).default({}),
-    /** JSON body; string values may use `{{credentials.<field>}}` placeholders. */
-    body: z.record(z.string(), z.unknown()).optional(),
-  }),
-  response: z.object({
-    /** Where the access token is. Default `access_token`. */
-    tokenPath: jsonPathSchema.default('access_token'),
-    /** Where the lifetime in seconds is, e.g. `expires_in`. */
-    expiresInPath: jsonPathSchema.optional(),
-    /** Where an absolute expiry (ISO-8601 or epoch seconds) is, e.g. `expires_at`. */
-    expiresAtPath: jsonPathSchema.optional(),
-    /** Where the token type is; default `Bearer` when absent. */
-    tokenTypePath: jsonPathSchema.optional(),
-  }),
-});
 
 /** The presets of the `jwt_bearer` grant: where the assertion's fields come from. */
 export const JWT_BEARER_PRESETS = ['google_service_account'] as const;
@@ -203,154 +60,13 @@ export type JwtBearerPreset = (typeof JWT_BEARER_PRESETS)[number];
 export const MIN_ASSERTION_LIFETIME_SECONDS = 10;
 export const MAX_ASSERTION_LIFETIME_SECONDS = 3600;
 
-/**
- * `jwt_bearer`: RFC 7523 §2.1, a JWT signed with the private key of the credentials secret is the
- * grant. Without a preset the config names the claims; the `google_service_account` preset takes them
- * from the service account's JSON key file, stored in the credentials secret as it is.
- */
-export const jwtBearerProviderSchema = z
-  .object({
-    ...commonFields,
-    grant: z.literal('jwt_bearer'),
-    tokenUrl: tokenUrlSchema,
-    /** Space-separated scopes: a `scope` parameter, or the `scope` claim with the Google preset. */
-    scope: z.string().min(1).optional(),
-    /** Where the assertion's issuer and key come from; none: `assertion.issuer` and `privateKey`. */
-    preset: z.enum(JWT_BEARER_PRESETS).optional(),
-    /** The claims of the assertion (RFC 7523 §3). */
-    assertion: z
-      .object({
-        /** `iss`. Required without a preset; the Google preset uses the key file's `client_email`. */
-        issuer: z.string().min(1).optional(),
-        /** `sub`. Default: the issuer (with the Google preset: none, unless you set a user to act as). */
-        subject: z.string().min(1).optional(),
-        /** `aud`. Default: `tokenUrl`. */
-        audience: z.string().min(1).optional(),
-        /** How long the assertion is valid (`exp` − `iat`). Default 5 min; 10 s – 1 h. */
-        lifetime: durationSchema.default(300),
-      })
-      .prefault({}),
-  })
-  .superRefine((provider, ctx) => {
-    const { issuer, lifetime } = provider.assertion;
-    if (provider.preset === undefined && issuer === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['assertion', 'issuer'],
-        message:
-          'is required (the "iss" of the signed assertion, often the client id the server gave you), ' +
-          'unless "preset" is "google_service_account"',
-      });
-    }
-    if (provider.preset !== undefined && issuer !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['assertion', 'issuer'],
-        message: `must not be set with preset "${provider.preset}", which takes it from the key file's "client_email"; remove it`,
-      });
-    }
-    if (lifetime < MIN_ASSERTION_LIFETIME_SECONDS || lifetime > MAX_ASSERTION_LIFETIME_SECONDS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['assertion', 'lifetime'],
-        message: `is ${lifetime} s; it must be between ${MIN_ASSERTION_LIFETIME_SECONDS} s and ${MAX_ASSERTION_LIFETIME_SECONDS} s (1 h)`,
-      });
-    }
-  });
-
 /** GitHub's REST API; a GitHub Enterprise Server's is `https://<host>/api/v3`. */
 export const DEFAULT_GITHUB_API_BASE_URL = 'https://api.github.com';
-
-/**
- * `github_app`: an installation access token of a GitHub App (POST
- * `{apiBaseUrl}/app/installations/{installationId}/access_tokens` with an RS256 app JWT).
- */
-export const githubAppProviderSchema = z.object({
-  ...commonFields,
-  grant: z.literal('github_app'),
-  /** The app's id (digits) or client id (`Iv…`): the app JWT's `iss`. */
-  appId: z.union([
-    z.number().int().positive().transform(String),
-    z.string().regex(/^(\d{1,20}|Iv[\w.]{1,60})$/, 'must be the app id (digits) or its client id ("Iv…")'),
-  ]),
-  /** The installation whose token is wanted (in the installation's settings URL). */
-  installationId: z.union([
-    z.number().int().positive().transform(String),
-    z.string().regex(/^\d{1,20}$/, 'must be the installation id (digits)'),
-  ]),
-  /** The REST API root. Default `https://api.github.com`; GitHub Enterprise Server: `https://<host>/api/v3`. */
-  apiBaseUrl: tokenUrlSchema.default(DEFAULT_GITHUB_API_BASE_URL),
-  /** Restrict the token to these repositories (names, without the owner). Default: all of the installation's. */
-  repositories: z
-    .array(z.string().regex(/^[\w.-]{1,100}$/, 'must be a repository name without its owner, e.g. "my-repo"'))
-    .min(1)
-    .max(500)
-    .optional(),
-  /** Restrict the token to these permissions, e.g. `{ "contents": "read" }`. Default: all of the app's. */
-  permissions: z
-    .record(
-      z.string().regex(/^[a-z_]{1,64}$/, 'must be a permission name such as "contents" or "pull_requests"'),
-      z.enum(['read', 'write', 'admin']),
-    )
-    .optional(),
-});
 
 /** The lead time actually used for a token of the given lifetime (seconds). */
 export function effectiveRefreshBefore(refreshBeforeSeconds: number, lifetimeSeconds: number): number {
   return Math.min(Math.max(refreshBeforeSeconds, MIN_REFRESH_BEFORE_SECONDS), lifetimeSeconds / 2);
 }
-
-export const providerConfigSchema = z
-  .discriminatedUnion(
-    'grant',
-    [
-      clientCredentialsProviderSchema,
-      refreshTokenProviderSchema,
-      httpProviderSchema,
-      jwtBearerProviderSchema,
-      githubAppProviderSchema,
-    ],
-    {
-      error: () => 'must be one of "client_credentials", "refresh_token", "http", "jwt_bearer", "github_app"',
-    },
-  )
-  .superRefine((provider, ctx) => {
-    if (provider.refreshBefore < MIN_REFRESH_BEFORE_SECONDS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['refreshBefore'],
-        message: `is ${provider.refreshBefore} s; it must be at least ${MIN_REFRESH_BEFORE_SECONDS} s`,
-      });
-    }
-    if (provider.expectedLifetime < MIN_EXPECTED_LIFETIME_SECONDS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['expectedLifetime'],
-        message: `is ${provider.expectedLifetime} s; it must be at least ${MIN_EXPECTED_LIFETIME_SECONDS} s`,
-      });
-    }
-    if (
-      provider.requestTimeout < MIN_REQUEST_TIMEOUT_SECONDS ||
-      provider.requestTimeout > MAX_REQUEST_TIMEOUT_SECONDS
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['requestTimeout'],
-        message: `is ${provider.requestTimeout} s; it must be between ${MIN_REQUEST_TIMEOUT_SECONDS} s and ${MAX_REQUEST_TIMEOUT_SECONDS} s`,
-      });
-    }
-    if (provider.onDemandRefreshInterval < 10 || provider.onDemandRefreshInterval > 3600) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['onDemandRefreshInterval'],
-        message: `is ${provider.onDemandRefreshInterval} s; it must be between 10 s and 1 h (3600 s)`,
-      });
-    }
-    const budgetProblem = onDemandRefreshesPerHourProblem(provider);
-    if (budgetProblem !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['onDemandRefreshesPerHour'], message: budgetProblem });
-    }
-  });
 
 /** A validated provider entry. */
 export type ProviderConfig = z.output<typeof providerConfigSchema>;
@@ -358,40 +74,9 @@ export type ProviderConfig = z.output<typeof providerConfigSchema>;
 export type ProviderConfigInput = z.input<typeof providerConfigSchema>;
 export type GrantType = ProviderConfig['grant'];
 
-/** The whole configuration file. */
-export const refresherConfigSchema = z
-  .object({
-    /** Prefix of every secret name: `<prefix>/<provider>/token`. Default `token-refresher`. */
-    secretPrefix: z
-      .string()
-      .regex(
-        /^[\w+=.@-]+(\/[\w+=.@-]+)*$/,
-        'must be a secret-name prefix such as "token-refresher" or "prod/tokens"',
-      )
-      .default('token-refresher'),
-    /**
-     * Believe read requests that carry no caller proof: a Function URL event's `userArn`, and a direct
-     * Invoke for any provider. Then anyone allowed `lambda:InvokeFunction` on the read function reads
-     * every provider's token (docs/read-function.md, "Caller proof"). Default false.
-     */
-    trustDirectInvoke: z.boolean().default(false),
-    providers: z.array(providerConfigSchema).min(1, 'must list at least one provider'),
-  })
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.providers.forEach((provider, index) => {
-      if (seen.has(provider.name)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['providers', index, 'name'],
-          message: `"${provider.name}" is used twice; names must be unique`,
-        });
-      }
-      seen.add(provider.name);
-    });
-  });
-
+/** A validated configuration: defaults applied, durations in seconds, GitHub ids as strings. */
 export type RefresherConfig = z.output<typeof refresherConfigSchema>;
+/** A configuration as a user writes it. */
 export type RefresherConfigInput = z.input<typeof refresherConfigSchema>;
 
 /** Raised when a configuration does not validate; the message lists every problem. */
@@ -404,45 +89,6 @@ export class ConfigError extends Error {
   ) {
     super(message);
   }
-}
-
-/** Format zod issues as `providers[1] (github).tokenUrl: must use https ...`, one per line. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string[] {
-  return issues.map((issue) => `${issuePathLabel(issue.path, input) || 'config'}: ${issue.message}`);
-}
-
-/** `providers[1] (github).tokenUrl`: the path, with the `name` of each array item that has one. */
-function issuePathLabel(path: readonly PropertyKey[], input: unknown): string {
-  let label = '';
-  let node: unknown = input;
-  for (const segment of path) {
-    node = isObject(node) ? node[segment] : undefined;
-    if (typeof segment !== 'number') {
-      label += label === '' ? String(segment) : `.${String(segment)}`;
-      continue;
-    }
-    label += `[${segment}]`;
-    const name = isObject(node) && 'name' in node ? node.name : undefined;
-    if (typeof name === 'string') label += ` (${name})`;
-  }
-  return label;
-}
-
-function isObject(value: unknown): value is Record<PropertyKey, unknown> {
-  return value !== null && typeof value === 'object';
-}
-
-/**
- * Validate a whole configuration. Throws {@link ConfigError} listing every problem, each naming the
- * provider and field.
- */
-export function parseRefresherConfig(input: unknown, source = 'configuration'): RefresherConfig {
-  const result = refresherConfigSchema.safeParse(input);
-  if (!result.success) {
-    const problems = formatIssues(result.error.issues, input);
-    throw new ConfigError(`Invalid ${source}:\n  - ${problems.join('\n  - ')}`, problems);
-  }
-  return result.data;
 }
 
 /** The deploy-only check (`cdk synth`): its home is `write-rate.ts`. */

@@ -5,7 +5,8 @@
  * (`functions/runtime/environment.ts`).
  */
 import { parseCallerArn } from './access.js';
-import { ConfigError, parseRefresherConfig, type RefresherConfig } from './config.js';
+import { ConfigError, type RefresherConfig } from './config.js';
+import { parseRefresherConfig } from './config-schema.js';
 
 /** Environment variables the infrastructure sets on the refresh and read functions. */
 export const ENV = {

@@ -17,11 +17,8 @@ import { EmfMetrics } from '../../functions/aws/metrics.js';
 import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
-import {
-  type ProviderConfig,
-  parseRefresherConfig,
-  type TokenStoreKind,
-} from '../../functions/core/config.js';
+import type { ProviderConfig, TokenStoreKind } from '../../functions/core/config.js';
+import { parseRefresherConfig } from '../../functions/core/config-schema.js';
 import { RefreshEngine, type RefreshEngineOptions } from '../../functions/core/engine.js';
 import type {
   Clock,

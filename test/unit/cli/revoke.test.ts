@@ -26,7 +26,7 @@ import { CliError, UsageError } from '../../../functions/cli/errors.js';
 import { run } from '../../../functions/cli/main.js';
 import { describeRevoke, revokeToken } from '../../../functions/cli/revoke.js';
 import type { Target } from '../../../functions/cli/target.js';
-import { parseRefresherConfig } from '../../../functions/core/config.js';
+import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import { awsError } from '../aws/helpers.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');

@@ -4,7 +4,8 @@
  * problem names the provider, the field and the fix.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseRefresherConfig } from '../../../functions/core/config.js';
+import { ConfigError } from '../../../functions/core/config.js';
+import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import { requiredCredentialsOf } from '../../../functions/core/grants.js';
 
 function problemsOf(provider: Record<string, unknown>): readonly string[] {

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   effectiveRefreshBefore,
-  parseRefresherConfig,
   secretsManagerWriteRateProblems,
 } from '../../../functions/core/config.js';
+import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
 
 const valid = {
   providers: [

@@ -4,7 +4,8 @@
  * told of it (`credentialsChanged`) or, while blocked, at each scheduled run; never by a trigger alone.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfig } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { ProviderError, StoreError } from '../../../functions/core/errors.js';
 import { METRIC_NAMES } from '../../../functions/core/ports.js';

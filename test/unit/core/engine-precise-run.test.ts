@@ -4,7 +4,8 @@
  * and only when it is not.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfig } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { ProviderError } from '../../../functions/core/errors.js';
 import { EARLY_RUN_TOLERANCE_MS } from '../../../functions/core/timing.js';

@@ -4,7 +4,8 @@
  * outcome is unknown is never replayed automatically. Only the token endpoint is faked (a fetch).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfig } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { METRIC_NAMES } from '../../../functions/core/ports.js';
 import { RefreshTokenProvider } from '../../../functions/providers/refresh-token.js';

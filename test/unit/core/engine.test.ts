@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfig } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { CREDENTIALS_RETRY_MIN_LEASE_MS, RefreshEngine } from '../../../functions/core/engine.js';
 import {
   CredentialsError,

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../functions/cli/main.js';
 import { AccessPolicy, parseCallerArn } from '../../../functions/core/access.js';
-import { ConfigError, parseRefresherConfig } from '../../../functions/core/config.js';
+import { ConfigError } from '../../../functions/core/config.js';
+import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../../functions/core/env.js';
 import { iamPrincipalArnProblem, iamRoleArnProblem } from '../../../functions/core/iam-arn.js';
 

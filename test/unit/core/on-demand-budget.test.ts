@@ -3,11 +3,8 @@
  * the budget's arithmetic.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  parseRefresherConfig,
-  secretsManagerWriteRateProblems,
-} from '../../../functions/core/config.js';
+import { ConfigError, secretsManagerWriteRateProblems } from '../../../functions/core/config.js';
+import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import {
   ON_DEMAND_BUDGET_WINDOW_MS,
   onDemandBudgetRetryAt,

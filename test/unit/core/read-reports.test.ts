@@ -6,7 +6,8 @@
  * gets only its share of the provider's on-demand refreshes.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type ProviderConfig, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfig } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { ProviderError } from '../../../functions/core/errors.js';
 import { IN_FLIGHT_RETRY_MS } from '../../../functions/core/on-demand-gate.js';

@@ -16,7 +16,7 @@ import {
   jwtBearerProviderSchema,
   refresherConfigSchema,
   refreshTokenProviderSchema,
-} from '../../../functions/core/config.js';
+} from '../../../functions/core/config-schema.js';
 import { section } from './markdown.js';
 
 /** Where a field may appear: the top level of the file, or a provider of one of these grants. */

@@ -3,7 +3,8 @@
  * and what each grant's provider actually does: a capability that drifts from its provider fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfigInput } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { CredentialsError } from '../../../functions/core/errors.js';
 import {
   capabilitiesOf,

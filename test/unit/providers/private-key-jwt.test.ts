@@ -5,7 +5,8 @@
  */
 import { decodeJwt, importJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfigInput } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { CredentialsError, ProviderError } from '../../../functions/core/errors.js';
 import type { Credentials } from '../../../functions/core/types.js';
 import {

@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { type ProviderConfigInput, providerConfigSchema } from '../../../functions/core/config.js';
+import type { ProviderConfigInput } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import type { Credentials } from '../../../functions/core/types.js';
 import {
   createProvider,

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AccessPolicy } from '../../../functions/core/access.js';
-import { providerConfigSchema } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { TokenReader } from '../../../functions/core/read.js';
 import { sha256Hex } from '../../../functions/core/token-hash.js';

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { providerConfigSchema } from '../../../functions/core/config.js';
+import { providerConfigSchema } from '../../../functions/core/config-schema.js';
 import { RefreshEngine } from '../../../functions/core/engine.js';
 import { sha256Hex } from '../../../functions/core/token-hash.js';
 import { createRefreshHandler, type RefreshHandler } from '../../../functions/refresh/app.js';
