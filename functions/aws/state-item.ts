@@ -30,6 +30,7 @@ export function toProviderState(item: Item): ProviderState {
     preciseRunFor: readNumber(item, 'preciseRunFor'),
     onDemandRefreshes: readNumberList(item, 'onDemandRefreshes'),
     credentialsVersionId: readString(item, 'credentialsVersionId'),
+    recordedFence: readNumber(item, 'recordedFence'),
   };
   // Absent attributes stay absent (not `key: undefined`), so the state compares and logs cleanly.
   return Object.fromEntries(

@@ -14,7 +14,8 @@
  * | `consecutiveFailures` | N | acquire (`if_not_exists` 0), release (+1 or 0) |
  * | `preciseRunFor` | N | release (success, failure: set when the precise run was armed, removed otherwise), recordPreciseRun |
  * | `onDemandRefreshes` | L of N | recordOnDemandRefreshes (under the lease, before the provider call it counts) |
- * | `credentialsVersionId` | S | release (success, failure: when the attempt read the credentials; kept otherwise) |
+ * | `credentialsVersionId` | S | release (success, failure, observed: when the run read or wrote the credentials; kept otherwise) |
+ * | `recordedFence` | N | release (success, observed: the releasing fence; kept otherwise): the generation that recorded the stored token |
  * | `ttl` | N, epoch **seconds** | release: `max(now, tokenExpiresAt)` + `ttlDays` |
  *
  * `ttl` lets DynamoDB delete the item of a provider that was removed from the config; an active
@@ -278,6 +279,8 @@ export class DynamoDbStateTable implements StateTable {
             'nextRefreshAt = :nextRefreshAt',
             'lastSuccessAt = :now',
             'tokenVersionId = :tokenVersionId',
+            // This generation recorded the token the store holds (`:fence`: the release's guard).
+            'recordedFence = :fence',
             'consecutiveFailures = :zero',
             '#ttl = :ttl',
           ],
@@ -323,6 +326,7 @@ export class DynamoDbStateTable implements StateTable {
             'tokenExpiresAt = :tokenExpiresAt',
             'nextRefreshAt = :nextRefreshAt',
             'tokenVersionId = :tokenVersionId',
+            'recordedFence = :fence',
             '#ttl = :ttl',
           ],
           remove,
@@ -403,10 +407,9 @@ function withPreciseRun(update: ReleaseUpdate, record: ReleaseRecord): ReleaseUp
   };
 }
 
-/** The credentials version an attempt used, when its record has one; the attribute stays otherwise. */
+/** The credentials version a run used, when its record has one; the attribute stays otherwise. */
 function withCredentialsVersion(update: ReleaseUpdate, record: ReleaseRecord): ReleaseUpdate {
-  if (record.outcome !== 'success' && record.outcome !== 'failure') return update;
-  if (record.credentialsVersionId === undefined) return update;
+  if (record.outcome === 'unchanged' || record.credentialsVersionId === undefined) return update;
   return {
     ...update,
     set: [...update.set, 'credentialsVersionId = :credentialsVersionId'],

@@ -8,45 +8,41 @@
  * double-check verdict (`double-check.ts`), the rotated credentials write (`rotated-credentials.ts`),
  * the token record (`token-record.ts`), the fenced release (`lease-release.ts`), the failure record
  * (`failure-recording.ts`), the precise run (`precise-run.ts`), the events (`state-events.ts`), the
- * on-demand budget and the answer of an on-demand run that lost the lease (`on-demand-gate.ts`), and
- * the credentials changes that lift a permanent failure (`credentials-change.ts`).
+ * on-demand budget and the answer of an on-demand run that lost the lease (`on-demand-gate.ts`), the
+ * credentials changes that lift a permanent failure (`credentials-change.ts`), the provider call
+ * (`provider-call.ts`), and when the state item alone tells what the stores hold
+ * (`stored-state.ts`) so that a warm container skips the token read and uses the credentials it
+ * cached (`credentials-cache.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import type { ProviderConfig } from './config.js';
+import { CredentialsCache, type RunCredentials } from './credentials-cache.js';
 import { CredentialsChange, type CredentialsUse, credentialsVerdict } from './credentials-change.js';
 import { keepVerdict } from './double-check.js';
 import type { RefreshEngineOptions, RefreshInput } from './engine-options.js';
-import { LeaseLostError, ProviderError, toRefresherError, WriteConflictError } from './errors.js';
+import { toRefresherError, WriteConflictError } from './errors.js';
 import { FailureRecorder } from './failure-recording.js';
 import { capabilitiesOf } from './grants.js';
 import { emitSecondsToExpiry, type LeaseHolder, releaseLease } from './lease-release.js';
 import { OnDemandGate } from './on-demand-gate.js';
 import { METRIC_NAMES, type ReleaseRecord } from './ports.js';
 import { PreciseRunArming } from './precise-run.js';
-import { type RotatedCredentialsWriterOptions, writeRotatedCredentials } from './rotated-credentials.js';
+import { ProviderCall } from './provider-call.js';
 import { StateChangeEvents } from './state-events.js';
-import { isServable, isStateDue, nextRefreshAt } from './timing.js';
+import { type StoredToken, storedState } from './stored-state.js';
+import { isServable, isStateDue, isTokenDue, nextRefreshAt } from './timing.js';
 import { type UsableToken, usableToken } from './token-record.js';
-import type {
-  CurrentCredentials,
-  CurrentToken,
-  IssuedToken,
-  ProviderState,
-  RefreshResult,
-  TokenRecord,
-} from './types.js';
+import type { CurrentToken, ProviderState, RefreshResult, TokenRecord } from './types.js';
 
 export type { OnDemandRefresh } from './double-check.js';
 export type { RefreshEngineOptions, RefreshInput } from './engine-options.js';
 export { PERMANENT_FAILURE_RECHECK_MS } from './failure-recording.js';
+export { WRITE_RESERVE_MS } from './provider-call.js';
 export {
   CREDENTIALS_RETRY_BASE_MS,
   CREDENTIALS_RETRY_MAX_PAUSE_MS,
   CREDENTIALS_RETRY_MIN_LEASE_MS,
 } from './rotated-credentials.js';
-
-/** Time kept back from the lease for the writes after the provider call. */
-export const WRITE_RESERVE_MS = 5_000;
 
 /** One run of the protocol for one provider, as its steps share it. */
 interface Run {
@@ -65,12 +61,21 @@ interface LeasedRun extends Run, LeaseHolder {
   readonly leaseExpiresAt: number;
   /** The credentials version this run used, for its record. */
   readonly credentialsUse: CredentialsUse;
+  /** The stored token as the state item records it, when the item may be trusted (`stored-state.ts`). */
+  readonly stored: StoredToken | undefined;
+}
+
+/** The version a compare-and-swap expects, and whether it was read from the store or the state item. */
+interface ExpectedVersion {
+  readonly versionId: string | undefined;
+  readonly fromState: boolean;
 }
 
 /** The refresh engine. Build once per container; call {@link RefreshEngine.refresh} per event. */
 export class RefreshEngine {
   readonly #options: RefreshEngineOptions;
-  readonly #credentialsWriter: RotatedCredentialsWriterOptions;
+  readonly #cache = new CredentialsCache();
+  readonly #providerCall: ProviderCall;
   readonly #preciseRuns: PreciseRunArming;
   readonly #events: StateChangeEvents;
   readonly #failures: FailureRecorder;
@@ -82,7 +87,12 @@ export class RefreshEngine {
     this.#onDemand = new OnDemandGate(options);
     this.#credentialsChange = new CredentialsChange(options);
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-    this.#credentialsWriter = { ...options, sleep };
+    this.#providerCall = new ProviderCall({
+      ...options,
+      credentialsWriter: { ...options, sleep },
+      cache: this.#cache,
+      reread: (run) => this.#readCredentials(run as LeasedRun, false),
+    });
     this.#preciseRuns = new PreciseRunArming(options);
     this.#events = new StateChangeEvents(options);
     this.#failures = new FailureRecorder({
@@ -107,18 +117,24 @@ export class RefreshEngine {
   async #refreshUnderLease(run: LeasedRun): Promise<RefreshResult> {
     let current: CurrentToken | undefined;
     try {
-      current = await this.#options.tokens.readCurrent(run.provider);
+      // The token is read unless the state item the lease came with says what the store holds.
+      current = run.stored === undefined ? await this.#options.tokens.readCurrent(run.provider) : undefined;
       // A run told of new credentials reads them first: only a version no attempt used is tried.
-      const early = run.credentialsChanged ? await this.#readCredentials(run) : undefined;
+      const early = run.credentialsChanged ? await this.#readCredentials(run, false) : undefined;
       const verdict = early === undefined ? 'as-scheduled' : credentialsVerdict(run.lease, early.versionId);
       if (verdict === 'blocked') return await this.#failures.blockedUnderLease(run);
       const kept = verdict === 'refresh' ? undefined : await this.#doubleCheck(run, current); // 3
       if (kept !== undefined) return kept;
-      const credentials = early ?? (await this.#readCredentials(run));
-      const answer = await this.#callProvider(run, credentials); // 4
-      const rotated = await this.#storeRotatedRefreshToken(run, credentials, answer.issued.refreshToken); // 5a
-      const token = usableToken(run.config, run.fence, answer.issued, answer.issuedAt);
-      const stored = await this.#compareAndSwap(run, token.record, current); // 5b
+      const credentials = early ?? (await this.#readCredentials(run, run.input.force !== true));
+      const answer = await this.#providerCall.call(run, credentials); // 4
+      const { issued } = answer;
+      const rotated = await this.#providerCall.storeRotated(run, answer.credentials, issued.refreshToken); // 5a
+      const token = usableToken(run.config, run.fence, issued, answer.issuedAt);
+      const expected = {
+        versionId: current?.versionId ?? run.stored?.versionId,
+        fromState: current === undefined,
+      };
+      const stored = await this.#compareAndSwap(run, token.record, expected); // 5b
       if (isResult(stored)) return stored;
       const recorded = await this.#recordAndRelease(run, token, stored.versionId); // 6
       return await this.#reportRefreshed(run, token, { ...recorded, refreshTokenRotated: rotated }); // 7
@@ -192,7 +208,9 @@ export class RefreshEngine {
       if (run.input.onDemand !== undefined) return this.#onDemand.afterLostLease(run);
       return { status: 'in-progress', provider };
     }
-    return { ...run, owner, lease, fence: lease.fence, leaseExpiresAt, credentialsUse: {} };
+    // On-demand runs look at the token itself (the refused one's hash, its age): they always read it.
+    const stored = run.input.onDemand === undefined ? storedState(lease) : undefined;
+    return { ...run, owner, lease, fence: lease.fence, leaseExpiresAt, credentialsUse: {}, stored };
   }
 
   /**
@@ -200,8 +218,11 @@ export class RefreshEngine {
    * (after releasing) when the current token is kept; `undefined` to refresh. A refresh that a
    * consumer's report causes spends the on-demand budget here, or is throttled when it is spent.
    */
-  async #doubleCheck(run: LeasedRun, current: CurrentToken): Promise<RefreshResult | undefined> {
-    if (run.input.force || current.token === undefined) return undefined;
+  async #doubleCheck(run: LeasedRun, current: CurrentToken | undefined): Promise<RefreshResult | undefined> {
+    if (run.input.force) return undefined;
+    if (current === undefined)
+      return run.stored === undefined ? undefined : this.#doubleCheckByState(run, run.stored);
+    if (current.token === undefined) return undefined;
     const verdict = keepVerdict(run.input.onDemand, current.token, run.config, this.#now());
     const budgetRetryAt = verdict === undefined ? await this.#onDemand.spend(run, current.token) : undefined;
     if (verdict === undefined && budgetRetryAt === undefined) return undefined;
@@ -219,8 +240,36 @@ export class RefreshEngine {
       : this.#onDemand.throttled(run.provider, budgetRetryAt ?? this.#now(), 'budget-spent');
   }
 
-  /** The credentials; a grant that rotates its refresh token first finishes a write an earlier holder left undone. */
-  async #readCredentials(run: LeasedRun): Promise<CurrentCredentials> {
+  /**
+   * 3 (scheduled run, state trusted): the state item the lease came with shows another holder's
+   * token, not due yet: release recording it again, and keep it. No store read.
+   */
+  async #doubleCheckByState(run: LeasedRun, stored: StoredToken): Promise<RefreshResult | undefined> {
+    if (isTokenDue(stored.refreshAt, this.#now())) return undefined;
+    const { versionId: tokenVersionId, expiresAt: tokenExpiresAt, refreshAt } = stored;
+    await this.#release(run, {
+      outcome: 'observed',
+      tokenExpiresAt,
+      nextRefreshAt: refreshAt,
+      tokenVersionId,
+    });
+    emitSecondsToExpiry(this.#options.metrics, run.provider, tokenExpiresAt, this.#now());
+    const expiresAt = new Date(tokenExpiresAt).toISOString();
+    return { status: 'fresh', provider: run.provider, reason: 'refreshed-by-other', expiresAt };
+  }
+
+  /**
+   * The credentials: this container's when `mayUseCache` and the state item allows it
+   * (`credentials-cache.ts`), else from the store, where a grant that rotates its refresh token first
+   * finishes a write an earlier holder left undone.
+   */
+  async #readCredentials(run: LeasedRun, mayUseCache: boolean): Promise<RunCredentials> {
+    const usable = mayUseCache && !run.credentialsChanged && run.stored !== undefined;
+    const cached = usable ? this.#cache.get(run.provider, run.lease.credentialsVersionId) : undefined;
+    if (cached !== undefined) {
+      run.credentialsUse.versionId = cached.versionId;
+      return cached;
+    }
     const recovery = capabilitiesOf(run.config).rotatesCredential ? { fence: run.fence } : undefined;
     const credentials = await this.#credentialsChange.read(run.provider, recovery, run.credentialsUse);
     if (credentials.recoveredGeneration !== undefined) {
@@ -229,70 +278,8 @@ export class RefreshEngine {
         interruptedGeneration: credentials.recoveredGeneration,
       });
     }
+    this.#cache.remember(run.provider, credentials);
     return credentials;
-  }
-
-  /**
-   * 4. Call the provider, but only while the lease still covers the whole call: a paused holder must
-   * not replay a refresh token a newer holder has rotated (OAuth 2.0 Security BCP §4.14).
-   */
-  async #callProvider(
-    run: LeasedRun,
-    credentials: CurrentCredentials,
-  ): Promise<{ issued: IssuedToken; issuedAt: number }> {
-    const requestTimeoutMs = run.config.requestTimeout * 1000;
-    this.#assertLeaseCovers(run, requestTimeoutMs);
-    let issued: IssuedToken;
-    try {
-      issued = await this.#options.providerFor(run.config).requestToken({
-        credentials: credentials.credentials,
-        signal: AbortSignal.timeout(requestTimeoutMs),
-      });
-    } catch (error) {
-      // 5a, for an answer that rotated the refresh token but is unusable otherwise: the refresh
-      // token sent is spent, so the new one is stored before the failure is recorded.
-      const rotated = error instanceof ProviderError ? error.rotatedRefreshToken : undefined;
-      if (await this.#storeRotatedRefreshToken(run, credentials, rotated)) {
-        this.#options.logger.warn('Stored the rotated refresh token of an otherwise unusable answer', {
-          provider: run.provider,
-        });
-      }
-      throw error;
-    }
-    return { issued, issuedAt: this.#now() };
-  }
-
-  /** Throws a `LeaseLostError` unless the lease covers the provider call plus the writes after it. */
-  #assertLeaseCovers(run: LeasedRun, requestTimeoutMs: number): void {
-    const leaseLeftMs = run.leaseExpiresAt - this.#now();
-    if (leaseLeftMs - WRITE_RESERVE_MS >= requestTimeoutMs) return;
-    throw new LeaseLostError(
-      `The lease has ${Math.max(0, run.leaseExpiresAt - this.#now())} ms left, less than the request timeout ` +
-        `(${requestTimeoutMs} ms) plus ${WRITE_RESERVE_MS} ms for the writes; not calling the provider`,
-    );
-  }
-
-  /**
-   * 5a. A rotated refresh token is stored before anything else, even when the access token turns out
-   * unusable: the old refresh token is now spent. @returns whether the refresh token rotated.
-   */
-  async #storeRotatedRefreshToken(
-    run: LeasedRun,
-    credentials: CurrentCredentials,
-    refreshToken: string | undefined,
-  ): Promise<boolean> {
-    if (refreshToken === undefined || refreshToken === credentials.credentials.refreshToken) return false;
-    run.credentialsUse.versionId = await writeRotatedCredentials(
-      this.#credentialsWriter,
-      {
-        provider: run.provider,
-        fence: run.fence,
-        credentials: { ...credentials.credentials, refreshToken },
-        expectedVersionId: credentials.versionId,
-      },
-      run.leaseExpiresAt,
-    );
-    return true;
   }
 
   /**
@@ -302,32 +289,38 @@ export class RefreshEngine {
   async #compareAndSwap(
     run: LeasedRun,
     record: TokenRecord,
-    current: CurrentToken,
+    expected: ExpectedVersion,
   ): Promise<{ versionId: string } | RefreshResult> {
-    try {
-      const versionId = await this.#options.tokens.write({
+    const write = (expectedVersionId: string | undefined) =>
+      this.#options.tokens.write({
         provider: run.provider,
         fence: run.fence,
         token: record,
-        expectedVersionId: current.versionId,
+        expectedVersionId,
       });
-      return { versionId };
+    try {
+      return { versionId: await write(expected.versionId) };
     } catch (error) {
+      const found =
+        error instanceof WriteConflictError ? await this.#storedAfterConflict(run.provider) : undefined;
       // Another holder (one whose lease we took over, with a slow or skewed clock) stored a token
       // meanwhile: the provider is fine and a fresh token is stored, so this is no failure.
-      const superseded =
-        error instanceof WriteConflictError ? await this.#newerToken(run.provider) : undefined;
-      if (superseded?.token === undefined) throw error;
-      return this.#keepNewerToken(run, superseded.token, superseded.versionId);
+      const servable =
+        found?.token !== undefined && isServable(Date.parse(found.token.expiresAt), this.#now());
+      if (found?.token !== undefined && servable)
+        return this.#keepNewerToken(run, found.token, found.versionId);
+      // The version came from the state item, and the store holds another that cannot be served (the
+      // revoke placeholder, an expired token, another store's version after a tokenStore change): write
+      // from what is there, as a read at step 3 would have. Still a compare-and-swap.
+      if (!expected.fromState || found === undefined || found.versionId === expected.versionId) throw error;
+      return { versionId: await write(found.versionId) };
     }
   }
 
-  /** After a lost compare-and-swap: the stored token, if it can still be served. */
-  async #newerToken(provider: string): Promise<CurrentToken | undefined> {
+  /** After a lost compare-and-swap: what the store holds now (`undefined` when it cannot be read). */
+  async #storedAfterConflict(provider: string): Promise<CurrentToken | undefined> {
     try {
-      const stored = await this.#options.tokens.readCurrent(provider);
-      const expiresAt = stored.token === undefined ? Number.NaN : Date.parse(stored.token.expiresAt);
-      return isServable(expiresAt, this.#now()) ? stored : undefined;
+      return await this.#options.tokens.readCurrent(provider);
     } catch {
       return undefined; // the write's own error says more
     }
@@ -409,12 +402,15 @@ export class RefreshEngine {
     const expiresAt = Date.parse(token.expiresAt);
     const recovered =
       lease.consecutiveFailures > 0 && lease.lastErrorAt !== undefined && issuedAt > lease.lastErrorAt;
+    const { versionId: credentialsVersionId } = run.credentialsUse;
     const released = await this.#release(run, {
       outcome: 'observed',
       tokenExpiresAt: expiresAt,
       nextRefreshAt: nextRefreshAt(run.config.refreshBefore, issuedAt, expiresAt),
       tokenVersionId: versionId,
       ...(recovered ? { recoveredAt: issuedAt } : {}),
+      // A rotated refresh token stored before the compare-and-swap was lost is current now.
+      ...(credentialsVersionId === undefined ? {} : { credentialsVersionId }),
     });
     // Events follow the record: a holder whose lease was taken over leaves them to the newer one.
     if (released && recovered) await this.#events.recovered(run.provider, lease);

@@ -191,6 +191,11 @@ export interface ObservedRecord {
    * then (a holder refreshed but could not record it), so the record also ends it, as a success does.
    */
   readonly recoveredAt?: number;
+  /**
+   * The credentials version the run used, when it read or wrote them (a rotated refresh token stored
+   * before its token lost the compare-and-swap); absent: the attribute keeps its value.
+   */
+  readonly credentialsVersionId?: string;
 }
 
 /**
@@ -219,7 +224,8 @@ export interface StateTable {
   }): Promise<ProviderState | undefined>;
   /**
    * Record the outcome and release the lease in one write guarded by `leaseOwner = owner AND
-   * fence = fence`. @returns false when the lease was lost meanwhile (nothing written).
+   * fence = fence`. A success or an observed token also records `recordedFence = fence`.
+   * @returns false when the lease was lost meanwhile (nothing written).
    */
   release(input: {
     readonly provider: string;

@@ -97,6 +97,13 @@ export interface ProviderState {
    * (`credentials-change.ts`); absent on items written before it was recorded.
    */
   readonly credentialsVersionId?: string;
+  /**
+   * The lease generation (fence) whose release last recorded the stored token: a success, or a token
+   * another holder stored (`observed`). When it is the generation just before a lease's, no holder
+   * since wrote a token or credentials that the item does not show (`stored-state.ts`); absent on
+   * items written before it was recorded.
+   */
+  readonly recordedFence?: number;
 }
 
 /** What a refresh invocation ended with. */

@@ -202,6 +202,7 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 60 * MINUTE,
           nextRefreshAt: T0 + 55 * MINUTE,
           tokenVersionId: `version-${T0}`,
+          recordedFence: 1,
           lastSuccessAt: T0 + SECOND,
         });
       });
@@ -226,6 +227,7 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 60 * MINUTE,
           nextRefreshAt: T0 + 3 * MINUTE,
           tokenVersionId: `version-${T0}`,
+          recordedFence: 1,
           lastSuccessAt: T0 + SECOND,
           lastErrorAt: T0 + 2 * MINUTE + SECOND,
           lastErrorCode: 'http_503',
@@ -248,6 +250,7 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 61 * MINUTE,
           nextRefreshAt: T0 + 56 * MINUTE,
           tokenVersionId: `version-${T0 + MINUTE}`,
+          recordedFence: 2,
           lastSuccessAt: T0 + MINUTE + SECOND,
           lastErrorAt: T0 + SECOND,
         });
@@ -273,6 +276,7 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 70 * MINUTE,
           nextRefreshAt: T0 + 65 * MINUTE,
           tokenVersionId: 'version-other',
+          recordedFence: 2,
           lastErrorAt: T0 + SECOND,
           lastErrorCode: 'http_503',
           lastErrorPermanent: false,
@@ -300,6 +304,7 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 70 * MINUTE,
           nextRefreshAt: T0 + 65 * MINUTE,
           tokenVersionId: 'version-other',
+          recordedFence: 2,
           lastSuccessAt: T0 + 10 * SECOND,
           lastErrorAt: T0 + SECOND,
         });
@@ -443,10 +448,36 @@ export function describeStateTableContract(
           tokenExpiresAt: T0 + 63 * MINUTE,
           nextRefreshAt: T0 + 58 * MINUTE,
           tokenVersionId: `version-${T0 + 3 * MINUTE}`,
+          recordedFence: 4,
           lastSuccessAt: T0 + 3 * MINUTE + SECOND,
           lastErrorAt: T0 + 2 * MINUTE + SECOND,
           credentialsVersionId: 'credentials-2',
         });
+      });
+
+      it('records the credentials version of an observed token when the run used one; keeps it otherwise', async () => {
+        // Prepare
+        await cycle('owner-a', T0, success(T0, { credentialsVersionId: 'credentials-1' }));
+
+        // Act
+        await cycle('owner-b', T0 + MINUTE, {
+          outcome: 'observed',
+          tokenExpiresAt: T0 + 70 * MINUTE,
+          nextRefreshAt: T0 + 65 * MINUTE,
+          tokenVersionId: 'version-other',
+        });
+        const afterPlainObserved = (await table.read('acme'))?.credentialsVersionId;
+        await cycle('owner-c', T0 + 2 * MINUTE, {
+          outcome: 'observed',
+          tokenExpiresAt: T0 + 70 * MINUTE,
+          nextRefreshAt: T0 + 65 * MINUTE,
+          tokenVersionId: 'version-other',
+          credentialsVersionId: 'credentials-rotated',
+        });
+
+        // Assess
+        expect(afterPlainObserved).toBe('credentials-1');
+        expect((await table.read('acme'))?.credentialsVersionId).toBe('credentials-rotated');
       });
 
       it('reads no credentials version on an item that never recorded one', async () => {
@@ -455,6 +486,36 @@ export function describeStateTableContract(
 
         // Assess
         expect(await table.read('acme')).not.toHaveProperty('credentialsVersionId');
+      });
+    });
+
+    describe('Method: release and recordedFence', () => {
+      it('records the releasing generation on a success or an observed token; a failure or an unchanged release keeps it', async () => {
+        // Act
+        await cycle('owner-a', T0, success(T0));
+        const afterSuccess = (await table.read('acme'))?.recordedFence;
+        await cycle('owner-b', T0 + MINUTE, failure(T0 + MINUTE));
+        const afterFailure = (await table.read('acme'))?.recordedFence;
+        await cycle('owner-c', T0 + 2 * MINUTE, { outcome: 'unchanged' });
+        const afterUnchanged = (await table.read('acme'))?.recordedFence;
+        await cycle('owner-d', T0 + 3 * MINUTE, {
+          outcome: 'observed',
+          tokenExpiresAt: T0 + 70 * MINUTE,
+          nextRefreshAt: T0 + 65 * MINUTE,
+          tokenVersionId: 'version-other',
+        });
+
+        // Assess
+        expect([afterSuccess, afterFailure, afterUnchanged]).toEqual([1, 1, 1]);
+        expect(await table.read('acme')).toMatchObject({ fence: 4, recordedFence: 4 });
+      });
+
+      it('reads no recordedFence on an item that never recorded a token', async () => {
+        // Act
+        await cycle('owner-a', T0, failure(T0));
+
+        // Assess
+        expect(await table.read('acme')).not.toHaveProperty('recordedFence');
       });
     });
 

@@ -294,7 +294,8 @@ describe('Class: DynamoDbStateTable', () => {
         ...guard,
         UpdateExpression:
           'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, lastSuccessAt = :now, ' +
-          'tokenVersionId = :tokenVersionId, consecutiveFailures = :zero, #ttl = :ttl, preciseRunFor = :preciseRunFor ' +
+          'tokenVersionId = :tokenVersionId, recordedFence = :fence, consecutiveFailures = :zero, #ttl = :ttl, ' +
+          'preciseRunFor = :preciseRunFor ' +
           'REMOVE leaseOwner, leaseExpiresAt, lastErrorCode, lastErrorPermanent',
         ExpressionAttributeValues: {
           ':preciseRunFor': { N: String(NOW + 55 * MINUTE) },
@@ -449,7 +450,7 @@ describe('Class: DynamoDbStateTable', () => {
         ...guard,
         UpdateExpression:
           'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, tokenVersionId = :tokenVersionId, ' +
-          '#ttl = :ttl REMOVE leaseOwner, leaseExpiresAt',
+          'recordedFence = :fence, #ttl = :ttl REMOVE leaseOwner, leaseExpiresAt',
         ExpressionAttributeValues: {
           ':tokenExpiresAt': { N: String(tokenExpiresAt) },
           ':nextRefreshAt': { N: String(NOW) },
@@ -485,7 +486,7 @@ describe('Class: DynamoDbStateTable', () => {
       const input = dynamoDb.commandCalls(UpdateItemCommand)[0]?.args[0].input;
       expect(input?.UpdateExpression).toBe(
         'SET tokenExpiresAt = :tokenExpiresAt, nextRefreshAt = :nextRefreshAt, tokenVersionId = :tokenVersionId, ' +
-          '#ttl = :ttl, lastSuccessAt = :recoveredAt, consecutiveFailures = :zero ' +
+          'recordedFence = :fence, #ttl = :ttl, lastSuccessAt = :recoveredAt, consecutiveFailures = :zero ' +
           'REMOVE leaseOwner, leaseExpiresAt, lastErrorCode, lastErrorPermanent',
       );
       expect(input?.ExpressionAttributeValues).toMatchObject({

@@ -367,7 +367,12 @@ export class FakeStateTable implements StateTable {
     if (item === undefined || item.leaseOwner !== input.owner || item.fence !== input.fence) return false;
     const { leaseOwner: _owner, leaseExpiresAt: _expires, ...rest } = item;
     const applied = withPreciseRun(applyRecord(rest, input.record, input.now), input.record);
-    this.items.set(input.provider, withCredentialsVersion(applied, input.record));
+    // As the adapter: a success or an observed token records the releasing generation.
+    const recorded =
+      input.record.outcome === 'success' || input.record.outcome === 'observed'
+        ? { ...applied, recordedFence: input.fence }
+        : applied;
+    this.items.set(input.provider, withCredentialsVersion(recorded, input.record));
     return true;
   }
 
@@ -397,9 +402,9 @@ function withPreciseRun(item: ProviderState, record: ReleaseRecord): ProviderSta
   return record.preciseRunFor === undefined ? rest : { ...rest, preciseRunFor: record.preciseRunFor };
 }
 
-/** The credentials version a success or failure used, when its record has one; kept otherwise. */
+/** The credentials version a run used, when its record has one; kept otherwise. */
 function withCredentialsVersion(item: ProviderState, record: ReleaseRecord): ProviderState {
-  if (record.outcome !== 'success' && record.outcome !== 'failure') return item;
+  if (record.outcome === 'unchanged') return item;
   return record.credentialsVersionId === undefined
     ? item
     : { ...item, credentialsVersionId: record.credentialsVersionId };
