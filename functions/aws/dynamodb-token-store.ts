@@ -164,40 +164,48 @@ export class DynamoDbTokenStore implements TokenStore {
     }
   }
 
-  /**
-   * | SDK exception | domain error |
-   * |---|---|
-   * | `ResourceNotFoundException` | `StoreError` `token_table_not_found`, permanent |
-   * | `AccessDeniedException` | `StoreError` `dynamodb_access_denied`, permanent |
-   * | anything else: throttling, 5xx, network, timeouts | `StoreError` `dynamodb_unavailable`, transient |
-   */
+  /** {@link translateTokenTableError} for this table. */
   #translate(error: unknown, operation: string): StoreError {
-    const name = awsErrorName(error);
-    switch (name) {
-      case 'ResourceNotFoundException':
-        return new StoreError(
-          `DynamoDB token table "${this.#tableName}" was not found (${operation}); deploy the stack with a ` +
-            'provider whose tokenStore is "dynamodb", or fix TOKEN_TABLE_NAME',
-          'token_table_not_found',
-          'permanent',
-          { cause: error },
-        );
-      case 'AccessDeniedException':
-        return new StoreError(
-          `Access denied to DynamoDB token table "${this.#tableName}" (${operation}); grant the function ` +
-            `dynamodb:${operation} on it and kms:Decrypt/GenerateDataKey on its key`,
-          'dynamodb_access_denied',
-          'permanent',
-          { cause: error },
-        );
-      default:
-        return new StoreError(
-          `DynamoDB ${operation} on token table "${this.#tableName}" failed (${name}); retry later`,
-          'dynamodb_unavailable',
-          'transient',
-          { cause: error },
-        );
-    }
+    return translateTokenTableError(error, operation, this.#tableName);
+  }
+}
+
+/**
+ * The domain error of a token table call, from the SDK's exception or the SDK-free transport's error
+ * of the same name (the read function's `fetch` path, `fetch-token-readers.ts`).
+ *
+ * | SDK exception | domain error |
+ * |---|---|
+ * | `ResourceNotFoundException` | `StoreError` `token_table_not_found`, permanent |
+ * | `AccessDeniedException` | `StoreError` `dynamodb_access_denied`, permanent |
+ * | anything else: throttling, 5xx, network, timeouts | `StoreError` `dynamodb_unavailable`, transient |
+ */
+export function translateTokenTableError(error: unknown, operation: string, tableName: string): StoreError {
+  const name = awsErrorName(error);
+  switch (name) {
+    case 'ResourceNotFoundException':
+      return new StoreError(
+        `DynamoDB token table "${tableName}" was not found (${operation}); deploy the stack with a ` +
+          'provider whose tokenStore is "dynamodb", or fix TOKEN_TABLE_NAME',
+        'token_table_not_found',
+        'permanent',
+        { cause: error },
+      );
+    case 'AccessDeniedException':
+      return new StoreError(
+        `Access denied to DynamoDB token table "${tableName}" (${operation}); grant the function ` +
+          `dynamodb:${operation} on it and kms:Decrypt/GenerateDataKey on its key`,
+        'dynamodb_access_denied',
+        'permanent',
+        { cause: error },
+      );
+    default:
+      return new StoreError(
+        `DynamoDB ${operation} on token table "${tableName}" failed (${name}); retry later`,
+        'dynamodb_unavailable',
+        'transient',
+        { cause: error },
+      );
   }
 }
 
@@ -230,7 +238,10 @@ function toItem(
 }
 
 /** The item's token record, if it is a valid one of `provider`. */
-function toTokenRecord(item: Record<string, AttributeValue>, provider: string): TokenRecord | undefined {
+export function toTokenRecord(
+  item: Record<string, AttributeValue>,
+  provider: string,
+): TokenRecord | undefined {
   const fields = Object.fromEntries(
     TOKEN_FIELDS.flatMap((field) => {
       const value = scalar(item[field]);

@@ -51,51 +51,71 @@ export class LambdaRefreshTrigger implements RefreshTrigger {
         { abortSignal: signal },
       );
     } catch (error) {
-      throw new StoreError(
-        `Could not invoke the refresh function (${awsErrorName(error)})`,
-        'refresh_unavailable',
-        'transient',
-        { cause: error },
-      );
+      throw invokeFailed(error);
     }
-    const text = response.Payload === undefined ? '' : new TextDecoder().decode(response.Payload);
-    if (response.FunctionError !== undefined) {
-      throw new RefresherError(
-        `The refresh function failed (${response.FunctionError})`,
-        'refresh_function_error',
-        'transient',
-      );
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse(text);
-    } catch {
-      throw new RefresherError(
-        'The refresh function answered with no JSON',
-        'refresh_function_error',
-        'transient',
-      );
-    }
-    const status =
-      typeof payload === 'object' && payload !== null ? (payload as { status?: unknown }).status : undefined;
-    if (status === 'rejected') {
-      const code = (payload as { code?: unknown }).code;
-      throw new RefresherError(
-        `The refresh function refused the on-demand event (${typeof code === 'string' ? code : 'unknown'}); ` +
-          'the read and refresh functions must be deployed from the same configuration',
-        'refresh_rejected',
-        'permanent',
-      );
-    }
-    if (!isRefreshStatus(status)) {
-      throw new RefresherError(
-        'The refresh function answered with an unknown result',
-        'refresh_function_error',
-        'transient',
-      );
-    }
-    return payload as RefreshResult;
+    return refreshResultOf(
+      response.FunctionError,
+      response.Payload === undefined ? '' : new TextDecoder().decode(response.Payload),
+    );
   }
+}
+
+/**
+ * The error of an Invoke that got no answer from the refresh function (refused, throttled, timed out,
+ * aborted by the read path's bound), whichever transport sent it.
+ */
+export function invokeFailed(error: unknown): StoreError {
+  return new StoreError(
+    `Could not invoke the refresh function (${awsErrorName(error)})`,
+    'refresh_unavailable',
+    'transient',
+    { cause: error },
+  );
+}
+
+/**
+ * The refresh function's answer to a synchronous Invoke (its `X-Amz-Function-Error` and payload), as
+ * the refresh trigger returns it, whichever transport sent the Invoke.
+ * @throws RefresherError `refresh_function_error` (crashed, no JSON, an unknown result) or
+ *   `refresh_rejected` (it refused the event: a deployment mismatch)
+ */
+export function refreshResultOf(functionError: string | undefined, text: string): RefreshResult {
+  if (functionError !== undefined) {
+    throw new RefresherError(
+      `The refresh function failed (${functionError})`,
+      'refresh_function_error',
+      'transient',
+    );
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    throw new RefresherError(
+      'The refresh function answered with no JSON',
+      'refresh_function_error',
+      'transient',
+    );
+  }
+  const status =
+    typeof payload === 'object' && payload !== null ? (payload as { status?: unknown }).status : undefined;
+  if (status === 'rejected') {
+    const code = (payload as { code?: unknown }).code;
+    throw new RefresherError(
+      `The refresh function refused the on-demand event (${typeof code === 'string' ? code : 'unknown'}); ` +
+        'the read and refresh functions must be deployed from the same configuration',
+      'refresh_rejected',
+      'permanent',
+    );
+  }
+  if (!isRefreshStatus(status)) {
+    throw new RefresherError(
+      'The refresh function answered with an unknown result',
+      'refresh_function_error',
+      'transient',
+    );
+  }
+  return payload as RefreshResult;
 }
 
 /**
@@ -105,5 +125,12 @@ export class LambdaRefreshTrigger implements RefreshTrigger {
  */
 export async function createLambdaClient(config: LambdaClientConfig = {}): Promise<LambdaClient> {
   const { LambdaClient } = await import('@aws-sdk/client-lambda');
-  return new LambdaClient({ maxAttempts: 1, requestHandler: { connectionTimeout: 3_000 }, ...config });
+  return new LambdaClient({
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: INVOKE_CONNECTION_TIMEOUT_MS },
+    ...config,
+  });
 }
+
+/** The Invoke's bound on opening a connection (ms); the read path bounds the rest by its signal. */
+export const INVOKE_CONNECTION_TIMEOUT_MS = 3_000;

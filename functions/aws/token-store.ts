@@ -6,6 +6,7 @@ import type { TokenStore } from '../core/ports.js';
 import { tokenRecordSchema } from '../core/token-record.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
 import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
+import { tokenOfSecretValue } from './token-secret-value.js';
 
 /** Re-exported for existing importers; the token secret's JSON has its home in `core/token-record.ts`. */
 export { tokenRecordSchema };
@@ -38,12 +39,7 @@ export class SecretsManagerTokenStore implements TokenStore {
     const { versionId, value } = await this.#secrets.readCurrent(
       tokenSecretName(this.#secretPrefix, provider),
     );
-    const parsed = tokenRecordSchema.safeParse(value);
-    // A record of another provider means a misconfigured secret name: treat it as no token rather
-    // than hand provider A's token to provider B's consumers.
-    const token: TokenRecord | undefined =
-      parsed.success && parsed.data.provider === provider ? parsed.data : undefined;
-    return { versionId, token };
+    return { versionId, token: tokenOfSecretValue(value, provider) };
   }
 
   /**

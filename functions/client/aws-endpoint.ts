@@ -56,7 +56,7 @@ export type EndpointResolution = { readonly endpoint: URL } | { readonly unsuppo
  * endpoints (`AWS_USE_FIPS_ENDPOINT`, `AWS_USE_DUALSTACK_ENDPOINT`) are left to the SDK.
  */
 export function resolveAwsEndpoint(
-  service: AwsJsonService,
+  service: Pick<AwsJsonService, 'endpointPrefix' | 'endpointVariable'>,
   region: string,
   configured: string | undefined,
   environment: Environment = process.env,

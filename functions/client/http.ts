@@ -8,7 +8,7 @@
  * an empty process plus one loopback `fetch` at 2–3× an empty process. `node:http` is part of Node's
  * startup snapshot, and the AWS SDK itself sends its requests through it.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
 /** What a request needs: `RequestInit` narrowed to what the client sends. */
@@ -17,6 +17,11 @@ export interface HttpRequestInit {
   readonly headers: Readonly<Record<string, string>>;
   readonly body?: string;
   readonly signal?: AbortSignal;
+  /**
+   * Bound on opening the connection (ms), as the SDK's `connectionTimeout`: a connection that is not
+   * up in time fails with a `TimeoutError`. `globalThis.fetch` ignores it. @default none
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** What the client reads of a response: a subset of `Response`. */
@@ -55,8 +60,24 @@ export const nodeHttpFetch: HttpFetch = (url, init) =>
       });
     });
     request.on('error', fail);
+    if (init.connectTimeoutMs !== undefined) boundConnection(request, init.connectTimeoutMs);
     request.end(init.body);
   });
+
+/** Destroy `request` with a `TimeoutError` when its new socket is not connected within `timeoutMs`. */
+function boundConnection(request: ClientRequest, timeoutMs: number): void {
+  request.once('socket', (socket) => {
+    if (!socket.connecting) return; // a kept-alive socket, already connected
+    const timer = setTimeout(() => {
+      const error = new Error(`The connection was not established within ${timeoutMs} ms`);
+      error.name = 'TimeoutError';
+      request.destroy(error);
+    }, timeoutMs);
+    const clear = () => clearTimeout(timer);
+    socket.once('connect', clear);
+    socket.once('close', clear);
+  });
+}
 
 /** As `Headers#get`: case-insensitive, repeated values joined with `, `. */
 function headerValue(headers: IncomingHttpHeaders, name: string): string | null {

@@ -5,19 +5,17 @@
  * line per request, naming the caller or why it was refused; never a token or a proof, never a stack
  * trace to the caller.
  */
+import { type AwsTransport, awsTransportFromEnvironment } from '../aws/aws-transport.js';
 import type { AwsClientConfig } from '../aws/client-config.js';
-import { DynamoDbTokenStore } from '../aws/dynamodb-token-store.js';
 import { createLogger } from '../aws/logger.js';
-import { LambdaRefreshTrigger } from '../aws/refresh-invoker.js';
-import { createSecretsManagerClient } from '../aws/secrets.js';
-import { SecretsManagerTokenStore } from '../aws/token-store.js';
+import type { HttpFetch } from '../client/http.js';
 import { AccessPolicy } from '../core/access.js';
 import type { ReadEnvironment } from '../core/env.js';
 import { toRefresherError } from '../core/errors.js';
 import { type Clock, type Logger, type RefreshTrigger, systemClock } from '../core/ports.js';
 import { type ServedToken, TokenReader, TokenUnavailableError } from '../core/read.js';
-import { PerProviderTokenStore } from '../core/token-stores.js';
 import { loadReadEnvironment } from '../runtime/environment.js';
+import { readAdapters } from './aws-adapters.js';
 import {
   type CallerOutcome,
   type CallerProofs,
@@ -222,6 +220,20 @@ export interface ComposeReadOptions {
   readonly serverId?: string;
   /** The `fetch` caller proofs are sent to STS with (tests count calls). */
   readonly stsFetch?: typeof fetch;
+  /**
+   * How the token reads and the on-demand Invoke reach AWS (aws-transport.ts): `fetch`, SDK-free
+   * signed requests, or `sdk`, the AWS SDK's clients imported on first use.
+   * @default `TOKEN_REFRESHER_AWS_TRANSPORT` from {@link readHandlerFromEnvironment}, else `fetch`
+   *   (`sdk` where `fetch` cannot be used: no region, FIPS or dual-stack endpoints)
+   */
+  readonly transport?: AwsTransport;
+  /**
+   * Where the `fetch` transport reads `AWS_REGION`, `AWS_ENDPOINT_URL[_<SERVICE>]` and the credentials
+   * (`clientConfig` wins). @default `process.env`
+   */
+  readonly awsEnvironment?: Readonly<Record<string, string | undefined>>;
+  /** The HTTP of the `fetch` transport (tests). @default over `node:http(s)` */
+  readonly awsFetch?: HttpFetch;
 }
 
 /** Build the real handler from a validated environment (the deployed function, the local runner). */
@@ -232,24 +244,23 @@ export function composeReadHandler(
   const logger = options.logger ?? createLogger();
   const clientConfig = options.clientConfig ?? {};
   const clock = options.clock ?? systemClock;
-  const trigger =
-    options.trigger ??
-    new LambdaRefreshTrigger({
-      clientConfig,
-      functionName: environment.refreshFunctionName,
-    });
-  const { tokenTableName } = environment;
+  const { tokens, trigger, plan } = readAdapters({
+    providers: environment.config.providers,
+    secretPrefix: environment.config.secretPrefix,
+    tokenTableName: environment.tokenTableName,
+    refreshFunctionName: environment.refreshFunctionName,
+    clientConfig,
+    transport: options.transport,
+    environment: options.awsEnvironment ?? process.env,
+    clock,
+    ...(options.awsFetch === undefined ? {} : { fetch: options.awsFetch }),
+    ...(options.trigger === undefined ? {} : { trigger: options.trigger }),
+  });
+  if (plan.kind === 'sdk' && options.transport === undefined) {
+    logger.info('AWS calls go through the AWS SDK', { reason: plan.reason });
+  }
   const reader = new TokenReader({
-    // Both stores; the DynamoDB one (and its SDK, on first use) only when a provider uses it.
-    tokens: new PerProviderTokenStore(environment.config.providers, {
-      'secrets-manager': new SecretsManagerTokenStore({
-        client: createSecretsManagerClient(clientConfig),
-        secretPrefix: environment.config.secretPrefix,
-      }),
-      ...(tokenTableName === undefined
-        ? {}
-        : { dynamodb: new DynamoDbTokenStore({ clientConfig, tableName: tokenTableName }) }),
-    }),
+    tokens,
     trigger,
     clock,
     logger,
@@ -282,5 +293,9 @@ export function readHandlerFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
   options: ComposeReadOptions = {},
 ): ReadHandler {
-  return composeReadHandler(loadReadEnvironment(env), options);
+  return composeReadHandler(loadReadEnvironment(env), {
+    transport: awsTransportFromEnvironment(env),
+    awsEnvironment: env,
+    ...options,
+  });
 }
