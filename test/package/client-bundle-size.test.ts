@@ -16,11 +16,13 @@ import { type InstalledClient, installClient, REPO_ROOT } from './client-install
 
 /** Budgets in bytes (1 KB = 1,000 B), minified, esbuild defaults; functions/client/README.md states them. */
 const BUDGETS = {
-  // All bundled, the index holds the DynamoDB source's SDK client too (issue 16).
-  '@token-refresher/client': { sdkExternal: 40_000, bundled: 650_000 },
+  // All bundled, the index holds the DynamoDB source's SDK client too (issue 16); with the SDK external it
+  // holds the DynamoDB source's fetch transport (issue 17).
+  '@token-refresher/client': { sdkExternal: 44_000, bundled: 650_000 },
   '@token-refresher/client/secrets-manager': { sdkExternal: 31_000, bundled: 530_000 },
   '@token-refresher/client/read-function': { sdkExternal: 29_000, bundled: 450_000 },
-  '@token-refresher/client/dynamodb': { sdkExternal: 7_000, bundled: 600_000 },
+  // The signer of its SDK-free transport (issue 17), as the Secrets Manager entry point's.
+  '@token-refresher/client/dynamodb': { sdkExternal: 31_000, bundled: 600_000 },
 } as const;
 type EntryPoint = keyof typeof BUDGETS;
 
@@ -167,7 +169,10 @@ describe('Bundle sizes of the client package (esbuild defaults, from the install
     // Assess: a static import of an external package loads with the bundle; import() when it runs.
     const ddb = get('@token-refresher/client/dynamodb', 'sdkExternal');
     expect([sm.externals, rf.externals, index.externals, ddb.externals]).toStrictEqual([[], [], [], []]);
-    expect(ddb.dynamicExternals).toStrictEqual(['@aws-sdk/client-dynamodb']);
+    expect(ddb.dynamicExternals).toStrictEqual([
+      '@aws-sdk/client-dynamodb',
+      '@aws-sdk/credential-provider-node',
+    ]);
     expect(sm.dynamicExternals).toStrictEqual([
       '@aws-sdk/client-secrets-manager',
       '@aws-sdk/credential-provider-node',
