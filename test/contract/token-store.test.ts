@@ -1,6 +1,8 @@
 /**
  * The TokenStore contract against the in-memory fake, against `SecretsManagerTokenStore` on moto and
- * against `DynamoDbTokenStore` on moto (issue 16).
+ * against `DynamoDbTokenStore` on moto (issue 16); and the read function's readers (issue 17: the
+ * SDK-free `fetch` transport and the lazily loaded `sdk` one), which only read: each runs the whole
+ * suite reading through the reader while the SDK adapter writes.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -17,12 +19,26 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbTokenStore } from '../../functions/aws/dynamodb-token-store.js';
+import { FetchTokenItemReader } from '../../functions/aws/fetch-token-item-reader.js';
 import { PLACEHOLDER_SECRET_STRING } from '../../functions/aws/secrets.js';
+import {
+  fetchGetSecretValue,
+  sdkGetSecretValue,
+  TokenSecretReader,
+} from '../../functions/aws/token-secret-reader.js';
 import { SecretsManagerTokenStore, tokenSecretName } from '../../functions/aws/token-store.js';
+import {
+  type AwsJsonService,
+  DYNAMODB_SERVICE,
+  SECRETS_MANAGER_SERVICE,
+} from '../../functions/client/aws-endpoint.js';
+import { nodeHttpFetch } from '../../functions/client/http.js';
+import { AwsJsonClient } from '../../functions/client/signed-fetch.js';
 import { WriteConflictError } from '../../functions/core/errors.js';
+import type { TokenStore } from '../../functions/core/ports.js';
 import { FakeSecrets, FakeTokenStore } from '../unit/core/fakes.js';
 import { useMoto } from './support.js';
-import { describeTokenStoreContract, tokenRecord } from './token-store.contract.js';
+import { describeTokenStoreContract, type TokenStoreHarness, tokenRecord } from './token-store.contract.js';
 
 const PREFIX = 'contract';
 const TOKEN_TABLE = 'contract-tokens';
@@ -43,11 +59,39 @@ describeTokenStoreContract('FakeTokenStore', async () => {
 
 const moto = useMoto();
 
-describeTokenStoreContract('SecretsManagerTokenStore on moto', async () => {
+/** The read function's `fetch` transport to moto, one attempt per call (as the SDK clients here). */
+function signedClient(
+  service: AwsJsonService,
+  clientConfig: Awaited<ReturnType<typeof moto.fresh>>,
+): AwsJsonClient {
+  return new AwsJsonClient(service, {
+    region: clientConfig.region,
+    endpoint: new URL(clientConfig.endpoint),
+    credentials: clientConfig.credentials,
+    fetch: nodeHttpFetch,
+    timeoutMs: 8_000,
+    maxAttempts: 1,
+    now: () => Date.now(),
+  });
+}
+
+/** A store that reads with the read function's reader and writes with the SDK adapter. */
+function readingThrough(reader: Pick<TokenStore, 'readCurrent'>, writer: TokenStore): TokenStore {
+  return {
+    readCurrent: (provider) => reader.readCurrent(provider),
+    write: (input) => writer.write(input),
+  };
+}
+
+/** The token secret's harness on moto; `reader` reads in the store's place when given. */
+async function secretsManagerHarness(
+  reader?: (clientConfig: Awaited<ReturnType<typeof moto.fresh>>) => Pick<TokenStore, 'readCurrent'>,
+): Promise<TokenStoreHarness> {
   const clientConfig = await moto.fresh();
   const client = new SecretsManagerClient(clientConfig);
+  const store = new SecretsManagerTokenStore({ client, secretPrefix: PREFIX });
   return {
-    store: new SecretsManagerTokenStore({ client, secretPrefix: PREFIX }),
+    store: reader === undefined ? store : readingThrough(reader(clientConfig), store),
     // As the stack creates it.
     seedPlaceholder: async (provider) => {
       await client.send(
@@ -69,7 +113,30 @@ describeTokenStoreContract('SecretsManagerTokenStore on moto', async () => {
     missingCode: 'secret_not_found',
     close: async () => client.destroy(),
   };
-});
+}
+
+describeTokenStoreContract('SecretsManagerTokenStore on moto', () => secretsManagerHarness());
+
+describeTokenStoreContract(
+  'TokenSecretReader, transport fetch, on moto (SecretsManagerTokenStore writes)',
+  () =>
+    secretsManagerHarness(
+      (clientConfig) =>
+        new TokenSecretReader({
+          getSecretValue: fetchGetSecretValue(signedClient(SECRETS_MANAGER_SERVICE, clientConfig)),
+          secretPrefix: PREFIX,
+        }),
+    ),
+);
+
+describeTokenStoreContract(
+  'TokenSecretReader, transport sdk, on moto (SecretsManagerTokenStore writes)',
+  () =>
+    secretsManagerHarness(
+      (clientConfig) =>
+        new TokenSecretReader({ getSecretValue: sdkGetSecretValue({ clientConfig }), secretPrefix: PREFIX }),
+    ),
+);
 
 /** A JSON value as a DynamoDB attribute (what an operator's `put-item` would store). */
 function toAttribute(value: unknown): AttributeValue {
@@ -89,7 +156,9 @@ function toAttributes(value: Record<string, unknown>): Record<string, AttributeV
   );
 }
 
-describeTokenStoreContract('DynamoDbTokenStore on moto', async () => {
+async function tokenTableHarness(
+  reader?: (clientConfig: Awaited<ReturnType<typeof moto.fresh>>) => Pick<TokenStore, 'readCurrent'>,
+): Promise<TokenStoreHarness> {
   const clientConfig = await moto.fresh();
   const client = new DynamoDBClient(clientConfig);
   await client.send(
@@ -100,8 +169,9 @@ describeTokenStoreContract('DynamoDbTokenStore on moto', async () => {
       KeySchema: [{ AttributeName: 'provider', KeyType: 'HASH' }],
     }),
   );
+  const store = new DynamoDbTokenStore({ client, tableName: TOKEN_TABLE });
   return {
-    store: new DynamoDbTokenStore({ client, tableName: TOKEN_TABLE }),
+    store: reader === undefined ? store : readingThrough(reader(clientConfig), store),
     // The stack provisions no item: the first write creates it.
     seedPlaceholder: async () => {},
     // Another writer, or an operator's `put-item`: a new version; an object's fields become attributes.
@@ -122,7 +192,19 @@ describeTokenStoreContract('DynamoDbTokenStore on moto', async () => {
     missingCode: undefined,
     close: async () => client.destroy(),
   };
-});
+}
+
+describeTokenStoreContract('DynamoDbTokenStore on moto', () => tokenTableHarness());
+
+describeTokenStoreContract('FetchTokenItemReader on moto (DynamoDbTokenStore writes)', () =>
+  tokenTableHarness(
+    (clientConfig) =>
+      new FetchTokenItemReader({
+        client: signedClient(DYNAMODB_SERVICE, clientConfig),
+        tableName: TOKEN_TABLE,
+      }),
+  ),
+);
 
 describe('Class: DynamoDbTokenStore on moto, beyond the contract', () => {
   let client: DynamoDBClient;
