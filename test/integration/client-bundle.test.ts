@@ -19,9 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { CreateTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { build, type Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { providerTableInput } from '../../functions/local/resources.js';
 import { startMoto } from '../support/moto.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -42,6 +44,10 @@ const CONSUMERS = {
   'token-refresher/client/read-function': `
     import { createReadFunctionTokenClient } from './functions/client/read-function.js';
     const tokens = createReadFunctionTokenClient({ url: process.env.TOKEN_URL ?? '' });
+    export const handler = async () => (await tokens.getToken('github')).expiresAt;`,
+  'token-refresher/client/dynamodb': `
+    import { createDynamoDbTokenClient } from './functions/client/dynamodb.js';
+    const tokens = createDynamoDbTokenClient({ tableName: 'token-refresher-tokens' });
     export const handler = async () => (await tokens.getToken('github')).expiresAt;`,
 } as const;
 
@@ -119,7 +125,12 @@ describe('Bundles of a tiny consumer (esbuild, minified, ESM, node20)', () => {
     const sm = bundles['token-refresher/client/secrets-manager'];
     const rf = bundles['token-refresher/client/read-function'];
     const index = bundles['createTokenClient (index)'];
-    for (const entry of [sm, rf, index]) expect(entry?.external.externals).toStrictEqual([]);
+    const ddb = bundles['token-refresher/client/dynamodb'];
+    for (const entry of [sm, rf, index, ddb]) expect(entry?.external.externals).toStrictEqual([]);
+    expect(ddb?.external.dynamicExternals).toStrictEqual([
+      '@aws-sdk/client-dynamodb',
+      '@aws-sdk/credential-provider-node',
+    ]);
     expect(sm?.external.dynamicExternals).toStrictEqual([
       '@aws-sdk/client-secrets-manager',
       '@aws-sdk/credential-provider-node',
@@ -154,6 +165,11 @@ const RUNNABLE_CONSUMERS = {
     const tokens = createSecretsManagerTokenClient({ secretPrefix: process.env.PREFIX, transport: process.env.TRANSPORT });
     try { console.log(JSON.stringify({ token: (await tokens.getToken('github')).accessToken })); }
     catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
+  dynamodb: `
+    import { createDynamoDbTokenClient } from './functions/client/dynamodb.js';
+    const tokens = createDynamoDbTokenClient({ tableName: 'no-sdk-tokens', transport: process.env.TRANSPORT });
+    try { console.log(JSON.stringify({ token: (await tokens.getToken('github')).accessToken })); }
+    catch (error) { console.log(JSON.stringify({ code: error.code, message: error.message })); }`,
 } as const;
 
 describe('Bundles run where no AWS SDK is installed (@aws-sdk/* external, as on a runtime without it)', () => {
@@ -177,6 +193,20 @@ describe('Bundles run where no AWS SDK is installed (@aws-sdk/* external, as on 
         }),
       );
       admin.destroy();
+      const dynamodb = new DynamoDBClient(moto.clientConfig);
+      await dynamodb.send(new CreateTableCommand(providerTableInput('no-sdk-tokens')));
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: 'no-sdk-tokens',
+          Item: {
+            provider: { S: 'github' },
+            accessToken: { S: 'token-read-without-sdk-from-dynamodb' },
+            tokenType: { S: 'Bearer' },
+            expiresAt: { S: new Date(Date.now() + 3_600_000).toISOString() },
+          },
+        }),
+      );
+      dynamodb.destroy();
       const run = async (name: keyof typeof RUNNABLE_CONSUMERS, transport: string) => {
         const file = join(dir, `${name}.mjs`);
         await writeFile(file, (await bundle(RUNNABLE_CONSUMERS[name], true)).text);
@@ -199,6 +229,8 @@ describe('Bundles run where no AWS SDK is installed (@aws-sdk/* external, as on 
         index: await run('index', 'fetch'),
         'secrets-manager': await run('secrets-manager', 'fetch'),
         'secrets-manager, transport sdk': await run('secrets-manager', 'sdk'),
+        dynamodb: await run('dynamodb', 'fetch'),
+        'dynamodb, transport sdk': await run('dynamodb', 'sdk'),
       };
 
       // Assess
@@ -210,6 +242,11 @@ describe('Bundles run where no AWS SDK is installed (@aws-sdk/* external, as on 
           message: expect.stringContaining(
             'The AWS SDK (@aws-sdk/client-secrets-manager) could not be loaded',
           ),
+        },
+        dynamodb: { token: 'token-read-without-sdk-from-dynamodb' },
+        'dynamodb, transport sdk': {
+          code: 'read_failed',
+          message: expect.stringContaining('needs the AWS SDK package @aws-sdk/client-dynamodb'),
         },
       });
     } finally {
