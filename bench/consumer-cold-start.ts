@@ -12,7 +12,8 @@
  *
  * Our client is bundled from its package as published (`bench/lib/client-package.ts`); the read
  * function source talks to a local read function (`functions/local/read-server.ts` over the handler
- * as `npm start` composes it, warm: the warm-up round fills its cache) in this process.
+ * as `npm start` composes it, warm: the warm-up round fills its cache) in this process; the DynamoDB
+ * source reads the same token from a token table item on the same moto server.
  */
 
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -40,7 +41,7 @@ import {
 } from './lib/cold-start-summary.js';
 import { type BenchContext, silentLogger } from './lib/context.js';
 import { printTable, type Section, say } from './lib/report.js';
-import { seedValidToken } from './lib/seed.js';
+import { seedValidToken, seedValidTokenItem } from './lib/seed.js';
 import { QUIET_SDK, spawnProbe } from './lib/spawn-probe.js';
 import { fixed, ratio } from './lib/stats.js';
 import { atMostVerdict, COLD_START_RATIO_TARGET } from './lib/targets.js';
@@ -48,6 +49,7 @@ import { atMostVerdict, COLD_START_RATIO_TARGET } from './lib/targets.js';
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'token-refresher-bench-consumer');
 const PREFIX = 'bench-consumer';
+const TOKEN_TABLE = 'bench-consumer-tokens';
 const PROVIDER = 'bench';
 const ACCESS_TOKEN = 'bench-consumer-cold-start-token';
 /** The construct's banner (infra/bundling.ts): some bundled CommonJS code calls require(). */
@@ -87,6 +89,12 @@ const VARIANTS: readonly Variant[] = [
     asLocalCaller: true,
   },
   {
+    key: 'ours-dynamodb',
+    label: 'our client, DynamoDB source (`@token-refresher/client/dynamodb`, `GetItem`)',
+    source: { kind: 'client', entry: '@token-refresher/client/dynamodb' },
+    answersToken: true,
+  },
+  {
     key: 'powertools',
     label: 'Powertools `getSecret`',
     source: { kind: 'file', path: 'bench/consumers/powertools.ts' },
@@ -115,20 +123,6 @@ const VARIANTS: readonly Variant[] = [
     label: 'floor: empty `node` process',
     source: { kind: 'file', path: 'bench/consumers/empty.ts' },
     answersToken: false,
-  },
-];
-
-/**
- * Slots for sources that do not exist yet: shown in the table, never measured. The DynamoDB source
- * comes with issue #16's token store; to measure it, add a variant above with its entry point
- * (`@token-refresher/client/dynamodb`, a consumer in `CLIENT_CONSUMERS`), seed its table item next
- * to the secret in {@link consumerColdStart}, and remove the slot.
- */
-const NOT_BUILT: readonly { readonly key: string; readonly label: string; readonly note: string }[] = [
-  {
-    key: 'ours-dynamodb',
-    label: 'our client, DynamoDB source (`GetItem`)',
-    note: 'not built yet (the DynamoDB token store of issue #16)',
   },
 ];
 
@@ -167,6 +161,12 @@ export async function consumerColdStart(context: BenchContext): Promise<Section>
     provider: PROVIDER,
     accessToken: ACCESS_TOKEN,
   });
+  await seedValidTokenItem({
+    clientConfig: moto.clientConfig,
+    tableName: TOKEN_TABLE,
+    provider: PROVIDER,
+    accessToken: ACCESS_TOKEN,
+  });
   const caller = await benchCaller(moto);
   const readServer = await startLocalReadFunction(moto.clientConfig, caller);
   const fetchTarget = await startFetchTarget();
@@ -179,6 +179,7 @@ export async function consumerColdStart(context: BenchContext): Promise<Section>
       BENCH_SECRET_PREFIX: PREFIX,
       BENCH_PROVIDER: PROVIDER,
       BENCH_SECRET_ID: `${PREFIX}/${PROVIDER}/token`,
+      BENCH_TOKEN_TABLE: TOKEN_TABLE,
       BENCH_READ_URL: readServer.url,
       BENCH_READ_FUNCTION_NAME: caller.serverId,
       BENCH_FETCH_URL: fetchTarget.url,
@@ -217,7 +218,9 @@ function methodParagraphs(processes: number): string[] {
       `${processes} fresh \`node\` processes (plus one discarded warm-up round; variants interleaved, their order rotated ` +
       'every round) that import it and read the token from moto server on loopback. "First token" is `performance.now()` ' +
       'in the child when the token is in hand (Node counts from process start); "module loaded" is the same clock after ' +
-      'the import. Every answer is checked against the stored token.',
+      'the import. Every answer is checked against the stored token. The DynamoDB source reads the same token from the ' +
+      'item of a token table keyed by `provider` (as the stack creates it), written by the DynamoDB token store: ' +
+      'one strongly consistent `GetItem`, sent by its default transport `fetch` (no SDK code loaded).',
     'The read function source asks a local read function in the benchmark process (`functions/local/read-server.ts` ' +
       "over the handler as `npm start` composes it, its token cache filled by the warm-up round) as `npm start`'s local " +
       "caller (a role assumed on moto's STS): each fresh consumer signs a new caller proof, which the read function " +
@@ -250,7 +253,6 @@ function notes(results: readonly ColdStartVariantResult[]): string[] {
     `Floors in this run: an empty process ${fixed(figuresOf(results, FLOOR)?.median ?? Number.NaN)} ms, with one ` +
       `\`fetch\` ${fixed(figuresOf(results, 'first-fetch')?.median ?? Number.NaN)} ms; the SDK-free signed ` +
       `\`fetch\` is at ${ratio(figuresOf(results, 'signed-fetch')?.median ?? Number.NaN, baseline, 2)} of Powertools.`,
-    ...NOT_BUILT.map((slot) => `${slot.label}: ${slot.note}; the row is a slot, not a measurement.`),
     ...(unbenched.length === 0
       ? []
       : [
@@ -288,7 +290,7 @@ async function measure(
   return collectResults(built, runs, failures);
 }
 
-/** Our measured sources, then the slots of sources not built yet, then the others. */
+/** Our sources first, then the others. */
 function collectResults(
   built: readonly Built[],
   runs: ReadonlyMap<string, ColdStartRun[]>,
@@ -306,15 +308,8 @@ function collectResults(
           : { kind: 'failed', error: failure },
     };
   });
-  const slots = NOT_BUILT.map(
-    (slot): ColdStartVariantResult => ({
-      key: slot.key,
-      label: slot.label,
-      outcome: { kind: 'not-built', note: slot.note },
-    }),
-  );
   const ours = (result: ColdStartVariantResult) => result.key.startsWith('ours-');
-  return [...measured.filter(ours), ...slots, ...measured.filter((result) => !ours(result))];
+  return [...measured.filter(ours), ...measured.filter((result) => !ours(result))];
 }
 
 async function runOnce(

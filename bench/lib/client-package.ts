@@ -20,13 +20,14 @@ const APP_DIR = join(REPO_ROOT, 'node_modules', '.cache', 'token-refresher-bench
 export type ClientEntryPoint =
   | '@token-refresher/client'
   | '@token-refresher/client/secrets-manager'
-  | '@token-refresher/client/read-function';
+  | '@token-refresher/client/read-function'
+  | '@token-refresher/client/dynamodb';
 
 /**
  * Consumers that read one token through each entry point, configured from the environment
  * (`BENCH_SECRET_PREFIX`, `BENCH_PROVIDER`, `BENCH_READ_URL`, `BENCH_READ_FUNCTION_NAME`: the name the
- * read function's caller proofs are bound to, once the client sends them); `handler()` answers the
- * access token.
+ * read function's caller proofs are bound to, once the client sends them; `BENCH_TOKEN_TABLE`: the
+ * token table); `handler()` answers the access token.
  * The same shape as the consumers of `test/package/client-bundle-size.test.ts`.
  */
 export const CLIENT_CONSUMERS: Readonly<Record<ClientEntryPoint, string>> = {
@@ -44,6 +45,10 @@ export const CLIENT_CONSUMERS: Readonly<Record<ClientEntryPoint, string>> = {
       url: process.env.BENCH_READ_URL ?? '',
       functionName: process.env.BENCH_READ_FUNCTION_NAME ?? '',
     });
+    export const handler = async () => (await tokens.getToken(process.env.BENCH_PROVIDER)).accessToken;`,
+  '@token-refresher/client/dynamodb': `
+    import { createDynamoDbTokenClient } from '@token-refresher/client/dynamodb';
+    const tokens = createDynamoDbTokenClient({ tableName: process.env.BENCH_TOKEN_TABLE ?? '' });
     export const handler = async () => (await tokens.getToken(process.env.BENCH_PROVIDER)).accessToken;`,
 };
 
