@@ -8,7 +8,10 @@
  * moving the clock 56 minutes past its last 1-hour token, not by forcing.
  *
  * 1. AWS calls per invocation: first refresh, scheduled refresh, scheduled refresh with a rotating
- *    refresh token, not-due tick; and the log bytes each writes (CloudWatch Logs bills them).
+ *    refresh token, not-due tick; and the log bytes each writes (CloudWatch Logs bills them). The two
+ *    scheduled refreshes are counted in a warm container (it refreshed the provider before, so it
+ *    holds the credentials and the state item shows the stores: issue 17) and in a cold one (a new
+ *    container's first run), side by side.
  * 2. Provider calls under N = 1, 10, 100 concurrent triggers on a due provider, each trigger its own
  *    handler (its own "container": clients, caches).
  * 3. Time from trigger to token written (the compare-and-swap write returned) and to the handler's
@@ -134,13 +137,19 @@ export async function refreshCost(context: BenchContext): Promise<Section> {
       tables: [callsTable, concurrencyTable, latencyTable],
       notes: [
         `A not-due tick costs ${int(total(calls.tick.operations))} AWS call (the state item, strongly consistent) and no provider call. ` +
-          `A scheduled refresh costs ${int(total(calls.scheduled.operations))} AWS calls; with a rotating refresh token ` +
-          `${int(total(calls.rotating.operations))} (the credentials secret is written first, with compare-and-swap). ` +
+          `A scheduled refresh costs ${int(total(calls.scheduled.operations))} AWS calls in a warm container and ` +
+          `${int(total(calls.scheduledCold.operations))} in a cold one (its first run reads the credentials secret); with a ` +
+          `rotating refresh token ${int(total(calls.rotating.operations))} warm and ${int(total(calls.rotatingCold.operations))} ` +
+          'cold (the credentials secret is written first, with compare-and-swap). Warm: the container refreshed this provider ' +
+          'before, so it holds the credentials of the version the state item records, and the state item shows the stored ' +
+          "token's version (the previous lease generation recorded it): no secret is read (docs/architecture.md). " +
           `An on-demand refresh (the read function's Invoke after a consumer's 401, with the refused token's hash) costs ` +
           `${int(total(calls.onDemand.operations))} in the refresh function; the read function's own reads are not counted here.`,
         `Targets of issue #17: a scheduled refresh ${describeTarget(CALL_TARGETS.scheduled)} calls ` +
-          `(${callVerdict(total(calls.scheduled.operations), CALL_TARGETS.scheduled)}), a rotated one ` +
-          `${describeTarget(CALL_TARGETS.rotated)} (${callVerdict(total(calls.rotating.operations), CALL_TARGETS.rotated)}), ` +
+          `(warm ${callVerdict(total(calls.scheduled.operations), CALL_TARGETS.scheduled)}, cold ` +
+          `${callVerdict(total(calls.scheduledCold.operations), CALL_TARGETS.scheduled)}), a rotated one ` +
+          `${describeTarget(CALL_TARGETS.rotated)} (warm ${callVerdict(total(calls.rotating.operations), CALL_TARGETS.rotated)}, ` +
+          `cold ${callVerdict(total(calls.rotatingCold.operations), CALL_TARGETS.rotated)}), ` +
           `a not-due tick ${describeTarget(CALL_TARGETS.notDueTick)} (${callVerdict(total(calls.tick.operations), CALL_TARGETS.notDueTick)}).`,
         `${hundred === undefined ? '' : `Under 100 concurrent triggers the provider was called ${int(Math.max(...hundred.providerCalls))} time(s) per round at most. `}` +
           'A refresher without a lease makes one provider call per trigger; with rotating refresh tokens every extra call ' +
@@ -246,8 +255,12 @@ interface CallsPerInvocation {
   readonly handler: RefreshHandler;
   readonly firstRefresh: Counted<RefreshHandlerResult>;
   readonly tick: Counted<RefreshHandlerResult>;
+  /** In the container that refreshed the provider before (warm: credentials cached). */
   readonly scheduled: Counted<RefreshHandlerResult>;
+  /** The same in a new container (cold: its first run). */
+  readonly scheduledCold: Counted<RefreshHandlerResult>;
   readonly rotating: Counted<RefreshHandlerResult>;
+  readonly rotatingCold: Counted<RefreshHandlerResult>;
   readonly rotated: boolean;
   /** The refresh function invoked by the read function for a consumer's 401 (the refused token's hash). */
   readonly onDemand: Counted<RefreshHandlerResult>;
@@ -265,6 +278,10 @@ async function measureCallsPerInvocation(bench: RefreshBench, ticks: number): Pr
   bench.advance(DUE_AFTER - 10 * MINUTE);
   const scheduled = await bench.counted(() => handler({ provider: 'cc' }, lambdaContext()));
   expectStatus(scheduled.result, 'refreshed', 'scheduled refresh');
+  bench.advance();
+  const cold = bench.container();
+  const scheduledCold = await bench.counted(() => cold({ provider: 'cc' }, lambdaContext()));
+  expectStatus(scheduledCold.result, 'refreshed', 'scheduled refresh in a new container');
   // Not-due ticks: `cc` was just refreshed.
   const tickMs: number[] = [];
   for (let index = 0; index < ticks; index++) {
@@ -278,12 +295,29 @@ async function measureCallsPerInvocation(bench: RefreshBench, ticks: number): Pr
   bench.advance();
   const rotating = await bench.counted(() => handler({ provider: 'rt' }, lambdaContext()));
   expectStatus(rotating.result, 'refreshed', 'rotating refresh');
-  const rotated = (rotating.result as { refreshTokenRotated?: boolean }).refreshTokenRotated === true;
-  say(
-    `  calls: first refresh ${total(firstRefresh.operations)}, scheduled refresh ${total(scheduled.operations)}, ` +
-      `rotating ${total(rotating.operations)}, not-due tick ${total(tick.operations)}, on-demand ${total(onDemand.operations)}`,
+  bench.advance();
+  const rotatingCold = await bench.counted(() => bench.container()({ provider: 'rt' }, lambdaContext()));
+  expectStatus(rotatingCold.result, 'refreshed', 'rotating refresh in a new container');
+  const rotated = [rotating, rotatingCold].every(
+    (each) => (each.result as { refreshTokenRotated?: boolean }).refreshTokenRotated === true,
   );
-  return { handler, firstRefresh, tick, scheduled, rotating, rotated, onDemand, tickMs };
+  say(
+    `  calls: first refresh ${total(firstRefresh.operations)}, scheduled refresh ${total(scheduled.operations)} warm / ` +
+      `${total(scheduledCold.operations)} cold, rotating ${total(rotating.operations)} warm / ${total(rotatingCold.operations)} cold, ` +
+      `not-due tick ${total(tick.operations)}, on-demand ${total(onDemand.operations)}`,
+  );
+  return {
+    handler,
+    firstRefresh,
+    tick,
+    scheduled,
+    scheduledCold,
+    rotating,
+    rotatingCold,
+    rotated,
+    onDemand,
+    tickMs,
+  };
 }
 
 /**
@@ -393,10 +427,16 @@ function recordRound(
 function callsPerInvocationTable(calls: CallsPerInvocation): Table {
   const columns: readonly (readonly [string, Counted<RefreshHandlerResult>, CallTarget | undefined])[] = [
     ['first refresh', calls.firstRefresh, undefined],
-    ['scheduled refresh', calls.scheduled, CALL_TARGETS.scheduled],
+    ['scheduled refresh, warm container', calls.scheduled, CALL_TARGETS.scheduled],
+    ['scheduled refresh, cold container', calls.scheduledCold, CALL_TARGETS.scheduled],
     [
-      `scheduled refresh, refresh_token grant${calls.rotated ? ' (rotated)' : ''}`,
+      `scheduled refresh, refresh_token grant${calls.rotated ? ' (rotated)' : ''}, warm container`,
       calls.rotating,
+      CALL_TARGETS.rotated,
+    ],
+    [
+      `scheduled refresh, refresh_token grant${calls.rotated ? ' (rotated)' : ''}, cold container`,
+      calls.rotatingCold,
       CALL_TARGETS.rotated,
     ],
     ['not-due tick', calls.tick, CALL_TARGETS.notDueTick],

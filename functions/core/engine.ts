@@ -264,7 +264,8 @@ export class RefreshEngine {
    * finishes a write an earlier holder left undone.
    */
   async #readCredentials(run: LeasedRun, mayUseCache: boolean): Promise<RunCredentials> {
-    const usable = mayUseCache && !run.credentialsChanged && run.stored !== undefined;
+    // Not `run.stored`: an on-demand run reads the token, but may use the cached credentials.
+    const usable = mayUseCache && !run.credentialsChanged && storedState(run.lease) !== undefined;
     const cached = usable ? this.#cache.get(run.provider, run.lease.credentialsVersionId) : undefined;
     if (cached !== undefined) {
       run.credentialsUse.versionId = cached.versionId;
