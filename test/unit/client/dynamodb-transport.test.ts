@@ -51,12 +51,10 @@ function fakeDynamoDb(...answers: (() => Response | Error)[]) {
   return { fetch, sent };
 }
 
-const itemAnswer =
-  (item: Record<string, AttributeValue> | undefined) =>
-  () =>
-    new Response(JSON.stringify(item === undefined ? {} : { Item: item }), {
-      headers: { 'content-type': 'application/x-amz-json-1.0' },
-    });
+const itemAnswer = (item: Record<string, AttributeValue> | undefined) => () =>
+  new Response(JSON.stringify(item === undefined ? {} : { Item: item }), {
+    headers: { 'content-type': 'application/x-amz-json-1.0' },
+  });
 
 /** An error answer as DynamoDB sends it: JSON 1.0, `__type` with the service's namespace. */
 const awsFailure =
