@@ -13,7 +13,9 @@
  *   time for the whole invocation, so the engine's own repeats of that write run out with the lease
  *   (its pauses move the drill clock instead of sleeping).
  *
- * Per scenario a token exists and is due (5 min left). Asserted: the fault fired once; the handler's
+ * Per scenario a token exists and is due (5 min left). The faulty container is a new one (its first
+ * run reads the credentials); the token is read only when the state item cannot be trusted (issue 17),
+ * so that step's scenarios make the item one of an older release first. Asserted: the fault fired once; the handler's
  * result and the state item carry the expected error code; no lost token (a valid token is stored at
  * every point); at most one provider call per invocation and none once a newer token is stored; the
  * scheduler (a tick every 30 s) gets a newer token; the lease is free at the end; no refresh-token
@@ -21,7 +23,9 @@
  * detected.
  */
 import { randomUUID } from 'node:crypto';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoDbClient } from '../../functions/aws/state-table.js';
 import { readReadEnvironment } from '../../functions/core/env.js';
 import type { RefreshResult, TokenRecord } from '../../functions/core/types.js';
 import { composeReadHandler } from '../../functions/read/app.js';
@@ -46,6 +50,7 @@ import {
   resetWorld,
   reuseDetections,
   startDrillParts,
+  TABLE,
 } from './support.js';
 
 const RUNS = iterations(1, 3);
@@ -71,6 +76,11 @@ interface StepSpec {
   readonly surfacedCalled: boolean;
   /** A write of the rotated refresh token: the engine repeats it, and `persistent` mode applies. */
   readonly refreshTokenWrite?: true;
+  /**
+   * The step happens only when the state item cannot be trusted (issue 17, `stored-state.ts`): the
+   * setup's item is made one of an older release (no `recordedFence`), so the run reads the token.
+   */
+  readonly untrustedState?: true;
 }
 
 /** Every AWS call of the protocol, in order (docs/architecture.md, "The refresh protocol"). */
@@ -91,9 +101,11 @@ const STEPS: readonly StepSpec[] = [
     surfacedCalled: false,
   },
   {
+    // Only when the state item cannot be trusted; a trusted one makes the run skip this read.
     step: 'token double-check (GetSecretValue)',
     target: 'secretsmanager.GetSecretValue',
     when: endsWith('/token'),
+    untrustedState: true,
     grants: ['cc', 'rotating'],
     surfacedCode: 'secrets_manager_unavailable',
     surfacedCalled: false,
@@ -274,6 +286,7 @@ describe(`Drill: Secrets Manager and DynamoDB faults at every protocol step, thr
     check(setup.status === 'refreshed', `the setup refresh ended ${setup.status}`);
     const before = await view.token(grant);
     if (before === undefined) throw new Error('no token after the setup refresh');
+    if (spec.untrustedState) await forgetRecordedFence(parts.moto.clientConfig, grant);
     clock.advance(Date.parse(before.expiresAt) - 5 * MINUTE + 1_000 - clock.now());
 
     const callsBefore = parts.oauth.tokenRequests.total;
@@ -540,4 +553,18 @@ function expectedOutcome(spec: StepSpec, mode: Mode): { status: string; called: 
 
 function shortStep(step: string): string {
   return step.replace(/ \(.*\)$/, '').replace(/ /g, '-');
+}
+
+/** Make the provider's state item one of a release before issue 17 (no `recordedFence`): not trusted. */
+async function forgetRecordedFence(
+  clientConfig: DrillParts['moto']['clientConfig'],
+  provider: string,
+): Promise<void> {
+  await createDynamoDbClient(clientConfig).send(
+    new UpdateItemCommand({
+      TableName: TABLE,
+      Key: { provider: { S: provider } },
+      UpdateExpression: 'REMOVE recordedFence',
+    }),
+  );
 }
