@@ -2,14 +2,14 @@
  * Precise scheduling: after each refresh the engine asks for the next run at
  * `expiresAt − refreshBefore` (or at the end of a backoff). This adapter upserts one one-time
  * EventBridge Scheduler schedule per provider (`at(...)`, deleted after it fires); the recurring
- * schedule stays as the safety net.
+ * schedule stays as the safety net. The SDK client is loaded on the first schedule, not at cold start.
  */
-import {
-  CreateScheduleCommand,
-  type CreateScheduleCommandInput,
+// Types only: the SDK module is imported on the first schedule (`import()`), so a refresh container
+// whose runs are not due (most scheduled ticks) never loads it at cold start.
+import type {
+  CreateScheduleCommandInput,
   SchedulerClient,
-  type SchedulerClientConfig,
-  UpdateScheduleCommand,
+  SchedulerClientConfig,
 } from '@aws-sdk/client-scheduler';
 import { StoreError } from '../core/errors.js';
 import { nextRunScheduleName } from '../core/names.js';
@@ -36,14 +36,31 @@ export function atExpression(epochMs: number): string {
   return `at(${new Date(Math.ceil(epochMs / 1000) * 1000).toISOString().slice(0, 19)})`;
 }
 
+type SchedulerSdk = typeof import('@aws-sdk/client-scheduler');
+
 export class SchedulerNextRun implements NextRunScheduler {
-  readonly #client: SchedulerClient;
   readonly #options: SchedulerNextRunOptions;
+  #sdk: Promise<{ readonly sdk: SchedulerSdk; readonly client: SchedulerClient }> | undefined;
 
   constructor(options: SchedulerNextRunOptions) {
     this.#options = options;
-    this.#client =
-      options.client ?? new SchedulerClient({ ...DEFAULT_CLIENT_CONFIG, ...options.clientConfig });
+  }
+
+  /** The SDK module, imported once (on the first schedule; a failed import is tried again), and the client. */
+  #loadSdk(): Promise<{ readonly sdk: SchedulerSdk; readonly client: SchedulerClient }> {
+    this.#sdk ??= import('@aws-sdk/client-scheduler').then(
+      (sdk) => ({
+        sdk,
+        client:
+          this.#options.client ??
+          new sdk.SchedulerClient({ ...DEFAULT_CLIENT_CONFIG, ...this.#options.clientConfig }),
+      }),
+      (error: unknown) => {
+        this.#sdk = undefined;
+        throw error;
+      },
+    );
+    return this.#sdk;
   }
 
   /** Create or move the provider's one-time schedule to `at`. */
@@ -63,13 +80,20 @@ export class SchedulerNextRun implements NextRunScheduler {
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
       },
     };
+    let loaded: { readonly sdk: SchedulerSdk; readonly client: SchedulerClient };
+    try {
+      loaded = await this.#loadSdk();
+    } catch (error) {
+      throw translate(error);
+    }
+    const { sdk, client } = loaded;
     try {
       // Update first: after the first refresh the schedule usually exists (or was deleted on firing).
-      await this.#client.send(new UpdateScheduleCommand(input));
+      await client.send(new sdk.UpdateScheduleCommand(input));
     } catch (error) {
       if (awsErrorName(error) !== 'ResourceNotFoundException') throw translate(error);
       try {
-        await this.#client.send(new CreateScheduleCommand(input));
+        await client.send(new sdk.CreateScheduleCommand(input));
       } catch (createError) {
         throw translate(createError);
       }
