@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import { bytesByPackage, externalImports, zodBytes } from './lib/bundle-contents.js';
 import { type BenchCaller, benchCaller, CALLER_PROOF_HEADER } from './lib/caller.js';
 import type { BenchContext } from './lib/context.js';
@@ -209,7 +210,7 @@ function probeEnvironment(motoEnv: Record<string, string>, caller: BenchCaller):
     ...motoEnv,
     ...QUIET_SDK,
     AWS_LAMBDA_FUNCTION_NAME: caller.serverId,
-    PROVIDERS_CONFIG: JSON.stringify({
+    PROVIDERS_CONFIG: deployedConfigJson({
       secretPrefix: PREFIX,
       providers: [
         {

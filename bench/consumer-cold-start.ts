@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import type { RefreshTrigger } from '../functions/core/ports.js';
 import { type ReadServer, startReadServer } from '../functions/local/read-server.js';
 import { readHandlerFromEnvironment } from '../functions/read/app.js';
@@ -360,7 +361,7 @@ async function startLocalReadFunction(
 ): Promise<ReadServer> {
   const handler = readHandlerFromEnvironment(
     {
-      PROVIDERS_CONFIG: JSON.stringify({
+      PROVIDERS_CONFIG: deployedConfigJson({
         secretPrefix: PREFIX,
         providers: [
           {

@@ -21,6 +21,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SecretsManagerTokenStore, tokenSecretName } from '../functions/aws/token-store.js';
 import { createSecretsManagerTokenClient } from '../functions/client/secrets-manager.js';
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import { readReadEnvironment } from '../functions/core/env.js';
 import type { RefreshTrigger } from '../functions/core/ports.js';
 import type { TokenRecord } from '../functions/core/types.js';
@@ -178,7 +179,7 @@ function contestants(clientConfig: MotoClientConfig, clock: { now(): number }): 
     () => {
       const handler = composeReadHandler(
         readReadEnvironment({
-          PROVIDERS_CONFIG: JSON.stringify({
+          PROVIDERS_CONFIG: deployedConfigJson({
             secretPrefix: PREFIX,
             // What is counted here is GetSecretValue per token generation; caller proofs (checked with
             // STS, never with Secrets Manager) would have to be re-signed on the simulated clock, so this

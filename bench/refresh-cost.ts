@@ -27,6 +27,7 @@ import { createSecretsManagerClient } from '../functions/aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../functions/aws/token-store.js';
 import type { ProviderConfig } from '../functions/core/config.js';
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import { RefreshEngine } from '../functions/core/engine.js';
 import { readRefreshEnvironment } from '../functions/core/env.js';
 import type { Provider, TokenStore } from '../functions/core/ports.js';
@@ -233,7 +234,7 @@ async function provisionBench(moto: Moto, oauth: OAuth): Promise<Record<string, 
   scheduler.destroy();
   return {
     TABLE_NAME: TABLE,
-    PROVIDERS_CONFIG: JSON.stringify({ secretPrefix: PREFIX, providers }),
+    PROVIDERS_CONFIG: deployedConfigJson({ secretPrefix: PREFIX, providers }),
     SCHEDULER_GROUP: GROUP,
     SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/bench-scheduler',
     REFRESH_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:bench-refresh',

@@ -10,6 +10,7 @@
  * serialised as deployed, but written to a sink instead of the terminal (see `lib/capture.ts`).
  * The Powertools equivalent of benchmark 2 runs the same way, side by side.
  */
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import { readReadEnvironment } from '../functions/core/env.js';
 import type { RefreshTrigger } from '../functions/core/ports.js';
 import { composeReadHandler } from '../functions/read/app.js';
@@ -65,7 +66,7 @@ async function measureWarmReads(
   caller: BenchCaller,
 ): Promise<Section> {
   const environment = {
-    PROVIDERS_CONFIG: JSON.stringify({
+    PROVIDERS_CONFIG: deployedConfigJson({
       secretPrefix: PREFIX,
       providers: [
         {

@@ -33,6 +33,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ProviderConfigInput } from '../functions/core/config.js';
+import { deployedConfigJson } from '../functions/core/config-schema.js';
 import { ENV } from '../functions/core/env.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -66,7 +67,7 @@ export const BUNDLING = {
   minify: true,
   sourceMap: true,
   mainFields: ['module', 'main'],
-  // The runtime provides SDK v3; Powertools, zod and oauth4webapi are bundled.
+  // The runtime provides SDK v3; Powertools and oauth4webapi are bundled (zod is not: issue 17).
   externalModules: ['@aws-sdk/*'],
   // Some bundled CommonJS code calls require(); an ESM bundle has none unless we create it.
   banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
@@ -90,13 +91,19 @@ export interface ConfigDelivery {
   readonly file?: string;
 }
 
-/** Inline up to {@link MAX_INLINE_CONFIG_BYTES}, else a file in the bundle (written once, shared). */
+/**
+ * The configuration the functions get: `parseRefresherConfig`'s output (defaults applied, durations in
+ * seconds, GitHub ids as strings), which they only check for its shape (`deployed-config.ts`), so that
+ * their bundles carry no zod. Inline up to {@link MAX_INLINE_CONFIG_BYTES}, else a file in the bundle
+ * (written once, shared).
+ * @throws ConfigError when the configuration does not validate (the construct validated it already).
+ */
 export function configDelivery(config: {
-  readonly secretPrefix: string;
+  readonly secretPrefix?: string;
   readonly trustDirectInvoke?: boolean;
   readonly providers: readonly ProviderConfigInput[];
 }): ConfigDelivery {
-  const configJson = JSON.stringify(config);
+  const configJson = deployedConfigJson(config);
   if (Buffer.byteLength(configJson, 'utf8') <= MAX_INLINE_CONFIG_BYTES) {
     return { environment: { [ENV.providersConfig]: configJson } };
   }

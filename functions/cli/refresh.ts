@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { InvokeCommand, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { createLambdaClient } from '../aws/refresh-invoker.js';
 import { awsErrorName } from '../aws/sdk-errors.js';
+import { parseRefresherConfig } from '../core/config-schema.js';
 import { expiresIn } from '../core/duration.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { MIN_REFRESH_INVOCATION_MS } from '../core/timing.js';
@@ -78,7 +79,8 @@ async function refreshInProcess(
       TOKEN_TABLE_NAME: localTokenTableName(tableName),
       PROVIDERS_CONFIG_FILE: target.configFile(),
     },
-    { clientConfig: target.clientConfig, logger, clock: options.clock },
+    // The file may be one a person wrote (--config): the full schema, not the functions' shape check.
+    { clientConfig: target.clientConfig, logger, clock: options.clock, parseConfig: parseRefresherConfig },
   );
   // The handler publishes EMF metrics on stdout (for CloudWatch in Lambda); here they would mix with
   // the CLI's output, so they are switched off for the call.

@@ -398,3 +398,13 @@ export function parseRefresherConfig(input: unknown, source = 'configuration'): 
   }
   return result.data;
 }
+
+/**
+ * The configuration as the construct delivers it to the functions (`PROVIDERS_CONFIG`, or the file
+ * `PROVIDERS_CONFIG_FILE` names): {@link parseRefresherConfig}'s output as JSON, which the functions
+ * check for its shape only (`deployed-config.ts`) and which parses to itself again.
+ * @throws ConfigError as {@link parseRefresherConfig}.
+ */
+export function deployedConfigJson(input: unknown, source = 'providers'): string {
+  return JSON.stringify(parseRefresherConfig(input, source));
+}

@@ -6,7 +6,7 @@
  */
 import { parseCallerArn } from './access.js';
 import { ConfigError, type RefresherConfig } from './config.js';
-import { parseRefresherConfig } from './config-schema.js';
+import { type ConfigParser, parseDeployedConfig } from './deployed-config.js';
 
 /** Environment variables the infrastructure sets on the refresh and read functions. */
 export const ENV = {
@@ -68,6 +68,13 @@ export interface EnvironmentSources {
    * core reads no files.
    */
   readonly readConfigFile?: ConfigFileReader;
+  /**
+   * How the configuration's JSON is validated. Default {@link parseDeployedConfig}: the shape check of
+   * the normalized configuration the construct delivers (no zod in the Lambda bundles). Whoever hands
+   * the functions a configuration a person wrote (the CLI's `--config`) passes the full schema,
+   * `parseRefresherConfig` of `config-schema.ts`.
+   */
+  readonly parseConfig?: ConfigParser;
 }
 
 /** Read and validate the refresh function's environment. */
@@ -149,7 +156,7 @@ function readConfig(env: Env, sources: EnvironmentSources, problems: string[]): 
     return undefined;
   }
   try {
-    return parseRefresherConfig(json, source);
+    return (sources.parseConfig ?? parseDeployedConfig)(json, source);
   } catch (error) {
     if (error instanceof ConfigError) {
       problems.push(...error.problems.map((problem) => `${source}: ${problem}`));

@@ -33,6 +33,8 @@ export interface JsonShape {
   readonly anyOf?: readonly JsonShape[];
   readonly oneOf?: readonly JsonShape[];
   readonly pattern?: string;
+  /** What a string that breaks `pattern` must be, for its problem: `must be <description>`. */
+  readonly description?: string;
   readonly format?: JsonFormat;
   readonly minLength?: number;
   readonly maxLength?: number;
@@ -55,6 +57,7 @@ export const SHAPE_KEYWORDS: readonly (keyof JsonShape)[] = [
   'anyOf',
   'oneOf',
   'pattern',
+  'description',
   'format',
   'minLength',
   'maxLength',
@@ -185,7 +188,9 @@ function stringProblems(schema: JsonShape, value: string): string[] {
   if (format !== undefined && (!formatHolds(format, value) || !patternHolds(pattern, value))) {
     problems.push(FORMAT_PROBLEMS[format]);
   } else if (!patternHolds(pattern, value)) {
-    problems.push(`must match ${pattern}`);
+    problems.push(
+      schema.description === undefined ? `must match ${pattern}` : `must be ${schema.description}`,
+    );
   }
   return problems;
 }

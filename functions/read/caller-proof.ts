@@ -20,7 +20,7 @@
  * Pure: no I/O; messages name the field and the fix and never contain a signature or a session token.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import { type JsonShape, shapeParser } from '../core/json-shape.js';
 import { quote } from './quote.js';
 
 /** Where a Function URL request carries the proof (the client's `CALLER_PROOF_HEADER`). */
@@ -87,14 +87,32 @@ export type ProofCheck =
   | { readonly ok: true; readonly proof: CheckedProof }
   | { readonly ok: false; readonly code: ProofProblemCode; readonly message: string };
 
-const proofSchema = z.strictObject({
-  method: z.string(),
-  url: z.string().max(2048),
-  body: z.string().max(1024),
-  headers: z.record(z.string().max(64), z.string()),
-});
+/** The decoded proof's JSON: these four fields and nothing else (checked by `core/json-shape.ts`). */
+export const PROOF_SCHEMA = {
+  type: 'object',
+  properties: {
+    method: { type: 'string' },
+    url: { type: 'string', maxLength: 2048 },
+    body: { type: 'string', maxLength: 1024 },
+    headers: {
+      type: 'object',
+      propertyNames: { type: 'string', maxLength: 64 },
+      additionalProperties: { type: 'string' },
+    },
+  },
+  required: ['method', 'url', 'body', 'headers'],
+  additionalProperties: false,
+} as const satisfies JsonShape;
 
-type ProofFields = z.output<typeof proofSchema>;
+/** What {@link PROOF_SCHEMA} guarantees. */
+interface ProofFields {
+  readonly method: string;
+  readonly url: string;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+}
+
+const proofShape = shapeParser<ProofFields>(PROOF_SCHEMA, 'proof');
 
 const HOW = 'build it as docs/read-function.md "Caller proof" shows (the client library does)';
 
@@ -138,7 +156,7 @@ export function checkCallerProof(encoded: string, expected: ProofExpectations, n
 function decode(encoded: string): ProofFields | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) return undefined;
   try {
-    const parsed = proofSchema.safeParse(JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')));
+    const parsed = proofShape.safeParse(JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;

@@ -3,7 +3,6 @@
  * provider, run the engine once, log the result once, flush metrics. Clients are built once per
  * container here, never inside the core.
  */
-import * as z from 'zod';
 import type { AwsClientConfig } from '../aws/client-config.js';
 import { credentialsSecretName, SecretsManagerCredentialsStore } from '../aws/credentials-store.js';
 import { DynamoDbTokenStore } from '../aws/dynamodb-token-store.js';
@@ -15,9 +14,11 @@ import { createSecretsManagerClient } from '../aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
+import type { ConfigParser } from '../core/deployed-config.js';
 import { RefreshEngine } from '../core/engine.js';
 import type { RefreshEnvironment } from '../core/env.js';
 import { RefresherError, StoreError } from '../core/errors.js';
+import { type JsonShape, shapeParser } from '../core/json-shape.js';
 import { DEFAULT_SECRET_PREFIX } from '../core/names.js';
 import {
   type Clock,
@@ -41,32 +42,63 @@ import { credentialsSecretIds, decodeCredentialsChange, isEventBridgeEvent } fro
  * `"onDemand": { "rejectedTokenSha256"?: "<hex>" }` (the read function). `"trigger":
  * "credentials-changed"`: look at the credentials' version (what the credentials-change rule's
  * CloudTrail event decodes to, `credentials-event.ts`; local mode's watcher sends it as it is).
+ * Checked by `core/json-shape.ts` (no zod in the bundle), then by {@link EXCLUSIVE_FIELDS}.
  */
-export const refreshEventSchema = z
-  .object({
-    provider: z.string().min(1, 'must name a provider'),
-    force: z.boolean().optional(),
-    trigger: z.enum(['schedule', 'precise', 'credentials-changed']).optional(),
-    onDemand: z
-      .strictObject({
-        rejectedTokenSha256: z
-          .string()
-          .regex(SHA256_HEX_PATTERN, 'must be the lower-case hex SHA-256 of the refused token')
-          .optional(),
-      })
-      .optional(),
-  })
-  .refine((event) => !(event.force === true && event.onDemand !== undefined), {
-    message: '"force" and "onDemand" exclude each other',
-    path: ['onDemand'],
-  })
-  .refine((event) => !(event.trigger === 'credentials-changed' && event.onDemand !== undefined), {
-    message: '"trigger": "credentials-changed" and "onDemand" exclude each other',
-    path: ['onDemand'],
-  });
+export const REFRESH_EVENT_SCHEMA = {
+  type: 'object',
+  properties: {
+    provider: { type: 'string', minLength: 1 },
+    force: { type: 'boolean' },
+    trigger: { type: 'string', enum: ['schedule', 'precise', 'credentials-changed'] },
+    onDemand: {
+      type: 'object',
+      properties: {
+        rejectedTokenSha256: {
+          type: 'string',
+          pattern: SHA256_HEX_PATTERN.source,
+          description: 'the lower-case hex SHA-256 of the refused token',
+        },
+      },
+      additionalProperties: false,
+    },
+  },
+  required: ['provider'],
+} as const satisfies JsonShape;
 
 /** A refresh event as the read function and operators send it. */
-export type RefreshEvent = z.input<typeof refreshEventSchema>;
+export interface RefreshEvent {
+  readonly provider: string;
+  readonly force?: boolean;
+  readonly trigger?: 'schedule' | 'precise' | 'credentials-changed';
+  readonly onDemand?: { readonly rejectedTokenSha256?: string };
+}
+
+const refreshEventShape = shapeParser<RefreshEvent>(REFRESH_EVENT_SCHEMA, 'event');
+
+/** The rules between fields that the schema does not say, each a problem of `onDemand`. */
+const EXCLUSIVE_FIELDS: readonly {
+  readonly breaks: (event: RefreshEvent) => boolean;
+  readonly problem: string;
+}[] = [
+  {
+    breaks: (event) => event.force === true && event.onDemand !== undefined,
+    problem: 'onDemand: "force" and "onDemand" exclude each other',
+  },
+  {
+    breaks: (event) => event.trigger === 'credentials-changed' && event.onDemand !== undefined,
+    problem: 'onDemand: "trigger": "credentials-changed" and "onDemand" exclude each other',
+  },
+];
+
+/** A valid refresh event, or its problems, each naming its field (never a value). */
+export function parseRefreshEvent(
+  event: unknown,
+): { readonly data: RefreshEvent } | { readonly problems: readonly string[] } {
+  const parsed = refreshEventShape.safeParse(event);
+  if (!parsed.success) return { problems: parsed.problems };
+  const problems = EXCLUSIVE_FIELDS.filter((rule) => rule.breaks(parsed.data)).map((rule) => rule.problem);
+  return problems.length > 0 ? { problems } : { data: parsed.data };
+}
 
 /** The part of the Lambda context the handler uses. */
 export interface RefreshContext {
@@ -140,16 +172,16 @@ function parseEvent(
   event: unknown,
   credentialsSecrets: ReadonlyMap<string, string>,
   logger: Logger,
-): { readonly data: z.output<typeof refreshEventSchema> } | RejectedEvent {
+): { readonly data: RefreshEvent } | RejectedEvent {
   let input = event;
   if (isEventBridgeEvent(event)) {
     const decoded = decodeCredentialsChange(event, credentialsSecrets);
     if ('problem' in decoded) return rejected(logger, decoded.problem.code, decoded.problem.message);
     input = decoded.event;
   }
-  const parsed = refreshEventSchema.safeParse(input);
-  if (parsed.success) return { data: parsed.data };
-  const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`);
+  const parsed = parseRefreshEvent(input);
+  if ('data' in parsed) return parsed;
+  const fields = parsed.problems;
   return rejected(
     logger,
     'invalid_event',
@@ -263,12 +295,24 @@ export function composeRefreshHandler(
   });
 }
 
+/** {@link ComposeRefreshOptions}, and how the configuration is validated. */
+export interface RefreshFromEnvironmentOptions extends ComposeRefreshOptions {
+  /**
+   * Default: the shape check of the normalized configuration the construct delivers. The CLI, which
+   * may hand over a configuration file a person wrote, passes `parseRefresherConfig`.
+   */
+  readonly parseConfig?: ConfigParser;
+}
+
 /** Validate the process environment and build the handler; throws at cold start naming each bad variable. */
 export function refreshHandlerFromEnvironment(
   env: Readonly<Record<string, string | undefined>> = process.env,
-  options: ComposeRefreshOptions = {},
+  { parseConfig, ...options }: RefreshFromEnvironmentOptions = {},
 ): RefreshHandler {
-  return composeRefreshHandler(loadRefreshEnvironment(env), options);
+  return composeRefreshHandler(
+    loadRefreshEnvironment(env, parseConfig === undefined ? {} : { parseConfig }),
+    options,
+  );
 }
 
 /**

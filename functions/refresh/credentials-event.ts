@@ -8,8 +8,8 @@
  * `requestParameters.secretId` is what the caller passed: the secret's name, its complete ARN (with
  * the 6-character suffix Secrets Manager adds) or a partial ARN (without it). All three are matched.
  */
-import * as z from 'zod';
 import type { ProviderConfig } from '../core/config.js';
+import { type JsonShape, shapeParser } from '../core/json-shape.js';
 import { credentialsSecretName } from '../core/names.js';
 
 /** The `detail-type` of a CloudTrail-recorded API call. */
@@ -18,16 +18,38 @@ export const CLOUDTRAIL_DETAIL_TYPE = 'AWS API Call via CloudTrail';
 /** The calls that write a new version of a secret's value. */
 export const CREDENTIALS_CHANGE_EVENT_NAMES = ['PutSecretValue', 'UpdateSecret'] as const;
 
-/** The part of the CloudTrail event the function reads; everything else (who, from where) is left out. */
-export const credentialsChangeEventSchema = z.object({
-  source: z.literal('aws.secretsmanager'),
-  'detail-type': z.literal(CLOUDTRAIL_DETAIL_TYPE),
-  detail: z.object({
-    eventSource: z.literal('secretsmanager.amazonaws.com'),
-    eventName: z.enum(CREDENTIALS_CHANGE_EVENT_NAMES),
-    requestParameters: z.object({ secretId: z.string().min(1, 'must name the secret') }),
-  }),
-});
+/**
+ * The part of the CloudTrail event the function reads; everything else (who, from where) may be there
+ * and is not looked at. Checked by `core/json-shape.ts` (no zod in the bundle).
+ */
+export const CREDENTIALS_CHANGE_EVENT_SCHEMA = {
+  type: 'object',
+  properties: {
+    source: { type: 'string', const: 'aws.secretsmanager' },
+    'detail-type': { type: 'string', const: CLOUDTRAIL_DETAIL_TYPE },
+    detail: {
+      type: 'object',
+      properties: {
+        eventSource: { type: 'string', const: 'secretsmanager.amazonaws.com' },
+        eventName: { type: 'string', enum: CREDENTIALS_CHANGE_EVENT_NAMES },
+        requestParameters: {
+          type: 'object',
+          properties: { secretId: { type: 'string', minLength: 1 } },
+          required: ['secretId'],
+        },
+      },
+      required: ['eventSource', 'eventName', 'requestParameters'],
+    },
+  },
+  required: ['source', 'detail-type', 'detail'],
+} as const satisfies JsonShape;
+
+/** What {@link CREDENTIALS_CHANGE_EVENT_SCHEMA} guarantees. */
+interface CredentialsChangeEvent {
+  readonly detail: { readonly requestParameters: { readonly secretId: string } };
+}
+
+const credentialsChangeEvent = shapeParser<CredentialsChangeEvent>(CREDENTIALS_CHANGE_EVENT_SCHEMA, 'event');
 
 /** A decoded credentials-change event, or why it names no provider. */
 export type DecodedCredentialsChange =
@@ -87,9 +109,9 @@ export function decodeCredentialsChange(
   event: unknown,
   credentialsSecrets: ReadonlyMap<string, string>,
 ): DecodedCredentialsChange {
-  const parsed = credentialsChangeEventSchema.safeParse(event);
+  const parsed = credentialsChangeEvent.safeParse(event);
   if (!parsed.success) {
-    const fields = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`);
+    const fields = parsed.problems;
     return {
       problem: {
         code: 'invalid_event',

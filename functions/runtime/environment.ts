@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import type { ConfigParser } from '../core/deployed-config.js';
 import {
   type ConfigFileReader,
   type ReadEnvironment,
@@ -26,12 +27,31 @@ export function codeDirectoryReader(
   return (file) => readFileSync(isAbsolute(file) ? file : resolve(baseDir, file), 'utf8');
 }
 
+/** Where {@link loadRefreshEnvironment} and {@link loadReadEnvironment} look, and how they validate. */
+export interface LoadOptions {
+  /** The directory a relative `PROVIDERS_CONFIG_FILE` is in; see {@link codeDirectoryReader}. */
+  readonly baseDir?: string;
+  /**
+   * Default: the shape check of the normalized configuration the construct delivers
+   * (`parseDeployedConfig`), which keeps zod out of the Lambda bundles. A caller that hands over a
+   * configuration a person wrote passes `parseRefresherConfig`.
+   */
+  readonly parseConfig?: ConfigParser;
+}
+
 /** The refresh function's environment, `PROVIDERS_CONFIG_FILE` read from the code directory. */
-export function loadRefreshEnvironment(env: Env, baseDir?: string): RefreshEnvironment {
-  return readRefreshEnvironment(env, { readConfigFile: codeDirectoryReader(env, baseDir) });
+export function loadRefreshEnvironment(env: Env, options: LoadOptions = {}): RefreshEnvironment {
+  return readRefreshEnvironment(env, sourcesOf(env, options));
 }
 
 /** The read function's environment, `PROVIDERS_CONFIG_FILE` read from the code directory. */
-export function loadReadEnvironment(env: Env, baseDir?: string): ReadEnvironment {
-  return readReadEnvironment(env, { readConfigFile: codeDirectoryReader(env, baseDir) });
+export function loadReadEnvironment(env: Env, options: LoadOptions = {}): ReadEnvironment {
+  return readReadEnvironment(env, sourcesOf(env, options));
+}
+
+function sourcesOf(env: Env, { baseDir, parseConfig }: LoadOptions) {
+  return {
+    readConfigFile: codeDirectoryReader(env, baseDir),
+    ...(parseConfig === undefined ? {} : { parseConfig }),
+  };
 }

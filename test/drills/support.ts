@@ -18,7 +18,7 @@ import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import type { ProviderConfig, TokenStoreKind } from '../../functions/core/config.js';
-import { parseRefresherConfig } from '../../functions/core/config-schema.js';
+import { deployedConfigJson, parseRefresherConfig } from '../../functions/core/config-schema.js';
 import { RefreshEngine, type RefreshEngineOptions } from '../../functions/core/engine.js';
 import type {
   Clock,
@@ -255,7 +255,7 @@ export function validatedProviders(providers: readonly unknown[]): ProviderConfi
 export function refreshEnvironment(providers: readonly unknown[]): Record<string, string> {
   // trustDirectInvoke: the drills read through direct Invokes without a caller proof.
   const config = { secretPrefix: PREFIX, trustDirectInvoke: true, providers };
-  return { TABLE_NAME: TABLE, TOKEN_TABLE_NAME: TOKEN_TABLE, PROVIDERS_CONFIG: JSON.stringify(config) };
+  return { TABLE_NAME: TABLE, TOKEN_TABLE_NAME: TOKEN_TABLE, PROVIDERS_CONFIG: deployedConfigJson(config) };
 }
 
 /**

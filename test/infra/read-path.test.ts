@@ -12,6 +12,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
+import { parseRefresherConfig } from '../../functions/core/config-schema.js';
 import { ENV, readReadEnvironment } from '../../functions/core/env.js';
 import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
@@ -112,10 +113,10 @@ describe('Class: TokenRefresher (read path)', () => {
       expect(variables[ENV.providersConfig]).toBe(
         refreshProperties.Environment.Variables[ENV.providersConfig],
       );
-      expect(JSON.parse(variables[ENV.providersConfig] as string)).toEqual({
-        secretPrefix: 'token-refresher',
-        providers: PROVIDERS,
-      });
+      expect(JSON.parse(variables[ENV.providersConfig] as string)).toEqual(
+        // Normalized at synth (defaults applied, durations in seconds): the functions check only its shape.
+        parseRefresherConfig({ secretPrefix: 'token-refresher', providers: PROVIDERS }),
+      );
       expect(variables[ENV.refreshFunctionName]).toBe(refreshProperties.FunctionName);
       // No grant in code: an empty object, never a missing variable.
       expect(variables[ENV.extraConsumers]).toBe('{}');

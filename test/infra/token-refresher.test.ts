@@ -8,6 +8,7 @@ import {
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.js';
+import { parseRefresherConfig } from '../../functions/core/config-schema.js';
 import { ENV } from '../../functions/core/env.js';
 import { PLACEHOLDER_SECRET_STRING } from '../../functions/core/names.js';
 import { METRIC_DIMENSION, METRIC_NAMES, METRIC_NAMESPACE } from '../../functions/core/ports.js';
@@ -131,10 +132,10 @@ describe('Class: TokenRefresher', () => {
       );
       expect(variables[ENV.eventBusName]).toEqual(defaultBusArn);
       expect(variables[ENV.tableName]).toEqual(ref(refresher.table.tableName));
-      expect(JSON.parse(variables[ENV.providersConfig] as string)).toEqual({
-        secretPrefix: 'token-refresher',
-        providers: PROVIDERS,
-      });
+      expect(JSON.parse(variables[ENV.providersConfig] as string)).toEqual(
+        // Normalized at synth (defaults applied, durations in seconds): the functions check only its shape.
+        parseRefresherConfig({ secretPrefix: 'token-refresher', providers: PROVIDERS }),
+      );
       expect(variables[ENV.schedulerGroup]).toBe(refresher.scheduleGroup.scheduleGroupName);
       expect(variables[ENV.schedulerRoleArn]).toEqual(ref(refresher.schedulerRole.roleArn));
       expect(variables[ENV.refreshFunctionArn]).toEqual({

@@ -12,6 +12,7 @@ import {
   ReadFunctionTokenSource,
   TokenClientError,
 } from '../../functions/client/read-function.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../functions/core/env.js';
 import type { Clock } from '../../functions/core/ports.js';
 import { assumeEmulatorRole } from '../../functions/local/local-caller.js';
@@ -56,7 +57,7 @@ describe('Caller proofs through the real client and handler, against moto STS', 
       logged.push(JSON.stringify({ message, ...attributes })),
   };
 
-  const config = JSON.stringify({
+  const config = deployedConfigJson({
     secretPrefix: PREFIX,
     providers: [
       {

@@ -22,6 +22,7 @@ import {
 } from '../../functions/client/dynamodb.js';
 import { type HttpFetch, nodeHttpFetch } from '../../functions/client/http.js';
 import { createTokenClient } from '../../functions/client/index.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { providerTableInput } from '../../functions/local/resources.js';
 import { refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { createUserWithPolicy, IAM_SETUP_REQUESTS } from '../support/iam.js';
@@ -103,7 +104,7 @@ describe.each(TRANSPORTS)(
           {
             TABLE_NAME: TABLE,
             TOKEN_TABLE_NAME: TOKEN_TABLE,
-            PROVIDERS_CONFIG: JSON.stringify({
+            PROVIDERS_CONFIG: deployedConfigJson({
               secretPrefix: PREFIX,
               providers: [
                 {

@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { type RefreshHandler, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { build } from '../infra/support.js';
@@ -129,7 +130,7 @@ describe('Credentials that take effect without a force, against moto and oidc-pr
 
   const environment = () => ({
     TABLE_NAME: TABLE,
-    PROVIDERS_CONFIG: JSON.stringify({
+    PROVIDERS_CONFIG: deployedConfigJson({
       secretPrefix: PREFIX,
       providers: [
         { name: PROVIDER, grant: 'client_credentials', tokenUrl: oauth.tokenUrl, requestTimeout: 2 },

@@ -10,6 +10,7 @@ import { CreateScheduleGroupCommand, SchedulerClient } from '@aws-sdk/client-sch
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbTokenStore } from '../../functions/aws/dynamodb-token-store.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../functions/core/env.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { composeReadHandler, type UrlResponse } from '../../functions/read/app.js';
@@ -49,7 +50,7 @@ describe('DynamoDB token store: refresh and read handlers against moto and oidc-
   const environment = () => ({
     TABLE_NAME: TABLE,
     TOKEN_TABLE_NAME: TOKEN_TABLE,
-    PROVIDERS_CONFIG: JSON.stringify(config()),
+    PROVIDERS_CONFIG: deployedConfigJson(config()),
     SCHEDULER_GROUP: GROUP,
     SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/ddb-scheduler',
     REFRESH_FUNCTION_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:ddb-refresh',

@@ -24,6 +24,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { SecretsManagerCredentialsStore } from '../../functions/aws/credentials-store.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { LOCAL_STATE_FILE } from '../../functions/local/persistence.js';
 import { LOCAL_AWS_CREDENTIALS, type LocalSession } from '../../functions/local/session.js';
@@ -128,7 +129,7 @@ describe('Emulator parity with AWS (moto through the launcher)', () => {
     handler = refreshHandlerFromEnvironment(
       {
         TABLE_NAME: TABLE,
-        PROVIDERS_CONFIG: JSON.stringify({
+        PROVIDERS_CONFIG: deployedConfigJson({
           secretPrefix: PREFIX,
           providers: [
             { name: 'rotating', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, requestTimeout: 5 },

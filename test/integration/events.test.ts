@@ -12,6 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
@@ -90,7 +91,7 @@ describe('State-change events on EventBridge (moto) from the refresh handler', (
       {
         TABLE_NAME: 'events-state',
         EVENT_BUS_NAME: 'default',
-        PROVIDERS_CONFIG: JSON.stringify({
+        PROVIDERS_CONFIG: deployedConfigJson({
           secretPrefix: PREFIX,
           providers: [
             { name: 'cc', grant: 'client_credentials', tokenUrl: oauth.tokenUrl, requestTimeout: 2 },

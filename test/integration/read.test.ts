@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../functions/core/env.js';
 import { sha256Hex } from '../../functions/core/token-hash.js';
 import { composeReadHandler, type ReadHandler, type UrlResponse } from '../../functions/read/app.js';
@@ -75,7 +76,7 @@ describe('Read function against moto server and oidc-provider', () => {
       },
     ],
   });
-  const providersConfig = () => JSON.stringify(config());
+  const providersConfig = () => deployedConfigJson(config());
   const refreshHandler = () =>
     refreshHandlerFromEnvironment(
       { TABLE_NAME: TABLE, PROVIDERS_CONFIG: providersConfig() },

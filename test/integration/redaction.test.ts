@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import { run } from '../../functions/cli/main.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { ERROR_CODE_PATTERN } from '../../functions/core/errors.js';
 import { type Logger, systemClock } from '../../functions/core/ports.js';
 import { TokenReader, TokenUnavailableError } from '../../functions/core/read.js';
@@ -136,7 +137,7 @@ describe('Redaction and error codes against moto server and an echoing token end
   const config = () => ({ secretPrefix: PREFIX, providers: providers() });
   const refreshHandler = () =>
     refreshHandlerFromEnvironment(
-      { TABLE_NAME: TABLE, EVENT_BUS_NAME: 'default', PROVIDERS_CONFIG: JSON.stringify(config()) },
+      { TABLE_NAME: TABLE, EVENT_BUS_NAME: 'default', PROVIDERS_CONFIG: deployedConfigJson(config()) },
       { clientConfig: { ...moto.clientConfig, maxAttempts: 1 } },
     );
 

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { SecretsManagerCredentialsStore } from '../../functions/aws/credentials-store.js';
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { Provider } from '../../functions/core/ports.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { createProvider } from '../../functions/providers/index.js';
@@ -52,7 +53,7 @@ describe('Refresh Lambda against moto server and oidc-provider', () => {
       { name: 'rotating', grant: 'refresh_token', tokenUrl: oauth.tokenUrl, requestTimeout: 2 },
     ],
   });
-  const environment = () => ({ TABLE_NAME: TABLE, PROVIDERS_CONFIG: JSON.stringify(providersConfig()) });
+  const environment = () => ({ TABLE_NAME: TABLE, PROVIDERS_CONFIG: deployedConfigJson(providersConfig()) });
   const build = (providerFor?: (config: Parameters<typeof createProvider>[0]) => Provider) =>
     refreshHandlerFromEnvironment(environment(), {
       clientConfig: { ...moto.clientConfig, maxAttempts: 1 },

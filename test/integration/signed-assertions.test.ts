@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { DynamoDbStateTable } from '../../functions/aws/state-table.js';
 import { SecretsManagerTokenStore } from '../../functions/aws/token-store.js';
 import type { ProviderConfig } from '../../functions/core/config.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { RefreshResult } from '../../functions/core/types.js';
 import { JWT_BEARER_GRANT } from '../../functions/local/oauth-server.js';
 import {
@@ -115,7 +116,7 @@ describe('Signed-assertion kinds against moto server, oidc-provider and a GitHub
     refreshHandlerFromEnvironment(
       {
         TABLE_NAME: TABLE,
-        PROVIDERS_CONFIG: JSON.stringify(config()),
+        PROVIDERS_CONFIG: deployedConfigJson(config()),
         // As deployed: the next precise run is armed on the Scheduler, state changes go to EventBridge.
         SCHEDULER_GROUP: SCHEDULE_GROUP,
         SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/it-signed-scheduler',

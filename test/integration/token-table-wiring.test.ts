@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { aws_iam as iam } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import type { Logger } from '../../functions/core/ports.js';
 import { readHandlerFromEnvironment, type UrlResponse } from '../../functions/read/app.js';
 import { inProcessRefreshTrigger, refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
@@ -46,7 +47,7 @@ describe('Synthesized roles × the DynamoDB token store, with moto checking IAM 
   const captured: string[] = [];
 
   const config = () =>
-    JSON.stringify({
+    deployedConfigJson({
       secretPrefix: PREFIX,
       trustDirectInvoke: true,
       providers: [

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../../functions/cli/main.js';
 import { AccessPolicy, parseCallerArn } from '../../../functions/core/access.js';
 import { ConfigError } from '../../../functions/core/config.js';
-import { parseRefresherConfig } from '../../../functions/core/config-schema.js';
+import { deployedConfigJson, parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../../functions/core/env.js';
 import { iamPrincipalArnProblem, iamRoleArnProblem } from '../../../functions/core/iam-arn.js';
 
@@ -116,7 +116,7 @@ describe('Contract: a consumer the schema accepts never fails the read function 
 
     // Act
     const environment = readReadEnvironment({
-      PROVIDERS_CONFIG: JSON.stringify(configWith(accepted)),
+      PROVIDERS_CONFIG: deployedConfigJson(configWith(accepted)),
       REFRESH_FUNCTION_NAME: 'refresh',
     });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deployedConfigJson } from '../../../functions/core/config-schema.js';
 import { EnvironmentError, readReadEnvironment } from '../../../functions/core/env.js';
 
 const ROLE_A = 'arn:aws:iam::123456789012:role/consumer-a';
@@ -14,7 +15,7 @@ describe('Function: readReadEnvironment', () => {
   it('merges the config consumers with the consumers granted in code', () => {
     // Act
     const environment = readReadEnvironment({
-      PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+      PROVIDERS_CONFIG: deployedConfigJson(CONFIG),
       REFRESH_FUNCTION_NAME: 'refresh',
       EXTRA_CONSUMERS: JSON.stringify({ acme: [ROLE_B], beta: [ROLE_B] }),
     });
@@ -30,7 +31,7 @@ describe('Function: readReadEnvironment', () => {
   it('reads TOKEN_TABLE_NAME, and requires it when a provider keeps its token in DynamoDB', () => {
     // Prepare
     const base = {
-      PROVIDERS_CONFIG: JSON.stringify({
+      PROVIDERS_CONFIG: deployedConfigJson({
         providers: [CONFIG.providers[0], { ...CONFIG.providers[1], tokenStore: 'dynamodb' }],
       }),
       REFRESH_FUNCTION_NAME: 'refresh',
@@ -46,7 +47,7 @@ describe('Function: readReadEnvironment', () => {
   });
 
   it('accepts an absent or empty EXTRA_CONSUMERS', () => {
-    const base = { PROVIDERS_CONFIG: JSON.stringify(CONFIG), REFRESH_FUNCTION_NAME: 'refresh' };
+    const base = { PROVIDERS_CONFIG: deployedConfigJson(CONFIG), REFRESH_FUNCTION_NAME: 'refresh' };
     expect(readReadEnvironment(base).consumers.get('beta')).toEqual([]);
     expect(readReadEnvironment({ ...base, EXTRA_CONSUMERS: '{}' }).consumers.get('acme')).toEqual([ROLE_A]);
   });
@@ -56,7 +57,7 @@ describe('Function: readReadEnvironment', () => {
     const failure = (() => {
       try {
         readReadEnvironment({
-          PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+          PROVIDERS_CONFIG: deployedConfigJson(CONFIG),
           EXTRA_CONSUMERS: JSON.stringify({ gamma: [ROLE_A], beta: ['arn:aws:iam::123456789012:user/u'] }),
         });
       } catch (error) {
@@ -75,7 +76,7 @@ describe('Function: readReadEnvironment', () => {
   });
 
   it('rejects EXTRA_CONSUMERS that is not a JSON object', () => {
-    const base = { PROVIDERS_CONFIG: JSON.stringify(CONFIG), REFRESH_FUNCTION_NAME: 'refresh' };
+    const base = { PROVIDERS_CONFIG: deployedConfigJson(CONFIG), REFRESH_FUNCTION_NAME: 'refresh' };
     expect(() => readReadEnvironment({ ...base, EXTRA_CONSUMERS: '[' })).toThrow(
       'EXTRA_CONSUMERS is not valid JSON',
     );

@@ -3,6 +3,7 @@
  * variables, its STS endpoint from the region (or the emulator's, named by the SDK's variables).
  */
 import { describe, expect, it } from 'vitest';
+import { deployedConfigJson } from '../../../functions/core/config-schema.js';
 import { readReadEnvironment } from '../../../functions/core/env.js';
 import {
   callerProofVerifier,
@@ -11,7 +12,7 @@ import {
 } from '../../../functions/read/proof-composition.js';
 import { FakeClock, RecordingLogger } from '../core/fakes.js';
 
-const CONFIG = JSON.stringify({
+const CONFIG = deployedConfigJson({
   providers: [{ name: 'acme', grant: 'client_credentials', tokenUrl: 'https://a.example.com/t' }],
 });
 const BASE = { PROVIDERS_CONFIG: CONFIG, REFRESH_FUNCTION_NAME: 'refresh' };

@@ -2,19 +2,21 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { deployedConfigJson, parseRefresherConfig } from '../../../functions/core/config-schema.js';
 import { EnvironmentError, readRefreshEnvironment } from '../../../functions/core/env.js';
 import { loadReadEnvironment, loadRefreshEnvironment } from '../../../functions/runtime/environment.js';
 
 const CONFIG = {
   providers: [{ name: 'acme', grant: 'client_credentials', tokenUrl: 'https://a.example.com/t' }],
 };
+const HTTP_PROVIDER = { name: 'x', grant: 'http', request: { url: 'https://x.example.com/t' }, response: {} };
 
 describe('Function: readRefreshEnvironment', () => {
-  it('reads the table name and the inline configuration with defaults applied', () => {
+  it('reads the table name and the inline configuration as the construct delivers it', () => {
     // Act
     const environment = readRefreshEnvironment({
       TABLE_NAME: 'state',
-      PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+      PROVIDERS_CONFIG: deployedConfigJson(CONFIG),
     });
 
     // Assess
@@ -34,10 +36,10 @@ describe('Function: readRefreshEnvironment', () => {
     const withTable = readRefreshEnvironment({
       TABLE_NAME: 'state',
       TOKEN_TABLE_NAME: ' tokens ',
-      PROVIDERS_CONFIG: JSON.stringify(dynamodb),
+      PROVIDERS_CONFIG: deployedConfigJson(dynamodb),
     });
     const without = () =>
-      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: JSON.stringify(dynamodb) });
+      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: deployedConfigJson(dynamodb) });
 
     // Assess
     expect(withTable.tokenTableName).toBe('tokens');
@@ -46,7 +48,7 @@ describe('Function: readRefreshEnvironment', () => {
       'TOKEN_TABLE_NAME is not set; it must name the DynamoDB token table of the providers with tokenStore "dynamodb" (short)',
     );
     expect(
-      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: JSON.stringify(CONFIG) })
+      readRefreshEnvironment({ TABLE_NAME: 'state', PROVIDERS_CONFIG: deployedConfigJson(CONFIG) })
         .tokenTableName,
     ).toBe(undefined);
   });
@@ -55,7 +57,7 @@ describe('Function: readRefreshEnvironment', () => {
     // Act
     const environment = readRefreshEnvironment({
       TABLE_NAME: 'state',
-      PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+      PROVIDERS_CONFIG: deployedConfigJson(CONFIG),
       EVENT_BUS_NAME: ' default ',
     });
 
@@ -72,7 +74,7 @@ describe('Function: readRefreshEnvironment', () => {
     const environment = readRefreshEnvironment(env, {
       readConfigFile: (file) => {
         asked.push(file);
-        return JSON.stringify(CONFIG);
+        return deployedConfigJson(CONFIG);
       },
     });
 
@@ -94,23 +96,50 @@ describe('Function: readRefreshEnvironment', () => {
     );
   });
 
-  it('names the variable when the configuration is not JSON or not valid', () => {
+  it('names the variable and the field path when the configuration is not JSON or not valid', () => {
+    // Prepare: a delivered configuration whose provider lost a required field
+    const broken = JSON.parse(deployedConfigJson({ providers: [HTTP_PROVIDER] }));
+    delete broken.providers[0].request;
+
+    // Act / Assess
     expect(() => readRefreshEnvironment({ TABLE_NAME: 't', PROVIDERS_CONFIG: '{oops' })).toThrow(
       /PROVIDERS_CONFIG is not valid JSON/,
     );
     expect(() =>
-      readRefreshEnvironment({
-        TABLE_NAME: 't',
-        PROVIDERS_CONFIG: JSON.stringify({ providers: [{ name: 'x', grant: 'http' }] }),
-      }),
-    ).toThrow(/PROVIDERS_CONFIG: providers\[0\] \(x\)\.request: /);
+      readRefreshEnvironment({ TABLE_NAME: 't', PROVIDERS_CONFIG: JSON.stringify(broken) }),
+    ).toThrow(
+      new EnvironmentError('Invalid environment:\n  - PROVIDERS_CONFIG: providers[0].request: is required'),
+    );
+  });
+
+  it('checks only the shape of the delivered configuration unless the caller passes the full schema', () => {
+    // Prepare: a configuration as a person writes it, defaults not applied
+    const env = {
+      TABLE_NAME: 't',
+      PROVIDERS_CONFIG: JSON.stringify({ providers: [{ name: 'x', grant: 'http' }] }),
+    };
+
+    // Act / Assess: the functions' check names what the construct would have filled in ...
+    expect(() => readRefreshEnvironment(env)).toThrow(
+      /PROVIDERS_CONFIG: providers\[0\]\.tokenStore: is required/,
+    );
+    // ... the full schema (the CLI's --config) what the person must write
+    expect(() => readRefreshEnvironment(env, { parseConfig: parseRefresherConfig })).toThrow(
+      /PROVIDERS_CONFIG: providers\[0\] \(x\)\.request: /,
+    );
+    expect(
+      readRefreshEnvironment(
+        { TABLE_NAME: 't', PROVIDERS_CONFIG: JSON.stringify(CONFIG) },
+        { parseConfig: parseRefresherConfig },
+      ).config.providers[0],
+    ).toMatchObject({ name: 'acme', refreshBefore: 300 });
   });
 
   it('requires the precise-scheduling variables together', () => {
     expect(() =>
       readRefreshEnvironment({
         TABLE_NAME: 't',
-        PROVIDERS_CONFIG: JSON.stringify(CONFIG),
+        PROVIDERS_CONFIG: deployedConfigJson(CONFIG),
         SCHEDULER_GROUP: 'g',
       }),
     ).toThrow(/SCHEDULER_GROUP, SCHEDULER_ROLE_ARN and REFRESH_FUNCTION_ARN must be set together/);
@@ -121,7 +150,7 @@ describe('Function: loadRefreshEnvironment', () => {
   it('reads the configuration from a file relative to the task root', () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'env-'));
-    writeFileSync(join(dir, 'providers.json'), JSON.stringify(CONFIG));
+    writeFileSync(join(dir, 'providers.json'), deployedConfigJson(CONFIG));
 
     // Act
     const environment = loadRefreshEnvironment({
@@ -150,7 +179,7 @@ describe('Function: loadReadEnvironment', () => {
   it('reads the configuration from an absolute path', () => {
     // Prepare
     const file = join(mkdtempSync(join(tmpdir(), 'env-')), 'providers.json');
-    writeFileSync(file, JSON.stringify(CONFIG));
+    writeFileSync(file, deployedConfigJson(CONFIG));
 
     // Act
     const environment = loadReadEnvironment({ PROVIDERS_CONFIG_FILE: file, REFRESH_FUNCTION_NAME: 'r' });

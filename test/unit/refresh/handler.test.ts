@@ -71,7 +71,7 @@ describe('Function: createRefreshHandler', () => {
       { provider: 'acme', onDemand: { rejectedTokenSha256: 'ABC' } },
       'onDemand.rejectedTokenSha256: must be the lower-case hex SHA-256',
     ],
-    [{ provider: 'acme', onDemand: { rejectedToken: 'raw' } }, 'onDemand: Unrecognized key'],
+    [{ provider: 'acme', onDemand: { rejectedToken: 'raw' } }, 'onDemand.rejectedToken: is not a field'],
   ])('rejects the malformed on-demand event %j without calling the provider', async (event, message) => {
     // Act
     const result = await handler(event, context);
