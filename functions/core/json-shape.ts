@@ -7,7 +7,7 @@
  *
  * Why not a library: `@cfworker/json-schema` is about 22.7 KB minified, ajv's standalone output for
  * the configuration schema over 100 KB, `@exodus/schemasafe` 65 KB (and it refuses the schema); this
- * is under 3 KB, and the Lambda bundles are what every cold start loads (issue 17).
+ * is about 4 KB, and the Lambda bundles are what every cold start loads (issue 17).
  *
  * Problems name the path (`providers[0].tokenUrl: must be a URL`) and what is expected, never the
  * value: configuration values sit next to secrets, and a token record holds one.
