@@ -110,9 +110,13 @@ function child(path: string, name: string): string {
 }
 
 function problemsAt(schema: JsonShape, value: unknown, path: string): string[] {
+  const { anyOf, oneOf, ...rest } = schema;
+  if (anyOf !== undefined || oneOf !== undefined) {
+    // The keywords beside the alternatives apply too.
+    const beside = Object.keys(rest).length === 0 ? [] : problemsAt(rest, value, path);
+    return beside.length > 0 ? beside : alternativeProblems(schema, value, path);
+  }
   const kind = jsonTypeOf(value);
-  if (schema.anyOf !== undefined || schema.oneOf !== undefined)
-    return alternativeProblems(schema, value, path);
   if (schema.type !== undefined && !typeMatches(schema.type, kind)) {
     return [`${path}: must be ${TYPE_NAMES[schema.type]} (got ${TYPE_NAMES[kind]})`];
   }
@@ -162,10 +166,20 @@ const FORMAT_PROBLEMS: Readonly<Record<JsonFormat, string>> = {
   uri: 'must be a URL',
   'date-time': 'must be an ISO-8601 date-time with a time zone, e.g. "2026-01-31T12:00:00Z"',
 };
-const DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+/** RFC 3339 `date-time` with seconds and an offset, as zod's `z.iso.datetime({ offset: true })`. */
+const DATE_TIME =
+  /^(\d{4})-(\d\d)-(\d\d)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** The date exists (no 30 February, which `Date.parse` would move into March). */
+function isDateTime(value: string): boolean {
+  const [, year, month, day] = DATE_TIME.exec(value) ?? [];
+  if (year === undefined || month === undefined || day === undefined) return false;
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+}
 
 function formatHolds(format: JsonFormat, value: string): boolean {
-  if (format === 'date-time') return DATE_TIME.test(value) && !Number.isNaN(Date.parse(value));
+  if (format === 'date-time') return isDateTime(value);
   try {
     new URL(value);
     return true;

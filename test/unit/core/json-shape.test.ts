@@ -88,7 +88,10 @@ describe('Function: shapeProblems', () => {
     expect(shapeProblems(schema, '2026-01-31T12:00:00+01:00')).toEqual([
       'value: must be an ISO-8601 date-time with a time zone, e.g. "2026-01-31T12:00:00Z"',
     ]);
-    expect(shapeProblems(schema, '2026-13-45T99:00:00Z')).toHaveLength(1);
+    for (const impossible of ['2026-13-01T12:00:00Z', '2026-02-30T12:00:00Z', '2026-01-31T24:00:00Z']) {
+      expect(shapeProblems({ type: 'string', format: 'date-time' }, impossible)).toHaveLength(1);
+    }
+    expect(shapeProblems({ type: 'string', format: 'date-time' }, '2028-02-29T23:59:59.5+14:00')).toEqual([]);
   });
 
   describe('alternatives', () => {
@@ -114,6 +117,12 @@ describe('Function: shapeProblems', () => {
         'n: must be a whole number (got a string)',
       ]);
       expect(shapeProblems(oneOf, { grant: SECRET })).toEqual(['grant: must be one of "a", "b"']);
+    });
+
+    it('applies the keywords beside the alternatives too', () => {
+      const schema: JsonShape = { type: 'object', required: ['grant'], ...oneOf };
+      expect(shapeProblems(schema, [])).toEqual(['value: must be an object (got a list)']);
+      expect(shapeProblems(schema, {})).toEqual(['grant: is required']);
     });
 
     it('refuses a value that matches more than one branch of a oneOf', () => {
