@@ -177,10 +177,11 @@ describe('DynamoDB token store: refresh and read handlers against moto and oidc-
     expect(tickCalls).toEqual({ 'DynamoDB_20120810.GetItem': 1 });
     expect(due.status).toBe('refreshed');
     expect((await itemToken('short'))?.generation).toBe(2);
-    // State read, lease, token read (double-check), credentials read, token write, record and release,
+    // State read, lease, credentials read (each refresh here is a new container's first run), token
+    // write from the version the state item records (no token read: issue 17), record and release,
     // the next precise run.
     expect(refreshCalls).toEqual({
-      'DynamoDB_20120810.GetItem': 2,
+      'DynamoDB_20120810.GetItem': 1,
       'DynamoDB_20120810.UpdateItem': 2,
       'DynamoDB_20120810.PutItem': 1,
       'secretsmanager.GetSecretValue': 1,
