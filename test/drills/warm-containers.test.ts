@@ -19,13 +19,15 @@
  *   cached refresh token still works: its rotated write loses to the operator's version, which stays),
  *   and after the old family was revoked (`invalid_grant`, read again, called once more with the new
  *   version; never with the refused refresh token).
+ * - **Token secret overwritten out of band** (not servable): the compare-and-swap from the version the
+ *   state item records fails, and the run writes again from the version it then reads.
  */
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretsManagerClient } from '../../functions/aws/secrets.js';
 import type { ProviderConfig } from '../../functions/core/config.js';
 import type { RefreshEngine } from '../../functions/core/engine.js';
-import { credentialsSecretName } from '../../functions/core/names.js';
+import { credentialsSecretName, tokenSecretName } from '../../functions/core/names.js';
 import type { Credentials, RefreshResult } from '../../functions/core/types.js';
 import type { StrictClient } from '../support/strict-oauth-server.js';
 import {
@@ -346,6 +348,29 @@ describe(`Drill: warm containers, credentials cache and state-only double-check 
     // Assess
     expect(result).toMatchObject({ status: 'failed', code: 'invalid_grant', permanent: true });
     expect(requests() - before).toBe(1);
+  });
+
+  it('a token secret overwritten out of band with no servable token: the warm run writes over it from the stored version', async () => {
+    // Prepare: the item records the last token's version; the secret now holds a placeholder.
+    await reset();
+    const warm = container();
+    await warmUp(warm);
+    await createSecretsManagerClient(parts.moto.clientConfig).send(
+      new PutSecretValueCommand({
+        SecretId: tokenSecretName(PREFIX, PROVIDER),
+        SecretString: JSON.stringify({ status: 'pending' }),
+      }),
+    );
+    clock.advance(DUE);
+
+    // Act
+    const result = await invoke(warm);
+
+    // Assess
+    const stored = await inspect(parts.moto.clientConfig).token(PROVIDER);
+    expect(result.status).toBe('refreshed');
+    expect(stored !== undefined && Date.parse(stored.expiresAt) > clock.now()).toBe(true);
+    expect(parts.strict.counters.reuseDetections).toBe(0);
   });
 
   it('never logged or emitted a token, refresh token or client secret (runs last)', () => {
