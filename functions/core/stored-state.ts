@@ -17,9 +17,10 @@
  *   drill's `after-refresh-token-put`) before the refresh token is used: so the run reads both, as
  *   before.
  * - `consecutiveFailures = 0`: no failure streak is open. A failure record keeps the token's version
- *   but not its refresh time (`nextRefreshAt` is the end of the backoff), and a failure after a
- *   store write (a rotated refresh token stored, then the token write failed) leaves the
- *   credentials ahead of the item: the run reads, as before.
+ *   but not its refresh time (`nextRefreshAt` is the end of the backoff). A failure release never
+ *   sets `recordedFence`, so the run after one reads anyway; this clause also sends the runs of an
+ *   open streak (whose observed records keep it open) to the stores, as before. Failures are rare:
+ *   reading then costs nothing that matters, and keeps the failure paths as they were.
  * - the token's version, expiry and refresh time are recorded (an item of an older release, a token
  *   marked removed by `revoke`, or a provider that never stored one: read).
  *
