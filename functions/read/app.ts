@@ -218,7 +218,7 @@ export interface ComposeReadOptions {
   readonly stsEndpoint?: string;
   /** The name caller proofs must be made for. @default `AWS_LAMBDA_FUNCTION_NAME` */
   readonly serverId?: string;
-  /** The `fetch` caller proofs are sent to STS with (tests count calls). */
+  /** A `fetch` to send caller proofs to STS with (tests count calls). @default over `node:http(s)` */
   readonly stsFetch?: typeof fetch;
   /**
    * How the token reads and the on-demand Invoke reach AWS (aws-transport.ts): `fetch`, SDK-free

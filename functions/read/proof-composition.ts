@@ -5,6 +5,7 @@
  */
 import type { AwsClientConfig } from '../aws/client-config.js';
 import { stsProofSender } from '../aws/sts-proof.js';
+import { nodeStsProofSender } from '../aws/sts-proof-http.js';
 import { type ReadEnvironment, RUNTIME_ENV } from '../core/env.js';
 import type { Clock, Logger } from '../core/ports.js';
 import { CallerIdentityVerifier } from './caller-identity.js';
@@ -19,7 +20,7 @@ export interface CallerProofCompositionOptions {
   readonly stsEndpoint?: string;
   /** Overrides `AWS_LAMBDA_FUNCTION_NAME` (tests, the local runner). */
   readonly serverId?: string;
-  /** The `fetch` that calls STS (tests count the calls). @default `globalThis.fetch` */
+  /** A `fetch` to call STS with (tests count the calls). @default none: `node:http(s)` (sts-proof-http.ts) */
   readonly stsFetch?: typeof fetch;
 }
 
@@ -77,7 +78,8 @@ export function callerProofVerifier(options: CallerProofCompositionOptions): Cal
   }
   return new CallerIdentityVerifier({
     expectations: { stsEndpoint: trustedStsEndpoint(endpoint), region, serverId },
-    send: stsProofSender(options.stsFetch === undefined ? {} : { fetch: options.stsFetch }),
+    // node:http by default: Node's fetch would be loaded on the first proof, after every cold start.
+    send: options.stsFetch === undefined ? nodeStsProofSender() : stsProofSender({ fetch: options.stsFetch }),
     clock,
   });
 }

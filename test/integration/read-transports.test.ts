@@ -12,10 +12,12 @@ import type { AwsTransport } from '../../functions/aws/aws-transport.js';
 import { FetchRefreshTrigger } from '../../functions/aws/fetch-refresh-trigger.js';
 import { LambdaRefreshTrigger } from '../../functions/aws/refresh-invoker.js';
 import { nodeHttpFetch } from '../../functions/client/http.js';
-import { parseRefresherConfig } from '../../functions/core/config-schema.js';
+import { ReadFunctionTokenSource } from '../../functions/client/read-function.js';
+import { deployedConfigJson } from '../../functions/core/config-schema.js';
 import { toRefresherError } from '../../functions/core/errors.js';
 import type { Logger, RefreshTrigger } from '../../functions/core/ports.js';
 import { sha256Hex } from '../../functions/core/token-hash.js';
+import { assumeEmulatorRole } from '../../functions/local/local-caller.js';
 import { type ReadHandler, readHandlerFromEnvironment, type UrlResponse } from '../../functions/read/app.js';
 import { refreshHandlerFromEnvironment } from '../../functions/refresh/app.js';
 import { createUserWithPolicy, IAM_SETUP_REQUESTS } from '../support/iam.js';
@@ -98,7 +100,7 @@ describe('Read function on transports fetch and sdk, against moto, oidc-provider
     TABLE_NAME: TABLE,
     TOKEN_TABLE_NAME: TOKEN_TABLE,
     // Normalized, as the construct delivers it.
-    PROVIDERS_CONFIG: JSON.stringify(parseRefresherConfig(config())),
+    PROVIDERS_CONFIG: deployedConfigJson(config()),
   });
   const refreshHandler = () =>
     refreshHandlerFromEnvironment(refreshEnvironment(), {
@@ -493,6 +495,62 @@ describe('Read function on transports fetch and sdk, against moto, oidc-provider
       await moto.resetAuth(Number.POSITIVE_INFINITY);
       await motoApi('/moto-api/config', { lambda: { use_docker: true } });
     }
+  });
+
+  it("checks caller proofs with STS over node:http: the caller's proof is believed, a forged one refused as STS refuses it", async () => {
+    // Prepare: a stored token; the consumer's role assumed at moto's STS; its proofs as the client makes them.
+    await refresh('alpha');
+    const { region } = moto.clientConfig;
+    const role = await assumeEmulatorRole({
+      stsEndpoint: moto.endpoint,
+      region,
+      roleArn: ROLE,
+      sessionName: 'rt-fn',
+    });
+    const proofOf = async (credentials: typeof role, signedLaterMs = 0) => {
+      let proof = '';
+      await new ReadFunctionTokenSource({
+        url: 'http://127.0.0.1:9/',
+        functionName: 'rt-read',
+        region,
+        stsEndpoint: moto.endpoint,
+        credentials,
+        clock: { now: () => Date.now() + signedLaterMs },
+        fetch: async (_url, init) => {
+          proof = init.headers['x-token-refresher-proof'] ?? '';
+          return { status: 500, headers: { get: () => null }, text: async () => '{}' };
+        },
+      })
+        .read('alpha')
+        .catch(() => undefined);
+      return proof;
+    };
+    const handler = container('fetch', new CodeLog(), {
+      AWS_LAMBDA_FUNCTION_NAME: 'rt-read',
+      AWS_ENDPOINT_URL_STS: moto.endpoint,
+    });
+    // The token is read (and cached) before moto checks signatures: its test keys are no IAM user's.
+    const first = await handler({ provider: 'alpha', callerProof: await proofOf(role) });
+    const honest = await proofOf(role, 2_000);
+    const forged = await proofOf({ ...role, secretAccessKey: 'guessed-secret' }, 2_000);
+
+    // Act: moto verifies every signature (reset-auth).
+    await moto.resetAuth(0);
+    let answers: unknown[];
+    try {
+      answers = [
+        await handler({ provider: 'alpha', callerProof: honest }),
+        await handler({ provider: 'alpha', callerProof: forged }),
+      ];
+    } finally {
+      await moto.resetAuth(Number.POSITIVE_INFINITY);
+    }
+
+    // Assess
+    expect(first).toMatchObject({ provider: 'alpha', tokenType: 'Bearer' });
+    expect(answers[0]).toMatchObject({ accessToken: (first as { accessToken: string }).accessToken });
+    expect(answers[1]).toMatchObject({ error: { status: 401, code: 'caller_proof_rejected' } });
+    expect(JSON.stringify(answers[1])).toContain('SignatureDoesNotMatch');
   });
 
   it('never wrote a token or a client secret to the logs', () => {
