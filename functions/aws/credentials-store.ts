@@ -4,9 +4,9 @@
  * only. A rotated refresh token is written back with compare-and-swap, and recovered when a refresh
  * died between its `PutSecretValue` and its stage move (see {@link SecretsManagerCredentialsStore.read}).
  * Its current version id is looked up without reading the value (`DescribeSecret`), for a blocked
- * provider waiting for new credentials (`core/credentials-change.ts`).
+ * provider waiting for new credentials (`core/credentials-change.ts`). The SDK is loaded on the first
+ * call (`secrets-manager-client.ts`), not when the store is built.
  */
-import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { credentialsProblem } from '../core/credentials-value.js';
 import { CredentialsError, StoreError } from '../core/errors.js';
 import { credentialsSecretName } from '../core/names.js';
@@ -16,12 +16,13 @@ import {
   AWSCURRENT,
   AWSPENDING,
   clientRequestTokenFor,
-  createSecretsManagerClient,
   JsonSecrets,
   type JsonSecretVersion,
+  lazySecretsManagerClientOf,
   type SecretsManagerAdapterOptions,
   translateSecretsManagerError,
-} from './secrets.js';
+} from './json-secrets.js';
+import type { LazySecretsManagerClient } from './secrets-manager-client.js';
 
 /**
  * How many lease generations back an unfinished write is looked for. Every acquisition takes one
@@ -50,13 +51,14 @@ const EXPECTED_SHAPE =
 
 /** {@link CredentialsStore} on Secrets Manager. */
 export class SecretsManagerCredentialsStore implements CredentialsStore {
-  readonly #client: SecretsManagerClient;
+  readonly #secretsManager: LazySecretsManagerClient;
   readonly #secrets: JsonSecrets;
   readonly #secretIdFor: (provider: string) => string;
 
   constructor(options: SecretsManagerCredentialsStoreOptions) {
-    this.#client = options.client ?? createSecretsManagerClient(options.clientConfig);
-    this.#secrets = new JsonSecrets({ client: this.#client });
+    // One client (built on the first call) for the reads, writes and DescribeSecret.
+    this.#secretsManager = lazySecretsManagerClientOf(options);
+    this.#secrets = new JsonSecrets({ client: this.#secretsManager });
     const { secretPrefix } = options;
     this.#secretIdFor = options.secretIdFor ?? ((provider) => credentialsSecretName(secretPrefix, provider));
   }
@@ -154,10 +156,11 @@ export class SecretsManagerCredentialsStore implements CredentialsStore {
    */
   async currentVersionId(provider: string): Promise<string> {
     const secretId = this.#secretIdFor(provider);
+    const { sdk, client } = await this.#secretsManager.load();
     let versionIdsToStages: Record<string, string[]> | undefined;
     try {
-      ({ VersionIdsToStages: versionIdsToStages } = await this.#client.send(
-        new DescribeSecretCommand({ SecretId: secretId }),
+      ({ VersionIdsToStages: versionIdsToStages } = await client.send(
+        new sdk.DescribeSecretCommand({ SecretId: secretId }),
       ));
     } catch (error) {
       throw translateSecretsManagerError(error, 'DescribeSecret', secretId);

@@ -1,11 +1,12 @@
 /**
- * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read.
+ * The token secret `<prefix>/<provider>/token` in Secrets Manager: what consumers read. The SDK is
+ * loaded on the first call (`secrets-manager-client.ts`), not when the store is built.
  */
 import { tokenSecretName } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
 import { tokenRecordSchema } from '../core/token-record.js';
 import type { CurrentToken, TokenRecord } from '../core/types.js';
-import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './secrets.js';
+import { clientRequestTokenFor, JsonSecrets, type SecretsManagerAdapterOptions } from './json-secrets.js';
 import { tokenOfSecretValue } from './token-secret-value.js';
 
 /** Re-exported for existing importers; the token secret's JSON has its home in `core/token-record.ts`. */
@@ -19,7 +20,7 @@ export interface SecretsManagerTokenStoreOptions extends SecretsManagerAdapterOp
 /** Re-exported for existing importers; its home is `core/names.ts`. */
 export { tokenSecretName };
 
-/** {@link TokenStore} on Secrets Manager, with compare-and-swap writes (see `secrets.ts`). */
+/** {@link TokenStore} on Secrets Manager, with compare-and-swap writes (see `json-secrets.ts`). */
 export class SecretsManagerTokenStore implements TokenStore {
   readonly #secrets: JsonSecrets;
   readonly #secretPrefix: string;

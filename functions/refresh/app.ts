@@ -10,7 +10,7 @@ import { EventBridgePublisher } from '../aws/events.js';
 import { createLogger } from '../aws/logger.js';
 import { EmfMetrics } from '../aws/metrics.js';
 import { SchedulerNextRun } from '../aws/scheduler.js';
-import { createSecretsManagerClient } from '../aws/secrets.js';
+import { LazySecretsManagerClient } from '../aws/secrets-manager-client.js';
 import { createDynamoDbClient, DynamoDbStateTable } from '../aws/state-table.js';
 import { SecretsManagerTokenStore } from '../aws/token-store.js';
 import type { ProviderConfig } from '../core/config.js';
@@ -227,7 +227,8 @@ export function composeRefreshHandler(
 ): RefreshHandler {
   const logger = options.logger ?? createLogger();
   const clientConfig = options.clientConfig ?? {};
-  const secretsClient = createSecretsManagerClient(clientConfig);
+  // Built on the first Secrets Manager call: a not-due tick reads only its state item.
+  const secretsClient = new LazySecretsManagerClient({ clientConfig });
   const metrics = new EmfMetrics();
   const scheduler =
     options.scheduler ??
