@@ -74,6 +74,10 @@ const SUBJECTS: readonly Subject[] = [
     label: 'client `@token-refresher/client/read-function` (one token)',
     entry: clientEntry('@token-refresher/client/read-function'),
   },
+  {
+    label: 'client `@token-refresher/client/dynamodb` (one token)',
+    entry: clientEntry('@token-refresher/client/dynamodb'),
+  },
 ];
 
 /** `--bundle --platform=node --format=esm --minify`, the SDK external. */

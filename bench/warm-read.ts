@@ -1,7 +1,7 @@
 /**
  * Benchmark 3: warm read throughput of the read handler, in-process, with a cached token.
  *
- * The handler is built as the deployed function builds it (`composeReadHandler`, SDK clients pointed
+ * The handler is built as the deployed function builds it (`composeReadHandler`, its signed AWS requests pointed
  * at moto), a valid token is stored, the first request fills the cache, a warm-up follows, then
  * N = 50,000 Function URL requests `GET /tokens/<provider>` run one after another (a Lambda
  * container serves one request at a time). Each request is timed with `performance.now()`.
@@ -134,7 +134,7 @@ async function measureWarmReads(
   return {
     title: '3. Warm read throughput',
     method: [
-      `The read handler built as deployed (\`composeReadHandler\`, SDK clients pointed at moto server, the Powertools Logger), a ` +
+      `The read handler built as deployed (\`composeReadHandler\`, its signed AWS requests (no SDK) pointed at moto server, the Powertools Logger), a ` +
         `valid 1-hour token stored; the first request fills the cache, ${int(WARM_UP)} warm-up requests follow, then ${int(requests)} ` +
         'Function URL requests `GET /tokens/<provider>` from an allowed caller (with its caller proof, checked on the first ' +
         'request with one `GetCallerIdentity` on moto and cached after) run one after another (a Lambda container serves ' +
