@@ -18,7 +18,6 @@
  */
 import type { AttributeValue, DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DYNAMODB_SERVICE } from './aws-endpoint.js';
-import { defaultCredentials } from './credentials.js';
 import {
   DEFAULT_DYNAMODB_CLIENT_CONFIG,
   type DynamoDbTransport,
@@ -26,10 +25,10 @@ import {
   planDynamoDbTransport,
 } from './dynamodb-transport.js';
 import { TokenClientError } from './errors.js';
-import { type HttpFetch, nodeHttpFetch } from './http.js';
+import type { HttpFetch } from './http.js';
 import { checkTokenTableName } from './options.js';
 import type { TransportPlan } from './secrets-manager-transport.js';
-import { AwsJsonClient, AwsRequestError } from './signed-fetch.js';
+import { AwsRequestError, awsJsonClientFor } from './signed-fetch.js';
 import { type ClientToken, toClientToken } from './token.js';
 import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
 
@@ -201,16 +200,7 @@ function fetchTransport(
   plan: Extract<TransportPlan, { kind: 'fetch' }>,
   options: DynamoDbTransportOptions,
 ): GetTokenItem {
-  const clock = options.clock;
-  const client = new AwsJsonClient(DYNAMODB_SERVICE, {
-    region: plan.region,
-    endpoint: plan.endpoint,
-    credentials: plan.credentials ?? defaultCredentials(),
-    fetch: options.fetch ?? nodeHttpFetch,
-    timeoutMs: plan.attemptTimeoutMs,
-    maxAttempts: plan.maxAttempts,
-    now: () => clock?.now() ?? Date.now(),
-  });
+  const client = awsJsonClientFor(DYNAMODB_SERVICE, plan, options);
   return async (input) => {
     const output = await client.request('GetItem', input);
     const item = (output as { Item?: unknown } | null)?.Item;

@@ -15,9 +15,8 @@
  */
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { SECRETS_MANAGER_SERVICE } from './aws-endpoint.js';
-import { defaultCredentials } from './credentials.js';
 import { TokenClientError } from './errors.js';
-import { type HttpFetch, nodeHttpFetch } from './http.js';
+import type { HttpFetch } from './http.js';
 import { checkSecretPrefix } from './options.js';
 import {
   DEFAULT_SECRETS_MANAGER_CLIENT_CONFIG,
@@ -26,7 +25,7 @@ import {
   type SecretsManagerTransportOptions,
   type TransportPlan,
 } from './secrets-manager-transport.js';
-import { AwsJsonClient, type AwsRequestError } from './signed-fetch.js';
+import { type AwsRequestError, awsJsonClientFor } from './signed-fetch.js';
 import { type ClientToken, toClientToken } from './token.js';
 import { type Clock, TokenClient, type TokenClientOptions, type TokenSource } from './token-client.js';
 
@@ -209,16 +208,7 @@ function fetchTransport(
   plan: Extract<TransportPlan, { kind: 'fetch' }>,
   options: SecretsManagerTransportOptions,
 ): GetSecretString {
-  const clock = options.clock;
-  const client = new AwsJsonClient(SECRETS_MANAGER_SERVICE, {
-    region: plan.region,
-    endpoint: plan.endpoint,
-    credentials: plan.credentials ?? defaultCredentials(),
-    fetch: options.fetch ?? nodeHttpFetch,
-    timeoutMs: plan.attemptTimeoutMs,
-    maxAttempts: plan.maxAttempts,
-    now: () => clock?.now() ?? Date.now(),
-  });
+  const client = awsJsonClientFor(SECRETS_MANAGER_SERVICE, plan, options);
   return async (secretId) => {
     // The stage is explicit: it is what we mean, and without it moto may answer another version.
     const output = await client.request('GetSecretValue', { SecretId: secretId, VersionStage: 'AWSCURRENT' });

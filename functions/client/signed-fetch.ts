@@ -14,8 +14,9 @@
  */
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsJsonService } from './aws-endpoint.js';
-import type { CredentialsOption } from './credentials.js';
-import type { HttpFetch, HttpResponse } from './http.js';
+import { type CredentialsOption, defaultCredentials } from './credentials.js';
+import { type HttpFetch, type HttpResponse, nodeHttpFetch } from './http.js';
+import type { TransportPlan } from './secrets-manager-transport.js';
 import { NodeSha256 } from './sha256.js';
 
 /** A signer for one service and region, hashing with `node:crypto`. */
@@ -140,6 +141,27 @@ export interface AwsJsonClientOptions {
   readonly now: () => number;
   /** Waits between attempts. @default setTimeout */
   readonly sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The client of a source's planned `fetch` transport: the plan's region, endpoint, attempts and
+ * bound on one attempt; its credentials, else the environment's (the SDK's chain as fallback).
+ */
+export function awsJsonClientFor(
+  service: AwsJsonService,
+  plan: Extract<TransportPlan, { readonly kind: 'fetch' }>,
+  options: { readonly fetch?: HttpFetch | undefined; readonly clock?: { now(): number } | undefined },
+): AwsJsonClient {
+  const { clock } = options;
+  return new AwsJsonClient(service, {
+    region: plan.region,
+    endpoint: plan.endpoint,
+    credentials: plan.credentials ?? defaultCredentials(),
+    fetch: options.fetch ?? nodeHttpFetch,
+    timeoutMs: plan.attemptTimeoutMs,
+    maxAttempts: plan.maxAttempts,
+    now: () => clock?.now() ?? Date.now(),
+  });
 }
 
 /** Requests to one service in one region; build it once per container. */
