@@ -19,6 +19,7 @@ import { type RefresherError, toRefresherError } from './errors.js';
 import { DEFAULT_ON_DEMAND_REFRESHES_PER_HOUR } from './on-demand-config.js';
 import { IN_FLIGHT_RETRY_MS } from './on-demand-gate.js';
 import type { Clock, Logger, RefreshTrigger, TokenStore } from './ports.js';
+import { Prefetches } from './read-prefetch.js';
 import {
   callerRefusal,
   type Hold,
@@ -105,6 +106,7 @@ export class TokenReader {
   readonly #configs: ReadonlyMap<string, ProviderConfig>;
   readonly #holds: ReportHolds;
   readonly #callers = new CallerLimiter();
+  readonly #prefetches = new Prefetches();
 
   constructor(options: TokenReaderOptions) {
     this.#options = options;
@@ -121,9 +123,19 @@ export class TokenReader {
    * @throws TokenUnavailableError
    */
   async get(provider: string): Promise<ServedToken> {
+    await this.#prefetches.running(provider);
     const cached = this.#cached(provider);
     if (cached !== undefined) return cached;
     return this.#singleFlight(`get:${provider}`, () => this.#load(provider));
+  }
+
+  /** Read a token into the cache while the caller is identified: no refresh, no log (read-prefetch.ts). */
+  prefetch(provider: string): void {
+    if (this.#cached(provider) !== undefined) return;
+    this.#prefetches.start(provider, async () => {
+      const { token } = await this.#options.tokens.readCurrent(provider);
+      if (this.#usable(token) && this.#cached(provider) === undefined) this.#serveAndCache(token);
+    });
   }
 
   /**

@@ -96,6 +96,7 @@ async function handleUrl(context: ReadContext, event: FunctionUrlEvent): Promise
     return urlResponse(decoded.problem);
   }
   const { request, callerArn, callerProof } = decoded.value;
+  prefetch(context, request);
   const caller = await identifyUrlCaller(context, { callerProof, eventArn: callerArn });
   const { outcome, denied } = await authorizeAndServe(context, request, caller);
   logRead(context, { via: 'url', request, outcome, startedAt, extra: { ...caller.log, ...denied } });
@@ -111,6 +112,7 @@ async function handleInvoke(context: ReadContext, event: unknown): Promise<Serve
     return invokeResponse(decoded.problem);
   }
   const { request, callerProof } = decoded.value;
+  prefetch(context, request);
   const caller = await identifyInvokeCaller(context, callerProof);
   const { outcome, denied } =
     caller.ok && caller.source === 'trusted_invoke'
@@ -118,6 +120,15 @@ async function handleInvoke(context: ReadContext, event: unknown): Promise<Serve
       : await authorizeAndServe(context, request, caller);
   logRead(context, { via: 'invoke', request, outcome, startedAt, extra: { ...caller.log, ...denied } });
   return invokeResponse(outcome);
+}
+
+/**
+ * A get of a configured provider: its token is read while the caller is identified (STS), and served
+ * only once the caller is authorized (`TokenReader.prefetch`).
+ */
+function prefetch(context: ReadContext, request: ReadRequest): void {
+  if (request.action === 'get' && context.providers.has(request.provider))
+    context.reader.prefetch(request.provider);
 }
 
 /** Requests refused before anyone was identified (a malformed request). */
