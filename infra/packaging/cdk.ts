@@ -230,6 +230,9 @@ async function bundleCli(staging: string): Promise<Metafile> {
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
+    // The ES module builds first, as the functions are bundled: with the CommonJS build of an SDK
+    // client inlined, its import() (the adapters load the SDK on first use) gives only `default`.
+    mainFields: [...BUNDLING.mainFields],
     minify: true,
     banner: { js: REQUIRE_BANNER },
   });

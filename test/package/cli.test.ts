@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runFromSources } from '../../functions/cli/main.js';
 import { type MotoServer, startMoto } from '../support/moto.js';
@@ -26,6 +27,10 @@ const execFileAsync = promisify(execFile);
 const TABLE = 'cli-package-state';
 const PREFIX = 'cli-package';
 const CLIENT_SECRET = 'cli-package-secret-5e1d';
+const DDB_TABLE = 'cli-package-ddb-state';
+// The token table local mode derives from --table (refresh takes no --token-table).
+const DDB_TOKEN_TABLE = `${DDB_TABLE}-tokens`;
+const DDB_PREFIX = 'cli-package-ddb';
 
 interface Printed {
   readonly code: number;
@@ -107,6 +112,13 @@ describe('The token-refresher CLI of @token-refresher/cdk, installed from its ta
     await writeFile(
       join(dir, 'local.json'),
       JSON.stringify({ secretPrefix: PREFIX, providers: [provider('cc'), provider('idle')] }),
+    );
+    await writeFile(
+      join(dir, 'ddb.json'),
+      JSON.stringify({
+        secretPrefix: DDB_PREFIX,
+        providers: [{ ...provider('ddb'), tokenStore: 'dynamodb' }],
+      }),
     );
     const packageDir = join(dir, 'node_modules', '@token-refresher', 'cdk');
     console.log(
@@ -203,6 +215,39 @@ describe('The token-refresher CLI of @token-refresher/cdk, installed from its ta
       ['cc', 'ok'],
       ['idle', 'never refreshed'],
     ]);
+  });
+
+  it('refreshes and revokes a provider whose token is in the DynamoDB token table (SDK clients it loads on first use)', async () => {
+    // Prepare: the SDK clients the adapters import on first use are bundled into the CLI; each must
+    // load as a module (issue 17), for Secrets Manager, the Scheduler and DynamoDB alike.
+    await provision({
+      clientConfig: moto.clientConfig,
+      tableName: DDB_TABLE,
+      secretPrefix: DDB_PREFIX,
+      credentials: { ddb: { clientId: 'svc', clientSecret: CLIENT_SECRET } },
+      tokenTableName: DDB_TOKEN_TABLE,
+      dynamodbProviders: ['ddb'],
+    });
+    const target = ['--endpoint', moto.endpoint, '--table', DDB_TABLE, '--config', 'ddb.json'];
+
+    // Act
+    const refreshed = await npx(['refresh', 'ddb', ...target]);
+    const revoked = await npx(['revoke', 'ddb', ...target, '--token-table', DDB_TOKEN_TABLE]);
+
+    // Assess
+    expect(refreshed).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^refreshed ddb: generation 1, /),
+    });
+    expect(revoked.code).toBe(0);
+    const item = await new DynamoDBClient(moto.clientConfig).send(
+      new GetItemCommand({
+        TableName: DDB_TOKEN_TABLE,
+        Key: { provider: { S: 'ddb' } },
+        ConsistentRead: true,
+      }),
+    );
+    expect(item.Item).toBeUndefined();
   });
 });
 
