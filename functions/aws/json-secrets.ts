@@ -27,7 +27,7 @@
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import { StoreError, WriteConflictError } from '../core/errors.js';
 import { isAwsError } from './sdk-errors.js';
-import { translateSecretsManagerError } from './secrets-errors.js';
+import { answeredVersionId, translateSecretsManagerError } from './secrets-errors.js';
 import { LazySecretsManagerClient } from './secrets-manager-client.js';
 import { writeVersionIdOf } from './write-version-id.js';
 
@@ -189,15 +189,8 @@ export class JsonSecrets {
     } catch (error) {
       throw translateSecretsManagerError(error, 'GetSecretValue', secretId);
     }
-    if (output.VersionId === undefined) {
-      throw new StoreError(
-        `GetSecretValue on "${secretId}" returned no VersionId`,
-        'secrets_manager_unavailable',
-        'transient',
-      );
-    }
     return {
-      versionId: output.VersionId,
+      versionId: answeredVersionId(output.VersionId, secretId),
       value: parseJson(output.SecretString),
       stages: output.VersionStages ?? [],
     };

@@ -1,7 +1,7 @@
 /**
  * The domain errors of a Secrets Manager call, from the SDK's exception or the SDK-free transport's
  * error of the same name (`AwsRequestError` of `functions/client/signed-fetch.ts`). No SDK import: the
- * read function's `fetch` path (fetch-token-readers.ts) translates with it without loading the SDK.
+ * read function's `fetch` path (token-secret-reader.ts) translates with it without loading the SDK.
  */
 import { StoreError } from '../core/errors.js';
 import { awsErrorName } from './sdk-errors.js';
@@ -64,4 +64,17 @@ export function translateSecretsManagerError(
         { cause: error },
       );
   }
+}
+
+/**
+ * The `VersionId` of a `GetSecretValue` answer.
+ * @throws StoreError `secrets_manager_unavailable` (transient) when the answer has none
+ */
+export function answeredVersionId(versionId: string | undefined, secretId: string): string {
+  if (versionId !== undefined) return versionId;
+  throw new StoreError(
+    `GetSecretValue on "${secretId}" returned no VersionId`,
+    'secrets_manager_unavailable',
+    'transient',
+  );
 }

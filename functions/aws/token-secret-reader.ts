@@ -10,12 +10,11 @@
  */
 import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { AwsJsonClient } from '../client/signed-fetch.js';
-import { StoreError } from '../core/errors.js';
 import { tokenSecretName } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
 import type { CurrentToken } from '../core/types.js';
 import { DEFAULT_CLIENT_CONFIG } from './clients.js';
-import { translateSecretsManagerError } from './secrets-errors.js';
+import { answeredVersionId, translateSecretsManagerError } from './secrets-errors.js';
 import { parseSecretJson, tokenOfSecretValue } from './token-secret-value.js';
 
 /** What a `GetSecretValue` answers that the reader uses. */
@@ -51,15 +50,8 @@ export class TokenSecretReader implements Pick<TokenStore, 'readCurrent'> {
     } catch (error) {
       throw translateSecretsManagerError(error, 'GetSecretValue', secretId);
     }
-    if (output.VersionId === undefined) {
-      throw new StoreError(
-        `GetSecretValue on "${secretId}" returned no VersionId`,
-        'secrets_manager_unavailable',
-        'transient',
-      );
-    }
     return {
-      versionId: output.VersionId,
+      versionId: answeredVersionId(output.VersionId, secretId),
       token: tokenOfSecretValue(parseSecretJson(output.SecretString), provider),
     };
   }
