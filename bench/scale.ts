@@ -2,9 +2,9 @@
  * Benchmark 5: scale.
  *
  * Synthesis of the `TokenRefresher` stack in-process (as `test/infra` does: bundling skipped with
- * `aws:cdk:bundling-stacks: []`) for 10, 100 and the most providers that fit CloudFormation's 500
- * resources per stack — found from the measured per-provider and shared counts, then synthesised to
- * confirm it (and one more provider, to show where the limit bites). Each size is synthesised
+ * `aws:cdk:bundling-stacks: []`) for 10, 50 and the most providers a stack holds
+ * (`MAX_PROVIDERS_PER_STACK`, which the construct checks at synth so that the stack stays within
+ * CloudFormation's 500 resources), and one more provider, to show that synth refuses it. Each size is synthesised
  * without and with cdk-nag (`infra/app.ts` runs the AwsSolutions pack on every `cdk synth`).
  *
  * Then the refresh fleet's cost per provider-month from benchmark 4's measured call counts,
@@ -15,6 +15,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { ProviderConfigInput } from '../functions/core/config.js';
 import { TokenRefresherStack } from '../infra/stack.js';
+import { MAX_PROVIDERS_PER_STACK } from '../infra/validate-props.js';
 import {
   PRICES_SOURCE,
   type ProviderUsage,
@@ -69,7 +70,10 @@ function synthesise(count: number, nag: boolean): Omit<Synthesis, 'nagSeconds'> 
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     // The CDK's limit message goes on to list every resource type: its first clause is enough.
-    const first = (message.split('\n')[0] ?? message).split(': AWS::')[0] ?? message;
+    // The construct's message lists its problems on the lines after "invalid ... props:": the first one.
+    const lines = message.split('\n').map((line) => line.trim().replace(/^- /, ''));
+    const head = lines[0] ?? message;
+    const first = (head.endsWith(':') ? `${head} ${lines[1] ?? ''}` : head).split(': AWS::')[0] ?? message;
     return { providers: count, seconds: (performance.now() - started) / 1000, error: first };
   }
 }
@@ -96,29 +100,33 @@ function measure(count: number, repeats: number): Synthesis {
   return { ...plain, nagSeconds: nagged.seconds };
 }
 
+/** The middle size: below `MAX_PROVIDERS_PER_STACK`, above the 20 providers where managed policies begin. */
+const MIDDLE = 50;
+
 export async function scale(context: BenchContext): Promise<Section> {
   const repeats = context.quick ? 1 : 3;
   say(`Benchmark 5: scale (in-process synth, bundling skipped; median of ${repeats} per size)`);
   // The first synthesis also pays for loading and JIT-compiling aws-cdk-lib: warm up first.
   synthesise(1, false);
   const ten = measure(10, repeats);
-  const hundred = measure(100, repeats);
-  if (ten.resources === undefined || hundred.resources === undefined) {
-    throw new Error(`synth failed: ${ten.error ?? hundred.error}`);
+  const middle = measure(MIDDLE, repeats);
+  if (ten.resources === undefined || middle.resources === undefined) {
+    throw new Error(`synth failed: ${ten.error ?? middle.error}`);
   }
-  const perProvider = (hundred.resources - ten.resources) / 90;
+  // Per provider between 10 and MIDDLE (above 20 providers this includes the roles' managed policies).
+  const perProvider = (middle.resources - ten.resources) / (MIDDLE - 10);
   const shared = ten.resources - 10 * perProvider;
-  const maxProviders = Math.floor((STACK_RESOURCE_LIMIT - shared) / perProvider);
+  const maxProviders = MAX_PROVIDERS_PER_STACK;
   const max = measure(maxProviders, repeats);
   const beyond = synthesise(maxProviders + 1, false);
   say(
     `  ${maxProviders + 1} providers: ${beyond.error === undefined ? `${beyond.resources} resources` : `synth refused: ${beyond.error}`}`,
   );
 
-  const perProviderTypes = Object.entries(hundred.byType ?? {})
-    .map(([type, n]) => [type, (n - (ten.byType?.[type] ?? 0)) / 90] as const)
+  const perProviderTypes = Object.entries(middle.byType ?? {})
+    .map(([type, n]) => [type, (n - (ten.byType?.[type] ?? 0)) / (MIDDLE - 10)] as const)
     .filter(([, n]) => n > 0);
-  const synthTable = synthesisTable({ ten, hundred, max, beyond, shared, perProvider, repeats });
+  const synthTable = synthesisTable({ ten, middle, max, beyond, shared, perProvider, repeats });
   printTable(synthTable);
 
   const sections: Table[] = [synthTable];
@@ -144,9 +152,9 @@ export async function scale(context: BenchContext): Promise<Section> {
     title: '5. Scale',
     method: [
       'The `TokenRefresher` stack is synthesised in-process as `test/infra` does (`aws:cdk:bundling-stacks: []`: no esbuild ' +
-        "run, so these are the CDK's own times; `npx cdk synth` adds tsx start-up and two esbuild bundles), for 10 and 100 " +
-        'client_credentials providers, then for the largest count that fits 500 resources, computed from the measured ' +
-        'shared and per-provider counts and confirmed by synthesis, and for one provider more. Each is timed without and ' +
+        "run, so these are the CDK's own times; `npx cdk synth` adds tsx start-up and two esbuild bundles), for 10 and 50 " +
+        'client_credentials providers, then for the most a stack holds (`MAX_PROVIDERS_PER_STACK`, checked at synth to ' +
+        'stay within 500 resources), and for one provider more. Each is timed without and ' +
         "with cdk-nag's AwsSolutions pack (`infra/app.ts` runs it on every synth), after one warm-up synthesis.",
     ],
     tables: sections,
@@ -154,23 +162,23 @@ export async function scale(context: BenchContext): Promise<Section> {
   };
 }
 
-/** The synthesis figures: 10, 100 and the most providers that fit, and one more. */
+/** The synthesis figures: 10, {@link MIDDLE} and the most providers a stack holds, and one more. */
 function synthesisTable(input: {
   readonly ten: Synthesis;
-  readonly hundred: Synthesis;
+  readonly middle: Synthesis;
   readonly max: Synthesis;
   readonly beyond: Omit<Synthesis, 'nagSeconds'>;
   readonly shared: number;
   readonly perProvider: number;
   readonly repeats: number;
 }): Table {
-  const { ten, hundred, max, beyond, shared, perProvider, repeats } = input;
+  const { ten, middle, max, beyond, shared, perProvider, repeats } = input;
   const share = (resources: number) => `${fixed((resources / STACK_RESOURCE_LIMIT) * 100, 0)} %`;
   return {
     title: `Synthesis in-process (bundling skipped; median seconds of ${repeats} on this machine): ${fixed(shared, 0)} shared + ${fixed(perProvider, 0)} resources per provider`,
     head: ['providers', 'resources', `of ${STACK_RESOURCE_LIMIT}`, 'synth s', 'synth with cdk-nag s'],
     rows: [
-      ...[ten, hundred, max].map((each) => [
+      ...[ten, middle, max].map((each) => [
         each === max ? `${int(each.providers)} (maximum)` : int(each.providers),
         each.resources === undefined ? `failed: ${each.error}` : int(each.resources),
         each.resources === undefined ? '' : share(each.resources),
@@ -248,7 +256,7 @@ function costModel(
       'total per month',
       'per provider',
     ],
-    rows: [10, 100, maxProviders].map((n) => [
+    rows: [10, MIDDLE, maxProviders].map((n) => [
       int(n),
       usd(n * cost.total),
       usd(sharedTotal),
