@@ -9,8 +9,10 @@ import type { Clock } from '../core/ports.js';
 import {
   type CheckedProof,
   checkCallerProof,
+  MAX_CALLER_PROOF_CHARS,
   PROOF_MAX_AGE_MS,
   type ProofExpectations,
+  proofHash,
 } from './caller-proof.js';
 
 /** What STS answered to a proof's request (the adapter, functions/aws/sts-proof.ts, parses it). */
@@ -79,18 +81,25 @@ export class CallerIdentityVerifier {
   /** The caller's ARN as STS states it, or why the proof was refused. Never throws. */
   async identify(encoded: string): Promise<Identification> {
     const now = this.#options.clock.now();
+    // A proof STS has answered passed every check below then, and stays good until it expires: a
+    // warm container answers it by its hash alone.
+    const known =
+      encoded.length <= MAX_CALLER_PROOF_CHARS ? this.#remembered(proofHash(encoded), now) : undefined;
+    if (known !== undefined) return known;
     const checked = checkCallerProof(encoded, this.#options.expectations, now);
     if (!checked.ok) return { ok: false, status: 401, code: checked.code, message: checked.message };
     const { proof } = checked;
-    const cached = this.#cache.get(proof.hash);
-    if (cached !== undefined && now < cached.validUntil) {
-      return cached.result.ok ? { ...cached.result, fromCache: true } : cached.result;
-    }
     const pending = this.#inFlight.get(proof.hash);
     if (pending !== undefined) return pending;
     const verifying = this.#verify(proof).finally(() => this.#inFlight.delete(proof.hash));
     this.#inFlight.set(proof.hash, verifying);
     return verifying;
+  }
+
+  #remembered(hash: string, now: number): Identification | undefined {
+    const cached = this.#cache.get(hash);
+    if (cached === undefined || now >= cached.validUntil) return undefined;
+    return cached.result.ok ? { ...cached.result, fromCache: true } : cached.result;
   }
 
   async #verify(proof: CheckedProof): Promise<Identification> {

@@ -124,6 +124,11 @@ function invalid(message: string): ProofCheck {
   return refuse('invalid_caller_proof', `The caller proof ${message}; ${HOW}`);
 }
 
+/** The key a checked proof is remembered by: the SHA-256 of its encoded form. */
+export function proofHash(encoded: string): string {
+  return createHash('sha256').update(encoded, 'utf8').digest('hex');
+}
+
 /** Decode and check a proof; nothing is sent anywhere. */
 export function checkCallerProof(encoded: string, expected: ProofExpectations, now: number): ProofCheck {
   if (encoded.length > MAX_CALLER_PROOF_CHARS) {
@@ -146,7 +151,7 @@ export function checkCallerProof(encoded: string, expected: ProofExpectations, n
   return {
     ok: true,
     proof: {
-      hash: createHash('sha256').update(encoded, 'utf8').digest('hex'),
+      hash: proofHash(encoded),
       signedAt: dated.signedAt,
       request: { url: expected.stsEndpoint.href, body: fields.body, headers: sent },
     },
