@@ -81,18 +81,20 @@ export class CallerIdentityVerifier {
   /** The caller's ARN as STS states it, or why the proof was refused. Never throws. */
   async identify(encoded: string): Promise<Identification> {
     const now = this.#options.clock.now();
+    // The cache key; an over-long proof is refused below without being hashed.
+    const hash = encoded.length <= MAX_CALLER_PROOF_CHARS ? proofHash(encoded) : undefined;
     // A proof STS has answered passed every check below then, and stays good until it expires: a
     // warm container answers it by its hash alone.
-    const known =
-      encoded.length <= MAX_CALLER_PROOF_CHARS ? this.#remembered(proofHash(encoded), now) : undefined;
+    const known = hash === undefined ? undefined : this.#remembered(hash, now);
     if (known !== undefined) return known;
     const checked = checkCallerProof(encoded, this.#options.expectations, now);
     if (!checked.ok) return { ok: false, status: 401, code: checked.code, message: checked.message };
-    const { proof } = checked;
-    const pending = this.#inFlight.get(proof.hash);
+    // checkCallerProof accepts no proof over MAX_CALLER_PROOF_CHARS, so `hash` is set here.
+    const key = hash ?? proofHash(encoded);
+    const pending = this.#inFlight.get(key);
     if (pending !== undefined) return pending;
-    const verifying = this.#verify(proof).finally(() => this.#inFlight.delete(proof.hash));
-    this.#inFlight.set(proof.hash, verifying);
+    const verifying = this.#verify(key, checked.proof).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, verifying);
     return verifying;
   }
 
@@ -102,7 +104,7 @@ export class CallerIdentityVerifier {
     return cached.result.ok ? { ...cached.result, fromCache: true } : cached.result;
   }
 
-  async #verify(proof: CheckedProof): Promise<Identification> {
+  async #verify(hash: string, proof: CheckedProof): Promise<Identification> {
     const timeoutMs = this.#options.stsTimeoutMs ?? DEFAULT_STS_TIMEOUT_MS;
     let answer: StsAnswer;
     try {
@@ -112,11 +114,11 @@ export class CallerIdentityVerifier {
     }
     const result = resultOf(answer);
     // STS gave a verdict on this exact signed request: it holds until the request itself expires.
-    if (answer.kind !== 'unavailable') this.#remember(proof, result);
+    if (answer.kind !== 'unavailable') this.#remember(hash, proof, result);
     return result;
   }
 
-  #remember(proof: CheckedProof, result: Identification): void {
+  #remember(key: string, proof: CheckedProof, result: Identification): void {
     const now = this.#options.clock.now();
     if (this.#cache.size >= this.#maxCachedProofs) {
       for (const [hash, entry] of this.#cache) if (entry.validUntil <= now) this.#cache.delete(hash);
@@ -127,7 +129,7 @@ export class CallerIdentityVerifier {
       if (oldest === undefined) break;
       this.#cache.delete(oldest);
     }
-    this.#cache.set(proof.hash, { result, validUntil: proof.signedAt + PROOF_MAX_AGE_MS });
+    this.#cache.set(key, { result, validUntil: proof.signedAt + PROOF_MAX_AGE_MS });
   }
 }
 

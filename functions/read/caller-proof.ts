@@ -67,8 +67,6 @@ export interface ProofExpectations {
 
 /** A proof that passed every check and may be sent to STS. */
 export interface CheckedProof {
-  /** SHA-256 of the encoded proof: the cache key. */
-  readonly hash: string;
   /** When it was signed (epoch ms, from `x-amz-date`). */
   readonly signedAt: number;
   /** What to send, to {@link ProofExpectations.stsEndpoint}. */
@@ -151,7 +149,6 @@ export function checkCallerProof(encoded: string, expected: ProofExpectations, n
   return {
     ok: true,
     proof: {
-      hash: proofHash(encoded),
       signedAt: dated.signedAt,
       request: { url: expected.stsEndpoint.href, body: fields.body, headers: sent },
     },
