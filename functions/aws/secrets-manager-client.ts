@@ -73,17 +73,7 @@ export class LazySecretsManagerClient {
   }
 }
 
-/**
- * `import()` of the SDK. Where a bundler inlines the SDK's CommonJS build (the package's CLI bundles
- * everything), the namespace it gives holds the module's exports under `default` only.
- */
-async function importSecretsManagerSdk(): Promise<SecretsManagerSdk> {
-  const sdk: Partial<SecretsManagerSdk> & { readonly default?: SecretsManagerSdk } = await import(
-    '@aws-sdk/client-secrets-manager'
-  );
-  const exports = sdk.SecretsManagerClient === undefined ? sdk.default : (sdk as SecretsManagerSdk);
-  if (exports?.SecretsManagerClient === undefined) {
-    throw new TypeError('@aws-sdk/client-secrets-manager exports no SecretsManagerClient');
-  }
-  return exports;
+/** `import()` of the SDK (the package's CLI bundles the SDK's ES module builds, where it works alike). */
+function importSecretsManagerSdk(): Promise<SecretsManagerSdk> {
+  return import('@aws-sdk/client-secrets-manager');
 }
