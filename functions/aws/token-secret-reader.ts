@@ -8,13 +8,12 @@
  *
  * Read side only: the read function never writes a token.
  */
-import type { SecretsManagerClient, SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { AwsJsonClient } from '../client/signed-fetch.js';
 import { tokenSecretName } from '../core/names.js';
 import type { TokenStore } from '../core/ports.js';
 import type { CurrentToken } from '../core/types.js';
-import { DEFAULT_CLIENT_CONFIG } from './clients.js';
 import { answeredVersionId, translateSecretsManagerError } from './secrets-errors.js';
+import { LazySecretsManagerClient, type LazySecretsManagerClientOptions } from './secrets-manager-client.js';
 import { parseSecretJson, tokenOfSecretValue } from './token-secret-value.js';
 
 /** What a `GetSecretValue` answers that the reader uses. */
@@ -78,36 +77,14 @@ export function fetchGetSecretValue(client: AwsJsonClient): GetSecretValue {
 
 /**
  * `GetSecretValue` through the SDK (`client`, or one built from `clientConfig` with the defaults of
- * `clients.ts`). The SDK is imported with `import()` on the first read, never statically: a bundler
- * hoists a static import of an external package to the top of the bundle, where it would load at cold
- * start even when this transport is not chosen. A failed import is tried again on the next read.
+ * `clients.ts`), its module imported on the first read by {@link LazySecretsManagerClient}, as the
+ * refresh function's stores do: a static import would load it at cold start even when this transport
+ * is not chosen.
  */
-export function sdkGetSecretValue(
-  options: {
-    readonly client?: SecretsManagerClient;
-    readonly clientConfig?: SecretsManagerClientConfig;
-  } = {},
-): GetSecretValue {
-  let loading:
-    | Promise<{
-        client: SecretsManagerClient;
-        Command: typeof import('@aws-sdk/client-secrets-manager').GetSecretValueCommand;
-      }>
-    | undefined;
+export function sdkGetSecretValue(options: LazySecretsManagerClientOptions = {}): GetSecretValue {
+  const secrets = new LazySecretsManagerClient(options);
   return async (secretId) => {
-    loading ??= import('@aws-sdk/client-secrets-manager').then(
-      (sdk) => ({
-        client:
-          options.client ??
-          new sdk.SecretsManagerClient({ ...DEFAULT_CLIENT_CONFIG, ...options.clientConfig }),
-        Command: sdk.GetSecretValueCommand,
-      }),
-      (error: unknown) => {
-        loading = undefined;
-        throw error;
-      },
-    );
-    const { client, Command } = await loading;
-    return client.send(new Command({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
+    const { sdk, client } = await secrets.load();
+    return client.send(new sdk.GetSecretValueCommand({ SecretId: secretId, VersionStage: 'AWSCURRENT' }));
   };
 }
