@@ -123,7 +123,8 @@ export class TokenReader {
    * @throws TokenUnavailableError
    */
   async get(provider: string): Promise<ServedToken> {
-    await this.#prefetches.running(provider);
+    const prefetching = this.#prefetches.running(provider);
+    if (prefetching !== undefined) await prefetching;
     const cached = this.#cached(provider);
     if (cached !== undefined) return cached;
     return this.#singleFlight(`get:${provider}`, () => this.#load(provider));
